@@ -1,0 +1,88 @@
+/*
+ * config.h - the YAML configuration (libyaml), as a small tree that keeps
+ * every node's line and column so that every error names file:line:col.
+ *
+ * Top-level keys (anything else is refused):
+ *   master_portfolio_id  string, required
+ *   currency             string, required (3 letters; minor units from a
+ *                        built-in table, or minor_units)
+ *   minor_units          int 0..6, optional (required for a currency not in
+ *                        the table)
+ *   portfolios           sequence of strategy ids, optional
+ *   plugin_dir           path, optional (relative to the config's directory)
+ *   storage / prices / policy
+ *                        {plugin: NAME-or-PATH, options: {...}}; optional;
+ *                        defaults: sqlite, file, and (only with
+ *                        portfolio_weights) fixed_weight
+ *   portfolio_weights    the design's short form: a mapping id -> weight,
+ *                        meaning policy {plugin: fixed_weight, options:
+ *                        {weights: ...}}; refused together with policy
+ * Plugin options are checked against each plugin's declared options later,
+ * by options_bind(), once the plugin is loaded.
+ */
+#ifndef CAPALLOC_CONFIG_H
+#define CAPALLOC_CONFIG_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+typedef enum cfg_kind { CFG_SCALAR, CFG_MAP, CFG_SEQ } cfg_kind;
+
+typedef struct cfg_node cfg_node;
+struct cfg_node {
+    cfg_kind kind;
+    int line, col;     /* 1-based, where the node starts */
+    char *value;       /* CFG_SCALAR: the text as written (no float parsing) */
+    int plain;         /* CFG_SCALAR: 1 when unquoted */
+    size_t n;          /* CFG_MAP: pairs; CFG_SEQ: items */
+    char **keys;       /* CFG_MAP: keys[i] (scalar keys only) */
+    int *key_lines;    /* CFG_MAP: line of keys[i] */
+    int *key_cols;     /* CFG_MAP: column of keys[i] */
+    cfg_node **items;  /* CFG_MAP: value of keys[i]; CFG_SEQ: item i */
+};
+
+/* Value of key in a map node, or NULL. Index into *idx if idx not NULL. */
+cfg_node *cfg_get(const cfg_node *map, const char *key, size_t *idx);
+
+typedef struct plugin_cfg {
+    char *plugin;          /* short name or path; NULL -> the default */
+    const cfg_node *options; /* CFG_MAP or NULL when none given */
+    char *key_path;        /* for messages: "storage", "policy", or
+                              "portfolio_weights" for the short form */
+    int line, col;         /* where the section is (0 when defaulted) */
+    int short_form;        /* 1: options synthesized from portfolio_weights */
+} plugin_cfg;
+
+typedef struct capalloc_config {
+    char *path;            /* the file as given */
+    char *dir;             /* its directory, absolute */
+    char *master_id;
+    char *currency;
+    int minor_units;
+    char *plugin_dir;      /* absolute, or NULL */
+    char **portfolios;     /* top-level list (may be empty) */
+    size_t n_portfolios;
+    plugin_cfg storage, prices, policy;
+    cfg_node *root;        /* owns every node */
+    cfg_node *synth;       /* short form: the synthesized options map */
+} capalloc_config;
+
+/* Find the config file: explicit path, else $CAPALLOC_CONFIG, else
+ * ./capalloc.yaml. Returns a malloc'd path, or NULL with e set
+ * (CAP_EXIT_CONFIG) naming every place looked at. */
+char *config_find(const char *explicit_path, cap_error *e);
+
+/* Load and validate the top level. On error returns non-zero with
+ * e->code = CAP_EXIT_CONFIG and e->msg "FILE:LINE:COL: key 'K': what". */
+int config_load(const char *path, capalloc_config **out, cap_error *e);
+void config_free(capalloc_config *c);
+
+/* Format "FILE:LINE:COL: " for a node into buf (for other modules). */
+void config_where(const capalloc_config *c, int line, int col, char *buf,
+                  size_t len);
+
+/* Minor units of a known ISO 4217 currency, or -1. */
+int currency_minor_units(const char *code);
+
+#endif

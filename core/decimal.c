@@ -1,0 +1,185 @@
+/*
+ * decimal.c - checked fixed-point decimals (6 places in an int64).
+ * Products and quotients are computed exactly in 128-bit integers and then
+ * rounded once, by the caller's rule.
+ */
+#include "decimal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef __int128 i128;
+
+static const int64_t POW10[] = {
+    1, 10, 100, 1000, 10000, 100000, 1000000,
+};
+
+capalloc_dec dec_from_int(int64_t units)
+{
+    capalloc_dec d = {units * CAPALLOC_DEC_ONE};
+    return d;
+}
+
+capalloc_status dec_parse_places(const char *s, int max_places,
+                                 capalloc_dec *out)
+{
+    if (s == NULL)
+        return CAPALLOC_ERR_INVALID;
+    int neg = 0;
+    const char *p = s;
+    if (*p == '+' || *p == '-') {
+        neg = (*p == '-');
+        p++;
+    }
+    i128 v = 0;
+    int digits = 0, places = 0, seen_dot = 0;
+    for (; *p; p++) {
+        if (*p == '.') {
+            if (seen_dot)
+                return CAPALLOC_ERR_INVALID;
+            seen_dot = 1;
+            continue;
+        }
+        if (*p < '0' || *p > '9')
+            return CAPALLOC_ERR_INVALID;
+        if (seen_dot) {
+            if (places == CAPALLOC_DEC_PLACES) {
+                /* trailing zeros beyond 6 places are harmless */
+                if (*p != '0')
+                    return CAPALLOC_ERR_INVALID;
+                continue;
+            }
+            places++;
+        }
+        digits++;
+        v = v * 10 + (*p - '0');
+        if (v > (i128)INT64_MAX * 10)
+            return CAPALLOC_ERR_OVERFLOW;
+    }
+    if (digits == 0)
+        return CAPALLOC_ERR_INVALID;
+    if (seen_dot && p[-1] == '.')
+        return CAPALLOC_ERR_INVALID; /* "1." */
+    if (s[0] == '.' || ((s[0] == '+' || s[0] == '-') && s[1] == '.'))
+        return CAPALLOC_ERR_INVALID; /* ".5" */
+    /* significant places beyond max_places? */
+    i128 scaled = v * POW10[CAPALLOC_DEC_PLACES - places];
+    if (max_places < CAPALLOC_DEC_PLACES &&
+        scaled % POW10[CAPALLOC_DEC_PLACES - max_places] != 0)
+        return CAPALLOC_ERR_INVALID;
+    if (neg)
+        scaled = -scaled;
+    if (scaled > INT64_MAX || scaled < -(i128)INT64_MAX)
+        return CAPALLOC_ERR_OVERFLOW;
+    out->micros = (int64_t)scaled;
+    return CAPALLOC_OK;
+}
+
+capalloc_status dec_parse(const char *s, capalloc_dec *out)
+{
+    return dec_parse_places(s, CAPALLOC_DEC_PLACES, out);
+}
+
+int dec_places(capalloc_dec a)
+{
+    int64_t frac = a.micros % CAPALLOC_DEC_ONE;
+    if (frac < 0)
+        frac = -frac;
+    int places = CAPALLOC_DEC_PLACES;
+    while (places > 0 && frac % 10 == 0) {
+        frac /= 10;
+        places--;
+    }
+    return places;
+}
+
+char *dec_format(capalloc_dec d, int min_places, char *buf, size_t len)
+{
+    if (min_places < 0)
+        min_places = 0;
+    if (min_places > CAPALLOC_DEC_PLACES)
+        min_places = CAPALLOC_DEC_PLACES;
+    int places = dec_places(d);
+    if (places < min_places)
+        places = min_places;
+    uint64_t mag = d.micros < 0 ? (uint64_t)0 - (uint64_t)d.micros
+                                : (uint64_t)d.micros;
+    uint64_t whole = mag / CAPALLOC_DEC_ONE;
+    uint64_t frac = mag % CAPALLOC_DEC_ONE;
+    frac /= (uint64_t)POW10[CAPALLOC_DEC_PLACES - places];
+    char fbuf[CAPALLOC_DEC_PLACES + 1];
+    for (int i = places - 1; i >= 0; i--) {
+        fbuf[i] = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    fbuf[places] = '\0';
+    snprintf(buf, len, "%s%llu%s%s", d.micros < 0 ? "-" : "",
+             (unsigned long long)whole, places > 0 ? "." : "", fbuf);
+    return buf;
+}
+
+static capalloc_status fit(i128 v, capalloc_dec *out)
+{
+    if (v > INT64_MAX || v < -(i128)INT64_MAX)
+        return CAPALLOC_ERR_OVERFLOW;
+    out->micros = (int64_t)v;
+    return CAPALLOC_OK;
+}
+
+capalloc_status dec_add(capalloc_dec a, capalloc_dec b, capalloc_dec *out)
+{
+    return fit((i128)a.micros + b.micros, out);
+}
+
+capalloc_status dec_sub(capalloc_dec a, capalloc_dec b, capalloc_dec *out)
+{
+    return fit((i128)a.micros - b.micros, out);
+}
+
+/* n / d rounded by rule r; d > 0. */
+static i128 div_round(i128 n, i128 d, capalloc_round r)
+{
+    i128 q = n / d, rem = n % d; /* truncates toward zero */
+    if (r == CAPALLOC_ROUND_HALF_EVEN && rem != 0) {
+        i128 arem = rem < 0 ? -rem : rem;
+        i128 twice = arem * 2;
+        if (twice > d || (twice == d && (q % 2 != 0)))
+            q += (n < 0) ? -1 : 1;
+    }
+    return q;
+}
+
+capalloc_status dec_mul(capalloc_dec a, capalloc_dec b, capalloc_round r,
+                        capalloc_dec *out)
+{
+    i128 p = (i128)a.micros * b.micros; /* |p| < 2^126: cannot overflow */
+    return fit(div_round(p, CAPALLOC_DEC_ONE, r), out);
+}
+
+capalloc_status dec_div(capalloc_dec a, capalloc_dec b, capalloc_round r,
+                        capalloc_dec *out)
+{
+    if (b.micros == 0)
+        return CAPALLOC_ERR_INVALID;
+    i128 n = (i128)a.micros * CAPALLOC_DEC_ONE;
+    i128 d = b.micros;
+    if (d < 0) {
+        n = -n;
+        d = -d;
+    }
+    return fit(div_round(n, d, r), out);
+}
+
+capalloc_status dec_quantize(capalloc_dec a, int places, capalloc_round r,
+                             capalloc_dec *out)
+{
+    if (places < 0 || places > CAPALLOC_DEC_PLACES)
+        return CAPALLOC_ERR_INVALID;
+    i128 unit = POW10[CAPALLOC_DEC_PLACES - places];
+    return fit(div_round(a.micros, unit, r) * unit, out);
+}
+
+int dec_cmp(capalloc_dec a, capalloc_dec b)
+{
+    return (a.micros > b.micros) - (a.micros < b.micros);
+}

@@ -87,14 +87,16 @@ int engine_open(const char *config_path, engine **out, cap_error *e)
         goto fail;
     snprintf(en->cash_ticker, sizeof en->cash_ticker, "%s_CASH",
              en->cfg->currency);
-    if ((rc = plugin_start(en->cfg, &en->cfg->storage, "sqlite",
-                           CAPALLOC_KIND_STORAGE, "storage", &en->storage, e)))
+    /* Storage last: a mistake in any other section is reported before a
+     * ledger is opened (or created). */
+    if ((rc = plugin_start(en->cfg, &en->cfg->policy, "fixed_weight",
+                           CAPALLOC_KIND_POLICY, "policy", &en->policy, e)))
         goto fail;
     if ((rc = plugin_start(en->cfg, &en->cfg->prices, "file",
                            CAPALLOC_KIND_PRICES, "prices", &en->prices, e)))
         goto fail;
-    if ((rc = plugin_start(en->cfg, &en->cfg->policy, "fixed_weight",
-                           CAPALLOC_KIND_POLICY, "policy", &en->policy, e)))
+    if ((rc = plugin_start(en->cfg, &en->cfg->storage, "sqlite",
+                           CAPALLOC_KIND_STORAGE, "storage", &en->storage, e)))
         goto fail;
     *out = en;
     return 0;

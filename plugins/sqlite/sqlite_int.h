@@ -1,0 +1,96 @@
+/*
+ * sqlite_int.h - what the files of the sqlite storage plugin share.
+ *
+ * Private to plugins/sqlite/: never installed, never included by the core.
+ * The plugin is split by job (Fluent Bit style):
+ *   sqlite.c         descriptor, options, connection, transactions, the
+ *                    prepared-statement cache and error mapping
+ *   sqlite_schema.c  the versioned schema and its migrations
+ *   sqlite_ledger.c  read_ledger, find_run and write
+ * Functions shared between those files cannot be `static`; they are marked
+ * hidden so that the plugin still exports exactly one dynamic symbol, even
+ * when built without -fvisibility=hidden.
+ */
+#ifndef CAPALLOC_SQLITE_INT_H
+#define CAPALLOC_SQLITE_INT_H
+
+#include <sqlite3.h>
+
+#include "capalloc_plugin.h"
+
+#if defined(__GNUC__)
+#define SQLP_HIDDEN __attribute__((visibility("hidden")))
+#else
+#define SQLP_HIDDEN
+#endif
+
+/* Every statement the plugin runs after create(), prepared once on first
+ * use (SQLITE_PREPARE_PERSISTENT) and reused until destroy(). The SQL text
+ * is in sqlite.c; every value is a bound parameter. */
+typedef enum sqlp_stmt_id {
+    SQ_BEGIN_READ,
+    SQ_BEGIN_WRITE,
+    SQ_COMMIT,
+    SQ_ROLLBACK,
+    SQ_READ_CASH,
+    SQ_READ_POSITIONS,
+    SQ_FIND_RUN,
+    SQ_INSERT_RUN,
+    SQ_INSERT_TRADE,
+    SQ_UPSERT_CASH,
+    SQ_UPSERT_POSITION,
+    SQ_DELETE_POSITION,
+    SQ_COUNT
+} sqlp_stmt_id;
+
+typedef enum sqlp_txn {
+    SQLP_TXN_NONE = 0,
+    SQLP_TXN_READ,
+    SQLP_TXN_WRITE
+} sqlp_txn;
+
+/* One instance: one connection to one ledger file. */
+typedef struct sqlp {
+    const capalloc_host *host;
+    sqlite3 *db;
+    char *path;     /* the ledger file, as resolved by the core */
+    int busy_ms;    /* busy_timeout_ms */
+    sqlp_txn txn;   /* what begin() opened; SQLite may end it on its own
+                       after some errors: sqlp_txn_open() tells */
+    sqlite3_stmt *stmt[SQ_COUNT];
+} sqlp;
+
+/* The statement id, prepared on first use, into *out. On failure fills err
+ * and returns its status. The statement is reset and its bindings cleared
+ * by sqlp_reset() after every use. */
+SQLP_HIDDEN capalloc_status sqlp_prepare(sqlp *s, sqlp_stmt_id id,
+                                         sqlite3_stmt **out, capalloc_err *err);
+SQLP_HIDDEN void sqlp_reset(sqlite3_stmt *stmt);
+
+/* Turn a failed SQLite call (rc, and sqlite3_errmsg of the connection) into
+ * a status and a message: "<what>: <sqlite message> (ledger <path>)".
+ * SQLITE_BUSY / SQLITE_LOCKED -> CAPALLOC_ERR_BUSY, SQLITE_BUSY_SNAPSHOT ->
+ * CAPALLOC_ERR_RETRY, SQLITE_NOMEM -> CAPALLOC_ERR_NOMEM, anything else ->
+ * CAPALLOC_ERR_IO. Call it before anything else touches the connection. */
+SQLP_HIDDEN capalloc_status sqlp_fail(sqlp *s, capalloc_err *err, int rc,
+                                      const char *fmt, ...)
+    CAPALLOC_PRINTF(4, 5);
+
+/* 1 when a transaction is open on the connection. */
+SQLP_HIDDEN int sqlp_txn_open(const sqlp *s);
+
+/* sqlite_schema.c: create or migrate the schema (see there). */
+SQLP_HIDDEN capalloc_status sqlp_schema_ensure(sqlp *s, capalloc_err *err);
+
+/* sqlite_ledger.c: the ledger callbacks of capalloc_storage_plugin. */
+SQLP_HIDDEN capalloc_status sqlp_read_ledger(void *state,
+                                             const capalloc_ledger_sink *sink,
+                                             capalloc_err *err);
+SQLP_HIDDEN capalloc_status sqlp_find_run(void *state, const char *run_date,
+                                          capalloc_run_info *info, int *found,
+                                          capalloc_err *err);
+SQLP_HIDDEN capalloc_status sqlp_write(void *state,
+                                       const capalloc_write_batch *batch,
+                                       capalloc_err *err);
+
+#endif

@@ -1,0 +1,460 @@
+/*
+ * sqlite_ledger.c - reading and writing the ledger: read_ledger, find_run
+ * and write.
+ *
+ * Decimals are written as exact text, host->dec_format(d, minor_units), and
+ * read back with host->dec_parse. A stored value that does not parse is
+ * CAPALLOC_ERR_IO naming the table and row: a corrupted ledger must never
+ * turn into a silent zero. Every value reaches SQL as a bound parameter.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "sqlite_int.h"
+
+/* Refuse ledger calls outside the transaction the core must have opened:
+ * outside one, every statement would commit on its own and a command
+ * would no longer be all or nothing. */
+static capalloc_status need_txn(sqlp *s, int write, const char *call,
+                                capalloc_err *err)
+{
+    if (!sqlp_txn_open(s)) {
+        s->host->set_error(err, NULL,
+                           "%s() called with no transaction open (ledger %s)",
+                           call, s->path);
+        return s->txn != SQLP_TXN_NONE ? CAPALLOC_ERR_IO
+                                       : CAPALLOC_ERR_INTERNAL;
+    }
+    if (write && s->txn != SQLP_TXN_WRITE) {
+        s->host->set_error(err, NULL,
+                           "%s() called inside a read transaction (ledger %s)",
+                           call, s->path);
+        return CAPALLOC_ERR_INTERNAL;
+    }
+    return CAPALLOC_OK;
+}
+
+/* Column i of the current row as text ("" never stands in for NULL). */
+static const char *col_text(sqlite3_stmt *stmt, int i)
+{
+    if (sqlite3_column_type(stmt, i) == SQLITE_NULL)
+        return NULL;
+    return (const char *)sqlite3_column_text(stmt, i);
+}
+
+/* Parse a stored decimal; on failure describe the row. */
+static capalloc_status parse_stored(sqlp *s, const char *text,
+                                    capalloc_dec *out, capalloc_err *err,
+                                    const char *table, const char *row,
+                                    const char *column)
+{
+    capalloc_status st =
+        text != NULL ? s->host->dec_parse(text, out) : CAPALLOC_ERR_INVALID;
+    if (st == CAPALLOC_OK)
+        return CAPALLOC_OK;
+    s->host->set_error(err, NULL,
+                       "ledger %s is corrupted: %s, %s: %s %s%s%s is not an "
+                       "exact decimal%s",
+                       s->path, table, row, column, text ? "'" : "",
+                       text ? text : "NULL", text ? "'" : "",
+                       st == CAPALLOC_ERR_OVERFLOW ? " in range" : "");
+    return CAPALLOC_ERR_IO;
+}
+
+/* ------------------------------------------------------------------------ */
+/* read_ledger                                                               */
+/* ------------------------------------------------------------------------ */
+
+static capalloc_status read_cash(sqlp *s, const capalloc_ledger_sink *sink,
+                                 capalloc_err *err)
+{
+    const capalloc_host *h = s->host;
+    sqlite3_stmt *stmt;
+    capalloc_status st = sqlp_prepare(s, SQ_READ_CASH, &stmt, err);
+    if (st != CAPALLOC_OK)
+        return st;
+    char row[192];
+    int rc = SQLITE_DONE;
+    while (st == CAPALLOC_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *id = col_text(stmt, 0);
+        const char *cur = col_text(stmt, 1);
+        const char *text = col_text(stmt, 2);
+        capalloc_dec cash;
+        snprintf(row, sizeof row, "portfolio '%.120s'", id ? id : "NULL");
+        if (id == NULL || cur == NULL) {
+            h->set_error(err, NULL,
+                         "ledger %s is corrupted: cash_equity_book, %s: NULL "
+                         "portfolio_id or currency",
+                         s->path, row);
+            st = CAPALLOC_ERR_IO;
+        } else if (h->currency != NULL && strcmp(cur, h->currency) != 0) {
+            /* The amounts would silently change meaning. */
+            h->set_error(err, NULL,
+                         "ledger %s: cash_equity_book, %s is booked in %s, but "
+                         "the fund's currency is %s",
+                         s->path, row, cur, h->currency);
+            st = CAPALLOC_ERR_IO;
+        } else if ((st = parse_stored(s, text, &cash, err, "cash_equity_book",
+                                      row, "cash")) == CAPALLOC_OK &&
+                   (st = sink->cash(sink->ctx, id, cash)) != CAPALLOC_OK) {
+            h->set_error(err, NULL,
+                         "the core stopped reading the ledger at "
+                         "cash_equity_book, %s (status %d)",
+                         row, (int)st);
+        }
+    }
+    if (st == CAPALLOC_OK && rc != SQLITE_DONE)
+        st = sqlp_fail(s, err, rc, "reading cash_equity_book");
+    sqlp_reset(stmt);
+    return st;
+}
+
+static capalloc_status read_positions(sqlp *s, const capalloc_ledger_sink *sink,
+                                      capalloc_err *err)
+{
+    const capalloc_host *h = s->host;
+    sqlite3_stmt *stmt;
+    capalloc_status st = sqlp_prepare(s, SQ_READ_POSITIONS, &stmt, err);
+    if (st != CAPALLOC_OK)
+        return st;
+    char row[256];
+    int rc = SQLITE_DONE;
+    while (st == CAPALLOC_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *id = col_text(stmt, 0);
+        const char *ticker = col_text(stmt, 1);
+        const char *text = col_text(stmt, 2);
+        capalloc_dec qty;
+        snprintf(row, sizeof row, "portfolio '%.100s' ticker '%.100s'",
+                 id ? id : "NULL", ticker ? ticker : "NULL");
+        if (id == NULL || ticker == NULL) {
+            h->set_error(err, NULL,
+                         "ledger %s is corrupted: positions_book, %s: NULL "
+                         "portfolio_id or ticker",
+                         s->path, row);
+            st = CAPALLOC_ERR_IO;
+        } else if ((st = parse_stored(s, text, &qty, err, "positions_book",
+                                      row, "quantity")) == CAPALLOC_OK &&
+                   (st = sink->position(sink->ctx, id, ticker, qty)) !=
+                       CAPALLOC_OK) {
+            h->set_error(err, NULL,
+                         "the core stopped reading the ledger at "
+                         "positions_book, %s (status %d)",
+                         row, (int)st);
+        }
+    }
+    if (st == CAPALLOC_OK && rc != SQLITE_DONE)
+        st = sqlp_fail(s, err, rc, "reading positions_book");
+    sqlp_reset(stmt);
+    return st;
+}
+
+capalloc_status sqlp_read_ledger(void *state, const capalloc_ledger_sink *sink,
+                                 capalloc_err *err)
+{
+    sqlp *s = state;
+    capalloc_status st = need_txn(s, 0, "read_ledger", err);
+    if (st != CAPALLOC_OK)
+        return st;
+    if (sink == NULL || sink->cash == NULL || sink->position == NULL) {
+        s->host->set_error(err, NULL, "read_ledger() without a sink");
+        return CAPALLOC_ERR_INTERNAL;
+    }
+    if ((st = read_cash(s, sink, err)) != CAPALLOC_OK)
+        return st;
+    return read_positions(s, sink, err);
+}
+
+/* ------------------------------------------------------------------------ */
+/* find_run                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Copy column text into a fixed buffer; 0 when it does not fit or is NULL. */
+static int copy_col(sqlite3_stmt *stmt, int i, char *buf, size_t len)
+{
+    const char *t = col_text(stmt, i);
+    if (t == NULL || strlen(t) >= len)
+        return 0;
+    memcpy(buf, t, strlen(t) + 1);
+    return 1;
+}
+
+capalloc_status sqlp_find_run(void *state, const char *run_date,
+                              capalloc_run_info *info, int *found,
+                              capalloc_err *err)
+{
+    sqlp *s = state;
+    *found = 0;
+    capalloc_status st = need_txn(s, 0, "find_run", err);
+    if (st != CAPALLOC_OK)
+        return st;
+    if (run_date == NULL) {
+        s->host->set_error(err, NULL, "find_run() without a run date");
+        return CAPALLOC_ERR_INTERNAL;
+    }
+    sqlite3_stmt *stmt;
+    if ((st = sqlp_prepare(s, SQ_FIND_RUN, &stmt, err)) != CAPALLOC_OK)
+        return st;
+    int rc = sqlite3_bind_text(stmt, 1, run_date, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        capalloc_run_info ri;
+        memset(&ri, 0, sizeof ri);
+        ri.run_id = sqlite3_column_int64(stmt, 0);
+        ri.n_trades = sqlite3_column_int64(stmt, 3);
+        if (!copy_col(stmt, 1, ri.run_date, sizeof ri.run_date) ||
+            !copy_col(stmt, 2, ri.created_at, sizeof ri.created_at)) {
+            s->host->set_error(err, NULL,
+                               "ledger %s is corrupted: capalloc_runs, run_id "
+                               "%lld: run_date or created_at is not a date",
+                               s->path, (long long)ri.run_id);
+            st = CAPALLOC_ERR_IO;
+        } else {
+            *info = ri;
+            *found = 1;
+        }
+    } else if (rc != SQLITE_DONE) {
+        st = sqlp_fail(s, err, rc, "looking up the allocation run of %s",
+                       run_date);
+    }
+    sqlp_reset(stmt);
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* write                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Now, ISO 8601 UTC with milliseconds: "2025-11-24T13:22:05.123Z". One
+ * timestamp for the whole batch, so its rows say they were written
+ * together. */
+static void utc_now(char *buf, size_t len)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, len - n, ".%03uZ",
+             (unsigned)(ts.tv_nsec / 1000000) % 1000u);
+}
+
+typedef struct dec_text {
+    char b[CAPALLOC_DEC_MAX_TEXT];
+} dec_text;
+
+static const char *fmt_dec(const sqlp *s, capalloc_dec d, dec_text *t)
+{
+    return s->host->dec_format(d, s->host->minor_units, t->b, sizeof t->b);
+}
+
+/* Bind text (borrowed until the statement is reset). */
+static int bind_t(sqlite3_stmt *stmt, int i, const char *v)
+{
+    return v != NULL ? sqlite3_bind_text(stmt, i, v, -1, SQLITE_STATIC)
+                     : sqlite3_bind_null(stmt, i);
+}
+
+/* Step a bound INSERT/UPDATE/DELETE; SQLITE_OK or the error. */
+static int step_done(sqlite3_stmt *stmt)
+{
+    int rc = sqlite3_step(stmt);
+    return rc == SQLITE_DONE ? SQLITE_OK : (rc == SQLITE_ROW ? SQLITE_MISUSE
+                                                             : rc);
+}
+
+static int known_action(const char *a)
+{
+    static const char *const actions[] = {"ADD", "WITHDRAW", "ALLOCATE",
+                                          "IMPORT"};
+    for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
+        if (a != NULL && strcmp(a, actions[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static capalloc_status insert_run(sqlp *s, const capalloc_write_batch *b,
+                                  const char *now, sqlite3_int64 *run_id,
+                                  capalloc_err *err)
+{
+    sqlite3_stmt *stmt;
+    capalloc_status st = sqlp_prepare(s, SQ_INSERT_RUN, &stmt, err);
+    if (st != CAPALLOC_OK)
+        return st;
+    int rc;
+    if ((rc = bind_t(stmt, 1, b->action)) == SQLITE_OK &&
+        (rc = bind_t(stmt, 2, b->run_date)) == SQLITE_OK &&
+        (rc = sqlite3_bind_int(stmt, 3, b->forced ? 1 : 0)) == SQLITE_OK &&
+        (rc = bind_t(stmt, 4, now)) == SQLITE_OK)
+        rc = step_done(stmt);
+    if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+        s->host->set_error(err, NULL,
+                           "an allocation run for %s is already recorded in "
+                           "ledger %s",
+                           b->run_date ? b->run_date : "(no date)", s->path);
+        st = CAPALLOC_ERR_EXISTS;
+    } else if (rc != SQLITE_OK) {
+        st = sqlp_fail(s, err, rc, "recording the %s run%s%s", b->action,
+                       b->run_date ? " of " : "",
+                       b->run_date ? b->run_date : "");
+    } else {
+        *run_id = sqlite3_last_insert_rowid(s->db);
+    }
+    sqlp_reset(stmt);
+    return st;
+}
+
+static capalloc_status insert_trades(sqlp *s, const capalloc_write_batch *b,
+                                     sqlite3_int64 run_id, const char *now,
+                                     capalloc_err *err)
+{
+    if (b->n_trades == 0)
+        return CAPALLOC_OK;
+    sqlite3_stmt *stmt;
+    capalloc_status st = sqlp_prepare(s, SQ_INSERT_TRADE, &stmt, err);
+    if (st != CAPALLOC_OK)
+        return st;
+    for (size_t i = 0; i < b->n_trades && st == CAPALLOC_OK; i++) {
+        const capalloc_trade *t = &b->trades[i];
+        const char *side = t->side == CAPALLOC_BUY    ? "BUY"
+                           : t->side == CAPALLOC_SELL ? "SELL"
+                                                      : NULL;
+        if (side == NULL) {
+            s->host->set_error(err, NULL, "trade %zu of %zu has side %d",
+                               i + 1, b->n_trades, (int)t->side);
+            st = CAPALLOC_ERR_INTERNAL;
+            break;
+        }
+        dec_text q, ap, ep;
+        int rc;
+        if ((rc = sqlite3_bind_int64(stmt, 1, run_id)) == SQLITE_OK &&
+            (rc = bind_t(stmt, 2, t->portfolio_id)) == SQLITE_OK &&
+            (rc = bind_t(stmt, 3, t->ticker)) == SQLITE_OK &&
+            (rc = bind_t(stmt, 4, side)) == SQLITE_OK &&
+            (rc = bind_t(stmt, 5, fmt_dec(s, t->quantity, &q))) == SQLITE_OK &&
+            (rc = bind_t(stmt, 6, fmt_dec(s, t->arrival_price, &ap))) ==
+                SQLITE_OK &&
+            (rc = bind_t(stmt, 7, fmt_dec(s, t->exec_price, &ep))) ==
+                SQLITE_OK &&
+            (rc = bind_t(stmt, 8, now)) == SQLITE_OK)
+            rc = step_done(stmt);
+        if (rc != SQLITE_OK)
+            st = sqlp_fail(s, err, rc,
+                           "writing trade %zu of %zu (portfolio '%s', ticker "
+                           "'%s') to trade_execution_logs",
+                           i + 1, b->n_trades,
+                           t->portfolio_id ? t->portfolio_id : "NULL",
+                           t->ticker ? t->ticker : "NULL");
+        sqlp_reset(stmt);
+    }
+    return st;
+}
+
+static capalloc_status upsert_cash(sqlp *s, const capalloc_write_batch *b,
+                                   const char *now, capalloc_err *err)
+{
+    if (b->n_cash == 0)
+        return CAPALLOC_OK;
+    const char *currency = b->currency ? b->currency : s->host->currency;
+    sqlite3_stmt *stmt;
+    capalloc_status st = sqlp_prepare(s, SQ_UPSERT_CASH, &stmt, err);
+    if (st != CAPALLOC_OK)
+        return st;
+    for (size_t i = 0; i < b->n_cash && st == CAPALLOC_OK; i++) {
+        const capalloc_cash_row *c = &b->cash[i];
+        dec_text cash;
+        int rc;
+        if ((rc = bind_t(stmt, 1, c->portfolio_id)) == SQLITE_OK &&
+            (rc = bind_t(stmt, 2, currency)) == SQLITE_OK &&
+            (rc = bind_t(stmt, 3, fmt_dec(s, c->cash, &cash))) == SQLITE_OK &&
+            (rc = bind_t(stmt, 4, now)) == SQLITE_OK)
+            rc = step_done(stmt);
+        if (rc != SQLITE_OK) {
+            st = sqlp_fail(s, err, rc,
+                           "writing the cash of portfolio '%s' to "
+                           "cash_equity_book",
+                           c->portfolio_id ? c->portfolio_id : "NULL");
+        } else if (sqlite3_changes(s->db) != 1) {
+            s->host->set_error(err, NULL,
+                               "ledger %s: the book of portfolio '%s' in "
+                               "cash_equity_book is not in %s; nothing was "
+                               "written",
+                               s->path, c->portfolio_id, currency);
+            st = CAPALLOC_ERR_IO;
+        }
+        sqlp_reset(stmt);
+    }
+    return st;
+}
+
+static capalloc_status upsert_positions(sqlp *s, const capalloc_write_batch *b,
+                                        const char *now, capalloc_err *err)
+{
+    if (b->n_positions == 0)
+        return CAPALLOC_OK;
+    sqlite3_stmt *up, *del;
+    capalloc_status st;
+    if ((st = sqlp_prepare(s, SQ_UPSERT_POSITION, &up, err)) != CAPALLOC_OK ||
+        (st = sqlp_prepare(s, SQ_DELETE_POSITION, &del, err)) != CAPALLOC_OK)
+        return st;
+    for (size_t i = 0; i < b->n_positions && st == CAPALLOC_OK; i++) {
+        const capalloc_position_row *p = &b->positions[i];
+        int zero = p->quantity.micros == 0;
+        sqlite3_stmt *stmt = zero ? del : up;
+        dec_text q;
+        int rc;
+        if ((rc = bind_t(stmt, 1, p->portfolio_id)) == SQLITE_OK &&
+            (rc = bind_t(stmt, 2, p->ticker)) == SQLITE_OK) {
+            if (!zero &&
+                (rc = bind_t(stmt, 3, fmt_dec(s, p->quantity, &q))) ==
+                    SQLITE_OK)
+                rc = bind_t(stmt, 4, now);
+            if (rc == SQLITE_OK)
+                rc = step_done(stmt);
+        }
+        if (rc != SQLITE_OK)
+            st = sqlp_fail(s, err, rc,
+                           "%s the position of portfolio '%s' in '%s' in "
+                           "positions_book",
+                           zero ? "deleting" : "writing",
+                           p->portfolio_id ? p->portfolio_id : "NULL",
+                           p->ticker ? p->ticker : "NULL");
+        sqlp_reset(stmt);
+    }
+    return st;
+}
+
+capalloc_status sqlp_write(void *state, const capalloc_write_batch *b,
+                           capalloc_err *err)
+{
+    sqlp *s = state;
+    capalloc_status st = need_txn(s, 1, "write", err);
+    if (st != CAPALLOC_OK)
+        return st;
+    if (b == NULL || !known_action(b->action)) {
+        s->host->set_error(err, NULL, "write(): unknown action '%s'",
+                           b && b->action ? b->action : "NULL");
+        return CAPALLOC_ERR_INTERNAL;
+    }
+    if (strcmp(b->action, "ALLOCATE") == 0 && b->run_date == NULL) {
+        s->host->set_error(err, NULL, "write(): an ALLOCATE batch needs a "
+                                      "run date");
+        return CAPALLOC_ERR_INTERNAL;
+    }
+    if ((b->n_trades && b->trades == NULL) || (b->n_cash && b->cash == NULL) ||
+        (b->n_positions && b->positions == NULL)) {
+        s->host->set_error(err, NULL, "write(): a batch count without rows");
+        return CAPALLOC_ERR_INTERNAL;
+    }
+
+    char now[48];
+    utc_now(now, sizeof now);
+    sqlite3_int64 run_id = 0;
+    if ((st = insert_run(s, b, now, &run_id, err)) != CAPALLOC_OK ||
+        (st = insert_trades(s, b, run_id, now, err)) != CAPALLOC_OK ||
+        (st = upsert_cash(s, b, now, err)) != CAPALLOC_OK ||
+        (st = upsert_positions(s, b, now, err)) != CAPALLOC_OK)
+        return st; /* the core rolls back */
+    return CAPALLOC_OK;
+}

@@ -1,0 +1,239 @@
+/*
+ * sqlite_schema.c - the ledger's versioned schema.
+ *
+ * The schema version lives in the database header (PRAGMA user_version),
+ * which SQLite changes inside the same transaction as the tables, so a
+ * ledger is never half-migrated. PRAGMA application_id marks the file as a
+ * capalloc ledger, so the plugin never writes its tables into another
+ * program's database.
+ *
+ * MIGRATIONS is a list of steps keyed by version: step N takes a ledger from
+ * version N-1 to N. On open, every step above the ledger's version runs, in
+ * order, in one BEGIN IMMEDIATE transaction (so two processes opening a new
+ * ledger at once cannot both create it). A ledger with a version newer than
+ * the last step is refused untouched: an older capalloc must not write a
+ * schema it does not understand.
+ *
+ * Amounts are TEXT (exact decimal text): TEXT affinity never turns a value
+ * into a binary float, as REAL or NUMERIC affinity would.
+ *
+ * To change the schema: append a step {N+1, "...", "SQL"}; never edit a
+ * step that has shipped.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sqlite_int.h"
+
+#define SQLP_APPLICATION_ID 0x4341504c /* "CAPL": a capalloc ledger */
+
+typedef struct migration {
+    int version;      /* the version this step produces */
+    const char *what; /* for messages */
+    const char *sql;  /* one or more statements; constant text only */
+} migration;
+
+static const migration MIGRATIONS[] = {
+    {1, "create the ledger tables",
+     "CREATE TABLE cash_equity_book ("
+     "  portfolio_id TEXT PRIMARY KEY,"
+     "  currency     TEXT NOT NULL,"
+     "  cash         TEXT NOT NULL," /* exact decimal text */
+     "  updated_at   TEXT NOT NULL"  /* ISO 8601 UTC */
+     ");"
+     "CREATE TABLE positions_book ("
+     "  portfolio_id TEXT NOT NULL,"
+     "  ticker       TEXT NOT NULL,"
+     "  quantity     TEXT NOT NULL," /* exact decimal text */
+     "  updated_at   TEXT NOT NULL,"
+     "  PRIMARY KEY (portfolio_id, ticker)"
+     ");"
+     "CREATE TABLE capalloc_runs ("
+     "  run_id     INTEGER PRIMARY KEY,"
+     "  action     TEXT NOT NULL"
+     "             CHECK (action IN ('ADD','WITHDRAW','ALLOCATE','IMPORT')),"
+     "  run_date   TEXT,"
+     "  forced     INTEGER NOT NULL DEFAULT 0 CHECK (forced IN (0, 1)),"
+     "  created_at TEXT NOT NULL,"
+     "  CHECK (action <> 'ALLOCATE' OR run_date IS NOT NULL)"
+     ");"
+     /* The guard that makes two allocators for one date impossible: */
+     "CREATE UNIQUE INDEX capalloc_runs_one_allocation_per_date"
+     "  ON capalloc_runs (run_date) WHERE action = 'ALLOCATE' AND forced = 0;"
+     /* find_run: the latest allocation of a date. */
+     "CREATE INDEX capalloc_runs_allocations"
+     "  ON capalloc_runs (run_date, run_id) WHERE action = 'ALLOCATE';"
+     "CREATE TABLE trade_execution_logs ("
+     "  log_id        INTEGER PRIMARY KEY,"
+     "  run_id        INTEGER NOT NULL REFERENCES capalloc_runs (run_id),"
+     "  portfolio_id  TEXT NOT NULL,"
+     "  ticker        TEXT NOT NULL,"
+     "  side          TEXT NOT NULL CHECK (side IN ('BUY','SELL')),"
+     "  quantity      TEXT NOT NULL,"
+     "  arrival_price TEXT NOT NULL,"
+     "  exec_price    TEXT NOT NULL,"
+     "  executed_at   TEXT NOT NULL"
+     ");"
+     "CREATE INDEX trade_execution_logs_by_run"
+     "  ON trade_execution_logs (run_id);"},
+};
+
+#define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
+#define SCHEMA_LATEST (MIGRATIONS[N_MIGRATIONS - 1].version)
+
+/* One integer from a constant query. */
+static capalloc_status query_int(sqlp *s, const char *sql, long long *out,
+                                 capalloc_err *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(stmt);
+        if (rc == SQLITE_ROW) {
+            *out = sqlite3_column_int64(stmt, 0);
+            rc = SQLITE_OK;
+        } else if (rc == SQLITE_DONE) {
+            *out = 0;
+            rc = SQLITE_OK;
+        }
+    }
+    capalloc_status st = CAPALLOC_OK;
+    if (rc != SQLITE_OK)
+        st = sqlp_fail(s, err, rc, "reading the ledger's schema (%s)", sql);
+    sqlite3_finalize(stmt);
+    return st;
+}
+
+typedef struct schema_state {
+    long long version;
+    long long app_id;
+    long long n_tables; /* tables that are not SQLite's own */
+} schema_state;
+
+static capalloc_status read_state(sqlp *s, schema_state *ss, capalloc_err *err)
+{
+    capalloc_status st;
+    if ((st = query_int(s, "PRAGMA user_version", &ss->version, err)) ||
+        (st = query_int(s, "PRAGMA application_id", &ss->app_id, err)) ||
+        (st = query_int(s,
+                        "SELECT count(*) FROM sqlite_master WHERE type = "
+                        "'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+                        &ss->n_tables, err)))
+        return st;
+    return CAPALLOC_OK;
+}
+
+/* Whether the ledger can be used: CAPALLOC_OK with *need set when steps
+ * must run, or a refusal. */
+static capalloc_status check_state(sqlp *s, const schema_state *ss, int *need,
+                                   capalloc_err *err)
+{
+    const capalloc_host *h = s->host;
+    *need = 0;
+    if (ss->app_id != 0 && ss->app_id != SQLP_APPLICATION_ID) {
+        h->set_error(err, "path",
+                     "%s is a SQLite database of another application "
+                     "(application_id 0x%08llx), not a capalloc ledger; it "
+                     "was not changed",
+                     s->path, (unsigned long long)(uint32_t)ss->app_id);
+        return CAPALLOC_ERR_INVALID;
+    }
+    if (ss->version > SCHEMA_LATEST) {
+        h->set_error(err, "path",
+                     "ledger %s has schema version %lld, but this sqlite "
+                     "plugin knows versions up to %d: use a newer capalloc "
+                     "(the ledger was not changed)",
+                     s->path, ss->version, SCHEMA_LATEST);
+        return CAPALLOC_ERR_INVALID;
+    }
+    if (ss->version < 0) {
+        h->set_error(err, "path",
+                     "ledger %s has an invalid schema version %lld", s->path,
+                     ss->version);
+        return CAPALLOC_ERR_IO;
+    }
+    if (ss->version == 0 && ss->n_tables > 0) {
+        h->set_error(err, "path",
+                     "%s is a SQLite database with %lld table%s but no "
+                     "capalloc schema version: not a capalloc ledger; point "
+                     "'path' at a new file or an existing ledger (it was not "
+                     "changed)",
+                     s->path, ss->n_tables, ss->n_tables == 1 ? "" : "s");
+        return CAPALLOC_ERR_INVALID;
+    }
+    *need = ss->version < SCHEMA_LATEST;
+    return CAPALLOC_OK;
+}
+
+static capalloc_status exec(sqlp *s, const char *sql, capalloc_err *err,
+                            const char *what)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return sqlp_fail(s, err, rc, "%s", what);
+    return CAPALLOC_OK;
+}
+
+static capalloc_status migrate_locked(sqlp *s, capalloc_err *err)
+{
+    schema_state ss = {0, 0, 0};
+    int need = 0;
+    capalloc_status st = read_state(s, &ss, err);
+    if (st == CAPALLOC_OK)
+        st = check_state(s, &ss, &need, err);
+    if (st != CAPALLOC_OK || !need)
+        return st; /* or another process migrated it meanwhile */
+
+    char what[160];
+    for (size_t i = 0; i < N_MIGRATIONS; i++) {
+        const migration *m = &MIGRATIONS[i];
+        if (m->version <= ss.version)
+            continue;
+        snprintf(what, sizeof what,
+                 "migrating the ledger to schema version %d (%s)", m->version,
+                 m->what);
+        if ((st = exec(s, m->sql, err, what)) != CAPALLOC_OK)
+            return st;
+    }
+    /* Integers from this file only: no user text reaches this SQL. */
+    char sql[128];
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d; "
+             "PRAGMA application_id = %d;",
+             SCHEMA_LATEST, SQLP_APPLICATION_ID);
+    if ((st = exec(s, sql, err, "recording the schema version")) != CAPALLOC_OK)
+        return st;
+    if (ss.version == 0)
+        s->host->log(s->host, CAPALLOC_LOG_INFO,
+                     "created ledger %s (schema version %d)", s->path,
+                     SCHEMA_LATEST);
+    else
+        s->host->log(s->host, CAPALLOC_LOG_INFO,
+                     "migrated ledger %s from schema version %lld to %d",
+                     s->path, ss.version, SCHEMA_LATEST);
+    return CAPALLOC_OK;
+}
+
+capalloc_status sqlp_schema_ensure(sqlp *s, capalloc_err *err)
+{
+    /* Fast path, no lock: an up-to-date ledger needs nothing. */
+    schema_state ss = {0, 0, 0};
+    int need = 0;
+    capalloc_status st = read_state(s, &ss, err);
+    if (st == CAPALLOC_OK)
+        st = check_state(s, &ss, &need, err);
+    if (st != CAPALLOC_OK || !need)
+        return st;
+
+    /* Take the write lock, then look again: another process may have
+     * created the schema while we waited. */
+    if ((st = exec(s, "BEGIN IMMEDIATE", err, "locking the ledger to create "
+                   "or migrate its schema")) != CAPALLOC_OK)
+        return st;
+    st = migrate_locked(s, err);
+    if (st == CAPALLOC_OK)
+        st = exec(s, "COMMIT", err, "committing the schema");
+    if (st != CAPALLOC_OK && sqlp_txn_open(s))
+        (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return st;
+}

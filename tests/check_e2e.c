@@ -1,0 +1,574 @@
+/*
+ * check_e2e.c - end-to-end runs of the capalloc binary on the embedded
+ * defaults (sqlite storage, file prices, fixed_weight policy), reading the
+ * ledger back with libsqlite3 to check every row.
+ *
+ * CAPALLOC_BIN is the uninstalled binary; it finds its plugins in the build
+ * tree. TEST_BUILDDIR/core holds the manage_capital and daily_allocator
+ * links. Every test works in its own temporary directory.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CAPALLOC_BIN
+#error "CAPALLOC_BIN must point at the built binary"
+#endif
+
+static char dir[PATH_MAX];
+static char out[65536], err[65536];
+
+static void setup(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/capalloc-e2e-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
+static void write_file(const char *name, const char *fmt, ...)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    fclose(f);
+}
+
+static void slurp(const char *path, char *buf, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, len - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+}
+
+/* Run prog with argv args (args[0] is prog, NULL-terminated) in dir;
+ * stdout/stderr captured into out/err; returns the exit code. */
+static int run_prog(const char *prog, const char *const *args)
+{
+    char po[PATH_MAX], pe[PATH_MAX];
+    snprintf(po, sizeof po, "%s/.out", dir);
+    snprintf(pe, sizeof pe, "%s/.err", dir);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fo = open(po, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int fe = open(pe, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fo < 0 || fe < 0 || chdir(dir) != 0)
+            _exit(127);
+        dup2(fo, 1);
+        dup2(fe, 2);
+        execv(prog, (char *const *)args);
+        _exit(126);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    slurp(po, out, sizeof out);
+    slurp(pe, err, sizeof err);
+    ck_assert_msg(WIFEXITED(status), "%s died: %s", prog, err);
+    return WEXITSTATUS(status);
+}
+
+#define RUN(...)                                                             \
+    run_prog(CAPALLOC_BIN,                                                   \
+             (const char *const[]){CAPALLOC_BIN, __VA_ARGS__, NULL})
+#define RUN_AS(name, ...)                                                    \
+    run_prog(TEST_BUILDDIR "/core/" name,                                    \
+             (const char *const[]){TEST_BUILDDIR "/core/" name,              \
+                                   ##__VA_ARGS__, NULL})
+
+/* ---- reading the ledger ------------------------------------------------ */
+
+static sqlite3 *open_db(const char *name)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL),
+                     SQLITE_OK);
+    return db;
+}
+
+/* The result of a query, rows joined by '\n', columns by '|'. */
+static const char *q(const char *dbname, const char *sql)
+{
+    static char buf[65536];
+    sqlite3 *db = open_db(dbname);
+    sqlite3_stmt *st;
+    ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK,
+                  "%s: %s", sql, sqlite3_errmsg(db));
+    size_t used = 0;
+    buf[0] = '\0';
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        for (int c = 0; c < sqlite3_column_count(st); c++) {
+            const char *v = (const char *)sqlite3_column_text(st, c);
+            used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s",
+                                     c ? "|" : (used ? "\n" : ""),
+                                     v ? v : "NULL");
+        }
+    }
+    ck_assert_int_eq(rc, SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return buf;
+}
+
+/* Everything in the ledger, to show a failed command changed nothing. */
+static char *dump(const char *dbname)
+{
+    char *all = malloc(200000);
+    ck_assert_ptr_nonnull(all);
+    all[0] = '\0';
+    const char *sqls[] = {
+        "SELECT * FROM cash_equity_book ORDER BY portfolio_id",
+        "SELECT * FROM positions_book ORDER BY portfolio_id, ticker",
+        "SELECT * FROM trade_execution_logs ORDER BY log_id",
+        "SELECT * FROM capalloc_runs ORDER BY run_id"};
+    for (int i = 0; i < 4; i++) {
+        strcat(all, q(dbname, sqls[i]));
+        strcat(all, "\n--\n");
+    }
+    return all;
+}
+
+static const char DESIGN_JSON[] =
+    "{\n"
+    "  \"master_portfolio_id\": \"0\",\n"
+    "  \"currency\": \"USD\",\n"
+    "  \"portfolio_weights\": {\"1\": 0.30, \"2\": 0.30, \"3\": 0.40}\n"
+    "}\n";
+
+static const char FULL_YAML[] =
+    "master_portfolio_id: \"0\"\n"
+    "currency: USD\n"
+    "storage: {plugin: sqlite, options: {path: ./fund.db}}\n"
+    "prices: {plugin: file, options: {path: ./prices.csv}}\n"
+    "policy: {plugin: fixed_weight, options: {weights: {\"1\": 0.30, \"2\": 0.30, \"3\": 0.40}}}\n";
+
+/* ---- the design's workflow -------------------------------------------- */
+
+START_TEST(design_workflow_exact)
+{
+    /* The design's JSON config, unchanged, found as ./capalloc.yaml, and the
+     * design's command lines. */
+    write_file("capalloc.yaml", "%s", DESIGN_JSON);
+    ck_assert_msg(RUN_AS("manage_capital", "--action", "ADD", "--amount", "100000") == 0,
+                  "%s", err);
+    ck_assert_msg(RUN_AS("daily_allocator") == 0, "%s", err);
+
+    /* sqlite file beside the config (the default) */
+    ck_assert_str_eq(q("capalloc.db",
+                       "SELECT portfolio_id, cash FROM cash_equity_book "
+                       "ORDER BY portfolio_id"),
+                     "0|0.00\n1|30000.00\n2|30000.00\n3|40000.00");
+    ck_assert_str_eq(
+        q("capalloc.db",
+          "SELECT r.action, t.portfolio_id, t.ticker, t.side, t.quantity, "
+          "t.arrival_price, t.exec_price FROM trade_execution_logs t JOIN "
+          "capalloc_runs r USING (run_id) ORDER BY t.log_id"),
+        "ADD|0|USD_CASH|BUY|100000.00|1.00|1.00\n"
+        "ALLOCATE|0|USD_CASH|SELL|30000.00|1.00|1.00\n"
+        "ALLOCATE|1|USD_CASH|BUY|30000.00|1.00|1.00\n"
+        "ALLOCATE|0|USD_CASH|SELL|30000.00|1.00|1.00\n"
+        "ALLOCATE|2|USD_CASH|BUY|30000.00|1.00|1.00\n"
+        "ALLOCATE|0|USD_CASH|SELL|40000.00|1.00|1.00\n"
+        "ALLOCATE|3|USD_CASH|BUY|40000.00|1.00|1.00");
+    ck_assert_str_eq(q("capalloc.db", "SELECT count(*) FROM positions_book"), "0");
+
+    /* WITHDRAW from the design: refused (the master holds 0 now) ... */
+    char *before = dump("capalloc.db");
+    ck_assert_int_eq(RUN_AS("manage_capital", "--action", "WITHDRAW", "--amount", "50000"), 4);
+    ck_assert_ptr_nonnull(strstr(err, "insufficient funds"));
+    ck_assert_ptr_nonnull(strstr(err, "50000.00"));
+    char *after = dump("capalloc.db");
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    /* ... and allowed once there is cash. */
+    ck_assert_int_eq(RUN_AS("manage_capital", "--action", "ADD", "--amount", "60000"), 0);
+    ck_assert_int_eq(RUN_AS("manage_capital", "--action", "WITHDRAW", "--amount", "50000"), 0);
+    ck_assert_str_eq(q("capalloc.db", "SELECT cash FROM cash_equity_book WHERE portfolio_id='0'"),
+                     "10000.00");
+}
+END_TEST
+
+START_TEST(full_form_and_subcommands)
+{
+    write_file("fund.yaml", "%s", FULL_YAML);
+    ck_assert_msg(RUN("--config", "fund.yaml", "capital", "add", "100000") == 0, "%s", err);
+    ck_assert_msg(RUN("--config", "fund.yaml", "allocate", "--date", "2026-11-24") == 0,
+                  "%s", err);
+    ck_assert_ptr_nonnull(strstr(out, "3 transfers committed"));
+    ck_assert_str_eq(q("fund.db", "SELECT cash FROM cash_equity_book ORDER BY portfolio_id"),
+                     "0.00\n30000.00\n30000.00\n40000.00");
+    /* status, as JSON */
+    ck_assert_int_eq(RUN("--config", "fund.yaml", "--json", "status"), 0);
+    ck_assert_ptr_nonnull(strstr(out, "\"total_equity\":\"100000.00\""));
+    ck_assert_ptr_nonnull(strstr(out, "\"id\":\"3\",\"weight\":\"0.4\",\"cash\":\"40000.00\""));
+    ck_assert_ptr_nonnull(strstr(out, "\"drift\":\"0.00\""));
+}
+END_TEST
+
+/* ---- scheduler safety --------------------------------------------------- */
+
+START_TEST(date_keyed_run)
+{
+    write_file("fund.yaml", "%s", FULL_YAML);
+    ck_assert_int_eq(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
+    ck_assert_int_eq(RUN("--config", "fund.yaml", "allocate", "--date", "2026-01-02"), 0);
+    ck_assert_int_eq(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
+    char *before = dump("fund.db");
+    ck_assert_int_eq(RUN("--config", "fund.yaml", "allocate", "--date", "2026-01-02"), 0);
+    ck_assert_ptr_nonnull(strstr(out, "already ran"));
+    char *after = dump("fund.db");
+    ck_assert_str_eq(before, after); /* no new transfers */
+    free(before);
+    free(after);
+    ck_assert_int_eq(RUN("--config", "fund.yaml", "--json", "allocate", "--date", "2026-01-02"), 0);
+    ck_assert_ptr_nonnull(strstr(out, "\"status\":\"already_ran\""));
+    /* --force runs again */
+    ck_assert_int_eq(RUN("--config", "fund.yaml", "allocate", "--date", "2026-01-02", "--force"), 0);
+    ck_assert_str_eq(q("fund.db", "SELECT cash FROM cash_equity_book ORDER BY portfolio_id"),
+                     "0.00\n600.00\n600.00\n800.00");
+    ck_assert_str_eq(q("fund.db", "SELECT count(*) FROM capalloc_runs WHERE action='ALLOCATE'"),
+                     "2");
+    /* another date is a new run */
+    ck_assert_int_eq(RUN("--config", "fund.yaml", "allocate", "--date", "2026-01-03"), 0);
+    ck_assert_ptr_nonnull(strstr(out, "0 transfers committed"));
+}
+END_TEST
+
+START_TEST(concurrent_allocators)
+{
+    write_file("fund.yaml", "%s", FULL_YAML);
+    ck_assert_int_eq(RUN("--config", "fund.yaml", "capital", "add", "100000"), 0);
+    enum { N = 8 };
+    pid_t pids[N];
+    for (int i = 0; i < N; i++) {
+        pids[i] = fork();
+        ck_assert_int_ge(pids[i], 0);
+        if (pids[i] == 0) {
+            int dn = open("/dev/null", O_WRONLY);
+            if (dn < 0 || chdir(dir) != 0)
+                _exit(127);
+            dup2(dn, 1);
+            dup2(dn, 2);
+            execl(CAPALLOC_BIN, CAPALLOC_BIN, "--config", "fund.yaml", "allocate",
+                  "--date", "2026-03-03", (char *)NULL);
+            _exit(126);
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        int st;
+        ck_assert_int_eq(waitpid(pids[i], &st, 0), pids[i]);
+        ck_assert(WIFEXITED(st));
+        ck_assert_int_eq(WEXITSTATUS(st), 0); /* each: done, or already ran */
+    }
+    ck_assert_str_eq(q("fund.db", "SELECT count(*) FROM capalloc_runs WHERE action='ALLOCATE'"), "1");
+    ck_assert_str_eq(q("fund.db", "SELECT count(*) FROM trade_execution_logs t JOIN capalloc_runs r "
+                                  "USING (run_id) WHERE r.action='ALLOCATE'"),
+                     "6");
+    ck_assert_str_eq(q("fund.db", "SELECT cash FROM cash_equity_book ORDER BY portfolio_id"),
+                     "0.00\n30000.00\n30000.00\n40000.00");
+}
+END_TEST
+
+/* ---- all or nothing ----------------------------------------------------- */
+
+START_TEST(failure_mid_write_rolls_back)
+{
+    write_file("fund.yaml", "%s", FULL_YAML);
+    ck_assert_int_eq(RUN("--config", "fund.yaml", "capital", "add", "100000"), 0);
+    /* A real SQLite failure in the middle of the run's writes: the trade row
+     * for portfolio 3 is refused after those for 1 and 2 went in. */
+    sqlite3 *db = open_db("fund.db");
+    ck_assert_int_eq(sqlite3_exec(db,
+                                  "CREATE TRIGGER no3 BEFORE INSERT ON trade_execution_logs "
+                                  "WHEN NEW.portfolio_id = '3' BEGIN "
+                                  "SELECT RAISE(ABORT, 'disk on fire'); END;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    char *before = dump("fund.db");
+    ck_assert_int_eq(RUN("--config", "fund.yaml", "allocate", "--date", "2026-05-05"), 7);
+    ck_assert_ptr_nonnull(strstr(err, "disk on fire"));
+    char *after = dump("fund.db");
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+}
+END_TEST
+
+START_TEST(missing_price_aborts_before_write)
+{
+    write_file("fund.yaml", "%s", FULL_YAML);
+    write_file("prices.csv", "ticker,price\nAAPL,268.47\n");
+    write_file("pos.csv", "portfolio_id,ticker,quantity\n1,AAPL,10\n2,ZZZZ,5\n3,QQQQ,1\n");
+    ck_assert_msg(RUN("--config", "fund.yaml", "positions", "import", "pos.csv") == 0, "%s", err);
+    ck_assert_int_eq(RUN("--config", "fund.yaml", "capital", "add", "100000"), 0);
+    char *before = dump("fund.db");
+    ck_assert_int_eq(RUN("--config", "fund.yaml", "allocate"), 5);
+    ck_assert_ptr_nonnull(strstr(err, "ZZZZ"));
+    ck_assert_ptr_nonnull(strstr(err, "QQQQ"));
+    ck_assert_ptr_nonnull(strstr(err, "portfolio '2'"));
+    char *after = dump("fund.db");
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    /* with the prices, it runs; positions are valued exactly */
+    write_file("prices.csv", "ticker,price\nAAPL,268.47\nZZZZ,10.5\nQQQQ,0.01\n");
+    ck_assert_msg(RUN("--config", "fund.yaml", "--json", "allocate", "--date", "2026-06-01") == 0,
+                  "%s", err);
+    /* equity = 100000 + 2684.70 + 52.50 + 0.01 = 102737.21 */
+    ck_assert_ptr_nonnull(strstr(out, "\"total_equity\":\"102737.21\""));
+    ck_assert_ptr_nonnull(strstr(out, "\"price_requests\":1"));
+    /* s1: target floor(102737.21*0.3)=30821.16, holds 2684.70 -> +28136.46 */
+    ck_assert_str_eq(q("fund.db", "SELECT cash FROM cash_equity_book WHERE portfolio_id='1'"),
+                     "28136.46");
+}
+END_TEST
+
+START_TEST(overweight_in_positions_reports_shortfall)
+{
+    write_file("fund.yaml", "%s", FULL_YAML);
+    write_file("prices.csv", "ticker,price\nBIG,1000\n");
+    write_file("pos.csv", "1,BIG,80\n");
+    ck_assert_int_eq(RUN("--config", "fund.yaml", "positions", "import", "pos.csv"), 0);
+    ck_assert_int_eq(RUN("--config", "fund.yaml", "capital", "add", "20000"), 0);
+    /* equity 100000: s1 holds 80000 in positions, target 30000: it has no
+     * cash to return; s2/s3 want 30000 + 40000 but only 20000 exists. */
+    ck_assert_msg(RUN("--config", "fund.yaml", "allocate", "--date", "2026-07-01") == 0, "%s", err);
+    ck_assert_ptr_nonnull(strstr(out, "shortfall: portfolio '1' is 50000.00 USD"));
+    ck_assert_ptr_nonnull(strstr(out, "scaled pro rata"));
+    ck_assert_str_eq(q("fund.db", "SELECT portfolio_id, cash FROM cash_equity_book ORDER BY 1"),
+                     "0|0.01\n1|0.00\n2|8571.42\n3|11428.57");
+    /* 20000 x 30000/70000 = 8571.428.. -> 8571.42; 20000 x 40000/70000 =
+     * 11428.571.. -> 11428.57; the 0.01 left stays in the master */
+}
+END_TEST
+
+START_TEST(cash_conserved_over_a_sequence)
+{
+    write_file("fund.yaml", "%s", FULL_YAML);
+    write_file("prices.csv", "ticker,price\nX,3.333333\nY,77.7\n");
+    write_file("pos.csv", "1,X,1000\n2,Y,12.5\n");
+    ck_assert_int_eq(RUN("--config", "fund.yaml", "positions", "import", "pos.csv"), 0);
+    const char *adds[] = {"12345.67", "0.01", "99999.99", "5000"};
+    const char *dates[] = {"2026-02-01", "2026-02-02", "2026-02-03", "2026-02-04"};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(RUN("--config", "fund.yaml", "capital", "add", adds[i]), 0);
+        ck_assert_msg(RUN("--config", "fund.yaml", "allocate", "--date", dates[i]) == 0, "%s", err);
+        if (i == 2) {
+            ck_assert_int_eq(RUN("--config", "fund.yaml", "capital", "withdraw", "0.01"), 0);
+            write_file("prices.csv", "ticker,price\nX,9\nY,1.05\n");
+        }
+    }
+    /* total cash (summed exactly from text) = adds - withdrawals */
+    const char *cash = q("fund.db", "SELECT cash FROM cash_equity_book");
+    long long cents = 0;
+    for (const char *p = cash; *p;) {
+        long long w = 0, f = 0;
+        int nf = 0;
+        while (*p >= '0' && *p <= '9')
+            w = w * 10 + (*p++ - '0');
+        ck_assert(*p == '.');
+        p++;
+        while (*p >= '0' && *p <= '9' && nf < 2) {
+            f = f * 10 + (*p++ - '0');
+            nf++;
+        }
+        ck_assert_int_eq(nf, 2);
+        cents += w * 100 + f;
+        while (*p == '\n')
+            p++;
+    }
+    ck_assert_int_eq(cents, 1234567 + 1 + 9999999 + 500000 - 1);
+    /* and no balance is negative */
+    ck_assert_str_eq(q("fund.db", "SELECT count(*) FROM cash_equity_book WHERE cash LIKE '-%'"), "0");
+}
+END_TEST
+
+/* ---- bad input: clear message, right exit code, nothing written --------- */
+
+START_TEST(bad_input_changes_nothing)
+{
+    write_file("fund.yaml", "%s", FULL_YAML);
+    ck_assert_int_eq(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
+    char *before = dump("fund.db");
+    struct {
+        const char *args[6];
+        int code;
+        const char *needle;
+    } t[] = {
+        {{"--config", "fund.yaml", "capital", "add", "abc"}, 2, "'abc'"},
+        {{"--config", "fund.yaml", "capital", "add", "-5"}, 2, "positive"},
+        {{"--config", "fund.yaml", "capital", "add", "1.005"}, 2, "decimal places"},
+        {{"--config", "fund.yaml", "capital", "add", "1e5"}, 2, "'1e5'"},
+        {{"--config", "fund.yaml", "capital", "move", "5"}, 2, "unknown action"},
+        {{"--config", "fund.yaml", "capital", "withdraw", "1000.01"}, 4, "insufficient funds"},
+        {{"--config", "fund.yaml", "allocate", "--date", "2026-02-30"}, 2, "YYYY-MM-DD"},
+        {{"--config", "fund.yaml", "frobnicate"}, 2, "unknown command"},
+        {{"--config", "nope.yaml", "status"}, 3, "nope.yaml"},
+        {{"--config", "fund.yaml", "positions", "import", "missing.csv"}, 2, "missing.csv"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        const char *argv[9] = {CAPALLOC_BIN};
+        memcpy(argv + 1, t[i].args, sizeof t[i].args);
+        int rc = run_prog(CAPALLOC_BIN, argv);
+        ck_assert_msg(rc == t[i].code, "case %zu: exit %d, want %d: %s", i, rc,
+                      t[i].code, err);
+        ck_assert_msg(strstr(err, t[i].needle) != NULL, "case %zu: '%s' not in: %s", i,
+                      t[i].needle, err);
+    }
+    char *after = dump("fund.db");
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+}
+END_TEST
+
+START_TEST(bad_config_names_file_line_key)
+{
+    struct {
+        const char *yaml;
+        int code;
+        const char *needles[3];
+    } t[] = {
+        {"master_portfolio_id: \"0\"\ncurrency: USD\nportfolio_weights: {\"1\": 0.6, \"2\": 0.5}\n",
+         3, {"bad.yaml:3", "portfolio_weights", "more than 1"}},
+        {"master_portfolio_id: \"0\"\ncurrency: USD\nportfolio_weights:\n  \"1\": 0.5\n  \"2\": -0.1\n",
+         3, {"bad.yaml:5", "portfolio_weights.2", "negative"}},
+        {"master_portfolio_id: \"0\"\ncurrency: USD\nportfolio_weights:\n  \"0\": 0.5\n",
+         3, {"bad.yaml:4", "portfolio_weights.0", "master"}},
+        {"master_portfolio_id: \"0\"\ncurrency: USD\nstorage: {plugin: nosuch}\n"
+         "portfolio_weights: {\"1\": 0.5}\n",
+         3, {"bad.yaml:3", "storage.plugin", "nosuch"}},
+        {"master_portfolio_id: \"0\"\ncurrency: USD\nstorage:\n  plugin: sqlite\n"
+         "  options: {path: x.db, colour: red}\nportfolio_weights: {\"1\": 0.5}\n",
+         3, {"bad.yaml:5", "storage.options.colour", "unknown option"}},
+        {"master_portfolio_id: \"0\"\ncurrency: USD\nportfolio_weights: {\"1\": 0.5}\n"
+         "portfolio_weights: {\"1\": 0.5}\n",
+         3, {"bad.yaml:4", "portfolio_weights", "duplicate"}},
+        {"currency: USD\nportfolio_weights: {\"1\": 0.5}\n", 3,
+         {"bad.yaml:1", "master_portfolio_id", "missing"}},
+        {"master_portfolio_id: \"0\"\ncurrency: USD\nportfolio_weights: {\"1\": 0.5}\n"
+         "prices: {plugin: sqlite}\n",
+         6, {"sqlite", "price source", "storage backend"}},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        write_file("bad.yaml", "%s", t[i].yaml);
+        int rc = RUN("--config", "bad.yaml", "capital", "add", "5");
+        ck_assert_msg(rc == t[i].code, "case %zu: exit %d, want %d: %s", i, rc,
+                      t[i].code, err);
+        for (int k = 0; k < 3 && t[i].needles[k]; k++)
+            ck_assert_msg(strstr(err, t[i].needles[k]) != NULL,
+                          "case %zu: '%s' not in: %s", i, t[i].needles[k], err);
+        /* nothing written: not even a database file */
+        char path[PATH_MAX];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/capalloc.db", dir);
+        ck_assert_msg(stat(path, &sb) != 0, "case %zu created a ledger", i);
+    }
+}
+END_TEST
+
+START_TEST(dry_run_writes_nothing)
+{
+    write_file("fund.yaml", "%s", FULL_YAML);
+    ck_assert_int_eq(RUN("--config", "fund.yaml", "capital", "add", "500"), 0);
+    char *before = dump("fund.db");
+    ck_assert_int_eq(RUN("--config", "fund.yaml", "allocate", "--dry-run"), 0);
+    ck_assert_ptr_nonnull(strstr(out, "nothing written"));
+    ck_assert_ptr_nonnull(strstr(out, "150.00"));
+    ck_assert_int_eq(RUN("--config", "fund.yaml", "capital", "add", "5", "--dry-run"), 0);
+    ck_assert_int_eq(RUN("--config", "fund.yaml", "--json", "capital", "withdraw", "500",
+                         "--dry-run"),
+                     0);
+    ck_assert_ptr_nonnull(strstr(out, "\"after\":\"0.00\""));
+    char *after = dump("fund.db");
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+}
+END_TEST
+
+START_TEST(help_everywhere)
+{
+    const char *cmds[] = {"capital", "allocate", "status", "positions", "plugins"};
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(RUN(cmds[i], "--help"), 0);
+        ck_assert_ptr_nonnull(strstr(out, "Usage: capalloc"));
+    }
+    ck_assert_int_eq(RUN("--help"), 0);
+    ck_assert_ptr_nonnull(strstr(out, "Exit codes"));
+    ck_assert_int_eq(RUN_AS("manage_capital", "--help"), 0);
+    ck_assert_ptr_nonnull(strstr(out, "--action"));
+    ck_assert_int_eq(RUN_AS("daily_allocator", "--help"), 0);
+    ck_assert_ptr_nonnull(strstr(out, "--force"));
+}
+END_TEST
+
+START_TEST(config_from_environment)
+{
+    write_file("fund.yaml", "%s", FULL_YAML);
+    setenv("CAPALLOC_CONFIG", "fund.yaml", 1);
+    int rc = RUN("capital", "add", "10");
+    unsetenv("CAPALLOC_CONFIG");
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_str_eq(q("fund.db", "SELECT cash FROM cash_equity_book"), "10.00");
+    /* no config anywhere */
+    rc = RUN("status");
+    ck_assert_int_eq(rc, 3);
+    ck_assert_ptr_nonnull(strstr(err, "capalloc.yaml"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("e2e");
+    TCase *tc = tcase_create("binary");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, design_workflow_exact);
+    tcase_add_test(tc, full_form_and_subcommands);
+    tcase_add_test(tc, date_keyed_run);
+    tcase_add_test(tc, concurrent_allocators);
+    tcase_add_test(tc, failure_mid_write_rolls_back);
+    tcase_add_test(tc, missing_price_aborts_before_write);
+    tcase_add_test(tc, overweight_in_positions_reports_shortfall);
+    tcase_add_test(tc, cash_conserved_over_a_sequence);
+    tcase_add_test(tc, bad_input_changes_nothing);
+    tcase_add_test(tc, bad_config_names_file_line_key);
+    tcase_add_test(tc, dry_run_writes_nothing);
+    tcase_add_test(tc, help_everywhere);
+    tcase_add_test(tc, config_from_environment);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

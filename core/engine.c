@@ -202,6 +202,21 @@ static capalloc_status sink_position(void *ctx, const char *id,
     return CAPALLOC_OK;
 }
 
+/* qsort() and bsearch() with an empty array: their base may be NULL then,
+ * which the C library declares nonnull (UBSan says so). */
+static void sort_rows(void *base, size_t n, size_t size,
+                      int (*cmp)(const void *, const void *))
+{
+    if (n > 1)
+        qsort(base, n, size, cmp);
+}
+
+static void *find_row(const void *key, const void *base, size_t n,
+                      size_t size, int (*cmp)(const void *, const void *))
+{
+    return n ? bsearch(key, base, n, size, cmp) : NULL;
+}
+
 static int cmp_cash(const void *a, const void *b)
 {
     return strcmp(((const cash_row *)a)->id, ((const cash_row *)b)->id);
@@ -217,7 +232,7 @@ static int read_ledger(engine *en, ledger *l, cap_error *e)
             return -1;
         return storage_fail(en, st, &err, "reading the ledger", e);
     }
-    qsort(l->cash, l->n_cash, sizeof *l->cash, cmp_cash);
+    sort_rows(l->cash, l->n_cash, sizeof *l->cash, cmp_cash);
     for (size_t i = 1; i < l->n_cash; i++)
         if (strcmp(l->cash[i - 1].id, l->cash[i].id) == 0) {
             rollback(en);
@@ -232,7 +247,7 @@ static int read_ledger(engine *en, ledger *l, cap_error *e)
 static const cash_row *find_cash(const ledger *l, const char *id)
 {
     cash_row key = {(char *)id, DEC_ZERO};
-    return bsearch(&key, l->cash, l->n_cash, sizeof *l->cash, cmp_cash);
+    return find_row(&key, l->cash, l->n_cash, sizeof *l->cash, cmp_cash);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -314,7 +329,7 @@ static int cmp_tp(const void *a, const void *b)
 static const ticker_price *cache_find(const price_cache *c, const char *t)
 {
     ticker_price key = {(char *)t, DEC_ZERO, 0, 0};
-    return bsearch(&key, c->p, c->n, sizeof *c->p, cmp_tp);
+    return find_row(&key, c->p, c->n, sizeof *c->p, cmp_tp);
 }
 
 /* Price every ticker in need[] (sorted, distinct) not already cached, in
@@ -400,7 +415,7 @@ static int fetch_prices(engine *en, price_cache *c, const char **need,
         }
         c->p[c->n++] = (ticker_price){t, q[i].price, q[i].as_of, q[i].flags};
     }
-    qsort(c->p, c->n, sizeof *c->p, cmp_tp);
+    sort_rows(c->p, c->n, sizeof *c->p, cmp_tp);
     free(ask);
     free(q);
     return 0;
@@ -438,18 +453,18 @@ static int value_fund(engine *en, const ledger *l, alloc_strategy *s, size_t n,
         s[i].cash = cr ? cr->cash : DEC_ZERO;
         s[i].positions_value = DEC_ZERO;
     }
-    qsort(si, n, sizeof *si, cmp_si);
+    sort_rows(si, n, sizeof *si, cmp_si);
 
     /* The tickers the run needs: held (non-zero) by a strategy. */
     size_t n_need = 0;
     for (size_t k = 0; k < l->n_pos; k++) {
         strat_index key = {l->pos[k].id, 0};
         if (dec_is_zero(l->pos[k].qty) ||
-            bsearch(&key, si, n, sizeof *si, cmp_si) == NULL)
+            find_row(&key, si, n, sizeof *si, cmp_si) == NULL)
             continue;
         need[n_need++] = l->pos[k].ticker;
     }
-    qsort(need, n_need, sizeof *need, cmp_str);
+    sort_rows(need, n_need, sizeof *need, cmp_str);
     size_t d = 0;
     for (size_t k = 0; k < n_need; k++)
         if (d == 0 || strcmp(need[d - 1], need[k]) != 0)
@@ -464,7 +479,7 @@ static int value_fund(engine *en, const ledger *l, alloc_strategy *s, size_t n,
     }
     for (size_t k = 0; k < l->n_pos; k++) {
         strat_index key = {l->pos[k].id, 0};
-        const strat_index *hit = bsearch(&key, si, n, sizeof *si, cmp_si);
+        const strat_index *hit = find_row(&key, si, n, sizeof *si, cmp_si);
         if (hit == NULL || dec_is_zero(l->pos[k].qty))
             continue;
         const ticker_price *tp = cache_find(pc, l->pos[k].ticker);

@@ -135,7 +135,8 @@ static capalloc_status fw_create(const capalloc_host *host,
                         host->dec_format(sum, 0, a, sizeof a));
         return fw_fail(fw, CAPALLOC_ERR_INVALID);
     }
-    qsort(fw->sorted, n, sizeof *fw->sorted, cmp_entry);
+    if (n > 1)
+        qsort(fw->sorted, n, sizeof *fw->sorted, cmp_entry);
     for (size_t i = 1; i < n; i++)
         if (strcmp(fw->sorted[i - 1].id, fw->sorted[i].id) == 0) {
             /* The core refuses duplicate keys first; never trust it blindly. */

@@ -42,10 +42,17 @@ static void teardown(void)
         fprintf(stderr, "could not remove %s\n", dir);
 }
 
+/* buf = dir/name; a path that does not fit fails the test. */
+static void dir_path(char *buf, size_t len, const char *name)
+{
+    int n = snprintf(buf, len, "%s/%s", dir, name);
+    ck_assert_msg(n >= 0 && (size_t)n < len, "path too long: %s/%s", dir, name);
+}
+
 static void write_file(const char *name, const char *fmt, ...)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    dir_path(path, sizeof path, name);
     FILE *f = fopen(path, "w");
     ck_assert_ptr_nonnull(f);
     va_list ap;
@@ -69,8 +76,8 @@ static void slurp(const char *path, char *buf, size_t len)
 static int run_prog(const char *prog, const char *const *args)
 {
     char po[PATH_MAX], pe[PATH_MAX];
-    snprintf(po, sizeof po, "%s/.out", dir);
-    snprintf(pe, sizeof pe, "%s/.err", dir);
+    dir_path(po, sizeof po, ".out");
+    dir_path(pe, sizeof pe, ".err");
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
@@ -99,12 +106,20 @@ static int run_prog(const char *prog, const char *const *args)
              (const char *const[]){TEST_BUILDDIR "/core/" name,              \
                                    ##__VA_ARGS__, NULL})
 
+/* Assert a run's exit code; a mismatch shows the run's stderr. */
+#define EXPECT_EXIT(call, code)                                              \
+    do {                                                                     \
+        int rc_ = (call);                                                    \
+        ck_assert_msg(rc_ == (code), "%s: exit %d, want %d; stderr:\n%s",     \
+                      #call, rc_, (code), err);                              \
+    } while (0)
+
 /* ---- reading the ledger ------------------------------------------------ */
 
 static sqlite3 *open_db(const char *name)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    dir_path(path, sizeof path, name);
     sqlite3 *db;
     ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL),
                      SQLITE_OK);
@@ -200,7 +215,7 @@ START_TEST(design_workflow_exact)
 
     /* WITHDRAW from the design: refused (the master holds 0 now) ... */
     char *before = dump("capalloc.db");
-    ck_assert_int_eq(RUN_AS("manage_capital", "--action", "WITHDRAW", "--amount", "50000"), 4);
+    EXPECT_EXIT(RUN_AS("manage_capital", "--action", "WITHDRAW", "--amount", "50000"), 4);
     ck_assert_ptr_nonnull(strstr(err, "insufficient funds"));
     ck_assert_ptr_nonnull(strstr(err, "50000.00"));
     char *after = dump("capalloc.db");
@@ -208,8 +223,8 @@ START_TEST(design_workflow_exact)
     free(before);
     free(after);
     /* ... and allowed once there is cash. */
-    ck_assert_int_eq(RUN_AS("manage_capital", "--action", "ADD", "--amount", "60000"), 0);
-    ck_assert_int_eq(RUN_AS("manage_capital", "--action", "WITHDRAW", "--amount", "50000"), 0);
+    EXPECT_EXIT(RUN_AS("manage_capital", "--action", "ADD", "--amount", "60000"), 0);
+    EXPECT_EXIT(RUN_AS("manage_capital", "--action", "WITHDRAW", "--amount", "50000"), 0);
     ck_assert_str_eq(q("capalloc.db", "SELECT cash FROM cash_equity_book WHERE portfolio_id='0'"),
                      "10000.00");
 }
@@ -225,7 +240,7 @@ START_TEST(full_form_and_subcommands)
     ck_assert_str_eq(q("fund.db", "SELECT cash FROM cash_equity_book ORDER BY portfolio_id"),
                      "0.00\n30000.00\n30000.00\n40000.00");
     /* status, as JSON */
-    ck_assert_int_eq(RUN("--config", "fund.yaml", "--json", "status"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "--json", "status"), 0);
     ck_assert_ptr_nonnull(strstr(out, "\"total_equity\":\"100000.00\""));
     ck_assert_ptr_nonnull(strstr(out, "\"id\":\"3\",\"weight\":\"0.4\",\"cash\":\"40000.00\""));
     ck_assert_ptr_nonnull(strstr(out, "\"drift\":\"0.00\""));
@@ -237,26 +252,26 @@ END_TEST
 START_TEST(date_keyed_run)
 {
     write_file("fund.yaml", "%s", FULL_YAML);
-    ck_assert_int_eq(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
-    ck_assert_int_eq(RUN("--config", "fund.yaml", "allocate", "--date", "2026-01-02"), 0);
-    ck_assert_int_eq(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-01-02"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
     char *before = dump("fund.db");
-    ck_assert_int_eq(RUN("--config", "fund.yaml", "allocate", "--date", "2026-01-02"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-01-02"), 0);
     ck_assert_ptr_nonnull(strstr(out, "already ran"));
     char *after = dump("fund.db");
     ck_assert_str_eq(before, after); /* no new transfers */
     free(before);
     free(after);
-    ck_assert_int_eq(RUN("--config", "fund.yaml", "--json", "allocate", "--date", "2026-01-02"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "--json", "allocate", "--date", "2026-01-02"), 0);
     ck_assert_ptr_nonnull(strstr(out, "\"status\":\"already_ran\""));
     /* --force runs again */
-    ck_assert_int_eq(RUN("--config", "fund.yaml", "allocate", "--date", "2026-01-02", "--force"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-01-02", "--force"), 0);
     ck_assert_str_eq(q("fund.db", "SELECT cash FROM cash_equity_book ORDER BY portfolio_id"),
                      "0.00\n600.00\n600.00\n800.00");
     ck_assert_str_eq(q("fund.db", "SELECT count(*) FROM capalloc_runs WHERE action='ALLOCATE'"),
                      "2");
     /* another date is a new run */
-    ck_assert_int_eq(RUN("--config", "fund.yaml", "allocate", "--date", "2026-01-03"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-01-03"), 0);
     ck_assert_ptr_nonnull(strstr(out, "0 transfers committed"));
 }
 END_TEST
@@ -264,7 +279,7 @@ END_TEST
 START_TEST(concurrent_allocators)
 {
     write_file("fund.yaml", "%s", FULL_YAML);
-    ck_assert_int_eq(RUN("--config", "fund.yaml", "capital", "add", "100000"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "100000"), 0);
     enum { N = 8 };
     pid_t pids[N];
     for (int i = 0; i < N; i++) {
@@ -301,7 +316,7 @@ END_TEST
 START_TEST(failure_mid_write_rolls_back)
 {
     write_file("fund.yaml", "%s", FULL_YAML);
-    ck_assert_int_eq(RUN("--config", "fund.yaml", "capital", "add", "100000"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "100000"), 0);
     /* A real SQLite failure in the middle of the run's writes: the trade row
      * for portfolio 3 is refused after those for 1 and 2 went in. */
     sqlite3 *db = open_db("fund.db");
@@ -313,7 +328,7 @@ START_TEST(failure_mid_write_rolls_back)
                      SQLITE_OK);
     sqlite3_close(db);
     char *before = dump("fund.db");
-    ck_assert_int_eq(RUN("--config", "fund.yaml", "allocate", "--date", "2026-05-05"), 7);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-05-05"), 7);
     ck_assert_ptr_nonnull(strstr(err, "disk on fire"));
     char *after = dump("fund.db");
     ck_assert_str_eq(before, after);
@@ -328,9 +343,9 @@ START_TEST(missing_price_aborts_before_write)
     write_file("prices.csv", "ticker,price\nAAPL,268.47\n");
     write_file("pos.csv", "portfolio_id,ticker,quantity\n1,AAPL,10\n2,ZZZZ,5\n3,QQQQ,1\n");
     ck_assert_msg(RUN("--config", "fund.yaml", "positions", "import", "pos.csv") == 0, "%s", err);
-    ck_assert_int_eq(RUN("--config", "fund.yaml", "capital", "add", "100000"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "100000"), 0);
     char *before = dump("fund.db");
-    ck_assert_int_eq(RUN("--config", "fund.yaml", "allocate"), 5);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate"), 5);
     ck_assert_ptr_nonnull(strstr(err, "ZZZZ"));
     ck_assert_ptr_nonnull(strstr(err, "QQQQ"));
     ck_assert_ptr_nonnull(strstr(err, "portfolio '2'"));
@@ -356,8 +371,8 @@ START_TEST(overweight_in_positions_reports_shortfall)
     write_file("fund.yaml", "%s", FULL_YAML);
     write_file("prices.csv", "ticker,price\nBIG,1000\n");
     write_file("pos.csv", "1,BIG,80\n");
-    ck_assert_int_eq(RUN("--config", "fund.yaml", "positions", "import", "pos.csv"), 0);
-    ck_assert_int_eq(RUN("--config", "fund.yaml", "capital", "add", "20000"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "positions", "import", "pos.csv"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "20000"), 0);
     /* equity 100000: s1 holds 80000 in positions, target 30000: it has no
      * cash to return; s2/s3 want 30000 + 40000 but only 20000 exists. */
     ck_assert_msg(RUN("--config", "fund.yaml", "allocate", "--date", "2026-07-01") == 0, "%s", err);
@@ -375,14 +390,14 @@ START_TEST(cash_conserved_over_a_sequence)
     write_file("fund.yaml", "%s", FULL_YAML);
     write_file("prices.csv", "ticker,price\nX,3.333333\nY,77.7\n");
     write_file("pos.csv", "1,X,1000\n2,Y,12.5\n");
-    ck_assert_int_eq(RUN("--config", "fund.yaml", "positions", "import", "pos.csv"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "positions", "import", "pos.csv"), 0);
     const char *adds[] = {"12345.67", "0.01", "99999.99", "5000"};
     const char *dates[] = {"2026-02-01", "2026-02-02", "2026-02-03", "2026-02-04"};
     for (int i = 0; i < 4; i++) {
-        ck_assert_int_eq(RUN("--config", "fund.yaml", "capital", "add", adds[i]), 0);
+        EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", adds[i]), 0);
         ck_assert_msg(RUN("--config", "fund.yaml", "allocate", "--date", dates[i]) == 0, "%s", err);
         if (i == 2) {
-            ck_assert_int_eq(RUN("--config", "fund.yaml", "capital", "withdraw", "0.01"), 0);
+            EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "withdraw", "0.01"), 0);
             write_file("prices.csv", "ticker,price\nX,9\nY,1.05\n");
         }
     }
@@ -416,7 +431,7 @@ END_TEST
 START_TEST(bad_input_changes_nothing)
 {
     write_file("fund.yaml", "%s", FULL_YAML);
-    ck_assert_int_eq(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
     char *before = dump("fund.db");
     struct {
         const char *args[6];
@@ -489,7 +504,7 @@ START_TEST(bad_config_names_file_line_key)
         /* nothing written: not even a database file */
         char path[PATH_MAX];
         struct stat sb;
-        snprintf(path, sizeof path, "%s/capalloc.db", dir);
+        dir_path(path, sizeof path, "capalloc.db");
         ck_assert_msg(stat(path, &sb) != 0, "case %zu created a ledger", i);
     }
 }
@@ -498,13 +513,13 @@ END_TEST
 START_TEST(dry_run_writes_nothing)
 {
     write_file("fund.yaml", "%s", FULL_YAML);
-    ck_assert_int_eq(RUN("--config", "fund.yaml", "capital", "add", "500"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "500"), 0);
     char *before = dump("fund.db");
-    ck_assert_int_eq(RUN("--config", "fund.yaml", "allocate", "--dry-run"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--dry-run"), 0);
     ck_assert_ptr_nonnull(strstr(out, "nothing written"));
     ck_assert_ptr_nonnull(strstr(out, "150.00"));
-    ck_assert_int_eq(RUN("--config", "fund.yaml", "capital", "add", "5", "--dry-run"), 0);
-    ck_assert_int_eq(RUN("--config", "fund.yaml", "--json", "capital", "withdraw", "500",
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "5", "--dry-run"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "--json", "capital", "withdraw", "500",
                          "--dry-run"),
                      0);
     ck_assert_ptr_nonnull(strstr(out, "\"after\":\"0.00\""));
@@ -519,14 +534,14 @@ START_TEST(help_everywhere)
 {
     const char *cmds[] = {"capital", "allocate", "status", "positions", "plugins"};
     for (int i = 0; i < 5; i++) {
-        ck_assert_int_eq(RUN(cmds[i], "--help"), 0);
+        EXPECT_EXIT(RUN(cmds[i], "--help"), 0);
         ck_assert_ptr_nonnull(strstr(out, "Usage: capalloc"));
     }
-    ck_assert_int_eq(RUN("--help"), 0);
+    EXPECT_EXIT(RUN("--help"), 0);
     ck_assert_ptr_nonnull(strstr(out, "Exit codes"));
-    ck_assert_int_eq(RUN_AS("manage_capital", "--help"), 0);
+    EXPECT_EXIT(RUN_AS("manage_capital", "--help"), 0);
     ck_assert_ptr_nonnull(strstr(out, "--action"));
-    ck_assert_int_eq(RUN_AS("daily_allocator", "--help"), 0);
+    EXPECT_EXIT(RUN_AS("daily_allocator", "--help"), 0);
     ck_assert_ptr_nonnull(strstr(out, "--force"));
 }
 END_TEST

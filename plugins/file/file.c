@@ -252,7 +252,8 @@ static capalloc_status parse(file_src *f, char *text, size_t len,
         f->n++;
     }
 
-    qsort(f->prices, f->n, sizeof *f->prices, cmp_entry);
+    if (f->n > 1)
+        qsort(f->prices, f->n, sizeof *f->prices, cmp_entry);
     /* Report the duplicate that comes first in the file. */
     const price_entry *dup = NULL, *first = NULL;
     for (size_t i = 1; i < f->n; i++)

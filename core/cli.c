@@ -426,9 +426,10 @@ static void print_table(const engine *en, const alloc_report *r, int with_transf
                fmt_money(s->total, mu, c3), dec_format(s->weight, 2, d, sizeof d),
                fmt_money(s->target, mu, f), fmt_money(drift, mu, g));
         if (with_transfers) {
-            char sign = s->transfer.micros > 0 ? '+' : ' ';
-            printf(" %c%13s %14s", sign, fmt_money(s->transfer, mu, a),
-                   fmt_money(s->cash_after, mu, b));
+            char tr[72];
+            snprintf(tr, sizeof tr, "%s%s", s->transfer.micros > 0 ? "+" : "",
+                     fmt_money(s->transfer, mu, a));
+            printf(" %14s %14s", tr, fmt_money(s->cash_after, mu, b));
         }
         printf("\n");
     }

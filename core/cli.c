@@ -128,18 +128,59 @@ static const char HELP_PLUGINS[] =
 /* output helpers                                                            */
 /* ------------------------------------------------------------------------ */
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs,
+ * no surrogates, nothing above U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+    if (p[0] < 0x80)
+        return 1;
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (p[0] >= 0xC2 && p[0] <= 0xDF)
+        n = 2;
+    else if (p[0] >= 0xE0 && p[0] <= 0xEF) {
+        n = 3;
+        if (p[0] == 0xE0)
+            lo = 0xA0;
+        else if (p[0] == 0xED)
+            hi = 0x9F;
+    } else if (p[0] >= 0xF0 && p[0] <= 0xF4) {
+        n = 4;
+        if (p[0] == 0xF0)
+            lo = 0x90;
+        else if (p[0] == 0xF4)
+            hi = 0x8F;
+    } else
+        return 0;
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xBF)
+            return 0;
+    return n;
+}
+
+/* s as a JSON string; a byte that is not UTF-8 (a file name, a ticker from
+ * a file) becomes U+FFFD so the output always parses. */
 static void json_str(FILE *f, const char *s)
 {
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = utf8_len(p);
+        if (n == 0) {
+            fputs("\\ufffd", f);
+            p++;
+            continue;
+        }
         if (*p == '"' || *p == '\\')
             fprintf(f, "\\%c", *p);
         else if (*p == '\n')
             fputs("\\n", f);
-        else if (*p < 0x20)
+        else if (*p < 0x20 || *p == 0x7f)
             fprintf(f, "\\u%04x", *p);
         else
-            fputc(*p, f);
+            fwrite(p, 1, n, f);
+        p += n;
     }
     fputc('"', f);
 }
@@ -227,11 +268,18 @@ static int parse_amount(const cli *c, const char *help, const char *text,
 
 static int valid_date(const char *s)
 {
-    int y, m, d;
-    char tail;
-    if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 ||
-        s[4] != '-' || s[7] != '-')
+    /* Exactly YYYY-MM-DD in ASCII digits: the date is the run's key, so
+     * one day must have one spelling ("2025-01- 5" is not 2025-01-05). */
+    static const char shape[] = "dddd-dd-dd";
+    if (strlen(s) != sizeof shape - 1)
         return 0;
+    for (size_t i = 0; shape[i]; i++)
+        if (shape[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') : s[i] != '-')
+            return 0;
+    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 +
+            (s[3] - '0');
+    int m = (s[5] - '0') * 10 + (s[6] - '0');
+    int d = (s[8] - '0') * 10 + (s[9] - '0');
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (y < 1970 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
         return 0;
@@ -273,10 +321,18 @@ static int cmd_capital(const cli *c, int argc, char **argv)
         } else if (opt_value(argc, argv, &i, "--action", &v)) {
             if (v == NULL)
                 return usage_error(c, HELP_CAPITAL, "--action needs ADD or WITHDRAW");
+            if (action != NULL)
+                return usage_error(c, HELP_CAPITAL,
+                                   "the action is given twice ('%s' and '%s')",
+                                   action, v);
             action = v;
         } else if (opt_value(argc, argv, &i, "--amount", &v)) {
             if (v == NULL)
                 return usage_error(c, HELP_CAPITAL, "--amount needs a value");
+            if (amount_text != NULL)
+                return usage_error(c, HELP_CAPITAL,
+                                   "the amount is given twice ('%s' and '%s')",
+                                   amount_text, v);
             amount_text = v;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0' &&
                    !(argv[i][1] >= '0' && argv[i][1] <= '9')) {
@@ -284,9 +340,17 @@ static int cmd_capital(const cli *c, int argc, char **argv)
         } else if (positional == 0 && action == NULL) {
             action = argv[i];
             positional++;
-        } else if (positional == 1 && amount_text == NULL) {
+        } else if (positional <= 1 && amount_text == NULL) {
             amount_text = argv[i];
-            positional++;
+            positional = 2;
+        } else if (positional == 0) {
+            return usage_error(c, HELP_CAPITAL,
+                               "the action is given twice ('%s' and '%s')",
+                               action, argv[i]);
+        } else if (positional == 1) {
+            return usage_error(c, HELP_CAPITAL,
+                               "the amount is given twice ('%s' and '%s')",
+                               amount_text, argv[i]);
         } else {
             return usage_error(c, HELP_CAPITAL, "unexpected argument '%s'",
                                argv[i]);
@@ -355,10 +419,10 @@ static void print_report_json(const engine *en, const alloc_report *r,
            "\"currency\":\"%s\"",
            command, r->run_date, state, en->cfg->currency);
     if (r->already_ran) {
-        printf(",\"previous_run\":{\"run_id\":%lld,\"created_at\":\"%s\","
-               "\"trades\":%lld}}\n",
-               (long long)r->previous.run_id, r->previous.created_at,
-               (long long)r->previous.n_trades);
+        printf(",\"previous_run\":{\"run_id\":%lld,\"created_at\":",
+               (long long)r->previous.run_id);
+        json_str(stdout, r->previous.created_at);
+        printf(",\"trades\":%lld}}\n", (long long)r->previous.n_trades);
         return;
     }
     const alloc_totals *t = &r->totals;

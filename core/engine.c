@@ -87,16 +87,18 @@ int engine_open(const char *config_path, engine **out, cap_error *e)
         goto fail;
     snprintf(en->cash_ticker, sizeof en->cash_ticker, "%s_CASH",
              en->cfg->currency);
-    /* Storage last: a mistake in any other section is reported before a
-     * ledger is opened (or created). */
     if ((rc = plugin_start(en->cfg, &en->cfg->policy, "fixed_weight",
                            CAPALLOC_KIND_POLICY, "policy", &en->policy, e)))
         goto fail;
     if ((rc = plugin_start(en->cfg, &en->cfg->prices, "file",
                            CAPALLOC_KIND_PRICES, "prices", &en->prices, e)))
         goto fail;
-    if ((rc = plugin_start(en->cfg, &en->cfg->storage, "sqlite",
-                           CAPALLOC_KIND_STORAGE, "storage", &en->storage, e)))
+    /* Storage is only prepared here (found, checked, options bound): its
+     * create() opens or creates the ledger, which waits for the first
+     * transaction, so that input refused before it leaves no file behind. */
+    if ((rc = plugin_prepare(en->cfg, &en->cfg->storage, "sqlite",
+                             CAPALLOC_KIND_STORAGE, "storage", &en->storage,
+                             e)))
         goto fail;
     *out = en;
     return 0;
@@ -124,7 +126,8 @@ static const capalloc_storage_plugin *SP(const engine *en)
 static void rollback(engine *en)
 {
     capalloc_err err = {{0}, {0}};
-    SP(en)->rollback(en->storage->state, &err);
+    if (en->storage->state != NULL)
+        SP(en)->rollback(en->storage->state, &err);
 }
 
 static int storage_fail(engine *en, capalloc_status st, const capalloc_err *err,
@@ -228,6 +231,7 @@ static int read_ledger(engine *en, ledger *l, cap_error *e)
     capalloc_err err = {{0}, {0}};
     capalloc_status st = SP(en)->read_ledger(en->storage->state, &sink, &err);
     if (st != CAPALLOC_OK) {
+        ledger_free(l);
         if (st == CAPALLOC_ERR_RETRY)
             return -1;
         return storage_fail(en, st, &err, "reading the ledger", e);
@@ -236,10 +240,12 @@ static int read_ledger(engine *en, ledger *l, cap_error *e)
     for (size_t i = 1; i < l->n_cash; i++)
         if (strcmp(l->cash[i - 1].id, l->cash[i].id) == 0) {
             rollback(en);
-            return cap_fail(e, CAP_EXIT_STORAGE,
-                            "the storage backend returned portfolio '%s' "
-                            "twice in cash_equity_book",
-                            l->cash[i].id);
+            int rc = cap_fail(e, CAP_EXIT_STORAGE,
+                              "the storage backend returned portfolio '%s' "
+                              "twice in cash_equity_book",
+                              l->cash[i].id);
+            ledger_free(l);
+            return rc;
         }
     return 0;
 }
@@ -616,6 +622,11 @@ static int write_commit(engine *en, const capalloc_write_batch *wb,
 static int begin(engine *en, capalloc_txn_mode mode, cap_error *e)
 {
     capalloc_err err = {{0}, {0}};
+    if (en->storage->state == NULL) {
+        int rc = plugin_create(en->storage, e);
+        if (rc != 0)
+            return rc;
+    }
     capalloc_status st = SP(en)->begin(en->storage->state, mode, &err);
     if (st == CAPALLOC_OK)
         return 0;
@@ -749,9 +760,12 @@ static int allocate_once(engine *en, const char *run_date, int force,
     if (rc != 0)
         return rc;
 
+    /* A run that finds no earlier one for its date is the date's run even
+     * under --force: only a repeat is stored as forced, so the backend's
+     * one-run-per-date guard covers every date. */
+    int found = 0;
     if (check_run) {
         capalloc_err err = {{0}, {0}};
-        int found = 0;
         capalloc_status st = SP(en)->find_run(en->storage->state, run_date,
                                               &r->previous, &found, &err);
         if (st == CAPALLOC_ERR_RETRY) {
@@ -846,7 +860,8 @@ static int allocate_once(engine *en, const char *run_date, int force,
         rollback(en);
         return oom(e);
     }
-    capalloc_write_batch wb = {"ALLOCATE", run_date, force, cfg->currency,
+    capalloc_write_batch wb = {"ALLOCATE", run_date, force && found,
+                               cfg->currency,
                                b.trades, b.n_trades, b.cash, b.n_cash,
                                NULL, 0};
     rc = write_commit(en, &wb, e);

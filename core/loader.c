@@ -464,9 +464,9 @@ static void plugin_key_where(const capalloc_config *cfg, const plugin_cfg *pc,
                  pc->key_path ? pc->key_path : "plugin");
 }
 
-int plugin_start(const capalloc_config *cfg, const plugin_cfg *pc,
-                 const char *default_name, capalloc_kind want_kind,
-                 const char *instance, loaded_plugin **out, cap_error *e)
+int plugin_prepare(const capalloc_config *cfg, const plugin_cfg *pc,
+                   const char *default_name, capalloc_kind want_kind,
+                   const char *instance, loaded_plugin **out, cap_error *e)
 {
     const char *name = pc->plugin ? pc->plugin : default_name;
     char where[1280];
@@ -504,7 +504,41 @@ int plugin_start(const capalloc_config *cfg, const plugin_cfg *pc,
                            e)) != 0)
         goto fail;
     host_init(&p->host, cfg, instance, p->hdr->name);
+    *out = p;
+    return 0;
+fail:
+    plugin_close(p);
+    return rc;
+}
 
+/* The exit code of a failed create(): a mistake in the options is the
+ * config's; a storage backend that cannot open or lock its ledger is a
+ * storage failure (or busy), as it would be later in a run. */
+static cap_exit create_code(capalloc_kind kind, capalloc_status st)
+{
+    switch (st) {
+    case CAPALLOC_ERR_INVALID:
+        return CAP_EXIT_CONFIG;
+    case CAPALLOC_ERR_NOMEM:
+        return CAP_EXIT_INTERNAL;
+    case CAPALLOC_ERR_BUSY:
+        return kind == CAPALLOC_KIND_STORAGE ? CAP_EXIT_BUSY : CAP_EXIT_PLUGIN;
+    case CAPALLOC_ERR_IO:
+    case CAPALLOC_ERR_RETRY:
+        return kind == CAPALLOC_KIND_STORAGE ? CAP_EXIT_STORAGE
+                                             : CAP_EXIT_PLUGIN;
+    default:
+        return CAP_EXIT_PLUGIN;
+    }
+}
+
+int plugin_create(loaded_plugin *p, cap_error *e)
+{
+    const capalloc_config *cfg = p->cfg;
+    const plugin_cfg *pc = p->pc;
+    char where[1280];
+
+    plugin_key_where(cfg, pc, where, sizeof where);
     capalloc_err err;
     void *state = NULL;
     memset(&err, 0, sizeof err);
@@ -520,30 +554,43 @@ int plugin_start(const capalloc_config *cfg, const plugin_cfg *pc,
                          "create() failed (%s) without a message",
                          status_name(st));
         }
-        options_where(cfg, pc, p->opts, key, loc, sizeof loc);
+        /* A config location only for what the config can be blamed for:
+         * bad options, or a failure the plugin tied to an option (a path). */
+        if (st == CAPALLOC_ERR_INVALID || key[0] != '\0')
+            options_where(cfg, pc, p->opts, key, loc, sizeof loc);
+        else
+            snprintf(loc, sizeof loc, "starting the %s", kind_name(p->kind));
         /* a failed create() holds nothing: never destroy() it */
-        rc = plugin_fail(p, &err,
-                         st == CAPALLOC_ERR_INVALID ? CAP_EXIT_CONFIG
-                                                    : CAP_EXIT_PLUGIN,
-                         loc, e);
-        goto fail;
+        return plugin_fail(p, &err, create_code(p->kind, st), loc, e);
     }
     if (state == NULL) {
         /* NULL means "not started" to plugin_close; a plugin without state
          * still returns something it can free in destroy(). */
         p->hdr->destroy(NULL);
-        rc = cap_fail(e, CAP_EXIT_PLUGIN,
-                      "%s: plugin '%s' (%s): create() succeeded but returned "
-                      "no state",
-                      where, p->hdr->name, p->path);
-        goto fail;
+        return cap_fail(e, CAP_EXIT_PLUGIN,
+                        "%s: plugin '%s' (%s): create() succeeded but "
+                        "returned no state",
+                        where, p->hdr->name, p->path);
     }
     p->state = state;
+    return 0;
+}
+
+int plugin_start(const capalloc_config *cfg, const plugin_cfg *pc,
+                 const char *default_name, capalloc_kind want_kind,
+                 const char *instance, loaded_plugin **out, cap_error *e)
+{
+    loaded_plugin *p = NULL;
+    *out = NULL;
+    int rc = plugin_prepare(cfg, pc, default_name, want_kind, instance, &p, e);
+    if (rc != 0)
+        return rc;
+    if ((rc = plugin_create(p, e)) != 0) {
+        plugin_close(p);
+        return rc;
+    }
     *out = p;
     return 0;
-fail:
-    plugin_close(p);
-    return rc;
 }
 
 void plugin_close(loaded_plugin *p)

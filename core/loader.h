@@ -43,10 +43,21 @@ char *plugin_resolve(const char *name, const char *plugin_dir, cap_error *e);
 int plugin_open(const char *path, capalloc_kind want_kind,
                 loaded_plugin **out, cap_error *e);
 
-/* Resolve + open + bind options + create() an instance for section pc of
- * cfg (pc->plugin NULL means default_name). Errors from create() are shown
- * with the file:line of the option the plugin named (CAP_EXIT_CONFIG when
- * the plugin said CAPALLOC_ERR_INVALID, CAP_EXIT_PLUGIN otherwise). */
+/* Resolve + open + bind options for section pc of cfg (pc->plugin NULL
+ * means default_name): everything the config can get wrong is found here,
+ * and no plugin code but its entry symbol has run. */
+int plugin_prepare(const capalloc_config *cfg, const plugin_cfg *pc,
+                   const char *default_name, capalloc_kind want_kind,
+                   const char *instance, loaded_plugin **out, cap_error *e);
+
+/* create() the instance of a prepared plugin. On failure p stays prepared
+ * (the caller closes it) and e says why: CAP_EXIT_CONFIG with the file:line
+ * of the option the plugin named when it said CAPALLOC_ERR_INVALID; for a
+ * storage backend CAP_EXIT_STORAGE (IO) or CAP_EXIT_BUSY (BUSY); otherwise
+ * CAP_EXIT_PLUGIN. */
+int plugin_create(loaded_plugin *p, cap_error *e);
+
+/* plugin_prepare() then plugin_create(). */
 int plugin_start(const capalloc_config *cfg, const plugin_cfg *pc,
                  const char *default_name, capalloc_kind want_kind,
                  const char *instance, loaded_plugin **out, cap_error *e);

@@ -434,7 +434,7 @@ START_TEST(bad_input_changes_nothing)
     EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
     char *before = dump("fund.db");
     struct {
-        const char *args[6];
+        const char *args[8];
         int code;
         const char *needle;
     } t[] = {
@@ -445,12 +445,23 @@ START_TEST(bad_input_changes_nothing)
         {{"--config", "fund.yaml", "capital", "move", "5"}, 2, "unknown action"},
         {{"--config", "fund.yaml", "capital", "withdraw", "1000.01"}, 4, "insufficient funds"},
         {{"--config", "fund.yaml", "allocate", "--date", "2026-02-30"}, 2, "YYYY-MM-DD"},
+        /* one day, one spelling: the date is the run's key */
+        {{"--config", "fund.yaml", "allocate", "--date", "2026-01- 5"}, 2, "YYYY-MM-DD"},
+        {{"--config", "fund.yaml", "allocate", "--date", "2026-+1-05"}, 2, "YYYY-MM-DD"},
+        {{"--config", "fund.yaml", "allocate", "--date", "26-01-05"}, 2, "YYYY-MM-DD"},
+        /* conflicting capital arguments are refused, never resolved */
+        {{"--config", "fund.yaml", "capital", "add", "--action", "WITHDRAW",
+          "--amount", "5"}, 2, "action is given twice"},
+        {{"--config", "fund.yaml", "capital", "add", "100", "--amount", "200"},
+         2, "amount is given twice"},
+        {{"--config", "fund.yaml", "capital", "--action", "ADD", "--action",
+          "WITHDRAW", "5"}, 2, "action is given twice"},
         {{"--config", "fund.yaml", "frobnicate"}, 2, "unknown command"},
         {{"--config", "nope.yaml", "status"}, 3, "nope.yaml"},
         {{"--config", "fund.yaml", "positions", "import", "missing.csv"}, 2, "missing.csv"},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        const char *argv[9] = {CAPALLOC_BIN};
+        const char *argv[10] = {CAPALLOC_BIN};
         memcpy(argv + 1, t[i].args, sizeof t[i].args);
         int rc = run_prog(CAPALLOC_BIN, argv);
         ck_assert_msg(rc == t[i].code, "case %zu: exit %d, want %d: %s", i, rc,
@@ -492,6 +503,11 @@ START_TEST(bad_config_names_file_line_key)
         {"master_portfolio_id: \"0\"\ncurrency: USD\nportfolio_weights: {\"1\": 0.5}\n"
          "prices: {plugin: sqlite}\n",
          6, {"sqlite", "price source", "storage backend"}},
+        /* a ledger that cannot be opened: storage failure, at its option */
+        {"master_portfolio_id: \"0\"\ncurrency: USD\n"
+         "storage: {plugin: sqlite, options: {path: /nonexistent-dir/x.db}}\n"
+         "portfolio_weights: {\"1\": 0.5}\n",
+         7, {"bad.yaml:3", "storage.options.path", "/nonexistent-dir/x.db"}},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         write_file("bad.yaml", "%s", t[i].yaml);
@@ -507,6 +523,23 @@ START_TEST(bad_config_names_file_line_key)
         dir_path(path, sizeof path, "capalloc.db");
         ck_assert_msg(stat(path, &sb) != 0, "case %zu created a ledger", i);
     }
+}
+END_TEST
+
+/* Input refused before the first transaction leaves no ledger behind:
+ * not even the default capalloc.db beside the config. */
+START_TEST(refused_input_creates_no_ledger)
+{
+    write_file("capalloc.yaml", "%s", DESIGN_JSON);
+    write_file("pos.csv", "portfolio_id,ticker,quantity\n1,AAPL,ten\n");
+    EXPECT_EXIT(RUN("capital", "add", "1.001"), 2);
+    EXPECT_EXIT(RUN("positions", "import", "pos.csv"), 2);
+    ck_assert_msg(strstr(err, "pos.csv:2") != NULL, "no file:line in: %s", err);
+    EXPECT_EXIT(RUN("allocate", "--date", "2026-13-01"), 2);
+    char path[PATH_MAX];
+    struct stat sb;
+    dir_path(path, sizeof path, "capalloc.db");
+    ck_assert_msg(stat(path, &sb) != 0, "refused input created %s", path);
 }
 END_TEST
 
@@ -577,6 +610,7 @@ int main(void)
     tcase_add_test(tc, cash_conserved_over_a_sequence);
     tcase_add_test(tc, bad_input_changes_nothing);
     tcase_add_test(tc, bad_config_names_file_line_key);
+    tcase_add_test(tc, refused_input_creates_no_ledger);
     tcase_add_test(tc, dry_run_writes_nothing);
     tcase_add_test(tc, help_everywhere);
     tcase_add_test(tc, config_from_environment);

@@ -695,7 +695,8 @@ host_set_error(capalloc_err *err, const char *key, const char *fmt, ...)
 {
     /* Format into locals first: the arguments may point into *err itself
      * (a plugin wrapping its own earlier message). */
-    char k[sizeof err->key], m[sizeof err->msg];
+    char k[sizeof err->key] = {0}, m[sizeof err->msg] = {0}; /* whole
+                                 buffers are copied: no uninitialised tail */
     va_list ap;
 
     if (err == NULL)

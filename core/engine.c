@@ -374,10 +374,13 @@ static int fetch_prices(engine *en, price_cache *c, const char **need,
     if (st != CAPALLOC_OK) {
         free(ask);
         free(q);
+        /* Whatever kept the source from answering (a bad price file, a
+         * feed down): the run cannot be priced, which is exit 5 for the
+         * scheduler, whichever source it is. */
         return plugin_fail(en->prices, &err,
-                           st == CAPALLOC_ERR_INVALID ? CAP_EXIT_PRICE
-                                                      : CAP_EXIT_PLUGIN,
-                           "fetching prices", e);
+                           st == CAPALLOC_ERR_NOMEM ? CAP_EXIT_INTERNAL
+                                                    : CAP_EXIT_PRICE,
+                           "fetching prices; nothing was written", e);
     }
     /* Missing or unusable prices: name them all. */
     char missing[1536] = "";

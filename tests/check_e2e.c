@@ -351,6 +351,20 @@ START_TEST(missing_price_aborts_before_write)
     ck_assert_ptr_nonnull(strstr(err, "portfolio '2'"));
     char *after = dump("fund.db");
     ck_assert_str_eq(before, after);
+    free(after);
+    /* a price source that cannot answer at all is exit 5 too, naming the
+     * file and line, and writes nothing */
+    write_file("prices.csv", "ticker,price\nAAPL,268.47\nZZZZ,1O.5\nQQQQ,1\n");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate"), 5);
+    ck_assert_msg(strstr(err, "prices.csv:3: price of ZZZZ ('1O.5')") != NULL,
+                  "%s", err);
+    char path[PATH_MAX];
+    dir_path(path, sizeof path, "prices.csv");
+    ck_assert_int_eq(unlink(path), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate"), 5);
+    ck_assert_msg(strstr(err, "cannot open price file") != NULL, "%s", err);
+    after = dump("fund.db");
+    ck_assert_str_eq(before, after);
     free(before);
     free(after);
     /* with the prices, it runs; positions are valued exactly */
@@ -543,6 +557,52 @@ START_TEST(refused_input_creates_no_ledger)
 }
 END_TEST
 
+/* The bytes of dir/name (at most len), their count returned. */
+static size_t file_bytes(const char *name, char *buf, size_t len)
+{
+    char path[PATH_MAX];
+    dir_path(path, sizeof path, name);
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    size_t n = fread(buf, 1, len, f);
+    ck_assert_msg(feof(f), "%s is larger than %zu bytes", path, len);
+    fclose(f);
+    return n;
+}
+
+/* A SQLite file that is not a capalloc ledger is refused, not changed. */
+START_TEST(foreign_database_refused)
+{
+    const char *setups[] = {
+        "PRAGMA user_version = 1;",                 /* versioned, unmarked */
+        "CREATE TABLE t(x); INSERT INTO t VALUES(1);", /* tables, unversioned */
+        "PRAGMA application_id = 42;",              /* another program's */
+    };
+    for (size_t i = 0; i < sizeof setups / sizeof setups[0]; i++) {
+        char path[PATH_MAX];
+        dir_path(path, sizeof path, "other.db");
+        unlink(path);
+        sqlite3 *db;
+        ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+        ck_assert_int_eq(sqlite3_exec(db, setups[i], NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        write_file("fund.yaml",
+                   "master_portfolio_id: \"0\"\ncurrency: USD\n"
+                   "storage: {plugin: sqlite, options: {path: other.db}}\n"
+                   "portfolio_weights: {\"1\": 0.5}\n");
+        static char before[65536], after[65536];
+        size_t nb = file_bytes("other.db", before, sizeof before);
+        EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "5"), 3);
+        ck_assert_msg(strstr(err, "fund.yaml:3") != NULL &&
+                          strstr(err, "not a capalloc ledger") != NULL,
+                      "case %zu: %s", i, err);
+        size_t na = file_bytes("other.db", after, sizeof after);
+        ck_assert_msg(nb == na && memcmp(before, after, nb) == 0,
+                      "case %zu: other.db was changed", i);
+    }
+}
+END_TEST
+
 START_TEST(dry_run_writes_nothing)
 {
     write_file("fund.yaml", "%s", FULL_YAML);
@@ -611,6 +671,7 @@ int main(void)
     tcase_add_test(tc, bad_input_changes_nothing);
     tcase_add_test(tc, bad_config_names_file_line_key);
     tcase_add_test(tc, refused_input_creates_no_ledger);
+    tcase_add_test(tc, foreign_database_refused);
     tcase_add_test(tc, dry_run_writes_nothing);
     tcase_add_test(tc, help_everywhere);
     tcase_add_test(tc, config_from_environment);

@@ -184,8 +184,9 @@ static capalloc_status parse_row(file_src *f, const char *ticker,
     capalloc_status st = h->dec_parse(text, &price);
     if (st != CAPALLOC_OK) {
         h->set_error(err, NULL,
-                     "%s:%zu: price '%s' of %s is not an exact decimal%s",
-                     f->path, line, text, ticker,
+                     "%s:%zu: price of %.64s ('%.40s%s') is not an exact "
+                     "decimal%s",
+                     f->path, line, ticker, text, strlen(text) > 40 ? "..." : "",
                      st == CAPALLOC_ERR_OVERFLOW
                          ? " in range"
                          : " (digits with at most 6 decimal places, no "
@@ -193,8 +194,9 @@ static capalloc_status parse_row(file_src *f, const char *ticker,
         return CAPALLOC_ERR_INVALID;
     }
     if (price.micros <= 0) {
-        h->set_error(err, NULL, "%s:%zu: price '%s' of %s must be positive",
-                     f->path, line, text, ticker);
+        h->set_error(err, NULL, "%s:%zu: price of %.64s ('%.40s%s') must be "
+                     "positive",
+                     f->path, line, ticker, text, strlen(text) > 40 ? "..." : "");
         return CAPALLOC_ERR_INVALID;
     }
     e->ticker = ticker;

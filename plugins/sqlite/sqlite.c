@@ -359,6 +359,13 @@ static capalloc_status sqlp_create(const capalloc_host *host,
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, s->busy_ms);
 
+    /* The schema first: a file that is not a capalloc ledger must be
+     * refused before anything (even the journal mode) changes in it. */
+    if ((st = sqlp_schema_ensure(s, err)) != CAPALLOC_OK) {
+        sqlp_free(s);
+        return st;
+    }
+
     char mode[32] = "";
     if ((st = setup_pragma(s, "PRAGMA journal_mode=WAL", mode, sizeof mode,
                            err)) != CAPALLOC_OK ||
@@ -376,10 +383,6 @@ static capalloc_status sqlp_create(const capalloc_host *host,
                   "block the writer",
                   path, mode);
 
-    if ((st = sqlp_schema_ensure(s, err)) != CAPALLOC_OK) {
-        sqlp_free(s);
-        return st;
-    }
     host->log(host, CAPALLOC_LOG_DEBUG,
               "opened ledger %s (SQLite %s, journal %s, busy timeout %d ms)",
               path, sqlite3_libversion(), mode, s->busy_ms);

@@ -139,6 +139,16 @@ static capalloc_status check_state(sqlp *s, const schema_state *ss, int *need,
                      s->path, (unsigned long long)(uint32_t)ss->app_id);
         return CAPALLOC_ERR_INVALID;
     }
+    if (ss->version > 0 && ss->app_id != SQLP_APPLICATION_ID) {
+        /* every capalloc ledger is marked in the same step that gives it a
+         * schema version: a version without the mark is someone else's */
+        h->set_error(err, "path",
+                     "%s is a SQLite database with user_version %lld but not "
+                     "a capalloc ledger (no capalloc application_id); it was "
+                     "not changed",
+                     s->path, ss->version);
+        return CAPALLOC_ERR_INVALID;
+    }
     if (ss->version > SCHEMA_LATEST) {
         h->set_error(err, "path",
                      "ledger %s has schema version %lld, but this sqlite "

@@ -1187,6 +1187,19 @@ static int validate(vctx *v)
                           "places)",
                           c->currency);
         }
+    } else {
+        /* minor_units is for currencies the table lacks: it never changes
+         * how a known currency rounds. */
+        int known = currency_minor_units(c->currency);
+        if (known >= 0 && known != c->minor_units) {
+            const cfg_node *n = root->items[v->at[K_MINOR]];
+            return v_fail(v, n->line, n->col, TOP_KEYS[K_MINOR],
+                          "%s has %d minor unit%s (ISO 4217), not %d: drop "
+                          "minor_units (it is for currencies not in the "
+                          "built-in table)",
+                          c->currency, known, known == 1 ? "" : "s",
+                          c->minor_units);
+        }
     }
     if (v->at[K_PORTFOLIOS] != SIZE_MAX) {
         const cfg_node *n = root->items[v->at[K_PORTFOLIOS]];

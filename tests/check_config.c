@@ -382,10 +382,13 @@ START_TEST(test_minor_units_and_paths)
     ck_assert_uint_eq(c->n_portfolios, 0);
     config_free(c);
 
-    /* minor_units overrides the table. */
-    c = load_ok("master_portfolio_id: M\ncurrency: USD\nminor_units: '0'\n");
-    ck_assert_int_eq(c->minor_units, 0);
+    /* minor_units may repeat the table, never change it: a known
+     * currency always rounds the ISO 4217 way. */
+    c = load_ok("master_portfolio_id: M\ncurrency: USD\nminor_units: '2'\n");
+    ck_assert_int_eq(c->minor_units, 2);
     config_free(c);
+    LOAD_ERR("master_portfolio_id: M\ncurrency: USD\nminor_units: 3\n",
+             ":3:14: ", "key 'minor_units'", "USD has 2 minor units");
 
     /* The path is kept as given; dir is absolute. */
     char path[PATH_MAX];

@@ -258,8 +258,12 @@ typedef struct capalloc_plugin_header {
 
     /* Required. Create an instance: validate what options can't say
      * declaratively (set err->key to the option at fault), allocate the
-     * state, keep host. On failure return non-OK, fill err, leave *state
-     * NULL and hold nothing. */
+     * state, keep host. On success *state must be non-NULL (a plugin with
+     * nothing to keep returns a pointer to a small allocation anyway; the
+     * core refuses NULL). On failure return non-OK, fill err, leave *state
+     * NULL and hold nothing. CAPALLOC_ERR_INVALID means "the options are
+     * wrong" (a config error, exit 3); a storage backend that cannot open
+     * or lock its ledger returns CAPALLOC_ERR_IO or CAPALLOC_ERR_BUSY. */
     capalloc_status (*create)(const capalloc_host *host,
                               const capalloc_options *opts, void **state,
                               capalloc_err *err);

@@ -278,6 +278,11 @@ static int strategy_ids(engine *en, const char ***ids_out, size_t *n_out,
         if (st != CAPALLOC_OK)
             return plugin_fail(en->policy, &err, CAP_EXIT_PLUGIN,
                                "listing the policy's portfolios", e);
+        if (pn > 0 && pids == NULL)
+            return cap_fail(e, CAP_EXIT_PLUGIN,
+                            "policy plugin '%s': portfolios() said %zu "
+                            "portfolios but gave no list",
+                            en->policy->hdr->name, pn);
     }
     const char **ids = calloc(cfg->n_portfolios + pn + 1, sizeof *ids);
     if (ids == NULL)

@@ -751,7 +751,9 @@ int main(int argc, char **argv)
             c.json = 1;
         } else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
             c.verbose++;
-        } else if (strcmp(argv[i], "--version") == 0) {
+        } else if (n == 0 && strcmp(argv[i], "--version") == 0) {
+            /* only before the command: "capital withdraw 5 --version" must
+             * not exit 0 having done nothing */
             printf("capalloc %s (plugin ABI %d.%d)\n", PACKAGE_VERSION,
                    CAPALLOC_ABI_MAJOR, CAPALLOC_ABI_MINOR);
             free(rest);

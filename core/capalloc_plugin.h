@@ -303,6 +303,9 @@ typedef struct capalloc_snapshot {
     capalloc_dec total_equity;     /* master cash + every strategy's total */
     size_t n_portfolios;
     const capalloc_portfolio_view *portfolios; /* strategies, master excluded */
+    const capalloc_options *options; /* the policy's own options (the same
+                                        as create() received), for the
+                                        host's opt_* functions */
 } capalloc_snapshot;
 
 typedef struct capalloc_policy_plugin {

@@ -539,7 +539,7 @@ static int policy_weights(engine *en, const char *run_date,
         }
     }
     capalloc_snapshot snap = {en->cfg->master_id, en->cfg->currency, run_date,
-                              master_cash, equity, n, v};
+                              master_cash, equity, n, v, en->policy->opts};
     const capalloc_policy_plugin *pp =
         (const capalloc_policy_plugin *)en->policy->hdr;
     capalloc_err err = {{0}, {0}};

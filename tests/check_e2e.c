@@ -603,6 +603,23 @@ START_TEST(foreign_database_refused)
 }
 END_TEST
 
+/* A policy named by path, with its own options in the snapshot: the test
+ * plugin good_policy refuses to weigh without them. */
+START_TEST(policy_by_path_gets_its_options)
+{
+    write_file("fund.yaml",
+               "master_portfolio_id: \"0\"\ncurrency: USD\n"
+               "policy:\n  plugin: %s/good_policy.so\n"
+               "  options: {weights: {\"1\": 0.5, \"2\": 0.25}, label: x}\n",
+               TEST_PLUGIN_DIR);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "100"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-03-02"), 0);
+    ck_assert_str_eq(q("capalloc.db", "SELECT portfolio_id, cash FROM "
+                                      "cash_equity_book ORDER BY portfolio_id"),
+                     "0|25.00\n1|50.00\n2|25.00");
+}
+END_TEST
+
 START_TEST(dry_run_writes_nothing)
 {
     write_file("fund.yaml", "%s", FULL_YAML);
@@ -672,6 +689,7 @@ int main(void)
     tcase_add_test(tc, bad_config_names_file_line_key);
     tcase_add_test(tc, refused_input_creates_no_ledger);
     tcase_add_test(tc, foreign_database_refused);
+    tcase_add_test(tc, policy_by_path_gets_its_options);
     tcase_add_test(tc, dry_run_writes_nothing);
     tcase_add_test(tc, help_everywhere);
     tcase_add_test(tc, config_from_environment);

@@ -445,6 +445,7 @@ static void run_weights(const loaded_plugin *p, const char *const *ids,
     snap.run_date = "2024-01-02";
     snap.n_portfolios = n;
     snap.portfolios = views;
+    snap.options = p->opts;
     memset(w, 0, n * sizeof *w);
     const capalloc_policy_plugin *pp = (const capalloc_policy_plugin *)p->hdr;
     ck_assert_int_eq(pp->weights(p->state, &snap, w, &err), CAPALLOC_OK);

@@ -8,8 +8,8 @@
  *   fail_status  int, default 1 (CAPALLOC_ERR_INVALID): the status it
  *                fails with
  *
- * weights() answers each portfolio's configured weight (0 for an id it does
- * not know), except for the id "calls", which gets the number of times this
+ * weights() checks that the snapshot carries its options, then answers each
+ * portfolio's configured weight (0 for an id it does not know), except for the id "calls", which gets the number of times this
  * instance's weights() has been called, counting this one, in whole units:
  * the tests use it to show that two instances keep separate state.
  * portfolios() lists the ids of the weights map.
@@ -96,7 +96,13 @@ static capalloc_status gp_weights(void *state, const capalloc_snapshot *snap,
                                   capalloc_dec *weights, capalloc_err *err)
 {
     gp_state *s = state;
-    (void)err;
+    const char *label;
+    /* the snapshot carries this instance's options (the engine's job) */
+    if (snap->options == NULL ||
+        !s->host->opt_string(snap->options, "label", &label)) {
+        s->host->set_error(err, NULL, "the snapshot carries no options");
+        return CAPALLOC_ERR_INVALID;
+    }
     s->calls++;
     for (size_t i = 0; i < snap->n_portfolios; i++) {
         const char *id = snap->portfolios[i].id;

@@ -9,8 +9,8 @@ Python that is a short, readable file with no dependency beyond python3
 (added to scripts/deps), while a C server would be a second HTTP
 implementation to debug. It is test equipment, never linked into capalloc.
 
-Serves the real paths and shapes (see /work/shared/fmp and the samples in
-tests/fmp/):
+Serves the real paths and shapes (the bodies below are FMP's documented
+ones: error messages verbatim, quote objects with the documented fields):
   GET /stable/batch-quote?symbols=A,B&apikey=K   array of full quotes
   GET /stable/quote?symbol=A&apikey=K            array of one quote (or [])
   GET /api/v3/quote/A,B?apikey=K                 legacy array

@@ -114,6 +114,10 @@ static const char PRICES[] =
     "TINY2,0.0000135\n"
     "EXP,1.5e-05\n"
     "NINE,0.9999999\n"
+    "CARRY,9.9999995\n"
+    "EXPB,1E+2\n"
+    "NEG,-1.5\n"
+    "HUGE,1e30\n"
     "A1,1.01\nA2,2.02\nA3,3.03\nA4,4.04\nA5,5.05\nA6,6.06\n"
     "A7,7.07\nA8,8.08\nA9,9.09\nA10,10.1\nA11,11.11\nA12,12.12\n";
 
@@ -390,6 +394,19 @@ START_TEST(batch_prices_exact)
     ck_assert_int_eq(path_count("/stable/batch-quote?apikey=***&symbols=NINE,NOPE"), 1);
     ck_assert_has(logbuf, "apikey=***");
     ck_assert_has(logbuf, "10 tickers priced in 3 requests");
+    /* more of the number grammar: a tie carried into the integer, an
+     * exponent with a sign, a negative price (passed on: the engine
+     * refuses it, naming the ticker) */
+    static const char *const t2[] = {"CARRY", "EXPB", "NEG"};
+    ck_assert_int_eq(price(t2, 3, q, &err), CAPALLOC_OK);
+    ck_assert_int_eq(q[0].price.micros, micros("10"));
+    ck_assert_int_eq(q[1].price.micros, micros("100"));
+    ck_assert_int_eq(q[2].found, 1);
+    ck_assert_int_eq(q[2].price.micros, micros("-1.5"));
+    /* a price out of capalloc's range is an error, not a missing price */
+    static const char *const t3[] = {"AAPL", "HUGE"};
+    ck_assert_int_eq(price(t3, 2, q, &err), CAPALLOC_ERR_IO);
+    ck_assert_has(err.msg, "price of HUGE (1e30)");
     stop_fmp();
 }
 END_TEST

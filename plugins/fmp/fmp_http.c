@@ -343,6 +343,13 @@ static void apply(run *R, const fmp_body *b)
     for (size_t i = 0; i < b->n_items; i++) {
         const fmp_item *it = &b->items[i];
         long k = it->symbol ? find_ticker(R, it->symbol) : -1;
+        if (k >= 0 && it->bad_price) {
+            fail(R, CAPALLOC_ERR_IO,
+                 "FMP: the price of %s (%s) is not a decimal capalloc can "
+                 "hold (at most 13 integer digits)",
+                 it->symbol, it->price_text);
+            return;
+        }
         if (k < 0 || !it->has_price || R->quotes[k].found)
             continue; /* not asked for, no price, or already priced */
         R->quotes[k].found = 1;

@@ -68,6 +68,8 @@ typedef struct fmp_item {
     capalloc_dec price;   /* exact, rounded half-even to 6 places */
     int rounded;          /* 1: the text had more than 6 decimals */
     int64_t timestamp;    /* "timestamp" (Unix seconds), 0 when absent */
+    int bad_price;        /* a number capalloc cannot hold (out of range) */
+    char price_text[48];  /* its text (cut), for the message */
 } fmp_item;
 
 typedef enum fmp_body_kind {

@@ -339,10 +339,16 @@ capalloc_status fmp_parse_body(const capalloc_host *h, const char *text,
             it->timestamp = (int64_t)json_integer_value(ts);
         /* jansson says it is a number; its text must say so too (the
          * scanner and jansson read the same bytes) */
-        if (json_is_number(price) && rs[i] != NULL &&
-            fmp_number_to_dec(h, rs[i], rl[i], &it->price, &it->rounded) ==
-                CAPALLOC_OK)
-            it->has_price = 1;
+        if (json_is_number(price) && rs[i] != NULL) {
+            if (fmp_number_to_dec(h, rs[i], rl[i], &it->price, &it->rounded) ==
+                CAPALLOC_OK) {
+                it->has_price = 1;
+            } else {
+                it->bad_price = 1;
+                snprintf(it->price_text, sizeof it->price_text, "%.*s",
+                         (int)(rl[i] < 40 ? rl[i] : 40), rs[i]);
+            }
+        }
         b->n_items++;
     }
     free(rs);

@@ -119,6 +119,7 @@ def quote_json(sym, ptext, legacy):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: connections are reused
+    disable_nagle_algorithm = True  # headers and body are two writes
     server_version = "fake_fmp/1.0"
 
     def log_message(self, fmt, *args):  # quiet: tests read stdout

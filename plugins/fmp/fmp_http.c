@@ -606,8 +606,7 @@ capalloc_status fmp_fetch(fmp_state *s, const char *const *tickers, size_t n,
                 continue;
             }
             /* a batch queued before the plan refused batches: split it */
-            if (r->kind == REQ_BATCH && R.batch_refused &&
-                s->mode != FMP_MODE_LEGACY) {
+            if (r->kind == REQ_BATCH && R.batch_refused) {
                 R.q[qi] = NULL;
                 R.pending--;
                 if (enqueue_singles(&R, r->idx, r->n, any) != 0)

@@ -465,6 +465,14 @@ static void print_report_json(const engine *en, const alloc_report *r,
                (long long)r->prices[i].as_of,
                (r->prices[i].flags & CAPALLOC_QUOTE_STALE) ? "true" : "false");
     }
+    /* the tickers valued at a last-known price, for whoever reads only
+     * this (a scheduler's alert) */
+    printf("],\"stale_prices\":[");
+    for (size_t i = 0, k = 0; i < r->n_prices; i++)
+        if (r->prices[i].flags & CAPALLOC_QUOTE_STALE) {
+            printf("%s", k++ ? "," : "");
+            json_str(stdout, r->prices[i].ticker);
+        }
     printf("]}\n");
 }
 

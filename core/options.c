@@ -405,6 +405,24 @@ int options_bind(const capalloc_config *cfg, const plugin_cfg *pc,
                                "plugin '%s' takes no options", plugin_name);
             char known[512];
             known_list(spec, known, sizeof known);
+            /* A secret written in the config where the plugin takes the
+             * name of an environment variable (api_key -> api_key_env):
+             * say so, without repeating the value. */
+            char env_name[160];
+            snprintf(env_name, sizeof env_name, "%s_env", map->keys[k]);
+            const capalloc_option_spec *env = spec;
+            while (env && env->name && strcmp(env->name, env_name) != 0)
+                env++;
+            if (env && env->name)
+                return fail_at(cfg, pc, line, col, map->keys[k], e,
+                               "plugin '%s' does not take '%s' in the "
+                               "config: put it in an environment variable "
+                               "and name that variable with the option "
+                               "'%s' (default %s); remove the value from "
+                               "this file",
+                               plugin_name, map->keys[k], env->name,
+                               env->default_value ? env->default_value
+                                                  : "none");
             return fail_at(cfg, pc, line, col, map->keys[k], e,
                            "unknown option for plugin '%s' (known: %s)",
                            plugin_name, known);

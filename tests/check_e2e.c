@@ -380,6 +380,43 @@ START_TEST(missing_price_aborts_before_write)
 }
 END_TEST
 
+/* A price source's last-known (CAPALLOC_QUOTE_STALE) prices are named in
+ * the output: a text line each, and the JSON array "stale_prices". */
+START_TEST(stale_prices_reported)
+{
+    write_file("fund.yaml",
+               "master_portfolio_id: \"0\"\ncurrency: USD\n"
+               "plugin_dir: %s\n"
+               "storage: {plugin: sqlite, options: {path: ./fund.db}}\n"
+               "prices: {plugin: good_prices, options: {tickers: \"AAA,BBB\", "
+               "price: 2.5, as_of: 1700000000, stale: %s}}\n"
+               "policy: {plugin: fixed_weight, options: {weights: {\"1\": 0.5}}}\n",
+               TEST_PLUGIN_DIR, "true");
+    write_file("pos.csv", "1,AAA,10\n1,BBB,4\n");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "positions", "import", "pos.csv"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "100"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--dry-run"), 0);
+    ck_assert_msg(strstr(out, "stale price: AAA valued at its last known price 2.5") &&
+                      strstr(out, "stale price: BBB"),
+                  "%s", out);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "--json", "allocate", "--dry-run"), 0);
+    ck_assert_msg(strstr(out, "\"stale_prices\":[\"AAA\",\"BBB\"]}") != NULL, "%s", out);
+    /* fresh prices: an empty list, no line */
+    write_file("fund.yaml",
+               "master_portfolio_id: \"0\"\ncurrency: USD\n"
+               "plugin_dir: %s\n"
+               "storage: {plugin: sqlite, options: {path: ./fund.db}}\n"
+               "prices: {plugin: good_prices, options: {tickers: \"AAA,BBB\", "
+               "price: 2.5, as_of: 1700000000, stale: %s}}\n"
+               "policy: {plugin: fixed_weight, options: {weights: {\"1\": 0.5}}}\n",
+               TEST_PLUGIN_DIR, "false");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "--json", "allocate", "--dry-run"), 0);
+    ck_assert_msg(strstr(out, "\"stale_prices\":[]}") != NULL, "%s", out);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--dry-run"), 0);
+    ck_assert_msg(strstr(out, "stale price") == NULL, "%s", out);
+}
+END_TEST
+
 START_TEST(overweight_in_positions_reports_shortfall)
 {
     write_file("fund.yaml", "%s", FULL_YAML);
@@ -683,6 +720,7 @@ int main(void)
     tcase_add_test(tc, concurrent_allocators);
     tcase_add_test(tc, failure_mid_write_rolls_back);
     tcase_add_test(tc, missing_price_aborts_before_write);
+    tcase_add_test(tc, stale_prices_reported);
     tcase_add_test(tc, overweight_in_positions_reports_shortfall);
     tcase_add_test(tc, cash_conserved_over_a_sequence);
     tcase_add_test(tc, bad_input_changes_nothing);

@@ -1,0 +1,483 @@
+/*
+ * fmp.c - "fmp", a price source on Financial Modeling Prep's quote API
+ * (libcurl + jansson).
+ *
+ *   export FMP_API_KEY=...        # the key is never written in the YAML
+ *   prices:
+ *     plugin: fmp
+ *     options: {mode: batch, batch_size: 100, concurrency: 4}
+ *
+ * Options (all optional):
+ *   base_url            https://financialmodelingprep.com
+ *   mode                batch (/stable/batch-quote?symbols=A,B), single
+ *                       (/stable/quote?symbol=A, one request per symbol) or
+ *                       legacy (/api/v3/quote/A,B: keys from before
+ *                       2025-09 only)
+ *   batch_size          symbols per batch request (default 100)
+ *   concurrency         requests in flight at once (default 4)
+ *   connect_timeout_ms  5000; timeout_ms (whole request) 30000
+ *   retries             extra attempts after a 429, 5xx, timeout or
+ *                       connection error (default 3)
+ *   backoff_ms          the first retry's delay, doubled each time, plus up
+ *                       to 50% random jitter (default 500)
+ *   api_key_env         the NAME of the environment variable holding the key
+ *                       (default FMP_API_KEY). There is no api_key option: a
+ *                       key in a config file ends up in backups and version
+ *                       control. An unset or empty variable fails create()
+ *                       with CAPALLOC_ERR_INVALID naming the variable.
+ *   last_known_path     a file where every fetched price is remembered
+ *   last_known_max_age  seconds (default 0: off). When FMP answers but
+ *                       leaves a ticker out, and last_known_path has a price
+ *                       for it fetched less than this many seconds ago, that
+ *                       price is used, flagged CAPALLOC_QUOTE_STALE (the
+ *                       run's output lists such tickers). Only for a ticker
+ *                       FMP left out: a feed that fails (errors, 402, bad
+ *                       key) still fails the run.
+ *
+ * The key is never shown: URLs in logs and messages read apikey=***, and
+ * every message the plugin produces is scrubbed of the key's text.
+ *
+ * Prices are exact: see fmp_json.c (the number's own text, never a double;
+ * more than 6 decimals are rounded half-even on the digits).
+ *
+ * The last-known file: one line per ticker, tab-separated
+ * "ticker price as_of fetched_at" (Unix seconds), rewritten atomically
+ * (temporary file + rename) after each successful fetch.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fmp_int.h"
+
+#define FMP_VERSION "1.0.0"
+
+static const capalloc_option_spec fmp_options[] = {
+    {"base_url", CAPALLOC_OPT_STRING, 0, "https://financialmodelingprep.com",
+     "FMP's address (tests point it at a local server)"},
+    {"mode", CAPALLOC_OPT_STRING, 0, "batch", "batch, single or legacy"},
+    {"batch_size", CAPALLOC_OPT_INT, 0, "100", "symbols per batch request"},
+    {"concurrency", CAPALLOC_OPT_INT, 0, "4", "requests in flight at once"},
+    {"connect_timeout_ms", CAPALLOC_OPT_INT, 0, "5000", "connect timeout"},
+    {"timeout_ms", CAPALLOC_OPT_INT, 0, "30000", "whole-request timeout"},
+    {"retries", CAPALLOC_OPT_INT, 0, "3",
+     "extra attempts on 429, 5xx, timeouts and connection errors"},
+    {"backoff_ms", CAPALLOC_OPT_INT, 0, "500",
+     "first retry delay (doubles each retry, plus jitter)"},
+    {"api_key_env", CAPALLOC_OPT_STRING, 0, "FMP_API_KEY",
+     "name of the environment variable holding the API key"},
+    {"last_known_path", CAPALLOC_OPT_PATH, 0, NULL,
+     "file remembering the last fetched price of each ticker"},
+    {"last_known_max_age", CAPALLOC_OPT_INT, 0, "0",
+     "seconds a remembered price may stand in for a missing one (0: off)"},
+    {NULL, 0, 0, NULL, NULL}};
+
+/* ------------------------------------------------------------------------ */
+/* never showing the key                                                     */
+/* ------------------------------------------------------------------------ */
+
+static void replace_all(char *buf, const char *needle)
+{
+    size_t nl = needle ? strlen(needle) : 0;
+    if (nl == 0)
+        return;
+    char *p, *from = buf;
+    while ((p = strstr(from, needle)) != NULL) {
+        if (nl >= 3) {
+            memcpy(p, "***", 3);
+            memmove(p + 3, p + nl, strlen(p + nl) + 1);
+            from = p + 3;
+        } else {
+            memset(p, '*', nl); /* a 1-2 character key: blank it in place */
+            from = p + nl;
+        }
+    }
+}
+
+void fmp_redact(const fmp_state *s, const char *src, char *dst, size_t len)
+{
+    snprintf(dst, len, "%s", src);
+    if (s == NULL)
+        return;
+    replace_all(dst, s->key);
+    replace_all(dst, s->key_esc);
+}
+
+void fmp_error(const fmp_state *s, capalloc_err *err, const char *key,
+               const char *fmt, ...)
+{
+    char msg[sizeof err->msg], clean[sizeof err->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fmp_redact(s, msg, clean, sizeof clean);
+    s->host->set_error(err, key, "%s", clean);
+}
+
+void fmp_log(const fmp_state *s, capalloc_log_level level, const char *fmt, ...)
+{
+    char msg[2048], clean[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fmp_redact(s, msg, clean, sizeof clean);
+    s->host->log(s->host, level, "%s", clean);
+}
+
+/* ------------------------------------------------------------------------ */
+/* last-known prices                                                         */
+/* ------------------------------------------------------------------------ */
+
+typedef struct known {
+    char *ticker;
+    capalloc_dec price;
+    int64_t as_of;
+    int64_t fetched;
+} known;
+
+static int cmp_known(const void *a, const void *b)
+{
+    return strcmp(((const known *)a)->ticker, ((const known *)b)->ticker);
+}
+
+static void known_free(known *k, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(k[i].ticker);
+    free(k);
+}
+
+/* Read the file (a missing file is an empty one). Lines that do not parse
+ * are skipped with a warning: the file is a cache, not a source of truth. */
+static capalloc_status known_read(fmp_state *s, known **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    FILE *f = fopen(s->cache_path, "r");
+    if (f == NULL)
+        return errno == ENOENT ? CAPALLOC_OK : CAPALLOC_ERR_IO;
+    char line[512];
+    size_t cap = 0, lineno = 0;
+    known *k = NULL;
+    while (fgets(line, sizeof line, f) != NULL) {
+        lineno++;
+        char t[256], p[64];
+        long long a, fe;
+        capalloc_dec d;
+        if (sscanf(line, "%255[^\t]\t%63[^\t]\t%lld\t%lld", t, p, &a, &fe) != 4 ||
+            s->host->dec_parse(p, &d) != CAPALLOC_OK) {
+            fmp_log(s, CAPALLOC_LOG_WARNING, "%s:%zu: not a last-known price, "
+                    "ignored", s->cache_path, lineno);
+            continue;
+        }
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            known *nk = realloc(k, cap * sizeof *nk);
+            if (nk == NULL) {
+                fclose(f);
+                known_free(k, *n);
+                return CAPALLOC_ERR_NOMEM;
+            }
+            k = nk;
+        }
+        if ((k[*n].ticker = strdup(t)) == NULL) {
+            fclose(f);
+            known_free(k, *n);
+            return CAPALLOC_ERR_NOMEM;
+        }
+        k[*n].price = d;
+        k[*n].as_of = a;
+        k[*n].fetched = fe;
+        (*n)++;
+    }
+    fclose(f);
+    if (*n > 1)
+        qsort(k, *n, sizeof *k, cmp_known);
+    *out = k;
+    return CAPALLOC_OK;
+}
+
+static known *known_find(known *k, size_t n, const char *t)
+{
+    known key = {(char *)t, {0}, 0, 0};
+    return n ? bsearch(&key, k, n, sizeof *k, cmp_known) : NULL;
+}
+
+/* Merge the fresh quotes into the file. A failure to write is a warning:
+ * the run itself was priced. */
+static void known_update(fmp_state *s, const char *const *tickers, size_t n,
+                         const capalloc_quote *q)
+{
+    known *k = NULL;
+    size_t nk = 0;
+    if (known_read(s, &k, &nk) != CAPALLOC_OK) {
+        fmp_log(s, CAPALLOC_LOG_WARNING, "cannot read %s: %s", s->cache_path,
+                strerror(errno));
+        return;
+    }
+    int64_t now = (int64_t)time(NULL);
+    size_t nn = nk;
+    known *all = realloc(k, (nk + n + 1) * sizeof *all);
+    if (all == NULL) {
+        known_free(k, nk);
+        return;
+    }
+    k = all;
+    for (size_t i = 0; i < n; i++) {
+        if (!q[i].found || (q[i].flags & CAPALLOC_QUOTE_STALE))
+            continue;
+        known *hit = known_find(k, nk, tickers[i]);
+        if (hit == NULL) {
+            char *t = strdup(tickers[i]);
+            if (t == NULL)
+                continue;
+            hit = &k[nn++];
+            hit->ticker = t;
+        }
+        hit->price = q[i].price;
+        hit->as_of = q[i].as_of;
+        hit->fetched = now;
+    }
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", s->cache_path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    int ok = f != NULL;
+    for (size_t i = 0; ok && i < nn; i++) {
+        char p[CAPALLOC_DEC_MAX_TEXT];
+        ok = fprintf(f, "%s\t%s\t%lld\t%lld\n", k[i].ticker,
+                     s->host->dec_format(k[i].price, 0, p, sizeof p),
+                     (long long)k[i].as_of, (long long)k[i].fetched) > 0;
+    }
+    if (f != NULL && fclose(f) != 0)
+        ok = 0;
+    if (!ok || rename(tmp, s->cache_path) != 0) {
+        fmp_log(s, CAPALLOC_LOG_WARNING, "cannot write %s: %s", s->cache_path,
+                strerror(errno));
+        unlink(tmp);
+    }
+    known_free(k, nn);
+}
+
+/* Tickers FMP left out: use a remembered price younger than max_age. */
+static void known_fill(fmp_state *s, const char *const *tickers, size_t n,
+                       capalloc_quote *q)
+{
+    known *k = NULL;
+    size_t nk = 0;
+    if (known_read(s, &k, &nk) != CAPALLOC_OK) {
+        fmp_log(s, CAPALLOC_LOG_WARNING, "cannot read %s: %s", s->cache_path,
+                strerror(errno));
+        return;
+    }
+    int64_t now = (int64_t)time(NULL);
+    for (size_t i = 0; i < n; i++) {
+        if (q[i].found)
+            continue;
+        const known *hit = known_find(k, nk, tickers[i]);
+        if (hit == NULL || now - hit->fetched > s->max_age ||
+            hit->fetched > now || hit->price.micros <= 0)
+            continue;
+        q[i].found = 1;
+        q[i].price = hit->price;
+        q[i].as_of = hit->as_of;
+        q[i].flags = CAPALLOC_QUOTE_STALE;
+        fmp_log(s, CAPALLOC_LOG_WARNING,
+                "FMP has no price for %s: using its last known price, "
+                "fetched %lld s ago",
+                tickers[i], (long long)(now - hit->fetched));
+    }
+    known_free(k, nk);
+}
+
+/* ------------------------------------------------------------------------ */
+/* the callbacks                                                             */
+/* ------------------------------------------------------------------------ */
+
+static capalloc_status fmp_get_prices(void *state, const char *const *tickers,
+                                      size_t n, capalloc_quote *quotes,
+                                      capalloc_err *err)
+{
+    fmp_state *s = state;
+    s->last_requests = 0;
+    if (n == 0)
+        return CAPALLOC_OK;
+    for (size_t i = 0; i < n; i++)
+        if (tickers[i] == NULL || tickers[i][0] == '\0') {
+            fmp_error(s, err, NULL, "an empty ticker cannot be priced");
+            return CAPALLOC_ERR_INVALID;
+        }
+    capalloc_status st = fmp_fetch(s, tickers, n, quotes, err);
+    if (st != CAPALLOC_OK)
+        return st;
+    if (s->cache_path != NULL)
+        known_update(s, tickers, n, quotes);
+    if (s->cache_path != NULL && s->max_age > 0)
+        known_fill(s, tickers, n, quotes);
+    size_t found = 0;
+    for (size_t i = 0; i < n; i++)
+        found += quotes[i].found != 0;
+    fmp_log(s, CAPALLOC_LOG_INFO, "%zu of %zu tickers priced in %zu request%s",
+            found, n, s->last_requests, s->last_requests == 1 ? "" : "s");
+    return CAPALLOC_OK;
+}
+
+static void fmp_destroy(void *state)
+{
+    fmp_state *s = state;
+    if (s == NULL)
+        return;
+    if (s->key != NULL) {
+        memset(s->key, 0, strlen(s->key));
+        free(s->key);
+    }
+    if (s->key_esc != NULL) {
+        memset(s->key_esc, 0, strlen(s->key_esc));
+        curl_free(s->key_esc);
+    }
+    free(s->key_env);
+    free(s->base_url);
+    free(s->cache_path);
+    if (s->curl_ready)
+        curl_global_cleanup();
+    free(s);
+}
+
+/* An INT option within [lo, hi], else CAPALLOC_ERR_INVALID at its key. */
+static int int_opt(const capalloc_host *h, const capalloc_options *o,
+                   const char *name, int64_t lo, int64_t hi, int64_t *out,
+                   capalloc_err *err)
+{
+    h->opt_int(o, name, out);
+    if (*out < lo || *out > hi) {
+        h->set_error(err, name, "%s must be between %lld and %lld, got %lld",
+                     name, (long long)lo, (long long)hi, (long long)*out);
+        return -1;
+    }
+    return 0;
+}
+
+static capalloc_status fmp_create(const capalloc_host *host,
+                                  const capalloc_options *opts, void **state,
+                                  capalloc_err *err)
+{
+    *state = NULL;
+    fmp_state *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        host->set_error(err, NULL, "out of memory");
+        return CAPALLOC_ERR_NOMEM;
+    }
+    s->host = host;
+    capalloc_status st = CAPALLOC_ERR_INVALID;
+    const char *v = NULL;
+
+    host->opt_string(opts, "mode", &v);
+    if (v != NULL && strcmp(v, "batch") == 0)
+        s->mode = FMP_MODE_BATCH;
+    else if (v != NULL && strcmp(v, "single") == 0)
+        s->mode = FMP_MODE_SINGLE;
+    else if (v != NULL && strcmp(v, "legacy") == 0)
+        s->mode = FMP_MODE_LEGACY;
+    else {
+        host->set_error(err, "mode", "mode must be batch, single or legacy, "
+                        "got '%s'", v ? v : "");
+        goto fail;
+    }
+    if (int_opt(host, opts, "batch_size", 1, 1000, &s->batch_size, err) ||
+        int_opt(host, opts, "concurrency", 1, 64, &s->concurrency, err) ||
+        int_opt(host, opts, "connect_timeout_ms", 1, 600000,
+                &s->connect_timeout_ms, err) ||
+        int_opt(host, opts, "timeout_ms", 1, 3600000, &s->timeout_ms, err) ||
+        int_opt(host, opts, "retries", 0, 20, &s->retries, err) ||
+        int_opt(host, opts, "backoff_ms", 0, 600000, &s->backoff_ms, err) ||
+        int_opt(host, opts, "last_known_max_age", 0, INT64_C(3153600000),
+                &s->max_age, err))
+        goto fail;
+
+    v = NULL;
+    host->opt_string(opts, "base_url", &v);
+    if (v == NULL || (strncmp(v, "https://", 8) != 0 &&
+                      strncmp(v, "http://", 7) != 0) ||
+        strchr(v, '?') != NULL) {
+        host->set_error(err, "base_url",
+                        "base_url must be an http:// or https:// address "
+                        "without a query, got '%s'", v ? v : "");
+        goto fail;
+    }
+    st = CAPALLOC_ERR_NOMEM;
+    if ((s->base_url = strdup(v)) == NULL)
+        goto oom;
+    size_t bl = strlen(s->base_url);
+    while (bl > 0 && s->base_url[bl - 1] == '/')
+        s->base_url[--bl] = '\0';
+
+    v = NULL;
+    if (host->opt_string(opts, "last_known_path", &v) && v != NULL && *v &&
+        (s->cache_path = strdup(v)) == NULL)
+        goto oom;
+    if (s->max_age > 0 && s->cache_path == NULL) {
+        st = CAPALLOC_ERR_INVALID;
+        host->set_error(err, "last_known_max_age",
+                        "last_known_max_age needs last_known_path (the file "
+                        "that remembers prices)");
+        goto fail;
+    }
+
+    v = NULL;
+    host->opt_string(opts, "api_key_env", &v);
+    if (v == NULL || *v == '\0') {
+        st = CAPALLOC_ERR_INVALID;
+        host->set_error(err, "api_key_env",
+                        "api_key_env must name an environment variable");
+        goto fail;
+    }
+    if ((s->key_env = strdup(v)) == NULL)
+        goto oom;
+    const char *key = getenv(s->key_env);
+    if (key == NULL || *key == '\0') {
+        st = CAPALLOC_ERR_INVALID;
+        host->set_error(err, "api_key_env",
+                        "the environment variable %s is not set or empty: "
+                        "export %s=<your FMP API key> (the key is never "
+                        "written in the config)",
+                        s->key_env, s->key_env);
+        goto fail;
+    }
+    if ((s->key = strdup(key)) == NULL)
+        goto oom;
+
+    /* libcurl >= 7.84 makes curl_global_init thread-safe; it is reference
+     * counted, matched by curl_global_cleanup in destroy(). */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        st = CAPALLOC_ERR_IO;
+        host->set_error(err, NULL, "cannot initialise libcurl");
+        goto fail;
+    }
+    s->curl_ready = 1;
+    if ((s->key_esc = curl_easy_escape(NULL, s->key, 0)) == NULL)
+        goto oom;
+    s->rng = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)s;
+    *state = s;
+    return CAPALLOC_OK;
+oom:
+    host->set_error(err, NULL, "out of memory");
+fail:
+    fmp_destroy(s);
+    return st;
+}
+
+static const capalloc_price_plugin fmp_plugin = {
+    CAPALLOC_HEADER_INIT(CAPALLOC_KIND_PRICES, capalloc_price_plugin, "fmp",
+                         FMP_VERSION,
+                         "prices from Financial Modeling Prep's quote API",
+                         fmp_options, fmp_create, fmp_destroy),
+    fmp_get_prices,
+};
+
+CAPALLOC_PLUGIN_DEFINE(fmp_plugin)

@@ -90,12 +90,15 @@ int engine_open(const char *config_path, engine **out, cap_error *e)
     if ((rc = plugin_start(en->cfg, &en->cfg->policy, "fixed_weight",
                            CAPALLOC_KIND_POLICY, "policy", &en->policy, e)))
         goto fail;
-    if ((rc = plugin_start(en->cfg, &en->cfg->prices, "file",
-                           CAPALLOC_KIND_PRICES, "prices", &en->prices, e)))
+    /* The price source and storage are only prepared here (found, checked,
+     * options bound). The price source is created by the commands that
+     * value the fund (allocate, status), so moving capital never needs a
+     * price feed or its key; storage's create() opens or creates the
+     * ledger, which waits for the first transaction, so that input refused
+     * before it leaves no file behind. */
+    if ((rc = plugin_prepare(en->cfg, &en->cfg->prices, "file",
+                             CAPALLOC_KIND_PRICES, "prices", &en->prices, e)))
         goto fail;
-    /* Storage is only prepared here (found, checked, options bound): its
-     * create() opens or creates the ledger, which waits for the first
-     * transaction, so that input refused before it leaves no file behind. */
     if ((rc = plugin_prepare(en->cfg, &en->cfg->storage, "sqlite",
                              CAPALLOC_KIND_STORAGE, "storage", &en->storage,
                              e)))
@@ -884,6 +887,11 @@ static int plan(engine *en, const char *run_date, int force, int dry_run,
     snprintf(r->run_date, sizeof r->run_date, "%s", run_date);
     r->dry_run = dry_run;
     r->forced = force;
+    if (en->prices->state == NULL) {
+        int rc = plugin_create(en->prices, e);
+        if (rc != 0)
+            return rc;
+    }
 
     const char **ids = NULL;
     size_t n = 0;

@@ -889,6 +889,34 @@ START_TEST(faults_change_nothing)
 }
 END_TEST
 
+/* Moving capital or importing positions never needs the price feed or its
+ * key; the commands that value the fund refuse without the key (exit 3,
+ * naming the variable), before the ledger is touched. */
+START_TEST(key_needed_only_to_value)
+{
+    char fmp_yaml[512];
+    snprintf(fmp_yaml, sizeof fmp_yaml,
+             "{plugin: fmp, options: {base_url: \"http://127.0.0.1:%d\", "
+             "api_key_env: " KEY_ENV ", backoff_ms: 1}}", port);
+    write_fund("fund.yaml", "fund.db", fmp_yaml);
+    write_file("pos.csv", "%s", POSITIONS);
+    unsetenv(KEY_ENV);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "positions", "import", "pos.csv"), 0);
+    char *before = ledger("fund.db", 1);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-11-05"), 3);
+    ck_assert_has(errb, KEY_ENV);
+    ck_assert_has(errb, "fund.yaml:4");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "status"), 3);
+    char *after = ledger("fund.db", 1);
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    ck_assert_int_eq(stat_int("requests"), 0);
+    setenv(KEY_ENV, KEY, 1);
+}
+END_TEST
+
 START_TEST(stale_prices_named_in_output)
 {
     char fmp_yaml[512];
@@ -935,6 +963,7 @@ int main(void)
     tcase_set_timeout(tb, 300);
     tcase_add_test(tb, same_ledger_as_file_prices);
     tcase_add_test(tb, faults_change_nothing);
+    tcase_add_test(tb, key_needed_only_to_value);
     tcase_add_test(tb, stale_prices_named_in_output);
     suite_add_tcase(s, tb);
     SRunner *sr = srunner_create(s);

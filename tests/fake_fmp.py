@@ -188,6 +188,7 @@ class Handler(BaseHTTPRequestHandler):
                 else:
                     fault = "none"
         status = 500
+        counted = False
         try:
             if s["latency_ms"]:
                 time.sleep(s["latency_ms"] / 1000.0)
@@ -195,11 +196,18 @@ class Handler(BaseHTTPRequestHandler):
             if fault == "hang":
                 time.sleep(s["hang_ms"] / 1000.0)
             ctype = "text/html" if fault == "notjson" else "application/json"
+            # Counted (and out of flight) before the answer leaves: a client
+            # that has its answer and asks /_stats, or sends its next
+            # request, must find this one done.
+            with st.lock:
+                st.by_status[str(status)] = st.by_status.get(str(status), 0) + 1
+                st.inflight -= 1
+                counted = True
             self.send(status, body, ctype)
         finally:
-            with st.lock:
-                st.inflight -= 1
-                st.by_status[str(status)] = st.by_status.get(str(status), 0) + 1
+            if not counted:
+                with st.lock:
+                    st.inflight -= 1
 
     def answer(self, st, url, q, s, fault):
         key = (q.get("apikey") or [""])[0]

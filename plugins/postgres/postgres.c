@@ -96,10 +96,12 @@ static int sqlstate_is(const PGresult *res, const char *code)
 
 static int connection_lost(const pgp *s, const PGresult *res)
 {
+    /* An error libpq made up itself (no SQLSTATE: "server closed the
+     * connection unexpectedly", "no connection to the server") is about
+     * the connection; so are classes 08 and 57P0x (server shut down). */
     const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    return PQstatus(s->conn) == CONNECTION_BAD ||
-           (st != NULL && (strncmp(st, "08", 2) == 0 ||
-                           strncmp(st, "57P0", 4) == 0));
+    return PQstatus(s->conn) == CONNECTION_BAD || st == NULL ||
+           strncmp(st, "08", 2) == 0 || strncmp(st, "57P0", 4) == 0;
 }
 
 capalloc_status pgp_fail(pgp *s, PGresult *res, capalloc_err *err,
@@ -352,12 +354,34 @@ static capalloc_status set_session(pgp *s, capalloc_err *err)
     int exists = PQntuples(res) > 0;
     PQclear(res);
     if (!exists) {
+        /* Under the migration lock: two processes creating the same new
+         * schema at once would otherwise collide in pg_namespace. */
         char sql[160];
         snprintf(sql, sizeof sql, "CREATE SCHEMA IF NOT EXISTS %s", ident);
-        res = pgp_exec(s, sql, 0, NULL);
+        res = pgp_exec(s, "BEGIN", 0, NULL);
+        if (pgp_ok(res)) {
+            PQclear(res);
+            res = pgp_exec(s,
+                           "SELECT pg_advisory_xact_lock(1128353869,"
+                           " hashtext($1))",
+                           1, sv);
+        }
+        if (pgp_ok(res)) {
+            PQclear(res);
+            res = pgp_exec(s, sql, 0, NULL);
+        }
+        if (pgp_ok(res)) {
+            PQclear(res);
+            res = pgp_exec(s, "COMMIT", 0, NULL);
+        }
         if (!pgp_ok(res)) {
             PQfreemem(ident);
-            return pgp_fail(s, res, err, "creating schema '%s'", s->schema);
+            capalloc_status st =
+                pgp_fail(s, res, err, "creating schema '%s'", s->schema);
+            if (PQtransactionStatus(s->conn) != PQTRANS_IDLE &&
+                PQstatus(s->conn) == CONNECTION_OK)
+                PQclear(pgp_exec(s, "ROLLBACK", 0, NULL));
+            return st;
         }
         PQclear(res);
     }

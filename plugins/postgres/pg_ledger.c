@@ -9,7 +9,8 @@
  *
  * read_ledger: two queries (cash, positions), streamed row by row (libpq
  * single-row mode) so memory does not grow with the result; in a write
- * transaction both read FOR UPDATE.
+ * transaction the cash rows (the balances a run changes) are read FOR
+ * UPDATE.
  * write: ONE statement. The batch's columns go as array parameters
  * ($n::text[], $n::numeric[]) and unnest() turns them into rows; the run
  * row, the trades, the cash and the positions are inserted by
@@ -170,8 +171,11 @@ capalloc_status pgp_read_ledger(void *state, const capalloc_ledger_sink *sink,
     if ((st = stream(s, w ? SQL_CASH " FOR UPDATE" : SQL_CASH, cash_row, sink,
                      err, "reading cash_equity_book")) != CAPALLOC_OK)
         return st;
-    return stream(s, w ? SQL_POSITIONS " FOR UPDATE" : SQL_POSITIONS,
-                  position_row, sink, err, "reading positions_book");
+    /* Positions are not locked row by row: an allocation never changes
+     * them, and locking 100,000 rows would write to each (xmax); capalloc
+     * writers are kept out by the advisory lock. */
+    return stream(s, SQL_POSITIONS, position_row, sink, err,
+                  "reading positions_book");
 }
 
 /* ------------------------------------------------------------------------ */

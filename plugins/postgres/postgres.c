@@ -8,10 +8,10 @@
  * Transactions: begin(WRITE) is BEGIN (READ COMMITTED) followed, in the same
  * round trip, by pg_advisory_xact_lock on a key derived from the ledger's
  * schema: writers queue on it one after the other, and each statement of
- * the holder sees every earlier writer's commit. The cash and position rows
- * are then read FOR UPDATE, so even a writer that ignores the advisory lock
- * (a person in psql) cannot change a balance between capalloc's read and
- * its write. When the lock is not granted within lock_timeout_ms the server
+ * the holder sees every earlier writer's commit. The cash rows are then
+ * read FOR UPDATE, so even a writer that ignores the advisory lock (a
+ * person in psql) cannot change a balance between capalloc's read and its
+ * write. When the lock is not granted within lock_timeout_ms the server
  * cancels the wait (SQLSTATE 55P03) and begin() returns CAPALLOC_ERR_BUSY.
  * begin(READ) is REPEATABLE READ, READ ONLY: one snapshot, no lock.
  * SQLSTATE 40001 (serialization failure) and 40P01 (deadlock) are

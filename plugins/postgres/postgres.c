@@ -241,8 +241,24 @@ static capalloc_status pgp_commit(void *state, capalloc_err *err)
     }
     PGresult *res = pgp_exec(s, "COMMIT", 0, NULL);
     capalloc_status st = CAPALLOC_OK;
-    if (!pgp_ok(res)) {
-        st = pgp_fail(s, res, err, "committing");
+    if (!pgp_ok(res) && connection_lost(s, res)) {
+        /* In doubt: the server commits all of the transaction or none of
+         * it, but whether our COMMIT reached it, we cannot know. */
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(s->conn));
+        one_line(msg);
+        s->host->set_error(err, NULL,
+                           "lost the connection to PostgreSQL while "
+                           "committing: %s (%s); the server keeps all of the "
+                           "transaction or none of it (none, unless the "
+                           "COMMIT reached it before the connection broke): "
+                           "check the ledger (capalloc status) before running "
+                           "the command again",
+                           msg[0] ? msg : "no message", s->where);
+        PQclear(res);
+        st = CAPALLOC_ERR_IO;
+    } else if (!pgp_ok(res)) {
+        st = pgp_fail(s, res, err, "committing (rolled back, nothing written)");
     } else if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
         s->host->set_error(err, NULL,
                            "committing: the server answered %s; nothing was "

@@ -255,7 +255,7 @@ static capalloc_status sqlp_commit(void *state, capalloc_err *err)
         return st;
     int rc = step_once(stmt);
     if (rc != SQLITE_OK)
-        st = sqlp_fail(s, err, rc, "committing");
+        st = sqlp_fail(s, err, rc, "committing (rolled back, nothing written)");
     sqlp_reset(stmt);
     if (!sqlp_txn_open(s))
         s->txn = SQLP_TXN_NONE;

@@ -77,15 +77,20 @@ int pgp_ok(const PGresult *res)
     return t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK;
 }
 
-/* msg without trailing newlines and with inner newlines as "; ". */
+/* msg on one line: newlines and tabs become spaces, runs of spaces one,
+ * no trailing space. */
 static void one_line(char *msg)
 {
-    size_t n = strlen(msg);
-    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-        msg[--n] = '\0';
-    for (char *p = msg; *p; p++)
-        if (*p == '\n' || *p == '\t')
-            *p = ' ';
+    char *w = msg;
+    for (const char *r = msg; *r; r++) {
+        char c = (*r == '\n' || *r == '\t' || *r == '\r') ? ' ' : *r;
+        if (c == ' ' && (w == msg || w[-1] == ' '))
+            continue;
+        *w++ = c;
+    }
+    while (w > msg && w[-1] == ' ')
+        w--;
+    *w = '\0';
 }
 
 static int sqlstate_is(const PGresult *res, const char *code)

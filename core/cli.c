@@ -72,7 +72,7 @@ static void usage_main(FILE *f)
             "  --config FILE   the configuration (default: $CAPALLOC_CONFIG, "
             "else ./capalloc.yaml)\n"
             "  --json          machine-readable output on stdout\n"
-            "  -v, --verbose   more log lines on stderr\n"
+            "  -v, --verbose   more log lines on stderr (-vv: debug)\n"
             "  -h, --help      this help; COMMAND --help for a command's\n"
             "  --version       the version\n"
             "\n"
@@ -759,6 +759,8 @@ int main(int argc, char **argv)
             c.json = 1;
         } else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
             c.verbose++;
+        } else if (strcmp(argv[i], "-vv") == 0) {
+            c.verbose += 2; /* debug lines, e.g. storage round trips */
         } else if (n == 0 && strcmp(argv[i], "--version") == 0) {
             /* only before the command: "capital withdraw 5 --version" must
              * not exit 0 having done nothing */

@@ -625,8 +625,9 @@ static int write_commit(engine *en, const capalloc_write_batch *wb,
         return -1;
     }
     if (st != CAPALLOC_OK)
-        return storage_fail(en, st, &err,
-                            "committing (rolled back, nothing written)", e);
+        /* The backend says what became of the transaction: a server
+         * backend that lost its connection during COMMIT cannot know. */
+        return storage_fail(en, st, &err, "committing", e);
     return 0;
 }
 

@@ -214,6 +214,19 @@ static capalloc_status sqlp_begin(void *state, capalloc_txn_mode mode,
     return CAPALLOC_OK;
 }
 
+/* Statements run since the last call (SQLITE_STMTSTATUS_RUN of every cached
+ * statement, reset as it is read), logged at debug level (capalloc -vv) at
+ * the end of each transaction so the benchmark can compare backends. */
+static void log_statements(sqlp *s, const char *how)
+{
+    long n = 0;
+    for (int i = 0; i < SQ_COUNT; i++)
+        if (s->stmt[i] != NULL)
+            n += sqlite3_stmt_status(s->stmt[i], SQLITE_STMTSTATUS_RUN, 1);
+    s->host->log(s->host, CAPALLOC_LOG_DEBUG, "transaction %s: %ld statements",
+                 how, n);
+}
+
 static capalloc_status sqlp_commit(void *state, capalloc_err *err)
 {
     sqlp *s = state;
@@ -242,10 +255,11 @@ static capalloc_status sqlp_commit(void *state, capalloc_err *err)
         return st;
     int rc = step_once(stmt);
     if (rc != SQLITE_OK)
-        st = sqlp_fail(s, err, rc, "committing");
+        st = sqlp_fail(s, err, rc, "committing (rolled back, nothing written)");
     sqlp_reset(stmt);
     if (!sqlp_txn_open(s))
         s->txn = SQLP_TXN_NONE;
+    log_statements(s, st == CAPALLOC_OK ? "committed" : "failed to commit");
     return st;
 }
 
@@ -265,6 +279,7 @@ static capalloc_status sqlp_rollback(void *state, capalloc_err *err)
     }
     if (!sqlp_txn_open(s))
         s->txn = SQLP_TXN_NONE;
+    log_statements(s, "rolled back");
     return st;
 }
 

@@ -1,0 +1,84 @@
+/*
+ * pg_int.h - what the files of the postgres storage plugin share.
+ *
+ * Private to plugins/postgres/: never installed, never included by the core.
+ *   postgres.c   descriptor, options, the connection, transactions, the
+ *                round-trip counter and the mapping of errors to statuses
+ *   pg_schema.c  the versioned schema and its migrations
+ *   pg_ledger.c  read_ledger, find_run and write
+ * Shared functions are hidden so the plugin exports exactly one symbol.
+ *
+ * Secrets: the conninfo option may hold a password. It is handed to libpq
+ * and never copied, logged or put into a message; messages name the
+ * database as PQdb/PQhost/PQport report it (no password there).
+ */
+#ifndef CAPALLOC_PG_INT_H
+#define CAPALLOC_PG_INT_H
+
+#include <libpq-fe.h>
+
+#include "capalloc_plugin.h"
+
+#if defined(__GNUC__)
+#define PGP_HIDDEN __attribute__((visibility("hidden")))
+#else
+#define PGP_HIDDEN
+#endif
+
+/* pg_advisory_xact_lock(PGP_LOCK_CLASS, hashtext(<schema>)) is the ledger's
+ * writer lock; PGP_MIGRATE_CLASS the schema-migration lock. "CAP1"/"CAPM". */
+#define PGP_LOCK_CLASS 1128353841
+#define PGP_MIGRATE_CLASS 1128353869
+
+typedef enum pgp_txn {
+    PGP_TXN_NONE = 0,
+    PGP_TXN_READ,
+    PGP_TXN_WRITE
+} pgp_txn;
+
+typedef struct pgp {
+    const capalloc_host *host;
+    PGconn *conn;
+    char where[256];      /* "database 'x' on host:port[, schema 's']" */
+    char *schema;         /* NULL: the connection's default schema */
+    int lock_timeout_ms;
+    int64_t test_pause_ms; /* test only: sleep before COMMIT */
+    pgp_txn txn;
+    /* Round trips to the server (one PQexec* each), for the debug log and
+     * the benchmark: in the current transaction and since create(). */
+    long txn_trips;
+    long total_trips;
+} pgp;
+
+/* One statement with text parameters (NULL = SQL NULL), counted as one
+ * round trip. Returns the result (never NULL: a NULL from libpq becomes a
+ * fatal error result the caller handles like any). The caller PQclear()s. */
+PGP_HIDDEN PGresult *pgp_exec(pgp *s, const char *sql, int n,
+                              const char *const *values);
+
+/* Whether res succeeded (COMMAND_OK or TUPLES_OK). */
+PGP_HIDDEN int pgp_ok(const PGresult *res);
+
+/* Turn a failed result into a status and a message:
+ * "<what>: <server message> (<where>)". SQLSTATE 40001/40P01 -> RETRY,
+ * 55P03 (lock_timeout) -> BUSY, 53200 -> NOMEM, a lost connection -> IO
+ * saying so, anything else -> IO. Clears res. */
+PGP_HIDDEN capalloc_status pgp_fail(pgp *s, PGresult *res, capalloc_err *err,
+                                    const char *fmt, ...)
+    CAPALLOC_PRINTF(4, 5);
+
+/* pg_schema.c */
+PGP_HIDDEN capalloc_status pgp_schema_ensure(pgp *s, capalloc_err *err);
+
+/* pg_ledger.c */
+PGP_HIDDEN capalloc_status pgp_read_ledger(void *state,
+                                           const capalloc_ledger_sink *sink,
+                                           capalloc_err *err);
+PGP_HIDDEN capalloc_status pgp_find_run(void *state, const char *run_date,
+                                        capalloc_run_info *info, int *found,
+                                        capalloc_err *err);
+PGP_HIDDEN capalloc_status pgp_write(void *state,
+                                     const capalloc_write_batch *batch,
+                                     capalloc_err *err);
+
+#endif

@@ -1,0 +1,455 @@
+/*
+ * pg_ledger.c - reading and writing the ledger: read_ledger, find_run and
+ * write, each in a fixed number of round trips.
+ *
+ * Decimals travel as text both ways: host->dec_format(d, minor_units) into
+ * a NUMERIC parameter, NUMERIC::text back through host->dec_parse. A stored
+ * value that does not parse (more than 6 places, out of range) is
+ * CAPALLOC_ERR_IO naming the table and row, never a silent rounding.
+ *
+ * read_ledger: two queries (cash, positions), streamed row by row (libpq
+ * single-row mode) so memory does not grow with the result; in a write
+ * transaction the cash rows (the balances a run changes) are read FOR
+ * UPDATE.
+ * write: ONE statement. The batch's columns go as array parameters
+ * ($n::text[], $n::numeric[]) and unnest() turns them into rows; the run
+ * row, the trades, the cash and the positions are inserted by
+ * data-modifying CTEs of that statement.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg_int.h"
+
+static capalloc_status need_txn(pgp *s, int write, const char *call,
+                                capalloc_err *err)
+{
+    if (s->txn == PGP_TXN_NONE) {
+        s->host->set_error(err, NULL, "%s() called with no transaction open "
+                                      "(%s)",
+                           call, s->where);
+        return CAPALLOC_ERR_INTERNAL;
+    }
+    if (write && s->txn != PGP_TXN_WRITE) {
+        s->host->set_error(err, NULL,
+                           "%s() called inside a read transaction (%s)", call,
+                           s->where);
+        return CAPALLOC_ERR_INTERNAL;
+    }
+    return CAPALLOC_OK;
+}
+
+static capalloc_status parse_stored(pgp *s, const char *text,
+                                    capalloc_dec *out, capalloc_err *err,
+                                    const char *table, const char *row,
+                                    const char *column)
+{
+    capalloc_status st = s->host->dec_parse(text, out);
+    if (st == CAPALLOC_OK)
+        return CAPALLOC_OK;
+    s->host->set_error(err, NULL,
+                       "the ledger in %s is corrupted: %s, %s: %s '%.40s' is "
+                       "not an exact decimal%s (at most 6 places)",
+                       s->where, table, row, column, text,
+                       st == CAPALLOC_ERR_OVERFLOW ? " in range" : "");
+    return CAPALLOC_ERR_IO;
+}
+
+/* ------------------------------------------------------------------------ */
+/* read_ledger                                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef capalloc_status (*row_fn)(pgp *s, const PGresult *res, int r,
+                                  const capalloc_ledger_sink *sink,
+                                  capalloc_err *err);
+
+/* Run sql (no parameters) in single-row mode, calling fn per row. One round
+ * trip. On failure every pending result is drained. */
+static capalloc_status stream(pgp *s, const char *sql, row_fn fn,
+                              const capalloc_ledger_sink *sink,
+                              capalloc_err *err, const char *what)
+{
+    s->txn_trips++;
+    s->total_trips++;
+    if (!PQsendQueryParams(s->conn, sql, 0, NULL, NULL, NULL, NULL, 0))
+        return pgp_fail(s, NULL, err, "%s", what);
+    int single = PQsetSingleRowMode(s->conn);
+    capalloc_status st = CAPALLOC_OK;
+    int failed = 0;
+    PGresult *res;
+    while ((res = PQgetResult(s->conn)) != NULL) {
+        ExecStatusType t = PQresultStatus(res);
+        if (st != CAPALLOC_OK || failed) {
+            PQclear(res);
+            continue;
+        }
+        if (t == PGRES_SINGLE_TUPLE || (t == PGRES_TUPLES_OK && !single)) {
+            for (int r = 0; r < PQntuples(res) && st == CAPALLOC_OK; r++)
+                st = fn(s, res, r, sink, err);
+            PQclear(res);
+        } else if (t == PGRES_TUPLES_OK) {
+            PQclear(res); /* the end of a single-row stream */
+        } else {
+            failed = 1;
+            st = pgp_fail(s, res, err, "%s", what);
+        }
+    }
+    if (st == CAPALLOC_OK && PQstatus(s->conn) == CONNECTION_BAD)
+        st = pgp_fail(s, NULL, err, "%s", what);
+    return st;
+}
+
+static capalloc_status cash_row(pgp *s, const PGresult *res, int r,
+                                const capalloc_ledger_sink *sink,
+                                capalloc_err *err)
+{
+    const capalloc_host *h = s->host;
+    const char *id = PQgetvalue(res, r, 0);
+    const char *cur = PQgetvalue(res, r, 1);
+    char row[192];
+    snprintf(row, sizeof row, "portfolio '%.120s'", id);
+    if (h->currency != NULL && strcmp(cur, h->currency) != 0) {
+        h->set_error(err, NULL,
+                     "the ledger in %s: cash_equity_book, %s is booked in "
+                     "%.16s, but the fund's currency is %s",
+                     s->where, row, cur, h->currency);
+        return CAPALLOC_ERR_IO;
+    }
+    capalloc_dec cash;
+    capalloc_status st = parse_stored(s, PQgetvalue(res, r, 2), &cash, err,
+                                      "cash_equity_book", row, "cash");
+    if (st == CAPALLOC_OK && (st = sink->cash(sink->ctx, id, cash)) != 0)
+        h->set_error(err, NULL,
+                     "the core stopped reading the ledger at "
+                     "cash_equity_book, %s (status %d)",
+                     row, (int)st);
+    return st;
+}
+
+static capalloc_status position_row(pgp *s, const PGresult *res, int r,
+                                     const capalloc_ledger_sink *sink,
+                                     capalloc_err *err)
+{
+    const char *id = PQgetvalue(res, r, 0);
+    const char *ticker = PQgetvalue(res, r, 1);
+    char row[256];
+    snprintf(row, sizeof row, "portfolio '%.100s' ticker '%.100s'", id,
+             ticker);
+    capalloc_dec qty;
+    capalloc_status st = parse_stored(s, PQgetvalue(res, r, 2), &qty, err,
+                                      "positions_book", row, "quantity");
+    if (st == CAPALLOC_OK &&
+        (st = sink->position(sink->ctx, id, ticker, qty)) != 0)
+        s->host->set_error(err, NULL,
+                           "the core stopped reading the ledger at "
+                           "positions_book, %s (status %d)",
+                           row, (int)st);
+    return st;
+}
+
+/* Every column is NOT NULL in the schema. */
+#define SQL_CASH                                                             \
+    "SELECT portfolio_id, currency, cash::text FROM cash_equity_book"        \
+    " ORDER BY portfolio_id COLLATE \"C\""
+#define SQL_POSITIONS                                                        \
+    "SELECT portfolio_id, ticker, quantity::text FROM positions_book"        \
+    " ORDER BY portfolio_id COLLATE \"C\", ticker COLLATE \"C\""
+
+capalloc_status pgp_read_ledger(void *state, const capalloc_ledger_sink *sink,
+                                capalloc_err *err)
+{
+    pgp *s = state;
+    capalloc_status st = need_txn(s, 0, "read_ledger", err);
+    if (st != CAPALLOC_OK)
+        return st;
+    if (sink == NULL || sink->cash == NULL || sink->position == NULL) {
+        s->host->set_error(err, NULL, "read_ledger() without a sink");
+        return CAPALLOC_ERR_INTERNAL;
+    }
+    int w = s->txn == PGP_TXN_WRITE;
+    if ((st = stream(s, w ? SQL_CASH " FOR UPDATE" : SQL_CASH, cash_row, sink,
+                     err, "reading cash_equity_book")) != CAPALLOC_OK)
+        return st;
+    /* Positions are not locked row by row: an allocation never changes
+     * them, and locking 100,000 rows would write to each (xmax); capalloc
+     * writers are kept out by the advisory lock. */
+    return stream(s, SQL_POSITIONS, position_row, sink, err,
+                  "reading positions_book");
+}
+
+/* ------------------------------------------------------------------------ */
+/* find_run                                                                  */
+/* ------------------------------------------------------------------------ */
+
+capalloc_status pgp_find_run(void *state, const char *run_date,
+                             capalloc_run_info *info, int *found,
+                             capalloc_err *err)
+{
+    pgp *s = state;
+    *found = 0;
+    capalloc_status st = need_txn(s, 0, "find_run", err);
+    if (st != CAPALLOC_OK)
+        return st;
+    if (run_date == NULL) {
+        s->host->set_error(err, NULL, "find_run() without a run date");
+        return CAPALLOC_ERR_INTERNAL;
+    }
+    const char *v[1] = {run_date};
+    PGresult *res = pgp_exec(
+        s,
+        "SELECT r.run_id, to_char(r.run_date, 'YYYY-MM-DD'),"
+        " to_char(r.created_at AT TIME ZONE 'UTC',"
+        "         'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+        " (SELECT count(*) FROM trade_execution_logs t"
+        "   WHERE t.run_id = r.run_id)"
+        " FROM capalloc_runs r"
+        " WHERE r.action = 'ALLOCATE' AND r.run_date = $1::date"
+        " ORDER BY r.run_id DESC LIMIT 1",
+        1, v);
+    if (!pgp_ok(res))
+        return pgp_fail(s, res, err, "looking up the allocation run of %.20s",
+                        run_date);
+    if (PQntuples(res) == 1) {
+        capalloc_run_info ri;
+        memset(&ri, 0, sizeof ri);
+        ri.run_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        ri.n_trades = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+        snprintf(ri.run_date, sizeof ri.run_date, "%s", PQgetvalue(res, 0, 1));
+        snprintf(ri.created_at, sizeof ri.created_at, "%s",
+                 PQgetvalue(res, 0, 2));
+        *info = ri;
+        *found = 1;
+    }
+    PQclear(res);
+    return CAPALLOC_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* write                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* A growable text buffer holding one array literal: {"a","b"}. */
+typedef struct arr {
+    char *b;
+    size_t n, cap;
+    int items;
+    int oom;
+} arr;
+
+static void arr_put(arr *a, const char *p, size_t len)
+{
+    if (a->oom)
+        return;
+    if (a->n + len + 1 > a->cap) {
+        size_t nc = a->cap ? a->cap : 256;
+        while (a->n + len + 1 > nc)
+            nc *= 2;
+        char *nb = realloc(a->b, nc);
+        if (nb == NULL) {
+            a->oom = 1;
+            return;
+        }
+        a->b = nb;
+        a->cap = nc;
+    }
+    memcpy(a->b + a->n, p, len);
+    a->n += len;
+    a->b[a->n] = '\0';
+}
+
+/* Append one element, double-quoted with '"' and '\' escaped: any text is
+ * safe in an array literal this way (it is a parameter value, not SQL). */
+static void arr_add(arr *a, const char *v)
+{
+    arr_put(a, a->items++ ? ",\"" : "{\"", 2);
+    for (const char *p = v; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            arr_put(a, "\\", 1);
+        arr_put(a, p, 1);
+    }
+    arr_put(a, "\"", 1);
+}
+
+static const char *arr_done(arr *a)
+{
+    if (a->items == 0)
+        arr_put(a, "{}", 2);
+    else
+        arr_put(a, "}", 1);
+    return a->oom ? NULL : a->b;
+}
+
+static int known_action(const char *a)
+{
+    static const char *const actions[] = {"ADD", "WITHDRAW", "ALLOCATE",
+                                          "IMPORT"};
+    for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
+        if (a != NULL && strcmp(a, actions[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static const char SQL_WRITE[] =
+    "WITH run AS ("
+    "  INSERT INTO capalloc_runs (action, run_date, forced, created_at)"
+    "  VALUES ($1, $2::date, $3::smallint, now()) RETURNING run_id),"
+    " tr AS ("
+    "  INSERT INTO trade_execution_logs (run_id, portfolio_id, ticker, side,"
+    "   quantity, arrival_price, exec_price, executed_at)"
+    "  SELECT run.run_id, t.p, t.k, t.s, t.q, t.a, t.e, now()"
+    "  FROM run, unnest($4::text[], $5::text[], $6::text[], $7::numeric[],"
+    "   $8::numeric[], $9::numeric[]) WITH ORDINALITY AS t(p, k, s, q, a, e, n)"
+    "  ORDER BY t.n RETURNING 1),"
+    /* A book keeps the currency it was opened in: the WHERE makes the update
+     * a no-op for another currency and write() refuses the batch. */
+    " ca AS ("
+    "  INSERT INTO cash_equity_book (portfolio_id, currency, cash, updated_at)"
+    "  SELECT c.p, $10, c.c, now()"
+    "  FROM unnest($11::text[], $12::numeric[]) AS c(p, c)"
+    "  ON CONFLICT (portfolio_id) DO UPDATE"
+    "  SET cash = excluded.cash, updated_at = excluded.updated_at"
+    "  WHERE cash_equity_book.currency = excluded.currency RETURNING 1),"
+    " pu AS ("
+    "  INSERT INTO positions_book (portfolio_id, ticker, quantity, updated_at)"
+    "  SELECT p.p, p.k, p.q, now()"
+    "  FROM unnest($13::text[], $14::text[], $15::numeric[]) AS p(p, k, q)"
+    "  WHERE p.q <> 0"
+    "  ON CONFLICT (portfolio_id, ticker) DO UPDATE"
+    "  SET quantity = excluded.quantity, updated_at = excluded.updated_at"
+    "  RETURNING 1),"
+    " pd AS ("
+    "  DELETE FROM positions_book b"
+    "  USING unnest($13::text[], $14::text[], $15::numeric[]) AS d(p, k, q)"
+    "  WHERE d.q = 0 AND b.portfolio_id = d.p AND b.ticker = d.k"
+    "  RETURNING 1)"
+    " SELECT (SELECT run_id FROM run), (SELECT count(*) FROM tr),"
+    "  (SELECT count(*) FROM ca)";
+
+enum { A_TP, A_TK, A_TS, A_TQ, A_TA, A_TE, A_CP, A_CC, A_PP, A_PK, A_PQ, A_N };
+
+capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
+                          capalloc_err *err)
+{
+    pgp *s = state;
+    const capalloc_host *h = s->host;
+    capalloc_status st = need_txn(s, 1, "write", err);
+    if (st != CAPALLOC_OK)
+        return st;
+    if (b == NULL || !known_action(b->action)) {
+        h->set_error(err, NULL, "write(): unknown action '%s'",
+                     b && b->action ? b->action : "NULL");
+        return CAPALLOC_ERR_INTERNAL;
+    }
+    if (strcmp(b->action, "ALLOCATE") == 0 && b->run_date == NULL) {
+        h->set_error(err, NULL, "write(): an ALLOCATE batch needs a run date");
+        return CAPALLOC_ERR_INTERNAL;
+    }
+    if ((b->n_trades && b->trades == NULL) || (b->n_cash && b->cash == NULL) ||
+        (b->n_positions && b->positions == NULL)) {
+        h->set_error(err, NULL, "write(): a batch count without rows");
+        return CAPALLOC_ERR_INTERNAL;
+    }
+
+    arr a[A_N];
+    memset(a, 0, sizeof a);
+    char t[CAPALLOC_DEC_MAX_TEXT];
+    int mu = h->minor_units;
+    for (size_t i = 0; i < b->n_trades; i++) {
+        const capalloc_trade *tr = &b->trades[i];
+        const char *side = tr->side == CAPALLOC_BUY    ? "BUY"
+                           : tr->side == CAPALLOC_SELL ? "SELL"
+                                                       : NULL;
+        if (side == NULL || tr->portfolio_id == NULL || tr->ticker == NULL) {
+            h->set_error(err, NULL,
+                         "write(): trade %zu of %zu has side %d or no "
+                         "portfolio/ticker",
+                         i + 1, b->n_trades, (int)tr->side);
+            st = CAPALLOC_ERR_INTERNAL;
+            goto out;
+        }
+        arr_add(&a[A_TP], tr->portfolio_id);
+        arr_add(&a[A_TK], tr->ticker);
+        arr_add(&a[A_TS], side);
+        arr_add(&a[A_TQ], h->dec_format(tr->quantity, mu, t, sizeof t));
+        arr_add(&a[A_TA], h->dec_format(tr->arrival_price, mu, t, sizeof t));
+        arr_add(&a[A_TE], h->dec_format(tr->exec_price, mu, t, sizeof t));
+    }
+    for (size_t i = 0; i < b->n_cash; i++) {
+        if (b->cash[i].portfolio_id == NULL) {
+            h->set_error(err, NULL, "write(): cash row %zu has no portfolio",
+                         i + 1);
+            st = CAPALLOC_ERR_INTERNAL;
+            goto out;
+        }
+        arr_add(&a[A_CP], b->cash[i].portfolio_id);
+        arr_add(&a[A_CC], h->dec_format(b->cash[i].cash, mu, t, sizeof t));
+    }
+    for (size_t i = 0; i < b->n_positions; i++) {
+        const capalloc_position_row *p = &b->positions[i];
+        if (p->portfolio_id == NULL || p->ticker == NULL) {
+            h->set_error(err, NULL,
+                         "write(): position row %zu has no portfolio/ticker",
+                         i + 1);
+            st = CAPALLOC_ERR_INTERNAL;
+            goto out;
+        }
+        arr_add(&a[A_PP], p->portfolio_id);
+        arr_add(&a[A_PK], p->ticker);
+        arr_add(&a[A_PQ], h->dec_format(p->quantity, mu, t, sizeof t));
+    }
+    const char *vals[15];
+    vals[0] = b->action;
+    vals[1] = b->run_date; /* NULL for capital movements */
+    vals[2] = b->forced ? "1" : "0";
+    for (int i = 0; i < A_N; i++) {
+        const char *v = arr_done(&a[i]);
+        if (v == NULL) {
+            h->set_error(err, NULL, "out of memory building the batch");
+            st = CAPALLOC_ERR_NOMEM;
+            goto out;
+        }
+        /* parameter $10 is the currency, between trades and cash */
+        vals[i < A_CP ? 3 + i : 4 + i] = v;
+    }
+    vals[9] = b->currency ? b->currency : h->currency;
+
+    PGresult *res = pgp_exec(s, SQL_WRITE, 15, vals);
+    if (!pgp_ok(res)) {
+        const char *c = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+        if (c != NULL &&
+            strcmp(c, "capalloc_runs_one_allocation_per_date") == 0) {
+            h->set_error(err, NULL,
+                         "an allocation run for %s is already recorded in "
+                         "the ledger (%s)",
+                         b->run_date ? b->run_date : "(no date)", s->where);
+            PQclear(res);
+            st = CAPALLOC_ERR_EXISTS;
+        } else {
+            st = pgp_fail(s, res, err,
+                          "writing the %s batch (%zu trades, %zu cash rows, "
+                          "%zu positions)",
+                          b->action, b->n_trades, b->n_cash, b->n_positions);
+        }
+        goto out;
+    }
+    long n_tr = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+    long n_ca = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+    PQclear(res);
+    if (n_tr != (long)b->n_trades) {
+        h->set_error(err, NULL,
+                     "write(): %ld of %zu trades were written (%s)", n_tr,
+                     b->n_trades, s->where);
+        st = CAPALLOC_ERR_IO;
+    } else if (n_ca != (long)b->n_cash) {
+        h->set_error(err, NULL,
+                     "the ledger in %s: a book in cash_equity_book is not in "
+                     "%s; nothing was written",
+                     s->where, vals[9]);
+        st = CAPALLOC_ERR_IO;
+    }
+out:
+    for (int i = 0; i < A_N; i++)
+        free(a[i].b);
+    return st;
+}

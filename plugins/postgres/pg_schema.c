@@ -1,0 +1,215 @@
+/*
+ * pg_schema.c - the ledger's versioned schema in PostgreSQL.
+ *
+ * capalloc_schema_version holds one row per applied step (version,
+ * applied_at, what). MIGRATIONS is a list of steps keyed by version: step N
+ * takes a ledger from N-1 to N. On connect, when the ledger is behind, every
+ * missing step runs in order in ONE transaction that first takes
+ * pg_advisory_xact_lock(PGP_MIGRATE_CLASS, <schema>) and then reads the
+ * version again: two processes opening a new database at once cannot both
+ * create it, and a failed step leaves nothing. A ledger newer than the last
+ * step is refused untouched; tables of ours without a version table are
+ * refused too (someone else's tables).
+ *
+ * Every amount, price and quantity is NUMERIC (exact; sent and read as
+ * text). To change the schema: append a step; never edit a shipped one.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg_int.h"
+
+typedef struct migration {
+    int version;
+    const char *what;
+    const char *sql; /* constant text only */
+} migration;
+
+static const migration MIGRATIONS[] = {
+    {1, "create the ledger tables",
+     "CREATE TABLE cash_equity_book ("
+     "  portfolio_id TEXT PRIMARY KEY,"
+     "  currency     TEXT NOT NULL,"
+     "  cash         NUMERIC NOT NULL,"
+     "  updated_at   TIMESTAMPTZ NOT NULL"
+     ");"
+     "CREATE TABLE positions_book ("
+     "  portfolio_id TEXT NOT NULL,"
+     "  ticker       TEXT NOT NULL,"
+     "  quantity     NUMERIC NOT NULL,"
+     "  updated_at   TIMESTAMPTZ NOT NULL,"
+     "  PRIMARY KEY (portfolio_id, ticker)"
+     ");"
+     "CREATE TABLE capalloc_runs ("
+     "  run_id     BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+     "  action     TEXT NOT NULL"
+     "             CHECK (action IN ('ADD','WITHDRAW','ALLOCATE','IMPORT')),"
+     "  run_date   DATE,"
+     "  forced     SMALLINT NOT NULL DEFAULT 0 CHECK (forced IN (0, 1)),"
+     "  created_at TIMESTAMPTZ NOT NULL,"
+     "  CHECK (action <> 'ALLOCATE' OR run_date IS NOT NULL)"
+     ");"
+     /* The guard that makes two allocators for one date impossible, across
+      * every process sharing the database: */
+     "CREATE UNIQUE INDEX capalloc_runs_one_allocation_per_date"
+     "  ON capalloc_runs (run_date) WHERE action = 'ALLOCATE' AND forced = 0;"
+     "CREATE INDEX capalloc_runs_allocations"
+     "  ON capalloc_runs (run_date, run_id) WHERE action = 'ALLOCATE';"
+     "CREATE TABLE trade_execution_logs ("
+     "  log_id        BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+     "  run_id        BIGINT NOT NULL REFERENCES capalloc_runs (run_id),"
+     "  portfolio_id  TEXT NOT NULL,"
+     "  ticker        TEXT NOT NULL,"
+     "  side          TEXT NOT NULL CHECK (side IN ('BUY','SELL')),"
+     "  quantity      NUMERIC NOT NULL,"
+     "  arrival_price NUMERIC NOT NULL,"
+     "  exec_price    NUMERIC NOT NULL,"
+     "  executed_at   TIMESTAMPTZ NOT NULL"
+     ");"
+     "CREATE INDEX trade_execution_logs_by_run"
+     "  ON trade_execution_logs (run_id);"},
+};
+
+#define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
+#define SCHEMA_LATEST (MIGRATIONS[N_MIGRATIONS - 1].version)
+
+/* The ledger's version (0: no version table) and how many of our tables
+ * exist without one. */
+static const char SQL_STATE[] =
+    "SELECT CASE WHEN to_regclass('capalloc_schema_version') IS NULL THEN -1"
+    "  ELSE 0 END,"
+    " (SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"
+    "   AND tablename IN ('cash_equity_book', 'positions_book',"
+    "   'capalloc_runs', 'trade_execution_logs'))";
+static const char SQL_VERSION[] =
+    "SELECT coalesce(max(version), 0) FROM capalloc_schema_version";
+
+static capalloc_status read_version(pgp *s, long *version, long *n_tables,
+                                    capalloc_err *err)
+{
+    PGresult *res = pgp_exec(s, SQL_STATE, 0, NULL);
+    if (!pgp_ok(res) || PQntuples(res) != 1)
+        return pgp_fail(s, res, err, "reading the ledger's schema version");
+    long has = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    *n_tables = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+    PQclear(res);
+    *version = 0;
+    if (has < 0)
+        return CAPALLOC_OK;
+    res = pgp_exec(s, SQL_VERSION, 0, NULL);
+    if (!pgp_ok(res) || PQntuples(res) != 1)
+        return pgp_fail(s, res, err, "reading the ledger's schema version");
+    *version = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return CAPALLOC_OK;
+}
+
+static capalloc_status check_version(pgp *s, long version, long n_tables,
+                                     int *need, capalloc_err *err)
+{
+    *need = 0;
+    if (version > SCHEMA_LATEST) {
+        s->host->set_error(err, "schema",
+                           "the ledger in %s has schema version %ld, but this "
+                           "postgres plugin knows versions up to %d: use a "
+                           "newer capalloc (the ledger was not changed)",
+                           s->where, version, SCHEMA_LATEST);
+        return CAPALLOC_ERR_INVALID;
+    }
+    if (version == 0 && n_tables > 0) {
+        s->host->set_error(err, "schema",
+                           "%s has %ld table%s named like capalloc's but no "
+                           "capalloc_schema_version: not a capalloc ledger; "
+                           "use another database or schema (nothing was "
+                           "changed)",
+                           s->where, n_tables, n_tables == 1 ? "" : "s");
+        return CAPALLOC_ERR_INVALID;
+    }
+    *need = version < SCHEMA_LATEST;
+    return CAPALLOC_OK;
+}
+
+static capalloc_status migrate_locked(pgp *s, capalloc_err *err)
+{
+    long version = 0, n_tables = 0;
+    int need = 0;
+    capalloc_status st = read_version(s, &version, &n_tables, err);
+    if (st == CAPALLOC_OK)
+        st = check_version(s, version, n_tables, &need, err);
+    if (st != CAPALLOC_OK || !need)
+        return st; /* or another process migrated it while we waited */
+
+    PGresult *res = pgp_exec(s,
+                             "CREATE TABLE IF NOT EXISTS capalloc_schema_version ("
+                             "  version    INTEGER PRIMARY KEY,"
+                             "  what       TEXT NOT NULL,"
+                             "  applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+                             0, NULL);
+    if (!pgp_ok(res))
+        return pgp_fail(s, res, err, "creating capalloc_schema_version");
+    PQclear(res);
+    for (size_t i = 0; i < N_MIGRATIONS; i++) {
+        const migration *m = &MIGRATIONS[i];
+        if (m->version <= version)
+            continue;
+        res = pgp_exec(s, m->sql, 0, NULL);
+        if (!pgp_ok(res))
+            return pgp_fail(s, res, err,
+                            "migrating the ledger to schema version %d (%s)",
+                            m->version, m->what);
+        PQclear(res);
+        char v[16];
+        snprintf(v, sizeof v, "%d", m->version);
+        const char *vals[2] = {v, m->what};
+        res = pgp_exec(s,
+                       "INSERT INTO capalloc_schema_version (version, what)"
+                       " VALUES ($1::integer, $2)",
+                       2, vals);
+        if (!pgp_ok(res))
+            return pgp_fail(s, res, err, "recording schema version %d",
+                            m->version);
+        PQclear(res);
+    }
+    s->host->log(s->host, CAPALLOC_LOG_INFO,
+                 version == 0 ? "created the ledger in %s (schema version %d)"
+                              : "migrated the ledger in %s to schema version "
+                                "%d",
+                 s->where, SCHEMA_LATEST);
+    return CAPALLOC_OK;
+}
+
+capalloc_status pgp_schema_ensure(pgp *s, capalloc_err *err)
+{
+    /* Fast path, no lock: an up-to-date ledger needs one query. */
+    long version = 0, n_tables = 0;
+    int need = 0;
+    capalloc_status st = read_version(s, &version, &n_tables, err);
+    if (st == CAPALLOC_OK)
+        st = check_version(s, version, n_tables, &need, err);
+    if (st != CAPALLOC_OK || !need)
+        return st;
+
+    PGresult *res = pgp_exec(s,
+                             "BEGIN; SELECT pg_advisory_xact_lock(1128353869,"
+                             " hashtext(coalesce(current_schema(), '')))",
+                             0, NULL);
+    if (!pgp_ok(res)) {
+        st = pgp_fail(s, res, err,
+                      "locking the ledger to create or migrate its schema");
+    } else {
+        PQclear(res);
+        st = migrate_locked(s, err);
+        if (st == CAPALLOC_OK) {
+            res = pgp_exec(s, "COMMIT", 0, NULL);
+            if (!pgp_ok(res) || strcmp(PQcmdStatus(res), "COMMIT") != 0)
+                st = pgp_fail(s, res, err, "committing the schema");
+            else
+                PQclear(res);
+        }
+    }
+    if (PQtransactionStatus(s->conn) != PQTRANS_IDLE &&
+        PQstatus(s->conn) == CONNECTION_OK)
+        PQclear(pgp_exec(s, "ROLLBACK", 0, NULL));
+    return st;
+}

@@ -1,0 +1,545 @@
+/*
+ * postgres.c - "postgres", a capalloc storage backend on a PostgreSQL
+ * server, through libpq.
+ *
+ * Several capalloc processes may share one database: every guard lives in
+ * the server, not in the process.
+ *
+ * Transactions: begin(WRITE) is BEGIN (READ COMMITTED) followed, in the same
+ * round trip, by pg_advisory_xact_lock on a key derived from the ledger's
+ * schema: writers queue on it one after the other, and each statement of
+ * the holder sees every earlier writer's commit. The cash rows are then
+ * read FOR UPDATE, so even a writer that ignores the advisory lock (a
+ * person in psql) cannot change a balance between capalloc's read and its
+ * write. When the lock is not granted within lock_timeout_ms the server
+ * cancels the wait (SQLSTATE 55P03) and begin() returns CAPALLOC_ERR_BUSY.
+ * begin(READ) is REPEATABLE READ, READ ONLY: one snapshot, no lock.
+ * SQLSTATE 40001 (serialization failure) and 40P01 (deadlock) are
+ * CAPALLOC_ERR_RETRY: the core re-runs from a fresh read.
+ *
+ * A lost connection fails the call with CAPALLOC_ERR_IO and a message that
+ * says so; the server rolls an unfinished transaction back on its own.
+ *
+ * Round trips: a command costs a fixed number of them whatever the size of
+ * the fund (begin+lock 1, find_run 1, read_ledger 2, write 1, commit 1);
+ * each is counted and logged at debug level (capalloc -vv) at commit and
+ * rollback: "transaction committed: N round trips".
+ *
+ *   YAML:  storage: {plugin: postgres, options: {conninfo: "service=fund"}}
+ */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pg_int.h"
+
+#define PGP_VERSION "1.0.0"
+
+static const capalloc_option_spec pgp_options[] = {
+    {"conninfo", CAPALLOC_OPT_STRING, 0, "",
+     "libpq connection string or URI; empty: PG* environment variables and "
+     "the service file apply. Never put a password here: use ~/.pgpass or "
+     "PGPASSWORD"},
+    {"connect_timeout", CAPALLOC_OPT_INT, 0, "10",
+     "seconds to wait for the server when connecting (>= 1)"},
+    {"lock_timeout_ms", CAPALLOC_OPT_INT, 0, "30000",
+     "how long to wait for another writer's lock before giving up (ms, >= 1)"},
+    {"schema", CAPALLOC_OPT_STRING, 0, "",
+     "the schema holding the ledger tables (created if missing); empty: the "
+     "connection's default (search_path)"},
+    {"test_pause_ms", CAPALLOC_OPT_INT, 0, "0",
+     "TEST ONLY: sleep this long after write() before COMMIT, so a test can "
+     "stop the server or kill the process mid-run"},
+    {NULL, 0, 0, NULL, NULL}};
+
+/* ------------------------------------------------------------------------ */
+/* statements and errors                                                     */
+/* ------------------------------------------------------------------------ */
+
+PGresult *pgp_exec(pgp *s, const char *sql, int n, const char *const *values)
+{
+    s->txn_trips++;
+    s->total_trips++;
+    PGresult *res = n == 0 ? PQexec(s->conn, sql)
+                           : PQexecParams(s->conn, sql, n, NULL, values, NULL,
+                                          NULL, 0);
+    if (res == NULL)
+        res = PQmakeEmptyPGresult(s->conn, PGRES_FATAL_ERROR);
+    return res;
+}
+
+int pgp_ok(const PGresult *res)
+{
+    ExecStatusType t = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    return t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK;
+}
+
+/* msg on one line: newlines and tabs become spaces, runs of spaces one,
+ * no trailing space. */
+static void one_line(char *msg)
+{
+    char *w = msg;
+    for (const char *r = msg; *r; r++) {
+        char c = (*r == '\n' || *r == '\t' || *r == '\r') ? ' ' : *r;
+        if (c == ' ' && (w == msg || w[-1] == ' '))
+            continue;
+        *w++ = c;
+    }
+    while (w > msg && w[-1] == ' ')
+        w--;
+    *w = '\0';
+}
+
+static int sqlstate_is(const PGresult *res, const char *code)
+{
+    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return st != NULL && strcmp(st, code) == 0;
+}
+
+static int connection_lost(const pgp *s, const PGresult *res)
+{
+    /* An error libpq made up itself (no SQLSTATE: "server closed the
+     * connection unexpectedly", "no connection to the server") is about
+     * the connection; so are classes 08 and 57P0x (server shut down). */
+    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return PQstatus(s->conn) == CONNECTION_BAD || st == NULL ||
+           strncmp(st, "08", 2) == 0 || strncmp(st, "57P0", 4) == 0;
+}
+
+capalloc_status pgp_fail(pgp *s, PGresult *res, capalloc_err *err,
+                         const char *fmt, ...)
+{
+    char what[512], msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    const char *primary =
+        res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    snprintf(msg, sizeof msg, "%s",
+             primary ? primary : PQerrorMessage(s->conn));
+    one_line(msg);
+    const capalloc_host *h = s->host;
+    capalloc_status st;
+    if (connection_lost(s, res)) {
+        h->set_error(err, NULL,
+                     "lost the connection to PostgreSQL while %s: %s (%s); "
+                     "the server rolls the open transaction back, nothing of "
+                     "it was written",
+                     what, msg[0] ? msg : "no message", s->where);
+        st = CAPALLOC_ERR_IO;
+    } else if (sqlstate_is(res, "40001") || sqlstate_is(res, "40P01")) {
+        h->set_error(err, NULL, "%s: %s (%s)", what, msg, s->where);
+        st = CAPALLOC_ERR_RETRY;
+    } else if (sqlstate_is(res, "55P03")) {
+        h->set_error(err, NULL,
+                     "the ledger in %s is locked by another writer (waited "
+                     "%d ms) while %s",
+                     s->where, s->lock_timeout_ms, what);
+        st = CAPALLOC_ERR_BUSY;
+    } else if (sqlstate_is(res, "53200")) {
+        h->set_error(err, NULL, "%s: out of memory on the server (%s)", what,
+                     s->where);
+        st = CAPALLOC_ERR_NOMEM;
+    } else {
+        h->set_error(err, NULL, "%s: %s (%s)", what, msg, s->where);
+        st = CAPALLOC_ERR_IO;
+    }
+    PQclear(res);
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* transactions                                                              */
+/* ------------------------------------------------------------------------ */
+
+static const char SQL_BEGIN_WRITE[] =
+    "BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE;"
+    " SELECT pg_advisory_xact_lock(1128353841,"
+    " hashtext(coalesce(current_schema(), '')))";
+static const char SQL_BEGIN_READ[] =
+    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+
+static void log_trips(pgp *s, const char *how)
+{
+    s->host->log(s->host, CAPALLOC_LOG_DEBUG,
+                 "transaction %s: %ld round trips (%ld since connecting)",
+                 how, s->txn_trips, s->total_trips);
+    s->txn_trips = 0;
+}
+
+static capalloc_status pgp_begin(void *state, capalloc_txn_mode mode,
+                                 capalloc_err *err)
+{
+    pgp *s = state;
+    const capalloc_host *h = s->host;
+    if (mode != CAPALLOC_TXN_READ && mode != CAPALLOC_TXN_WRITE) {
+        h->set_error(err, NULL, "begin(): unknown transaction mode %d",
+                     (int)mode);
+        return CAPALLOC_ERR_INTERNAL;
+    }
+    if (PQtransactionStatus(s->conn) != PQTRANS_IDLE || s->txn != PGP_TXN_NONE) {
+        h->set_error(err, NULL,
+                     "begin() called while a transaction is open (%s)",
+                     s->where);
+        return PQstatus(s->conn) == CONNECTION_BAD ? CAPALLOC_ERR_IO
+                                                   : CAPALLOC_ERR_INTERNAL;
+    }
+    s->txn_trips = 0;
+    int write = mode == CAPALLOC_TXN_WRITE;
+    PGresult *res =
+        pgp_exec(s, write ? SQL_BEGIN_WRITE : SQL_BEGIN_READ, 0, NULL);
+    if (!pgp_ok(res)) {
+        capalloc_status st = pgp_fail(
+            s, res, err, "starting a %s transaction%s",
+            write ? "write" : "read",
+            write ? " (taking the ledger's writer lock)" : "");
+        if (PQtransactionStatus(s->conn) != PQTRANS_IDLE &&
+            PQstatus(s->conn) == CONNECTION_OK)
+            PQclear(pgp_exec(s, "ROLLBACK", 0, NULL));
+        return st;
+    }
+    PQclear(res);
+    s->txn = write ? PGP_TXN_WRITE : PGP_TXN_READ;
+    return CAPALLOC_OK;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static capalloc_status pgp_commit(void *state, capalloc_err *err)
+{
+    pgp *s = state;
+    if (s->txn == PGP_TXN_NONE) {
+        s->host->set_error(err, NULL,
+                           "commit() called with no transaction open (%s)",
+                           s->where);
+        return CAPALLOC_ERR_INTERNAL;
+    }
+    if (s->test_pause_ms > 0 && s->txn == PGP_TXN_WRITE) {
+        s->host->log(s->host, CAPALLOC_LOG_DEBUG,
+                     "test_pause_ms: pausing %lld ms before COMMIT",
+                     (long long)s->test_pause_ms);
+        sleep_ms(s->test_pause_ms);
+    }
+    PGTransactionStatusType ts = PQtransactionStatus(s->conn);
+    if (ts != PQTRANS_INTRANS) {
+        s->txn = PGP_TXN_NONE;
+        if (ts == PQTRANS_INERROR)
+            PQclear(pgp_exec(s, "ROLLBACK", 0, NULL));
+        s->host->set_error(err, NULL,
+                           "cannot commit: %s (%s); nothing of the "
+                           "transaction was written",
+                           ts == PQTRANS_INERROR
+                               ? "an earlier statement failed and the server "
+                                 "aborted the transaction"
+                               : "lost the connection to PostgreSQL",
+                           s->where);
+        return CAPALLOC_ERR_IO;
+    }
+    PGresult *res = pgp_exec(s, "COMMIT", 0, NULL);
+    capalloc_status st = CAPALLOC_OK;
+    if (!pgp_ok(res) && connection_lost(s, res)) {
+        /* In doubt: the server commits all of the transaction or none of
+         * it, but whether our COMMIT reached it, we cannot know. */
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(s->conn));
+        one_line(msg);
+        s->host->set_error(err, NULL,
+                           "lost the connection to PostgreSQL while "
+                           "committing: %s (%s); the server keeps all of the "
+                           "transaction or none of it (none, unless the "
+                           "COMMIT reached it before the connection broke): "
+                           "check the ledger (capalloc status) before running "
+                           "the command again",
+                           msg[0] ? msg : "no message", s->where);
+        PQclear(res);
+        st = CAPALLOC_ERR_IO;
+    } else if (!pgp_ok(res)) {
+        st = pgp_fail(s, res, err, "committing (rolled back, nothing written)");
+    } else if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+        s->host->set_error(err, NULL,
+                           "committing: the server answered %s; nothing was "
+                           "written (%s)",
+                           PQcmdStatus(res), s->where);
+        PQclear(res);
+        st = CAPALLOC_ERR_IO;
+    } else {
+        PQclear(res);
+    }
+    if (PQtransactionStatus(s->conn) == PQTRANS_INERROR)
+        PQclear(pgp_exec(s, "ROLLBACK", 0, NULL));
+    s->txn = PGP_TXN_NONE;
+    log_trips(s, st == CAPALLOC_OK ? "committed" : "failed to commit");
+    return st;
+}
+
+static capalloc_status pgp_rollback(void *state, capalloc_err *err)
+{
+    pgp *s = state;
+    capalloc_status st = CAPALLOC_OK;
+    PGTransactionStatusType ts = PQtransactionStatus(s->conn);
+    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
+        PGresult *res = pgp_exec(s, "ROLLBACK", 0, NULL);
+        if (!pgp_ok(res))
+            st = pgp_fail(s, res, err, "rolling back");
+        else
+            PQclear(res);
+    }
+    if (s->txn != PGP_TXN_NONE)
+        log_trips(s, "rolled back");
+    s->txn = PGP_TXN_NONE;
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* create / destroy                                                          */
+/* ------------------------------------------------------------------------ */
+
+static void pgp_free(pgp *s)
+{
+    if (s == NULL)
+        return;
+    if (s->conn != NULL) {
+        if (s->total_trips > 0)
+            s->host->log(s->host, CAPALLOC_LOG_DEBUG,
+                         "closing the connection after %ld round trips",
+                         s->total_trips);
+        PQfinish(s->conn); /* an open transaction is rolled back */
+    }
+    free(s->schema);
+    free(s);
+}
+
+/* A notice (e.g. "schema already exists, skipping") goes to the debug log,
+ * not to stderr as libpq would print it. */
+static void on_notice(void *arg, const char *message)
+{
+    pgp *s = arg;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", message);
+    one_line(msg);
+    s->host->log(s->host, CAPALLOC_LOG_DEBUG, "server notice: %s", msg);
+}
+
+/* Schema names are plain identifiers: they become part of SQL (quoted
+ * with PQescapeIdentifier all the same). */
+static int valid_schema(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 63)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        int ok = (c >= 'a' && c <= 'z') || c == '_' ||
+                 (i > 0 && c >= '0' && c <= '9');
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+static capalloc_status set_session(pgp *s, capalloc_err *err)
+{
+    char lt[32];
+    snprintf(lt, sizeof lt, "%dms", s->lock_timeout_ms);
+    const char *v[1] = {lt};
+    PGresult *res =
+        pgp_exec(s, "SELECT set_config('lock_timeout', $1, false)", 1, v);
+    if (!pgp_ok(res))
+        return pgp_fail(s, res, err, "setting lock_timeout");
+    PQclear(res);
+    if (s->schema == NULL)
+        return CAPALLOC_OK;
+
+    /* The identifier is checked by valid_schema() and quoted by libpq. */
+    char *ident = PQescapeIdentifier(s->conn, s->schema, strlen(s->schema));
+    if (ident == NULL) {
+        s->host->set_error(err, "schema", "quoting schema '%s': %s",
+                           s->schema, PQerrorMessage(s->conn));
+        return CAPALLOC_ERR_IO;
+    }
+    const char *sv[1] = {s->schema};
+    res = pgp_exec(s, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, sv);
+    if (!pgp_ok(res)) {
+        PQfreemem(ident);
+        return pgp_fail(s, res, err, "looking up schema '%s'", s->schema);
+    }
+    int exists = PQntuples(res) > 0;
+    PQclear(res);
+    if (!exists) {
+        /* Under the migration lock: two processes creating the same new
+         * schema at once would otherwise collide in pg_namespace. */
+        char sql[160];
+        snprintf(sql, sizeof sql, "CREATE SCHEMA IF NOT EXISTS %s", ident);
+        res = pgp_exec(s, "BEGIN", 0, NULL);
+        if (pgp_ok(res)) {
+            PQclear(res);
+            res = pgp_exec(s,
+                           "SELECT pg_advisory_xact_lock(1128353869,"
+                           " hashtext($1))",
+                           1, sv);
+        }
+        if (pgp_ok(res)) {
+            PQclear(res);
+            res = pgp_exec(s, sql, 0, NULL);
+        }
+        if (pgp_ok(res)) {
+            PQclear(res);
+            res = pgp_exec(s, "COMMIT", 0, NULL);
+        }
+        if (!pgp_ok(res)) {
+            PQfreemem(ident);
+            capalloc_status st =
+                pgp_fail(s, res, err, "creating schema '%s'", s->schema);
+            if (PQtransactionStatus(s->conn) != PQTRANS_IDLE &&
+                PQstatus(s->conn) == CONNECTION_OK)
+                PQclear(pgp_exec(s, "ROLLBACK", 0, NULL));
+            return st;
+        }
+        PQclear(res);
+    }
+    const char *pv[1] = {ident};
+    res = pgp_exec(s, "SELECT set_config('search_path', $1, false)", 1, pv);
+    PQfreemem(ident);
+    if (!pgp_ok(res))
+        return pgp_fail(s, res, err, "selecting schema '%s'", s->schema);
+    PQclear(res);
+    return CAPALLOC_OK;
+}
+
+static capalloc_status pgp_create(const capalloc_host *host,
+                                  const capalloc_options *opts, void **state,
+                                  capalloc_err *err)
+{
+    const char *conninfo = "", *schema = "";
+    int64_t connect_timeout = 10, lock_ms = 30000, pause = 0;
+    *state = NULL;
+    host->opt_string(opts, "conninfo", &conninfo);
+    host->opt_string(opts, "schema", &schema);
+    host->opt_int(opts, "connect_timeout", &connect_timeout);
+    host->opt_int(opts, "lock_timeout_ms", &lock_ms);
+    host->opt_int(opts, "test_pause_ms", &pause);
+    if (conninfo == NULL)
+        conninfo = "";
+    if (connect_timeout < 1 || connect_timeout > 3600) {
+        host->set_error(err, "connect_timeout",
+                        "connect_timeout is %lld: it must be between 1 and "
+                        "3600 (seconds)",
+                        (long long)connect_timeout);
+        return CAPALLOC_ERR_INVALID;
+    }
+    if (lock_ms < 1 || lock_ms > INT_MAX) {
+        host->set_error(err, "lock_timeout_ms",
+                        "lock_timeout_ms is %lld: it must be between 1 and %d "
+                        "(milliseconds)",
+                        (long long)lock_ms, INT_MAX);
+        return CAPALLOC_ERR_INVALID;
+    }
+    if (pause < 0 || pause > 600000) {
+        host->set_error(err, "test_pause_ms",
+                        "test_pause_ms is %lld: it must be between 0 and "
+                        "600000",
+                        (long long)pause);
+        return CAPALLOC_ERR_INVALID;
+    }
+    if (schema != NULL && *schema != '\0' && !valid_schema(schema)) {
+        host->set_error(err, "schema",
+                        "schema '%.80s' is not a plain identifier: use "
+                        "lower-case letters, digits and '_' (at most 63, not "
+                        "starting with a digit)",
+                        schema);
+        return CAPALLOC_ERR_INVALID;
+    }
+
+    pgp *s = calloc(1, sizeof *s);
+    if (s == NULL || (schema != NULL && *schema != '\0' &&
+                      (s->schema = strdup(schema)) == NULL)) {
+        free(s);
+        host->set_error(err, NULL, "out of memory");
+        return CAPALLOC_ERR_NOMEM;
+    }
+    s->host = host;
+    s->lock_timeout_ms = (int)lock_ms;
+    s->test_pause_ms = pause;
+
+    /* conninfo is expanded by libpq (expand_dbname); the options after it
+     * win over what it says. An empty conninfo leaves everything to the
+     * PG* environment and the service file. */
+    char ct[24];
+    snprintf(ct, sizeof ct, "%lld", (long long)connect_timeout);
+    const char *keys[] = {"dbname", "connect_timeout",
+                          "fallback_application_name", NULL};
+    const char *vals[] = {conninfo, ct, "capalloc", NULL};
+    s->conn = PQconnectdbParams(keys, vals, 1);
+    if (s->conn == NULL) {
+        host->set_error(err, NULL, "out of memory connecting to PostgreSQL");
+        pgp_free(s);
+        return CAPALLOC_ERR_NOMEM;
+    }
+    if (PQstatus(s->conn) != CONNECTION_OK) {
+        /* PQerrorMessage names host, port and cause, never the password. */
+        char msg[700];
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(s->conn));
+        one_line(msg);
+        host->set_error(err, "conninfo",
+                        "cannot connect to the PostgreSQL ledger: %s", msg);
+        pgp_free(s);
+        return CAPALLOC_ERR_IO;
+    }
+    PQsetNoticeProcessor(s->conn, on_notice, s);
+    const char *hostname = PQhost(s->conn);
+    snprintf(s->where, sizeof s->where, "database '%s' on %s%s%s%s%s%s",
+             PQdb(s->conn),
+             hostname && hostname[0] == '/' ? "socket " : "",
+             hostname ? hostname : "", ":", PQport(s->conn),
+             s->schema ? ", schema " : "", s->schema ? s->schema : "");
+    s->total_trips = 0;
+
+    capalloc_status st;
+    if ((st = set_session(s, err)) != CAPALLOC_OK ||
+        (st = pgp_schema_ensure(s, err)) != CAPALLOC_OK) {
+        pgp_free(s);
+        return st;
+    }
+    host->log(host, CAPALLOC_LOG_DEBUG,
+              "connected to %s (server %d, lock timeout %d ms, %ld round "
+              "trips to set up)",
+              s->where, PQserverVersion(s->conn), s->lock_timeout_ms,
+              s->total_trips);
+    s->txn_trips = 0;
+    *state = s;
+    return CAPALLOC_OK;
+}
+
+static void pgp_destroy(void *state)
+{
+    pgp_free(state);
+}
+
+/* ------------------------------------------------------------------------ */
+/* descriptor                                                                */
+/* ------------------------------------------------------------------------ */
+
+static const capalloc_storage_plugin postgres_plugin = {
+    CAPALLOC_HEADER_INIT(CAPALLOC_KIND_STORAGE, capalloc_storage_plugin,
+                         "postgres", PGP_VERSION,
+                         "ledger in a PostgreSQL database (libpq), shared by "
+                         "many processes",
+                         pgp_options, pgp_create, pgp_destroy),
+    pgp_begin,
+    pgp_commit,
+    pgp_rollback,
+    pgp_read_ledger,
+    pgp_find_run,
+    pgp_write,
+};
+
+CAPALLOC_PLUGIN_DEFINE(postgres_plugin)

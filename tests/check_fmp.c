@@ -95,7 +95,8 @@ static void slurp(const char *path, char *buf, size_t len)
 #define ck_assert_no_key(text)                                             \
     do {                                                                   \
         const char *t_ = (text);                                           \
-        ck_assert_msg(strstr(t_, KEY) == NULL && strstr(t_, "7f3a9c") == NULL, \
+        ck_assert_msg(strstr(t_, KEY) == NULL && strstr(t_, "7f3a9c") == NULL && \
+                      strstr(t_, "tk-7") == NULL,                          \
                       "the API key leaked into: %s", t_);                  \
     } while (0)
 
@@ -604,6 +605,34 @@ START_TEST(bodies_that_are_not_quotes)
 }
 END_TEST
 
+/* A server that echoes the request (key included) in its answer: whatever
+ * offset the key lands at, no part of it reaches a message or a log,
+ * whichever cut (the excerpt of a body, the error text, the message) it
+ * straddles. */
+START_TEST(echoed_key_never_leaks)
+{
+    ck_assert_int_eq(start_fmp("retries: 0"), 0);
+    static const char *const t[] = {"AAPL"};
+    capalloc_quote q[1];
+    capalloc_err err;
+    const char *modes[] = {"echo404", "echo400"};
+    for (int m = 0; m < 2; m++)
+        for (int pad = 0; pad <= 1100; pad += 3) {
+            char c[128];
+            snprintf(c, sizeof c, "{\"reset\": true, \"fail\": \"%s\", "
+                     "\"echo_pad\": %d}", modes[m], pad);
+            control(c);
+            /* price() asserts that no prefix of the key is in err.msg or
+             * the log */
+            ck_assert_int_eq(price(t, 1, q, &err), CAPALLOC_ERR_IO);
+            ck_assert_has(err.msg, m ? "HTTP 400" : "HTTP 404");
+            if (pad < 100)
+                ck_assert_has(err.msg, "apikey=***");
+        }
+    stop_fmp();
+}
+END_TEST
+
 START_TEST(wrong_key_fails_at_once)
 {
     setenv(KEY_ENV, "wrong-key-value", 1);
@@ -954,6 +983,7 @@ int main(void)
     tcase_add_test(tp, timeout_retried_then_fails);
     tcase_add_test(tp, connection_refused_fails);
     tcase_add_test(tp, bodies_that_are_not_quotes);
+    tcase_add_test(tp, echoed_key_never_leaks);
     tcase_add_test(tp, wrong_key_fails_at_once);
     tcase_add_test(tp, key_from_environment_only);
     tcase_add_test(tp, last_known_prices);

@@ -41,6 +41,9 @@ Faults ("fail"):
   notjson    200 with an HTML body
   error200   200 with the invalid-key error object
   legacy403  /api/v3 answers 403 with the legacy-endpoint body
+  echo404    404 with an HTML body echoing the request as received (the
+             key included), after echo_pad characters of padding
+  echo400    400 with {"Error Message": padding + the request as received}
 Other settings: refuse_batch (402 on batch endpoints), refuse_symbols
 (402 on single quotes of those symbols), omit (symbols left out of every
 answer), latency_ms (sleep per data request).
@@ -74,6 +77,7 @@ ERR_LIMIT = ('Limit Reach . Please upgrade your plan or visit our '
 DEFAULTS = {
     "fail": "none", "fail_count": 0, "hang_ms": 5000, "latency_ms": 0,
     "refuse_batch": False, "refuse_symbols": [], "omit": [],
+    "echo_pad": 0,
 }
 
 
@@ -195,7 +199,8 @@ class Handler(BaseHTTPRequestHandler):
             status, body = self.answer(st, url, q, s, fault)
             if fault == "hang":
                 time.sleep(s["hang_ms"] / 1000.0)
-            ctype = "text/html" if fault == "notjson" else "application/json"
+            ctype = ("text/html" if fault in ("notjson", "echo404")
+                     else "application/json")
             # Counted (and out of flight) before the answer leaves: a client
             # that has its answer and asks /_stats, or sends its next
             # request, must find this one done.
@@ -221,6 +226,13 @@ class Handler(BaseHTTPRequestHandler):
             return 200, "<html><body>502 Bad Gateway</body></html>"
         if fault == "error200":
             return 200, json.dumps({"Error Message": ERR_KEY})
+        if fault == "echo404":
+            # a misconfigured proxy echoing what it got, key and all
+            return 404, ("<html>" + "x" * s["echo_pad"] + "GET " + self.path +
+                         " not found</html>")
+        if fault == "echo400":
+            return 400, json.dumps({"Error Message": "y" * s["echo_pad"] +
+                                    "bad request: " + self.path})
         legacy = url.path.startswith("/api/v3/quote/")
         if legacy:
             if fault == "legacy403":

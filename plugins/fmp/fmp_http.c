@@ -107,19 +107,18 @@ static void req_free(req *r)
     free(r);
 }
 
-/* Fail the run with a scrubbed message (only the first failure counts). */
+/* Fail the run with a scrubbed message (only the first failure counts).
+ * The whole text is scrubbed before anything cuts it. */
 __attribute__((format(printf, 3, 4))) static void
 fail(run *R, capalloc_status st, const char *fmt, ...)
 {
     if (R->st != CAPALLOC_OK)
         return;
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     R->st = st;
-    fmp_error(R->s, R->err, NULL, "%s", msg);
+    fmp_verror(R->s, R->err, NULL, fmt, ap);
+    va_end(ap);
 }
 
 /* ---- building requests --------------------------------------------------- */
@@ -326,16 +325,24 @@ static void retry_or_fail(run *R, req *r, size_t qi, const char *why)
     R->pending++;
 }
 
-/* Short, one-line text of a body for a message. */
-static void body_excerpt(const req *r, char *out, size_t len)
+/* Short, one-line text of a body for a message: the whole body is scrubbed
+ * of the key (and of any apikey=...) first, then cut. */
+static void body_excerpt(const run *R, const req *r, char *out, size_t len)
 {
-    size_t n = r->len < len - 4 ? r->len : len - 4;
+    char *clean = fmp_scrub(R->s, r->body ? r->body : "", r->len);
+    if (clean == NULL) {
+        snprintf(out, len, "(no memory to show the answer)");
+        return;
+    }
+    size_t cl = strlen(clean); /* a NUL in the body ends the excerpt */
+    size_t n = cl < len - 4 ? cl : len - 4;
     size_t w = 0;
     for (size_t i = 0; i < n; i++)
-        out[w++] = (r->body[i] >= 0x20 && r->body[i] < 0x7f) ? r->body[i] : ' ';
-    if (n < r->len)
+        out[w++] = (clean[i] >= 0x20 && clean[i] < 0x7f) ? clean[i] : ' ';
+    if (n < cl)
         out[w++] = '.', out[w++] = '.', out[w++] = '.';
     out[w] = '\0';
+    free(clean);
 }
 
 static void apply(run *R, const fmp_body *b)
@@ -409,8 +416,9 @@ static void finish(run *R, size_t qi, CURLcode cc, long http, const char *cerr,
         return;
     }
     const char *em = b.kind == FMP_BODY_ERROR ? b.msg : NULL;
-    char ex[200];
-    body_excerpt(r, ex, sizeof ex);
+    char ex[200] = "";
+    if (http != 200 || b.kind != FMP_BODY_DATA)
+        body_excerpt(R, r, ex, sizeof ex);
     if (http == 401 || (em && strncasecmp(em, "Invalid API KEY", 15) == 0)) {
         fail(R, CAPALLOC_ERR_IO,
              "FMP refused the API key from $%s (HTTP %ld: %s): check the "
@@ -446,11 +454,14 @@ static void finish(run *R, size_t qi, CURLcode cc, long http, const char *cerr,
         }
     } else if (http == 429 || http >= 500 ||
                (em && strncasecmp(em, "Limit Reach", 11) == 0)) {
-        char why[700];
-        snprintf(why, sizeof why, "HTTP %ld%s%s", http, em ? ": " : "",
-                 em ? em : "");
+        /* whole: em is cut only after fmp_error/fmp_log scrubbed it */
+        size_t wl = 32 + (em ? strlen(em) : 0);
+        char *why = malloc(wl);
+        if (why != NULL)
+            snprintf(why, wl, "HTTP %ld%s%s", http, em ? ": " : "", em ? em : "");
         fmp_body_free(&b);
-        retry_or_fail(R, r, qi, why);
+        retry_or_fail(R, r, qi, why ? why : "HTTP error");
+        free(why);
         if (R->q[qi] != r)
             req_free(r);
         return;

@@ -261,9 +261,12 @@ static void raw_prices(const char *text, size_t tlen, size_t n,
 /* bodies                                                                    */
 /* ------------------------------------------------------------------------ */
 
-static void clip(char *dst, size_t len, const char *src)
+/* b->msg = a copy of src; -1: out of memory. */
+static int set_msg(fmp_body *b, const char *src)
 {
-    snprintf(dst, len, "%s", src);
+    free(b->msg);
+    b->msg = strdup(src);
+    return b->msg ? 0 : -1;
 }
 
 capalloc_status fmp_parse_body(const capalloc_host *h, const char *text,
@@ -273,30 +276,31 @@ capalloc_status fmp_parse_body(const capalloc_host *h, const char *text,
     json_error_t jerr;
     json_t *root = json_loadb(text, len, 0, &jerr);
     if (root == NULL) {
+        char m[JSON_ERROR_TEXT_LENGTH + 64];
         b->kind = FMP_BODY_NOT_JSON;
-        snprintf(b->msg, sizeof b->msg, "line %d column %d: %s", jerr.line,
-                 jerr.column, jerr.text);
-        return CAPALLOC_OK;
+        snprintf(m, sizeof m, "line %d column %d: %s", jerr.line, jerr.column,
+                 jerr.text);
+        return set_msg(b, m) ? CAPALLOC_ERR_NOMEM : CAPALLOC_OK;
     }
     if (json_is_object(root)) {
         json_t *em = json_object_get(root, "Error Message");
+        int bad;
         if (json_is_string(em)) {
             b->kind = FMP_BODY_ERROR;
-            clip(b->msg, sizeof b->msg, json_string_value(em));
+            bad = set_msg(b, json_string_value(em));
         } else {
             b->kind = FMP_BODY_OTHER;
-            clip(b->msg, sizeof b->msg,
-                 "a JSON object without \"Error Message\", not an array of "
-                 "quotes");
+            bad = set_msg(b, "a JSON object without \"Error Message\", not an "
+                             "array of quotes");
         }
         json_decref(root);
-        return CAPALLOC_OK;
+        return bad ? CAPALLOC_ERR_NOMEM : CAPALLOC_OK;
     }
     if (!json_is_array(root)) {
         b->kind = FMP_BODY_OTHER;
-        clip(b->msg, sizeof b->msg, "not an array of quotes");
         json_decref(root);
-        return CAPALLOC_OK;
+        return set_msg(b, "not an array of quotes") ? CAPALLOC_ERR_NOMEM
+                                                    : CAPALLOC_OK;
     }
     size_t n = json_array_size(root), bytes = 0;
     for (size_t i = 0; i < n; i++) {
@@ -359,6 +363,8 @@ capalloc_status fmp_parse_body(const capalloc_host *h, const char *text,
 
 void fmp_body_free(fmp_body *b)
 {
+    free(b->msg);
+    b->msg = NULL;
     free(b->items);
     free(b->strings);
     b->items = NULL;

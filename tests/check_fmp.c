@@ -542,6 +542,38 @@ START_TEST(server_error_retried_then_fails)
 }
 END_TEST
 
+/* A batch of 300 long symbols: the reason still leads the message, and the
+ * URL shown names 3 symbols and how many more. */
+START_TEST(long_batch_keeps_the_reason)
+{
+    ck_assert_int_eq(start_fmp("retries: 1, batch_size: 300"), 0);
+    control("{\"reset\": true, \"fail\": \"500\", \"fail_count\": 100}");
+    enum { N = 300 };
+    static char names[N][16];
+    const char *t[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "TICKER%04d", i); /* 10 chars */
+        t[i] = names[i];
+    }
+    static capalloc_quote q[N];
+    capalloc_err err;
+    ck_assert_int_eq(price(t, N, q, &err), CAPALLOC_ERR_IO);
+    ck_assert_has(err.msg, "HTTP 500");
+    ck_assert_has(err.msg, "gave up after 2 attempts");
+    ck_assert_has(err.msg, "symbols=TICKER0000,TICKER0001,TICKER0002,(+297 more)&apikey=***");
+    ck_assert_msg(strstr(err.msg, "TICKER0003") == NULL, "%s", err.msg);
+    ck_assert_has(logbuf, "HTTP 500");
+    ck_assert_has(logbuf, "retry 1 of 1");
+    /* the server was asked for all 300 */
+    json_t *j = ctl("/_stats", NULL);
+    const char *p0 = json_string_value(json_array_get(json_object_get(j, "paths"), 0));
+    ck_assert_ptr_nonnull(p0);
+    ck_assert_has(p0, "TICKER0299");
+    json_decref(j);
+    stop_fmp();
+}
+END_TEST
+
 START_TEST(timeout_retried_then_fails)
 {
     ck_assert_int_eq(start_fmp("retries: 1, timeout_ms: 300"), 0);
@@ -980,6 +1012,7 @@ int main(void)
     tcase_add_test(tp, batch_refused_falls_back_per_symbol);
     tcase_add_test(tp, rate_limit_retried);
     tcase_add_test(tp, server_error_retried_then_fails);
+    tcase_add_test(tp, long_batch_keeps_the_reason);
     tcase_add_test(tp, timeout_retried_then_fails);
     tcase_add_test(tp, connection_refused_fails);
     tcase_add_test(tp, bodies_that_are_not_quotes);

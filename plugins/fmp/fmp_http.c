@@ -167,19 +167,36 @@ static void sb_sym(sbuf *b, CURL *any, const char *t)
     curl_free(e);
 }
 
-/* Build r->url and r->shown for r's symbols. */
-static int build_urls(run *R, req *r, CURL *any)
+/* The symbols of r, ','-joined, into b: all of them (max 0), or the first
+ * max and "(+N more)". */
+static void sb_syms(sbuf *b, const run *R, const req *r, CURL *any, size_t max)
 {
-    fmp_state *s = R->s;
+    for (size_t i = 0; i < r->n; i++) {
+        if (max > 0 && i == max) {
+            char more[48];
+            snprintf(more, sizeof more, ",(+%zu more)", r->n - max);
+            sb_str(b, more);
+            break;
+        }
+        if (i)
+            sb_str(b, ",");
+        sb_sym(b, any, R->tickers[r->idx[i]]);
+    }
+}
+
+/* r's URL with the key (url) or, for messages and logs, with apikey=***
+ * and at most SHOWN_SYMBOLS symbols (a batch URL listing hundreds of them
+ * would push the reason out of a message). */
+#define SHOWN_SYMBOLS 3
+static char *make_url(const run *R, const req *r, CURL *any, int shown)
+{
+    const fmp_state *s = R->s;
+    size_t max = shown ? SHOWN_SYMBOLS : 0;
     sbuf u = {0};
     sb_str(&u, s->base_url);
     if (s->mode == FMP_MODE_LEGACY) {
         sb_str(&u, "/api/v3/quote/");
-        for (size_t i = 0; i < r->n; i++) {
-            if (i)
-                sb_str(&u, ",");
-            sb_sym(&u, any, R->tickers[r->idx[i]]);
-        }
+        sb_syms(&u, R, r, any, max);
         sb_str(&u, "?");
     } else if (r->kind == REQ_SINGLE) {
         sb_str(&u, "/stable/quote?symbol=");
@@ -187,30 +204,26 @@ static int build_urls(run *R, req *r, CURL *any)
         sb_str(&u, "&");
     } else {
         sb_str(&u, "/stable/batch-quote?symbols=");
-        for (size_t i = 0; i < r->n; i++) {
-            if (i)
-                sb_str(&u, ",");
-            sb_sym(&u, any, R->tickers[r->idx[i]]);
-        }
+        sb_syms(&u, R, r, any, max);
         sb_str(&u, "&");
     }
-    size_t prefix = u.len;
-    sb_str(&u, "apikey=***");
+    sb_str(&u, "apikey=");
+    sb_str(&u, shown ? "***" : s->key_esc);
     if (u.oom) {
+        if (u.p != NULL)
+            memset(u.p, 0, u.len);
         free(u.p);
-        return -1;
+        return NULL;
     }
-    r->shown = u.p;
-    sbuf k = {0};
-    sb_add(&k, r->shown, prefix);
-    sb_str(&k, "apikey=");
-    sb_str(&k, s->key_esc);
-    if (k.oom) {
-        free(k.p);
-        return -1;
-    }
-    r->url = k.p;
-    return 0;
+    return u.p;
+}
+
+/* Build r->url and r->shown for r's symbols. */
+static int build_urls(run *R, req *r, CURL *any)
+{
+    r->shown = make_url(R, r, any, 1);
+    r->url = make_url(R, r, any, 0);
+    return r->shown != NULL && r->url != NULL ? 0 : -1;
 }
 
 static int enqueue(run *R, req *r)
@@ -305,8 +318,8 @@ static void retry_or_fail(run *R, req *r, size_t qi, const char *why)
 {
     fmp_state *s = R->s;
     if (r->attempts > s->retries) {
-        fail(R, CAPALLOC_ERR_IO, "FMP: GET %s: %s (gave up after %d attempt%s)",
-             r->shown, why, r->attempts, r->attempts > 1 ? "s" : "");
+        fail(R, CAPALLOC_ERR_IO, "FMP: %s (gave up after %d attempt%s): GET %s",
+             why, r->attempts, r->attempts > 1 ? "s" : "", r->shown);
         return;
     }
     int64_t delay = s->backoff_ms;
@@ -318,9 +331,9 @@ static void retry_or_fail(run *R, req *r, size_t qi, const char *why)
     r->not_before = now_ms() + delay + jitter;
     r->len = 0;
     r->too_big = 0;
-    fmp_log(s, CAPALLOC_LOG_WARNING, "GET %s: %s; retry %d of %lld in %lld ms",
-            r->shown, why, r->attempts, (long long)s->retries,
-            (long long)(delay + jitter));
+    fmp_log(s, CAPALLOC_LOG_WARNING, "%s; retry %d of %lld in %lld ms: GET %s",
+            why, r->attempts, (long long)s->retries, (long long)(delay + jitter),
+            r->shown);
     R->q[qi] = r;
     R->pending++;
 }
@@ -398,13 +411,13 @@ static void finish(run *R, size_t qi, CURLcode cc, long http, const char *cerr,
             break;
         case CURLE_WRITE_ERROR:
             if (r->too_big) {
-                fail(R, CAPALLOC_ERR_IO, "FMP: GET %s: answer larger than %u bytes",
-                     r->shown, MAX_BODY);
+                fail(R, CAPALLOC_ERR_IO, "FMP: answer larger than %u bytes: GET %s",
+                     MAX_BODY, r->shown);
                 break;
             }
             /* fall through */
         default:
-            fail(R, CAPALLOC_ERR_IO, "FMP: GET %s: %s", r->shown, why);
+            fail(R, CAPALLOC_ERR_IO, "FMP: %s: GET %s", why, r->shown);
         }
         req_free(r);
         return;
@@ -466,17 +479,17 @@ static void finish(run *R, size_t qi, CURLcode cc, long http, const char *cerr,
             req_free(r);
         return;
     } else if (em) {
-        fail(R, CAPALLOC_ERR_IO, "FMP: GET %s: HTTP %ld, error: %s", r->shown,
-             http, em);
+        fail(R, CAPALLOC_ERR_IO, "FMP: HTTP %ld, error: %s: GET %s", http, em,
+             r->shown);
     } else if (http != 200) {
-        fail(R, CAPALLOC_ERR_IO, "FMP: GET %s: unexpected HTTP %ld: %s",
-             r->shown, http, ex);
+        fail(R, CAPALLOC_ERR_IO, "FMP: unexpected HTTP %ld: %s: GET %s", http,
+             ex, r->shown);
     } else if (b.kind == FMP_BODY_NOT_JSON) {
-        fail(R, CAPALLOC_ERR_IO, "FMP: GET %s: the answer is not JSON (%s): %s",
-             r->shown, b.msg, ex);
+        fail(R, CAPALLOC_ERR_IO, "FMP: the answer is not JSON (%s): %s: GET %s",
+             b.msg, ex, r->shown);
     } else if (b.kind != FMP_BODY_DATA) {
-        fail(R, CAPALLOC_ERR_IO, "FMP: GET %s: the answer is %s: %s", r->shown,
-             b.msg, ex);
+        fail(R, CAPALLOC_ERR_IO, "FMP: the answer is %s: %s: GET %s", b.msg,
+             ex, r->shown);
     } else {
         fmp_log(s, CAPALLOC_LOG_DEBUG, "GET %s: HTTP 200, %zu quotes", r->shown,
                 b.n_items);

@@ -118,6 +118,8 @@ static const char PRICES[] =
     "CARRY,9.9999995\n"
     "EXPB,1E+2\n"
     "NEG,-1.5\n"
+    "ZERO,0\n"
+    "SUBMICRO,0.0000004\n"
     "HUGE,1e30\n"
     "A1,1.01\nA2,2.02\nA3,3.03\nA4,4.04\nA5,5.05\nA6,6.06\n"
     "A7,7.07\nA8,8.08\nA9,9.09\nA10,10.1\nA11,11.11\nA12,12.12\n";
@@ -408,14 +410,18 @@ START_TEST(batch_prices_exact)
     ck_assert_has(logbuf, "apikey=***");
     ck_assert_has(logbuf, "10 tickers priced in 3 requests");
     /* more of the number grammar: a tie carried into the integer, an
-     * exponent with a sign, a negative price (passed on: the engine
-     * refuses it, naming the ticker) */
-    static const char *const t2[] = {"CARRY", "EXPB", "NEG"};
-    ck_assert_int_eq(price(t2, 3, q, &err), CAPALLOC_OK);
+     * exponent with a sign; a negative, a zero and a price that rounds to
+     * zero are no usable prices: not found, with a warning naming them */
+    static const char *const t2[] = {"CARRY", "EXPB", "NEG", "ZERO", "SUBMICRO"};
+    ck_assert_int_eq(price(t2, 5, q, &err), CAPALLOC_OK);
     ck_assert_int_eq(q[0].price.micros, micros("10"));
     ck_assert_int_eq(q[1].price.micros, micros("100"));
-    ck_assert_int_eq(q[2].found, 1);
-    ck_assert_int_eq(q[2].price.micros, micros("-1.5"));
+    ck_assert_int_eq(q[2].found, 0);
+    ck_assert_int_eq(q[3].found, 0);
+    ck_assert_int_eq(q[4].found, 0);
+    ck_assert_has(logbuf, "FMP gave NEG a price of -1.5: not a usable price");
+    ck_assert_has(logbuf, "FMP gave ZERO a price of 0");
+    ck_assert_has(logbuf, "FMP gave SUBMICRO a price of 0");
     /* a price out of capalloc's range is an error, not a missing price */
     static const char *const t3[] = {"AAPL", "HUGE"};
     ck_assert_int_eq(price(t3, 2, q, &err), CAPALLOC_ERR_IO);
@@ -732,6 +738,25 @@ START_TEST(last_known_prices)
     ck_assert_uint_eq(q[1].flags, 0);
     ck_assert_int_eq(q[2].found, 0);
     ck_assert_has(logbuf, "no price for AAPL: using its last known price");
+    /* a zero or negative price from FMP is no price: the remembered one
+     * stands in, and the file keeps it */
+    const char *bad[] = {"0", "-3.25", "0.0"};
+    for (int i = 0; i < 3; i++) {
+        char c[128], known[4096];
+        snprintf(c, sizeof c, "{\"omit\": [], \"override\": {\"AAPL\": \"%s\"}}",
+                 bad[i]);
+        control(c);
+        ck_assert_int_eq(price(t, 3, q, &err), CAPALLOC_OK);
+        ck_assert_int_eq(q[0].found, 1);
+        ck_assert_int_eq(q[0].price.micros, micros("268.47"));
+        ck_assert_uint_eq(q[0].flags, CAPALLOC_QUOTE_STALE);
+        ck_assert_has(logbuf, "FMP gave AAPL a price of");
+        char kp[PATH_MAX];
+        dir_path(kp, sizeof kp, "known.tsv");
+        slurp(kp, known, sizeof known);
+        ck_assert_has(known, "AAPL\t268.47\t");
+    }
+    control("{\"override\": {}, \"omit\": [\"AAPL\"]}");
     stop_fmp();
     /* too old: fetched two hours ago, max age one hour */
     write_file("known.tsv", "AAPL\t268.47\t1762549202\t%lld\n",

@@ -46,7 +46,8 @@ Faults ("fail"):
   echo400    400 with {"Error Message": padding + the request as received}
 Other settings: refuse_batch (402 on batch endpoints), refuse_symbols
 (402 on single quotes of those symbols), omit (symbols left out of every
-answer), latency_ms (sleep per data request).
+answer), latency_ms (sleep per data request), override ({"AAPL": "0"}:
+the price text sent for those symbols instead).
 """
 import argparse
 import json
@@ -77,7 +78,7 @@ ERR_LIMIT = ('Limit Reach . Please upgrade your plan or visit our '
 DEFAULTS = {
     "fail": "none", "fail_count": 0, "hang_ms": 5000, "latency_ms": 0,
     "refuse_batch": False, "refuse_symbols": [], "omit": [],
-    "echo_pad": 0,
+    "echo_pad": 0, "override": {},
 }
 
 
@@ -255,7 +256,7 @@ class Handler(BaseHTTPRequestHandler):
         for sym in syms:
             if sym in s["omit"]:
                 continue
-            p = price_text(st, sym)
+            p = s["override"].get(sym) or price_text(st, sym)
             if p is not None:
                 out.append(quote_json(sym, p, legacy))
         return 200, "[" + ",".join(out) + "]"

@@ -304,8 +304,9 @@ static void known_update(fmp_state *s, const char *const *tickers, size_t n,
     }
     k = all;
     for (size_t i = 0; i < n; i++) {
-        if (!q[i].found || (q[i].flags & CAPALLOC_QUOTE_STALE))
-            continue;
+        if (!q[i].found || (q[i].flags & CAPALLOC_QUOTE_STALE) ||
+            q[i].price.micros <= 0)
+            continue; /* only usable, fresh prices are remembered */
         known *hit = known_find(k, nk, tickers[i]);
         if (hit == NULL) {
             char *t = strdup(tickers[i]);

@@ -372,6 +372,16 @@ static void apply(run *R, const fmp_body *b)
         }
         if (k < 0 || !it->has_price || R->quotes[k].found)
             continue; /* not asked for, no price, or already priced */
+        if (it->price.micros <= 0) {
+            /* zero or negative (or rounded to zero): not a price anything
+             * can be valued at; as if FMP had none (and never remembered) */
+            char p[CAPALLOC_DEC_MAX_TEXT];
+            fmp_log(R->s, CAPALLOC_LOG_WARNING,
+                    "FMP gave %s a price of %s: not a usable price, treated as "
+                    "no price",
+                    it->symbol, R->s->host->dec_format(it->price, 0, p, sizeof p));
+            continue;
+        }
         R->quotes[k].found = 1;
         R->quotes[k].price = it->price;
         R->quotes[k].as_of = it->timestamp ? it->timestamp : (int64_t)time(NULL);

@@ -765,6 +765,18 @@ START_TEST(last_known_prices)
     ck_assert_int_eq(price(t, 3, q, &err), CAPALLOC_OK);
     ck_assert_int_eq(q[0].found, 0);
     stop_fmp();
+    /* a corrupt file: fetched times that are not in (0, now] are never
+     * used (INT64_MIN once made now - fetched overflow and pass) */
+    const char *corrupt[] = {"-9223372036854775808", "-9223372036854775807",
+                             "0", "-1", "9223372036854775807"};
+    for (int i = 0; i < 5; i++) {
+        write_file("known.tsv", "AAPL\t268.47\t1762549202\t%s\n", corrupt[i]);
+        ck_assert_int_eq(start_fmp("last_known_path: known.tsv, "
+                                   "last_known_max_age: 3600"), 0);
+        ck_assert_int_eq(price(t, 3, q, &err), CAPALLOC_OK);
+        ck_assert_msg(q[0].found == 0, "fetched %s was used", corrupt[i]);
+        stop_fmp();
+    }
     /* off by default: the file is kept up to date but never used */
     ck_assert_int_eq(start_fmp("last_known_path: known.tsv"), 0);
     control("{\"omit\": []}");

@@ -355,8 +355,11 @@ static void known_fill(fmp_state *s, const char *const *tickers, size_t n,
         if (q[i].found)
             continue;
         const known *hit = known_find(k, nk, tickers[i]);
-        if (hit == NULL || now - hit->fetched > s->max_age ||
-            hit->fetched > now || hit->price.micros <= 0)
+        /* fetched comes from a file: never subtract it before it is known
+         * to lie in (0, now] (now - INT64_MIN overflows); now - max_age
+         * cannot overflow (max_age <= 100 years) */
+        if (hit == NULL || hit->fetched <= 0 || hit->fetched > now ||
+            hit->fetched < now - s->max_age || hit->price.micros <= 0)
             continue;
         q[i].found = 1;
         q[i].price = hit->price;

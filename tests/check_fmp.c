@@ -671,6 +671,40 @@ START_TEST(echoed_key_never_leaks)
 }
 END_TEST
 
+/* A "price" jansson and the number's text would read differently: an error
+ * naming the ticker, never one of the two readings. */
+START_TEST(ambiguous_price_is_an_error)
+{
+    ck_assert_int_eq(start_fmp("retries: 0"), 0);
+    static const char *const t[] = {"AAPL", "ODD"};
+    capalloc_quote q[2];
+    capalloc_err err;
+    const char *raws[] = {
+        /* a duplicate key, spelled with an escape */
+        "{\\\"symbol\\\":\\\"ODD\\\",\\\"price\\\":1.5,\\\"pric\\\\u0065\\\":7}",
+        /* only the escaped spelling */
+        "{\\\"symbol\\\":\\\"ODD\\\",\\\"pric\\\\u0065\\\":7}",
+        "{\\\"symbol\\\":\\\"ODD\\\",\\\"\\\\u0070rice\\\":7}",
+    };
+    for (int i = 0; i < 3; i++) {
+        char c[512];
+        snprintf(c, sizeof c, "{\"reset\": true, \"raw\": {\"ODD\": \"%s\"}}", raws[i]);
+        control(c);
+        ck_assert_int_eq(price(t, 2, q, &err), CAPALLOC_ERR_IO);
+        if (i == 0)
+            ck_assert_has(err.msg, "duplicate");
+        else
+            ck_assert_has(err.msg, "price of ODD cannot be read unambiguously");
+    }
+    /* the plain spelling is read as always */
+    control("{\"reset\": true, \"raw\": {\"ODD\": "
+            "\"{\\\"symbol\\\":\\\"ODD\\\",\\\"price\\\":7.25}\"}}");
+    ck_assert_int_eq(price(t, 2, q, &err), CAPALLOC_OK);
+    ck_assert_int_eq(q[1].price.micros, micros("7.25"));
+    stop_fmp();
+}
+END_TEST
+
 START_TEST(wrong_key_fails_at_once)
 {
     setenv(KEY_ENV, "wrong-key-value", 1);
@@ -1054,6 +1088,7 @@ int main(void)
     tcase_add_test(tp, connection_refused_fails);
     tcase_add_test(tp, bodies_that_are_not_quotes);
     tcase_add_test(tp, echoed_key_never_leaks);
+    tcase_add_test(tp, ambiguous_price_is_an_error);
     tcase_add_test(tp, wrong_key_fails_at_once);
     tcase_add_test(tp, key_from_environment_only);
     tcase_add_test(tp, last_known_prices);

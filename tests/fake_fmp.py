@@ -47,7 +47,8 @@ Faults ("fail"):
 Other settings: refuse_batch (402 on batch endpoints), refuse_symbols
 (402 on single quotes of those symbols), omit (symbols left out of every
 answer), latency_ms (sleep per data request), override ({"AAPL": "0"}:
-the price text sent for those symbols instead).
+the price text sent for those symbols instead), raw ({"X": "{...}"}: the
+quote object sent for X, verbatim).
 """
 import argparse
 import json
@@ -78,7 +79,7 @@ ERR_LIMIT = ('Limit Reach . Please upgrade your plan or visit our '
 DEFAULTS = {
     "fail": "none", "fail_count": 0, "hang_ms": 5000, "latency_ms": 0,
     "refuse_batch": False, "refuse_symbols": [], "omit": [],
-    "echo_pad": 0, "override": {},
+    "echo_pad": 0, "override": {}, "raw": {},
 }
 
 
@@ -255,6 +256,9 @@ class Handler(BaseHTTPRequestHandler):
         out = []
         for sym in syms:
             if sym in s["omit"]:
+                continue
+            if sym in s["raw"]:
+                out.append(s["raw"][sym])
                 continue
             p = s["override"].get(sym) or price_text(st, sym)
             if p is not None:

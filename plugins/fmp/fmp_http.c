@@ -370,6 +370,14 @@ static void apply(run *R, const fmp_body *b)
                  it->symbol, it->price_text);
             return;
         }
+        if (k >= 0 && it->unreadable) {
+            fail(R, CAPALLOC_ERR_IO,
+                 "FMP: the answer's price of %s cannot be read unambiguously "
+                 "(its \"price\" key is escaped, or the number's text and "
+                 "its value disagree): the answer is not used",
+                 it->symbol);
+            return;
+        }
         if (k < 0 || !it->has_price || R->quotes[k].found)
             continue; /* not asked for, no price, or already priced */
         if (it->price.micros <= 0) {

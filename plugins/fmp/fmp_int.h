@@ -74,6 +74,7 @@ typedef struct fmp_item {
     int rounded;          /* 1: the text had more than 6 decimals */
     int64_t timestamp;    /* "timestamp" (Unix seconds), 0 when absent */
     int bad_price;        /* a number capalloc cannot hold (out of range) */
+    int unreadable;       /* jansson and the text disagree on the price */
     char price_text[48];  /* its text (cut), for the message */
 } fmp_item;
 

@@ -257,6 +257,11 @@ static void raw_prices(const char *text, size_t tlen, size_t n,
     }
 }
 
+static double absd(double x)
+{
+    return x < 0 ? -x : x;
+}
+
 /* ------------------------------------------------------------------------ */
 /* bodies                                                                    */
 /* ------------------------------------------------------------------------ */
@@ -274,7 +279,9 @@ capalloc_status fmp_parse_body(const capalloc_host *h, const char *text,
 {
     memset(b, 0, sizeof *b);
     json_error_t jerr;
-    json_t *root = json_loadb(text, len, 0, &jerr);
+    /* no duplicate keys: "price" and "pric\u0065" would be the same
+     * member to jansson but not to the scanner */
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
         char m[JSON_ERROR_TEXT_LENGTH + 64];
         b->kind = FMP_BODY_NOT_JSON;
@@ -343,10 +350,24 @@ capalloc_status fmp_parse_body(const capalloc_host *h, const char *text,
             it->timestamp = (int64_t)json_integer_value(ts);
         /* jansson says it is a number; its text must say so too (the
          * scanner and jansson read the same bytes) */
-        if (json_is_number(price) && rs[i] != NULL) {
+        if (json_is_number(price) && rs[i] == NULL) {
+            /* jansson has a price the scanner did not see (a key written
+             * with escapes): not silently missing, an error */
+            it->unreadable = 1;
+        } else if (json_is_number(price)) {
             if (fmp_number_to_dec(h, rs[i], rl[i], &it->price, &it->rounded) ==
                 CAPALLOC_OK) {
                 it->has_price = 1;
+                /* cross-check only (the price is the exact decimal): the
+                 * scanned text and jansson's reading must agree, within the
+                 * half micro of the rounding and the double's precision */
+                double j = json_number_value(price);
+                double d = (double)it->price.micros / 1e6;
+                double m = absd(j) > absd(d) ? absd(j) : absd(d);
+                if (!(absd(j - d) <= 5e-7 + 1e-9 * m)) {
+                    it->has_price = 0;
+                    it->unreadable = 1;
+                }
             } else {
                 it->bad_price = 1;
                 snprintf(it->price_text, sizeof it->price_text, "%.*s",

@@ -580,6 +580,28 @@ START_TEST(long_batch_keeps_the_reason)
 }
 END_TEST
 
+/* A garbled answer (libcurl: WEIRD_SERVER_REPLY, like HTTP/2 transport
+ * errors) is retried like a dropped connection. */
+START_TEST(garbled_answer_retried)
+{
+    ck_assert_int_eq(start_fmp("retries: 1"), 0);
+    control("{\"reset\": true, \"fail\": \"weird\", \"fail_count\": 1}");
+    static const char *const t[] = {"AAPL"};
+    capalloc_quote q[1];
+    capalloc_err err;
+    ck_assert_int_eq(price(t, 1, q, &err), CAPALLOC_OK);
+    ck_assert_int_eq(q[0].price.micros, micros("268.47"));
+    ck_assert_int_eq(status_count("weird"), 1);
+    ck_assert_int_eq(stat_int("requests"), 2);
+    ck_assert_has(logbuf, "retry 1 of 1");
+    control("{\"reset\": true, \"fail\": \"weird\", \"fail_count\": 10}");
+    ck_assert_int_eq(price(t, 1, q, &err), CAPALLOC_ERR_IO);
+    ck_assert_has(err.msg, "gave up after 2 attempts");
+    ck_assert_int_eq(stat_int("requests"), 2);
+    stop_fmp();
+}
+END_TEST
+
 START_TEST(timeout_retried_then_fails)
 {
     ck_assert_int_eq(start_fmp("retries: 1, timeout_ms: 300"), 0);
@@ -1084,6 +1106,7 @@ int main(void)
     tcase_add_test(tp, rate_limit_retried);
     tcase_add_test(tp, server_error_retried_then_fails);
     tcase_add_test(tp, long_batch_keeps_the_reason);
+    tcase_add_test(tp, garbled_answer_retried);
     tcase_add_test(tp, timeout_retried_then_fails);
     tcase_add_test(tp, connection_refused_fails);
     tcase_add_test(tp, bodies_that_are_not_quotes);

@@ -37,6 +37,8 @@ Faults ("fail"):
   429        the next fail_count data requests get 429 (rate-limit body),
              then normal answers
   500        the next fail_count data requests get 500
+  weird      the next fail_count data requests get a garbled HTTP answer (a
+             header line without a colon: libcurl's WEIRD_SERVER_REPLY)
   hang       data requests sleep hang_ms before answering
   notjson    200 with an HTML body
   error200   200 with the invalid-key error object
@@ -188,7 +190,7 @@ class Handler(BaseHTTPRequestHandler):
                 for k, v in sorted(q.items())))
             s = dict(st.settings)
             fault = s["fail"]
-            if fault in ("429", "500"):
+            if fault in ("429", "500", "weird"):
                 if s["fail_count"] > 0:
                     st.settings["fail_count"] -= 1
                 else:
@@ -201,6 +203,18 @@ class Handler(BaseHTTPRequestHandler):
             status, body = self.answer(st, url, q, s, fault)
             if fault == "hang":
                 time.sleep(s["hang_ms"] / 1000.0)
+            if fault == "weird":
+                with st.lock:
+                    st.by_status["weird"] = st.by_status.get("weird", 0) + 1
+                    st.inflight -= 1
+                    counted = True
+                self.close_connection = True
+                try:
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                                     b"this header has no colon\r\n\r\n[]")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                return
             ctype = ("text/html" if fault in ("notjson", "echo404")
                      else "application/json")
             # Counted (and out of flight) before the answer leaves: a client

@@ -16,7 +16,8 @@
  *   batch_size          symbols per batch request (default 100)
  *   concurrency         requests in flight at once (default 4)
  *   connect_timeout_ms  5000; timeout_ms (whole request) 30000
- *   retries             extra attempts after a 429, 5xx, timeout or
+ *   retries             extra attempts after a 429, 5xx, timeout, garbled
+ *                       answer (incl. HTTP/2 transport errors) or
  *                       connection error (default 3)
  *   backoff_ms          the first retry's delay, doubled each time, plus up
  *                       to 50% random jitter (default 500)

@@ -423,6 +423,9 @@ static void finish(run *R, size_t qi, CURLcode cc, long http, const char *cerr,
         case CURLE_GOT_NOTHING:
         case CURLE_PARTIAL_FILE:
         case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_HTTP2:            /* transport errors of HTTP/2 ... */
+        case CURLE_HTTP2_STREAM:
+        case CURLE_WEIRD_SERVER_REPLY: /* ... and a garbled answer */
             retry_or_fail(R, r, qi, why);
             if (R->q[qi] == r)
                 return;

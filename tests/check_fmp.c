@@ -120,6 +120,11 @@ static const char PRICES[] =
     "NEG,-1.5\n"
     "ZERO,0\n"
     "SUBMICRO,0.0000004\n"
+    "ZEXP,0.00000000000000000001e21\n"
+    "ZEXP2,0.0000000000000000000000000000000000000000000000000000000000000000000000000012345e76\n"
+    "ZERO2,0.0e25\n"
+    "ZERO3,0e5\n"
+    "FAR,1e-999999\n"
     "HUGE,1e30\n"
     "A1,1.01\nA2,2.02\nA3,3.03\nA4,4.04\nA5,5.05\nA6,6.06\n"
     "A7,7.07\nA8,8.08\nA9,9.09\nA10,10.1\nA11,11.11\nA12,12.12\n";
@@ -422,6 +427,19 @@ START_TEST(batch_prices_exact)
     ck_assert_has(logbuf, "FMP gave NEG a price of -1.5: not a usable price");
     ck_assert_has(logbuf, "FMP gave ZERO a price of 0");
     ck_assert_has(logbuf, "FMP gave SUBMICRO a price of 0");
+    /* leading zeros do not count against the range: 0.0...01e21 is 10;
+     * zero with any exponent is zero (no usable price), and so is 1e-999999 */
+    static const char *const t4[] = {"ZEXP", "ZEXP2", "ZERO2", "ZERO3", "FAR"};
+    ck_assert_int_eq(price(t4, 5, q, &err), CAPALLOC_OK);
+    ck_assert_int_eq(q[0].found, 1);
+    ck_assert_int_eq(q[0].price.micros, micros("10"));
+    ck_assert_int_eq(q[1].found, 1);
+    ck_assert_int_eq(q[1].price.micros, micros("12.345"));
+    ck_assert_int_eq(q[2].found, 0);
+    ck_assert_int_eq(q[3].found, 0);
+    ck_assert_int_eq(q[4].found, 0);
+    ck_assert_has(logbuf, "FMP gave ZERO2 a price of 0");
+    ck_assert_has(logbuf, "FMP gave FAR a price of 0");
     /* a price out of capalloc's range is an error, not a missing price */
     static const char *const t3[] = {"AAPL", "HUGE"};
     ck_assert_int_eq(price(t3, 2, q, &err), CAPALLOC_ERR_IO);

@@ -40,7 +40,7 @@ capalloc_status fmp_number_to_dec(const capalloc_host *h, const char *text,
     }
     /* digits without the point; point = digits before the point */
     char dig[64];
-    size_t nd = 0, lead = 0;
+    size_t nd = 0;
     long point;
     const char *ip = p;
     while (p < end && *p >= '0' && *p <= '9')
@@ -77,24 +77,35 @@ capalloc_status fmp_number_to_dec(const capalloc_host *h, const char *text,
     }
     if (p != end)
         return CAPALLOC_ERR_INVALID;
-    /* significant digits: skip leading zeros of the integer part */
-    while (lead < nint - 1 && ip[lead] == '0')
-        lead++;
-    /* A long mantissa: integer digits beyond the buffer overflow anyway;
+    /* significant digits only: leading zeros, of the integer part and of
+     * the fraction (0.00012 is 12 with the point 3 places left), are not
+     * kept, so 0e5, 0.0e25 and 0.00000000000000000001e21 are in range.
+     * A long mantissa: integer digits beyond the buffer overflow anyway;
      * fraction digits beyond it only decide a tie (the sticky flag). */
     int sticky = 0; /* a non-zero digit dropped from the end */
-    for (size_t i = lead; i < nint; i++) {
+    point = 0;
+    for (size_t i = 0; i < nint; i++) {
+        if (nd == 0 && ip[i] == '0')
+            continue;
         if (nd < sizeof dig - 1)
             dig[nd++] = ip[i];
         else
             return CAPALLOC_ERR_OVERFLOW;
+        point++;
     }
-    point = (long)nd;
     for (size_t i = 0; i < nfrac; i++) {
+        if (nd == 0 && fp[i] == '0') {
+            point--;
+            continue;
+        }
         if (nd < sizeof dig - 1)
             dig[nd++] = fp[i];
         else if (fp[i] != '0')
             sticky = 1;
+    }
+    if (nd == 0) {
+        /* zero, whatever its exponent */
+        return h->dec_parse("0.000000", out);
     }
     point += exp;
     /* integer digits: dig[0..point) (zero when point <= 0);
@@ -118,7 +129,9 @@ capalloc_status fmp_number_to_dec(const capalloc_host *h, const char *text,
     /* rounding: digit 7 and the rest */
     char r = FRAC(6);
     int rest = sticky;
-    for (long k = 7; point + k < (long)nd; k++)
+    /* digits past the 7th decimal: only those of dig[] (never a loop over
+     * the zeros of 1e-999999) */
+    for (long k = -point > 7 ? -point : 7; point + k < (long)nd; k++)
         if (point + k >= 0 && dig[point + k] != '0')
             rest = 1;
     if (r != '0' || rest)

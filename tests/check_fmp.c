@@ -736,6 +736,18 @@ START_TEST(ambiguous_price_is_an_error)
         else
             ck_assert_has(err.msg, "price of ODD cannot be read unambiguously");
     }
+    /* the same symbol twice in one answer: two prices are an error naming
+     * it; the same price twice is that price */
+    control("{\"reset\": true, \"raw\": {\"ODD\": "
+            "\"{\\\"symbol\\\":\\\"ODD\\\",\\\"price\\\":1.5},"
+            "{\\\"symbol\\\":\\\"ODD\\\",\\\"price\\\":2}\"}}");
+    ck_assert_int_eq(price(t, 2, q, &err), CAPALLOC_ERR_IO);
+    ck_assert_has(err.msg, "two different prices for ODD in one answer (1.5 and 2)");
+    control("{\"reset\": true, \"raw\": {\"ODD\": "
+            "\"{\\\"symbol\\\":\\\"ODD\\\",\\\"price\\\":1.5},"
+            "{\\\"symbol\\\":\\\"ODD\\\",\\\"price\\\":1.50}\"}}");
+    ck_assert_int_eq(price(t, 2, q, &err), CAPALLOC_OK);
+    ck_assert_int_eq(q[1].price.micros, micros("1.5"));
     /* the plain spelling is read as always */
     control("{\"reset\": true, \"raw\": {\"ODD\": "
             "\"{\\\"symbol\\\":\\\"ODD\\\",\\\"price\\\":7.25}\"}}");

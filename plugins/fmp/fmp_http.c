@@ -358,17 +358,43 @@ static void body_excerpt(const run *R, const req *r, char *out, size_t len)
     free(clean);
 }
 
+typedef struct seen_price {
+    int set;
+    capalloc_dec price;
+} seen_price;
+
 static void apply(run *R, const fmp_body *b)
 {
-    for (size_t i = 0; i < b->n_items; i++) {
+    /* the first price of each asked symbol in this answer: the same symbol
+     * twice with two prices is an answer that cannot be used */
+    seen_price *seen = calloc(R->n ? R->n : 1, sizeof *seen);
+    if (seen == NULL) {
+        fail(R, CAPALLOC_ERR_NOMEM, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < b->n_items && R->st == CAPALLOC_OK; i++) {
         const fmp_item *it = &b->items[i];
         long k = it->symbol ? find_ticker(R, it->symbol) : -1;
+        if (k >= 0 && it->has_price) {
+            if (seen[k].set && seen[k].price.micros != it->price.micros) {
+                char p1[CAPALLOC_DEC_MAX_TEXT], p2[CAPALLOC_DEC_MAX_TEXT];
+                fail(R, CAPALLOC_ERR_IO,
+                     "FMP gave two different prices for %s in one answer "
+                     "(%s and %s): the answer is not used",
+                     it->symbol,
+                     R->s->host->dec_format(seen[k].price, 0, p1, sizeof p1),
+                     R->s->host->dec_format(it->price, 0, p2, sizeof p2));
+                break;
+            }
+            seen[k].set = 1;
+            seen[k].price = it->price;
+        }
         if (k >= 0 && it->bad_price) {
             fail(R, CAPALLOC_ERR_IO,
                  "FMP: the price of %s (%s) is not a decimal capalloc can "
                  "hold (at most 13 integer digits)",
                  it->symbol, it->price_text);
-            return;
+            break;
         }
         if (k >= 0 && it->unreadable) {
             fail(R, CAPALLOC_ERR_IO,
@@ -376,7 +402,7 @@ static void apply(run *R, const fmp_body *b)
                  "(its \"price\" key is escaped, or the number's text and "
                  "its value disagree): the answer is not used",
                  it->symbol);
-            return;
+            break;
         }
         if (k < 0 || !it->has_price || R->quotes[k].found)
             continue; /* not asked for, no price, or already priced */
@@ -401,6 +427,7 @@ static void apply(run *R, const fmp_body *b)
                     it->symbol);
         }
     }
+    free(seen);
 }
 
 /* A transfer of request q[qi] ended. */

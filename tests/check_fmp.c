@@ -547,6 +547,29 @@ START_TEST(rate_limit_retried)
 }
 END_TEST
 
+/* "Limit Reach" with status 200 is a rate limit too: retried, not data and
+ * not a refusal. */
+START_TEST(limit_reach_on_200_retried)
+{
+    ck_assert_int_eq(start_fmp("retries: 2"), 0);
+    control("{\"reset\": true, \"fail\": \"limit200\", \"fail_count\": 2}");
+    static const char *const t[] = {"AAPL"};
+    capalloc_quote q[1];
+    capalloc_err err;
+    ck_assert_int_eq(price(t, 1, q, &err), CAPALLOC_OK);
+    ck_assert_int_eq(q[0].price.micros, micros("268.47"));
+    ck_assert_int_eq(stat_int("requests"), 3);
+    ck_assert_has(logbuf, "HTTP 200: Limit Reach");
+    ck_assert_has(logbuf, "retry 2 of 2");
+    control("{\"reset\": true, \"fail\": \"limit200\", \"fail_count\": 10}");
+    ck_assert_int_eq(price(t, 1, q, &err), CAPALLOC_ERR_IO);
+    ck_assert_has(err.msg, "Limit Reach");
+    ck_assert_has(err.msg, "gave up after 3 attempts");
+    ck_assert_int_eq(q[0].found, 0);
+    stop_fmp();
+}
+END_TEST
+
 START_TEST(server_error_retried_then_fails)
 {
     ck_assert_int_eq(start_fmp("retries: 2"), 0);
@@ -1134,6 +1157,7 @@ int main(void)
     tcase_add_test(tp, legacy_mode);
     tcase_add_test(tp, batch_refused_falls_back_per_symbol);
     tcase_add_test(tp, rate_limit_retried);
+    tcase_add_test(tp, limit_reach_on_200_retried);
     tcase_add_test(tp, server_error_retried_then_fails);
     tcase_add_test(tp, long_batch_keeps_the_reason);
     tcase_add_test(tp, garbled_answer_retried);

@@ -37,6 +37,8 @@ Faults ("fail"):
   429        the next fail_count data requests get 429 (rate-limit body),
              then normal answers
   500        the next fail_count data requests get 500
+  limit200   the next fail_count data requests get FMP's "Limit Reach"
+             error object with status 200 (as FMP sometimes sends it)
   weird      the next fail_count data requests get a garbled HTTP answer (a
              header line without a colon: libcurl's WEIRD_SERVER_REPLY)
   hang       data requests sleep hang_ms before answering
@@ -190,7 +192,7 @@ class Handler(BaseHTTPRequestHandler):
                 for k, v in sorted(q.items())))
             s = dict(st.settings)
             fault = s["fail"]
-            if fault in ("429", "500", "weird"):
+            if fault in ("429", "500", "weird", "limit200"):
                 if s["fail_count"] > 0:
                     st.settings["fail_count"] -= 1
                 else:
@@ -238,6 +240,8 @@ class Handler(BaseHTTPRequestHandler):
             return 429, json.dumps({"Error Message": ERR_LIMIT})
         if fault == "500":
             return 500, '{"error":"internal"}'
+        if fault == "limit200":
+            return 200, json.dumps({"Error Message": ERR_LIMIT})
         if fault == "notjson":
             return 200, "<html><body>502 Bad Gateway</body></html>"
         if fault == "error200":

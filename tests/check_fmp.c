@@ -661,15 +661,16 @@ END_TEST
 
 START_TEST(connection_refused_fails)
 {
-    /* a port nothing listens on: bind one, note it, close it */
+    /* a port nothing listens on: bound (so no one else can take it) but
+     * never listen()ed on, until the test ends: connections are refused */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
     struct sockaddr_in a = {0};
     socklen_t al = sizeof a;
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
     ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-    close(fd);
     int live = port;
     port = ntohs(a.sin_port);
     int rc = start_fmp("retries: 1");
@@ -681,6 +682,8 @@ START_TEST(connection_refused_fails)
     ck_assert_int_eq(price(t, 1, q, &err), CAPALLOC_ERR_IO);
     ck_assert_has(err.msg, "gave up after 2 attempts");
     ck_assert_has(logbuf, "retry 1 of 1");
+    ck_assert_has(err.msg, "onnect");
+    close(fd);
     stop_fmp();
 }
 END_TEST

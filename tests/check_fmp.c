@@ -95,7 +95,8 @@ static void slurp(const char *path, char *buf, size_t len)
 #define ck_assert_no_key(text)                                             \
     do {                                                                   \
         const char *t_ = (text);                                           \
-        ck_assert_msg(strstr(t_, KEY) == NULL && strstr(t_, "7f3a9c") == NULL, \
+        ck_assert_msg(strstr(t_, KEY) == NULL && strstr(t_, "7f3a9c") == NULL && \
+                      strstr(t_, "tk-7") == NULL,                          \
                       "the API key leaked into: %s", t_);                  \
     } while (0)
 
@@ -117,6 +118,13 @@ static const char PRICES[] =
     "CARRY,9.9999995\n"
     "EXPB,1E+2\n"
     "NEG,-1.5\n"
+    "ZERO,0\n"
+    "SUBMICRO,0.0000004\n"
+    "ZEXP,0.00000000000000000001e21\n"
+    "ZEXP2,0.0000000000000000000000000000000000000000000000000000000000000000000000000012345e76\n"
+    "ZERO2,0.0e25\n"
+    "ZERO3,0e5\n"
+    "FAR,1e-999999\n"
     "HUGE,1e30\n"
     "A1,1.01\nA2,2.02\nA3,3.03\nA4,4.04\nA5,5.05\nA6,6.06\n"
     "A7,7.07\nA8,8.08\nA9,9.09\nA10,10.1\nA11,11.11\nA12,12.12\n";
@@ -407,14 +415,31 @@ START_TEST(batch_prices_exact)
     ck_assert_has(logbuf, "apikey=***");
     ck_assert_has(logbuf, "10 tickers priced in 3 requests");
     /* more of the number grammar: a tie carried into the integer, an
-     * exponent with a sign, a negative price (passed on: the engine
-     * refuses it, naming the ticker) */
-    static const char *const t2[] = {"CARRY", "EXPB", "NEG"};
-    ck_assert_int_eq(price(t2, 3, q, &err), CAPALLOC_OK);
+     * exponent with a sign; a negative, a zero and a price that rounds to
+     * zero are no usable prices: not found, with a warning naming them */
+    static const char *const t2[] = {"CARRY", "EXPB", "NEG", "ZERO", "SUBMICRO"};
+    ck_assert_int_eq(price(t2, 5, q, &err), CAPALLOC_OK);
     ck_assert_int_eq(q[0].price.micros, micros("10"));
     ck_assert_int_eq(q[1].price.micros, micros("100"));
-    ck_assert_int_eq(q[2].found, 1);
-    ck_assert_int_eq(q[2].price.micros, micros("-1.5"));
+    ck_assert_int_eq(q[2].found, 0);
+    ck_assert_int_eq(q[3].found, 0);
+    ck_assert_int_eq(q[4].found, 0);
+    ck_assert_has(logbuf, "FMP gave NEG a price of -1.5: not a usable price");
+    ck_assert_has(logbuf, "FMP gave ZERO a price of 0");
+    ck_assert_has(logbuf, "FMP gave SUBMICRO a price of 0");
+    /* leading zeros do not count against the range: 0.0...01e21 is 10;
+     * zero with any exponent is zero (no usable price), and so is 1e-999999 */
+    static const char *const t4[] = {"ZEXP", "ZEXP2", "ZERO2", "ZERO3", "FAR"};
+    ck_assert_int_eq(price(t4, 5, q, &err), CAPALLOC_OK);
+    ck_assert_int_eq(q[0].found, 1);
+    ck_assert_int_eq(q[0].price.micros, micros("10"));
+    ck_assert_int_eq(q[1].found, 1);
+    ck_assert_int_eq(q[1].price.micros, micros("12.345"));
+    ck_assert_int_eq(q[2].found, 0);
+    ck_assert_int_eq(q[3].found, 0);
+    ck_assert_int_eq(q[4].found, 0);
+    ck_assert_has(logbuf, "FMP gave ZERO2 a price of 0");
+    ck_assert_has(logbuf, "FMP gave FAR a price of 0");
     /* a price out of capalloc's range is an error, not a missing price */
     static const char *const t3[] = {"AAPL", "HUGE"};
     ck_assert_int_eq(price(t3, 2, q, &err), CAPALLOC_ERR_IO);
@@ -522,6 +547,29 @@ START_TEST(rate_limit_retried)
 }
 END_TEST
 
+/* "Limit Reach" with status 200 is a rate limit too: retried, not data and
+ * not a refusal. */
+START_TEST(limit_reach_on_200_retried)
+{
+    ck_assert_int_eq(start_fmp("retries: 2"), 0);
+    control("{\"reset\": true, \"fail\": \"limit200\", \"fail_count\": 2}");
+    static const char *const t[] = {"AAPL"};
+    capalloc_quote q[1];
+    capalloc_err err;
+    ck_assert_int_eq(price(t, 1, q, &err), CAPALLOC_OK);
+    ck_assert_int_eq(q[0].price.micros, micros("268.47"));
+    ck_assert_int_eq(stat_int("requests"), 3);
+    ck_assert_has(logbuf, "HTTP 200: Limit Reach");
+    ck_assert_has(logbuf, "retry 2 of 2");
+    control("{\"reset\": true, \"fail\": \"limit200\", \"fail_count\": 10}");
+    ck_assert_int_eq(price(t, 1, q, &err), CAPALLOC_ERR_IO);
+    ck_assert_has(err.msg, "Limit Reach");
+    ck_assert_has(err.msg, "gave up after 3 attempts");
+    ck_assert_int_eq(q[0].found, 0);
+    stop_fmp();
+}
+END_TEST
+
 START_TEST(server_error_retried_then_fails)
 {
     ck_assert_int_eq(start_fmp("retries: 2"), 0);
@@ -537,6 +585,60 @@ START_TEST(server_error_retried_then_fails)
     ck_assert_has(err.msg, "gave up after 3 attempts");
     ck_assert_has(err.msg, "apikey=***");
     ck_assert_int_eq(stat_int("requests"), 3);
+    stop_fmp();
+}
+END_TEST
+
+/* A batch of 300 long symbols: the reason still leads the message, and the
+ * URL shown names 3 symbols and how many more. */
+START_TEST(long_batch_keeps_the_reason)
+{
+    ck_assert_int_eq(start_fmp("retries: 1, batch_size: 300"), 0);
+    control("{\"reset\": true, \"fail\": \"500\", \"fail_count\": 100}");
+    enum { N = 300 };
+    static char names[N][16];
+    const char *t[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "TICKER%04d", i); /* 10 chars */
+        t[i] = names[i];
+    }
+    static capalloc_quote q[N];
+    capalloc_err err;
+    ck_assert_int_eq(price(t, N, q, &err), CAPALLOC_ERR_IO);
+    ck_assert_has(err.msg, "HTTP 500");
+    ck_assert_has(err.msg, "gave up after 2 attempts");
+    ck_assert_has(err.msg, "symbols=TICKER0000,TICKER0001,TICKER0002,(+297 more)&apikey=***");
+    ck_assert_msg(strstr(err.msg, "TICKER0003") == NULL, "%s", err.msg);
+    ck_assert_has(logbuf, "HTTP 500");
+    ck_assert_has(logbuf, "retry 1 of 1");
+    /* the server was asked for all 300 */
+    json_t *j = ctl("/_stats", NULL);
+    const char *p0 = json_string_value(json_array_get(json_object_get(j, "paths"), 0));
+    ck_assert_ptr_nonnull(p0);
+    ck_assert_has(p0, "TICKER0299");
+    json_decref(j);
+    stop_fmp();
+}
+END_TEST
+
+/* A garbled answer (libcurl: WEIRD_SERVER_REPLY, like HTTP/2 transport
+ * errors) is retried like a dropped connection. */
+START_TEST(garbled_answer_retried)
+{
+    ck_assert_int_eq(start_fmp("retries: 1"), 0);
+    control("{\"reset\": true, \"fail\": \"weird\", \"fail_count\": 1}");
+    static const char *const t[] = {"AAPL"};
+    capalloc_quote q[1];
+    capalloc_err err;
+    ck_assert_int_eq(price(t, 1, q, &err), CAPALLOC_OK);
+    ck_assert_int_eq(q[0].price.micros, micros("268.47"));
+    ck_assert_int_eq(status_count("weird"), 1);
+    ck_assert_int_eq(stat_int("requests"), 2);
+    ck_assert_has(logbuf, "retry 1 of 1");
+    control("{\"reset\": true, \"fail\": \"weird\", \"fail_count\": 10}");
+    ck_assert_int_eq(price(t, 1, q, &err), CAPALLOC_ERR_IO);
+    ck_assert_has(err.msg, "gave up after 2 attempts");
+    ck_assert_int_eq(stat_int("requests"), 2);
     stop_fmp();
 }
 END_TEST
@@ -559,15 +661,16 @@ END_TEST
 
 START_TEST(connection_refused_fails)
 {
-    /* a port nothing listens on: bind one, note it, close it */
+    /* a port nothing listens on: bound (so no one else can take it) but
+     * never listen()ed on, until the test ends: connections are refused */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
     struct sockaddr_in a = {0};
     socklen_t al = sizeof a;
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
     ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-    close(fd);
     int live = port;
     port = ntohs(a.sin_port);
     int rc = start_fmp("retries: 1");
@@ -579,6 +682,8 @@ START_TEST(connection_refused_fails)
     ck_assert_int_eq(price(t, 1, q, &err), CAPALLOC_ERR_IO);
     ck_assert_has(err.msg, "gave up after 2 attempts");
     ck_assert_has(logbuf, "retry 1 of 1");
+    ck_assert_has(err.msg, "onnect");
+    close(fd);
     stop_fmp();
 }
 END_TEST
@@ -600,6 +705,80 @@ START_TEST(bodies_that_are_not_quotes)
     ck_assert_has(err.msg, "refused the API key from $" KEY_ENV);
     ck_assert_int_eq(q[0].found, 0);
     ck_assert_int_eq(stat_int("requests"), 1); /* not retried */
+    stop_fmp();
+}
+END_TEST
+
+/* A server that echoes the request (key included) in its answer: whatever
+ * offset the key lands at, no part of it reaches a message or a log,
+ * whichever cut (the excerpt of a body, the error text, the message) it
+ * straddles. */
+START_TEST(echoed_key_never_leaks)
+{
+    ck_assert_int_eq(start_fmp("retries: 0"), 0);
+    static const char *const t[] = {"AAPL"};
+    capalloc_quote q[1];
+    capalloc_err err;
+    const char *modes[] = {"echo404", "echo400"};
+    for (int m = 0; m < 2; m++)
+        for (int pad = 0; pad <= 1100; pad += 3) {
+            char c[128];
+            snprintf(c, sizeof c, "{\"reset\": true, \"fail\": \"%s\", "
+                     "\"echo_pad\": %d}", modes[m], pad);
+            control(c);
+            /* price() asserts that no prefix of the key is in err.msg or
+             * the log */
+            ck_assert_int_eq(price(t, 1, q, &err), CAPALLOC_ERR_IO);
+            ck_assert_has(err.msg, m ? "HTTP 400" : "HTTP 404");
+            if (pad < 100)
+                ck_assert_has(err.msg, "apikey=***");
+        }
+    stop_fmp();
+}
+END_TEST
+
+/* A "price" jansson and the number's text would read differently: an error
+ * naming the ticker, never one of the two readings. */
+START_TEST(ambiguous_price_is_an_error)
+{
+    ck_assert_int_eq(start_fmp("retries: 0"), 0);
+    static const char *const t[] = {"AAPL", "ODD"};
+    capalloc_quote q[2];
+    capalloc_err err;
+    const char *raws[] = {
+        /* a duplicate key, spelled with an escape */
+        "{\\\"symbol\\\":\\\"ODD\\\",\\\"price\\\":1.5,\\\"pric\\\\u0065\\\":7}",
+        /* only the escaped spelling */
+        "{\\\"symbol\\\":\\\"ODD\\\",\\\"pric\\\\u0065\\\":7}",
+        "{\\\"symbol\\\":\\\"ODD\\\",\\\"\\\\u0070rice\\\":7}",
+    };
+    for (int i = 0; i < 3; i++) {
+        char c[512];
+        snprintf(c, sizeof c, "{\"reset\": true, \"raw\": {\"ODD\": \"%s\"}}", raws[i]);
+        control(c);
+        ck_assert_int_eq(price(t, 2, q, &err), CAPALLOC_ERR_IO);
+        if (i == 0)
+            ck_assert_has(err.msg, "duplicate");
+        else
+            ck_assert_has(err.msg, "price of ODD cannot be read unambiguously");
+    }
+    /* the same symbol twice in one answer: two prices are an error naming
+     * it; the same price twice is that price */
+    control("{\"reset\": true, \"raw\": {\"ODD\": "
+            "\"{\\\"symbol\\\":\\\"ODD\\\",\\\"price\\\":1.5},"
+            "{\\\"symbol\\\":\\\"ODD\\\",\\\"price\\\":2}\"}}");
+    ck_assert_int_eq(price(t, 2, q, &err), CAPALLOC_ERR_IO);
+    ck_assert_has(err.msg, "two different prices for ODD in one answer (1.5 and 2)");
+    control("{\"reset\": true, \"raw\": {\"ODD\": "
+            "\"{\\\"symbol\\\":\\\"ODD\\\",\\\"price\\\":1.5},"
+            "{\\\"symbol\\\":\\\"ODD\\\",\\\"price\\\":1.50}\"}}");
+    ck_assert_int_eq(price(t, 2, q, &err), CAPALLOC_OK);
+    ck_assert_int_eq(q[1].price.micros, micros("1.5"));
+    /* the plain spelling is read as always */
+    control("{\"reset\": true, \"raw\": {\"ODD\": "
+            "\"{\\\"symbol\\\":\\\"ODD\\\",\\\"price\\\":7.25}\"}}");
+    ck_assert_int_eq(price(t, 2, q, &err), CAPALLOC_OK);
+    ck_assert_int_eq(q[1].price.micros, micros("7.25"));
     stop_fmp();
 }
 END_TEST
@@ -671,6 +850,25 @@ START_TEST(last_known_prices)
     ck_assert_uint_eq(q[1].flags, 0);
     ck_assert_int_eq(q[2].found, 0);
     ck_assert_has(logbuf, "no price for AAPL: using its last known price");
+    /* a zero or negative price from FMP is no price: the remembered one
+     * stands in, and the file keeps it */
+    const char *bad[] = {"0", "-3.25", "0.0"};
+    for (int i = 0; i < 3; i++) {
+        char c[128], known[4096];
+        snprintf(c, sizeof c, "{\"omit\": [], \"override\": {\"AAPL\": \"%s\"}}",
+                 bad[i]);
+        control(c);
+        ck_assert_int_eq(price(t, 3, q, &err), CAPALLOC_OK);
+        ck_assert_int_eq(q[0].found, 1);
+        ck_assert_int_eq(q[0].price.micros, micros("268.47"));
+        ck_assert_uint_eq(q[0].flags, CAPALLOC_QUOTE_STALE);
+        ck_assert_has(logbuf, "FMP gave AAPL a price of");
+        char kp[PATH_MAX];
+        dir_path(kp, sizeof kp, "known.tsv");
+        slurp(kp, known, sizeof known);
+        ck_assert_has(known, "AAPL\t268.47\t");
+    }
+    control("{\"override\": {}, \"omit\": [\"AAPL\"]}");
     stop_fmp();
     /* too old: fetched two hours ago, max age one hour */
     write_file("known.tsv", "AAPL\t268.47\t1762549202\t%lld\n",
@@ -679,6 +877,18 @@ START_TEST(last_known_prices)
     ck_assert_int_eq(price(t, 3, q, &err), CAPALLOC_OK);
     ck_assert_int_eq(q[0].found, 0);
     stop_fmp();
+    /* a corrupt file: fetched times that are not in (0, now] are never
+     * used (INT64_MIN once made now - fetched overflow and pass) */
+    const char *corrupt[] = {"-9223372036854775808", "-9223372036854775807",
+                             "0", "-1", "9223372036854775807"};
+    for (int i = 0; i < 5; i++) {
+        write_file("known.tsv", "AAPL\t268.47\t1762549202\t%s\n", corrupt[i]);
+        ck_assert_int_eq(start_fmp("last_known_path: known.tsv, "
+                                   "last_known_max_age: 3600"), 0);
+        ck_assert_int_eq(price(t, 3, q, &err), CAPALLOC_OK);
+        ck_assert_msg(q[0].found == 0, "fetched %s was used", corrupt[i]);
+        stop_fmp();
+    }
     /* off by default: the file is kept up to date but never used */
     ck_assert_int_eq(start_fmp("last_known_path: known.tsv"), 0);
     control("{\"omit\": []}");
@@ -950,10 +1160,15 @@ int main(void)
     tcase_add_test(tp, legacy_mode);
     tcase_add_test(tp, batch_refused_falls_back_per_symbol);
     tcase_add_test(tp, rate_limit_retried);
+    tcase_add_test(tp, limit_reach_on_200_retried);
     tcase_add_test(tp, server_error_retried_then_fails);
+    tcase_add_test(tp, long_batch_keeps_the_reason);
+    tcase_add_test(tp, garbled_answer_retried);
     tcase_add_test(tp, timeout_retried_then_fails);
     tcase_add_test(tp, connection_refused_fails);
     tcase_add_test(tp, bodies_that_are_not_quotes);
+    tcase_add_test(tp, echoed_key_never_leaks);
+    tcase_add_test(tp, ambiguous_price_is_an_error);
     tcase_add_test(tp, wrong_key_fails_at_once);
     tcase_add_test(tp, key_from_environment_only);
     tcase_add_test(tp, last_known_prices);

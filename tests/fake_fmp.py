@@ -37,13 +37,22 @@ Faults ("fail"):
   429        the next fail_count data requests get 429 (rate-limit body),
              then normal answers
   500        the next fail_count data requests get 500
+  limit200   the next fail_count data requests get FMP's "Limit Reach"
+             error object with status 200 (as FMP sometimes sends it)
+  weird      the next fail_count data requests get a garbled HTTP answer (a
+             header line without a colon: libcurl's WEIRD_SERVER_REPLY)
   hang       data requests sleep hang_ms before answering
   notjson    200 with an HTML body
   error200   200 with the invalid-key error object
   legacy403  /api/v3 answers 403 with the legacy-endpoint body
+  echo404    404 with an HTML body echoing the request as received (the
+             key included), after echo_pad characters of padding
+  echo400    400 with {"Error Message": padding + the request as received}
 Other settings: refuse_batch (402 on batch endpoints), refuse_symbols
 (402 on single quotes of those symbols), omit (symbols left out of every
-answer), latency_ms (sleep per data request).
+answer), latency_ms (sleep per data request), override ({"AAPL": "0"}:
+the price text sent for those symbols instead), raw ({"X": "{...}"}: the
+quote object sent for X, verbatim).
 """
 import argparse
 import json
@@ -74,6 +83,7 @@ ERR_LIMIT = ('Limit Reach . Please upgrade your plan or visit our '
 DEFAULTS = {
     "fail": "none", "fail_count": 0, "hang_ms": 5000, "latency_ms": 0,
     "refuse_batch": False, "refuse_symbols": [], "omit": [],
+    "echo_pad": 0, "override": {}, "raw": {},
 }
 
 
@@ -182,7 +192,7 @@ class Handler(BaseHTTPRequestHandler):
                 for k, v in sorted(q.items())))
             s = dict(st.settings)
             fault = s["fail"]
-            if fault in ("429", "500"):
+            if fault in ("429", "500", "weird", "limit200"):
                 if s["fail_count"] > 0:
                     st.settings["fail_count"] -= 1
                 else:
@@ -195,7 +205,20 @@ class Handler(BaseHTTPRequestHandler):
             status, body = self.answer(st, url, q, s, fault)
             if fault == "hang":
                 time.sleep(s["hang_ms"] / 1000.0)
-            ctype = "text/html" if fault == "notjson" else "application/json"
+            if fault == "weird":
+                with st.lock:
+                    st.by_status["weird"] = st.by_status.get("weird", 0) + 1
+                    st.inflight -= 1
+                    counted = True
+                self.close_connection = True
+                try:
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                                     b"this header has no colon\r\n\r\n[]")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                return
+            ctype = ("text/html" if fault in ("notjson", "echo404")
+                     else "application/json")
             # Counted (and out of flight) before the answer leaves: a client
             # that has its answer and asks /_stats, or sends its next
             # request, must find this one done.
@@ -217,10 +240,19 @@ class Handler(BaseHTTPRequestHandler):
             return 429, json.dumps({"Error Message": ERR_LIMIT})
         if fault == "500":
             return 500, '{"error":"internal"}'
+        if fault == "limit200":
+            return 200, json.dumps({"Error Message": ERR_LIMIT})
         if fault == "notjson":
             return 200, "<html><body>502 Bad Gateway</body></html>"
         if fault == "error200":
             return 200, json.dumps({"Error Message": ERR_KEY})
+        if fault == "echo404":
+            # a misconfigured proxy echoing what it got, key and all
+            return 404, ("<html>" + "x" * s["echo_pad"] + "GET " + self.path +
+                         " not found</html>")
+        if fault == "echo400":
+            return 400, json.dumps({"Error Message": "y" * s["echo_pad"] +
+                                    "bad request: " + self.path})
         legacy = url.path.startswith("/api/v3/quote/")
         if legacy:
             if fault == "legacy403":
@@ -243,7 +275,10 @@ class Handler(BaseHTTPRequestHandler):
         for sym in syms:
             if sym in s["omit"]:
                 continue
-            p = price_text(st, sym)
+            if sym in s["raw"]:
+                out.append(s["raw"][sym])
+                continue
+            p = s["override"].get(sym) or price_text(st, sym)
             if p is not None:
                 out.append(quote_json(sym, p, legacy))
         return 200, "[" + ",".join(out) + "]"

@@ -16,7 +16,8 @@
  *   batch_size          symbols per batch request (default 100)
  *   concurrency         requests in flight at once (default 4)
  *   connect_timeout_ms  5000; timeout_ms (whole request) 30000
- *   retries             extra attempts after a 429, 5xx, timeout or
+ *   retries             extra attempts after a 429, 5xx, timeout, garbled
+ *                       answer (incl. HTTP/2 transport errors) or
  *                       connection error (default 3)
  *   backoff_ms          the first retry's delay, doubled each time, plus up
  *                       to 50% random jitter (default 500)
@@ -50,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -81,54 +83,126 @@ static const capalloc_option_spec fmp_options[] = {
 /* never showing the key                                                     */
 /* ------------------------------------------------------------------------ */
 
-static void replace_all(char *buf, const char *needle)
+/* A growing string (NULL after an allocation failure). */
+typedef struct scrub_buf {
+    char *p;
+    size_t len, cap;
+} scrub_buf;
+
+static void sc_add(scrub_buf *b, const char *s, size_t n)
 {
-    size_t nl = needle ? strlen(needle) : 0;
-    if (nl == 0)
+    if (b->p == NULL)
         return;
-    char *p, *from = buf;
-    while ((p = strstr(from, needle)) != NULL) {
-        if (nl >= 3) {
-            memcpy(p, "***", 3);
-            memmove(p + 3, p + nl, strlen(p + nl) + 1);
-            from = p + 3;
-        } else {
-            memset(p, '*', nl); /* a 1-2 character key: blank it in place */
-            from = p + nl;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap;
+        while (b->len + n + 1 > cap)
+            cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (np == NULL) {
+            free(b->p);
+            b->p = NULL;
+            return;
         }
+        b->p = np;
+        b->cap = cap;
     }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
 }
 
-void fmp_redact(const fmp_state *s, const char *src, char *dst, size_t len)
+static int starts_with(const char *p, const char *end, const char *w, int icase)
 {
-    snprintf(dst, len, "%s", src);
-    if (s == NULL)
-        return;
-    replace_all(dst, s->key);
-    replace_all(dst, s->key_esc);
+    size_t n = strlen(w);
+    if (n == 0 || (size_t)(end - p) < n)
+        return 0;
+    return icase ? strncasecmp(p, w, n) == 0 : memcmp(p, w, n) == 0;
+}
+
+static int value_end(char c)
+{
+    return c == '&' || c == '"' || c == '\'' || c == ' ' || c == '\t' ||
+           c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+char *fmp_scrub(const fmp_state *s, const char *src, size_t len)
+{
+    scrub_buf b = {malloc(len + 16), 0, len + 16};
+    if (b.p == NULL)
+        return NULL;
+    b.p[0] = '\0';
+    const char *p = src, *end = src + len;
+    const char *key = s ? s->key : NULL, *kesc = s ? s->key_esc : NULL;
+    while (p < end && b.p != NULL) {
+        if (starts_with(p, end, "apikey=", 1)) {
+            /* whatever the server says the key was: apikey=[^&\s"']* */
+            sc_add(&b, p, 7);
+            sc_add(&b, "***", 3);
+            p += 7;
+            while (p < end && !value_end(*p))
+                p++;
+        } else if (key != NULL && starts_with(p, end, key, 0)) {
+            sc_add(&b, "***", 3);
+            p += strlen(key);
+        } else if (kesc != NULL && starts_with(p, end, kesc, 0)) {
+            sc_add(&b, "***", 3);
+            p += strlen(kesc);
+        } else {
+            sc_add(&b, p, 1);
+            p++;
+        }
+    }
+    return b.p;
+}
+
+/* The whole text of fmt (malloc'd), scrubbed of the key; NULL: no memory. */
+static char *scrubbed(const fmp_state *s, const char *fmt, va_list ap)
+{
+    va_list aq;
+    va_copy(aq, ap);
+    int n = vsnprintf(NULL, 0, fmt, aq);
+    va_end(aq);
+    if (n < 0)
+        return NULL;
+    char *full = malloc((size_t)n + 1);
+    if (full == NULL)
+        return NULL;
+    vsnprintf(full, (size_t)n + 1, fmt, ap);
+    char *clean = fmp_scrub(s, full, (size_t)n);
+    memset(full, 0, (size_t)n);
+    free(full);
+    return clean;
+}
+
+/* The text is built whole and scrubbed first; only then may the host cut
+ * it: a key straddling a cut would leave its prefix behind. */
+void fmp_verror(const fmp_state *s, capalloc_err *err, const char *key,
+                const char *fmt, va_list ap)
+{
+    char *clean = scrubbed(s, fmt, ap);
+    s->host->set_error(err, key, "%s",
+                       clean ? clean : "out of memory (an FMP error message)");
+    free(clean);
 }
 
 void fmp_error(const fmp_state *s, capalloc_err *err, const char *key,
                const char *fmt, ...)
 {
-    char msg[sizeof err->msg], clean[sizeof err->msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    fmp_verror(s, err, key, fmt, ap);
     va_end(ap);
-    fmp_redact(s, msg, clean, sizeof clean);
-    s->host->set_error(err, key, "%s", clean);
 }
 
 void fmp_log(const fmp_state *s, capalloc_log_level level, const char *fmt, ...)
 {
-    char msg[2048], clean[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    char *clean = scrubbed(s, fmt, ap);
     va_end(ap);
-    fmp_redact(s, msg, clean, sizeof clean);
-    s->host->log(s->host, level, "%s", clean);
+    s->host->log(s->host, level, "%s",
+                 clean ? clean : "out of memory (an FMP log line)");
+    free(clean);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -231,8 +305,9 @@ static void known_update(fmp_state *s, const char *const *tickers, size_t n,
     }
     k = all;
     for (size_t i = 0; i < n; i++) {
-        if (!q[i].found || (q[i].flags & CAPALLOC_QUOTE_STALE))
-            continue;
+        if (!q[i].found || (q[i].flags & CAPALLOC_QUOTE_STALE) ||
+            q[i].price.micros <= 0)
+            continue; /* only usable, fresh prices are remembered */
         known *hit = known_find(k, nk, tickers[i]);
         if (hit == NULL) {
             char *t = strdup(tickers[i]);
@@ -281,8 +356,11 @@ static void known_fill(fmp_state *s, const char *const *tickers, size_t n,
         if (q[i].found)
             continue;
         const known *hit = known_find(k, nk, tickers[i]);
-        if (hit == NULL || now - hit->fetched > s->max_age ||
-            hit->fetched > now || hit->price.micros <= 0)
+        /* fetched comes from a file: never subtract it before it is known
+         * to lie in (0, now] (now - INT64_MIN overflows); now - max_age
+         * cannot overflow (max_age <= 100 years) */
+        if (hit == NULL || hit->fetched <= 0 || hit->fetched > now ||
+            hit->fetched < now - s->max_age || hit->price.micros <= 0)
             continue;
         q[i].found = 1;
         q[i].price = hit->price;

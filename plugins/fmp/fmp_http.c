@@ -107,19 +107,18 @@ static void req_free(req *r)
     free(r);
 }
 
-/* Fail the run with a scrubbed message (only the first failure counts). */
+/* Fail the run with a scrubbed message (only the first failure counts).
+ * The whole text is scrubbed before anything cuts it. */
 __attribute__((format(printf, 3, 4))) static void
 fail(run *R, capalloc_status st, const char *fmt, ...)
 {
     if (R->st != CAPALLOC_OK)
         return;
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     R->st = st;
-    fmp_error(R->s, R->err, NULL, "%s", msg);
+    fmp_verror(R->s, R->err, NULL, fmt, ap);
+    va_end(ap);
 }
 
 /* ---- building requests --------------------------------------------------- */
@@ -168,19 +167,36 @@ static void sb_sym(sbuf *b, CURL *any, const char *t)
     curl_free(e);
 }
 
-/* Build r->url and r->shown for r's symbols. */
-static int build_urls(run *R, req *r, CURL *any)
+/* The symbols of r, ','-joined, into b: all of them (max 0), or the first
+ * max and "(+N more)". */
+static void sb_syms(sbuf *b, const run *R, const req *r, CURL *any, size_t max)
 {
-    fmp_state *s = R->s;
+    for (size_t i = 0; i < r->n; i++) {
+        if (max > 0 && i == max) {
+            char more[48];
+            snprintf(more, sizeof more, ",(+%zu more)", r->n - max);
+            sb_str(b, more);
+            break;
+        }
+        if (i)
+            sb_str(b, ",");
+        sb_sym(b, any, R->tickers[r->idx[i]]);
+    }
+}
+
+/* r's URL with the key (url) or, for messages and logs, with apikey=***
+ * and at most SHOWN_SYMBOLS symbols (a batch URL listing hundreds of them
+ * would push the reason out of a message). */
+#define SHOWN_SYMBOLS 3
+static char *make_url(const run *R, const req *r, CURL *any, int shown)
+{
+    const fmp_state *s = R->s;
+    size_t max = shown ? SHOWN_SYMBOLS : 0;
     sbuf u = {0};
     sb_str(&u, s->base_url);
     if (s->mode == FMP_MODE_LEGACY) {
         sb_str(&u, "/api/v3/quote/");
-        for (size_t i = 0; i < r->n; i++) {
-            if (i)
-                sb_str(&u, ",");
-            sb_sym(&u, any, R->tickers[r->idx[i]]);
-        }
+        sb_syms(&u, R, r, any, max);
         sb_str(&u, "?");
     } else if (r->kind == REQ_SINGLE) {
         sb_str(&u, "/stable/quote?symbol=");
@@ -188,30 +204,26 @@ static int build_urls(run *R, req *r, CURL *any)
         sb_str(&u, "&");
     } else {
         sb_str(&u, "/stable/batch-quote?symbols=");
-        for (size_t i = 0; i < r->n; i++) {
-            if (i)
-                sb_str(&u, ",");
-            sb_sym(&u, any, R->tickers[r->idx[i]]);
-        }
+        sb_syms(&u, R, r, any, max);
         sb_str(&u, "&");
     }
-    size_t prefix = u.len;
-    sb_str(&u, "apikey=***");
+    sb_str(&u, "apikey=");
+    sb_str(&u, shown ? "***" : s->key_esc);
     if (u.oom) {
+        if (u.p != NULL)
+            memset(u.p, 0, u.len);
         free(u.p);
-        return -1;
+        return NULL;
     }
-    r->shown = u.p;
-    sbuf k = {0};
-    sb_add(&k, r->shown, prefix);
-    sb_str(&k, "apikey=");
-    sb_str(&k, s->key_esc);
-    if (k.oom) {
-        free(k.p);
-        return -1;
-    }
-    r->url = k.p;
-    return 0;
+    return u.p;
+}
+
+/* Build r->url and r->shown for r's symbols. */
+static int build_urls(run *R, req *r, CURL *any)
+{
+    r->shown = make_url(R, r, any, 1);
+    r->url = make_url(R, r, any, 0);
+    return r->shown != NULL && r->url != NULL ? 0 : -1;
 }
 
 static int enqueue(run *R, req *r)
@@ -306,8 +318,8 @@ static void retry_or_fail(run *R, req *r, size_t qi, const char *why)
 {
     fmp_state *s = R->s;
     if (r->attempts > s->retries) {
-        fail(R, CAPALLOC_ERR_IO, "FMP: GET %s: %s (gave up after %d attempt%s)",
-             r->shown, why, r->attempts, r->attempts > 1 ? "s" : "");
+        fail(R, CAPALLOC_ERR_IO, "FMP: %s (gave up after %d attempt%s): GET %s",
+             why, r->attempts, r->attempts > 1 ? "s" : "", r->shown);
         return;
     }
     int64_t delay = s->backoff_ms;
@@ -319,39 +331,91 @@ static void retry_or_fail(run *R, req *r, size_t qi, const char *why)
     r->not_before = now_ms() + delay + jitter;
     r->len = 0;
     r->too_big = 0;
-    fmp_log(s, CAPALLOC_LOG_WARNING, "GET %s: %s; retry %d of %lld in %lld ms",
-            r->shown, why, r->attempts, (long long)s->retries,
-            (long long)(delay + jitter));
+    fmp_log(s, CAPALLOC_LOG_WARNING, "%s; retry %d of %lld in %lld ms: GET %s",
+            why, r->attempts, (long long)s->retries, (long long)(delay + jitter),
+            r->shown);
     R->q[qi] = r;
     R->pending++;
 }
 
-/* Short, one-line text of a body for a message. */
-static void body_excerpt(const req *r, char *out, size_t len)
+/* Short, one-line text of a body for a message: the whole body is scrubbed
+ * of the key (and of any apikey=...) first, then cut. */
+static void body_excerpt(const run *R, const req *r, char *out, size_t len)
 {
-    size_t n = r->len < len - 4 ? r->len : len - 4;
+    char *clean = fmp_scrub(R->s, r->body ? r->body : "", r->len);
+    if (clean == NULL) {
+        snprintf(out, len, "(no memory to show the answer)");
+        return;
+    }
+    size_t cl = strlen(clean); /* a NUL in the body ends the excerpt */
+    size_t n = cl < len - 4 ? cl : len - 4;
     size_t w = 0;
     for (size_t i = 0; i < n; i++)
-        out[w++] = (r->body[i] >= 0x20 && r->body[i] < 0x7f) ? r->body[i] : ' ';
-    if (n < r->len)
+        out[w++] = (clean[i] >= 0x20 && clean[i] < 0x7f) ? clean[i] : ' ';
+    if (n < cl)
         out[w++] = '.', out[w++] = '.', out[w++] = '.';
     out[w] = '\0';
+    free(clean);
 }
+
+typedef struct seen_price {
+    int set;
+    capalloc_dec price;
+} seen_price;
 
 static void apply(run *R, const fmp_body *b)
 {
-    for (size_t i = 0; i < b->n_items; i++) {
+    /* the first price of each asked symbol in this answer: the same symbol
+     * twice with two prices is an answer that cannot be used */
+    seen_price *seen = calloc(R->n ? R->n : 1, sizeof *seen);
+    if (seen == NULL) {
+        fail(R, CAPALLOC_ERR_NOMEM, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < b->n_items && R->st == CAPALLOC_OK; i++) {
         const fmp_item *it = &b->items[i];
         long k = it->symbol ? find_ticker(R, it->symbol) : -1;
+        if (k >= 0 && it->has_price) {
+            if (seen[k].set && seen[k].price.micros != it->price.micros) {
+                char p1[CAPALLOC_DEC_MAX_TEXT], p2[CAPALLOC_DEC_MAX_TEXT];
+                fail(R, CAPALLOC_ERR_IO,
+                     "FMP gave two different prices for %s in one answer "
+                     "(%s and %s): the answer is not used",
+                     it->symbol,
+                     R->s->host->dec_format(seen[k].price, 0, p1, sizeof p1),
+                     R->s->host->dec_format(it->price, 0, p2, sizeof p2));
+                break;
+            }
+            seen[k].set = 1;
+            seen[k].price = it->price;
+        }
         if (k >= 0 && it->bad_price) {
             fail(R, CAPALLOC_ERR_IO,
                  "FMP: the price of %s (%s) is not a decimal capalloc can "
                  "hold (at most 13 integer digits)",
                  it->symbol, it->price_text);
-            return;
+            break;
+        }
+        if (k >= 0 && it->unreadable) {
+            fail(R, CAPALLOC_ERR_IO,
+                 "FMP: the answer's price of %s cannot be read unambiguously "
+                 "(its \"price\" key is escaped, or the number's text and "
+                 "its value disagree): the answer is not used",
+                 it->symbol);
+            break;
         }
         if (k < 0 || !it->has_price || R->quotes[k].found)
             continue; /* not asked for, no price, or already priced */
+        if (it->price.micros <= 0) {
+            /* zero or negative (or rounded to zero): not a price anything
+             * can be valued at; as if FMP had none (and never remembered) */
+            char p[CAPALLOC_DEC_MAX_TEXT];
+            fmp_log(R->s, CAPALLOC_LOG_WARNING,
+                    "FMP gave %s a price of %s: not a usable price, treated as "
+                    "no price",
+                    it->symbol, R->s->host->dec_format(it->price, 0, p, sizeof p));
+            continue;
+        }
         R->quotes[k].found = 1;
         R->quotes[k].price = it->price;
         R->quotes[k].as_of = it->timestamp ? it->timestamp : (int64_t)time(NULL);
@@ -363,6 +427,7 @@ static void apply(run *R, const fmp_body *b)
                     it->symbol);
         }
     }
+    free(seen);
 }
 
 /* A transfer of request q[qi] ended. */
@@ -385,19 +450,22 @@ static void finish(run *R, size_t qi, CURLcode cc, long http, const char *cerr,
         case CURLE_GOT_NOTHING:
         case CURLE_PARTIAL_FILE:
         case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_HTTP2:            /* transport errors of HTTP/2 ... */
+        case CURLE_HTTP2_STREAM:
+        case CURLE_WEIRD_SERVER_REPLY: /* ... and a garbled answer */
             retry_or_fail(R, r, qi, why);
             if (R->q[qi] == r)
                 return;
             break;
         case CURLE_WRITE_ERROR:
             if (r->too_big) {
-                fail(R, CAPALLOC_ERR_IO, "FMP: GET %s: answer larger than %u bytes",
-                     r->shown, MAX_BODY);
+                fail(R, CAPALLOC_ERR_IO, "FMP: answer larger than %u bytes: GET %s",
+                     MAX_BODY, r->shown);
                 break;
             }
             /* fall through */
         default:
-            fail(R, CAPALLOC_ERR_IO, "FMP: GET %s: %s", r->shown, why);
+            fail(R, CAPALLOC_ERR_IO, "FMP: %s: GET %s", why, r->shown);
         }
         req_free(r);
         return;
@@ -409,8 +477,9 @@ static void finish(run *R, size_t qi, CURLcode cc, long http, const char *cerr,
         return;
     }
     const char *em = b.kind == FMP_BODY_ERROR ? b.msg : NULL;
-    char ex[200];
-    body_excerpt(r, ex, sizeof ex);
+    char ex[200] = "";
+    if (http != 200 || b.kind != FMP_BODY_DATA)
+        body_excerpt(R, r, ex, sizeof ex);
     if (http == 401 || (em && strncasecmp(em, "Invalid API KEY", 15) == 0)) {
         fail(R, CAPALLOC_ERR_IO,
              "FMP refused the API key from $%s (HTTP %ld: %s): check the "
@@ -446,26 +515,29 @@ static void finish(run *R, size_t qi, CURLcode cc, long http, const char *cerr,
         }
     } else if (http == 429 || http >= 500 ||
                (em && strncasecmp(em, "Limit Reach", 11) == 0)) {
-        char why[700];
-        snprintf(why, sizeof why, "HTTP %ld%s%s", http, em ? ": " : "",
-                 em ? em : "");
+        /* whole: em is cut only after fmp_error/fmp_log scrubbed it */
+        size_t wl = 32 + (em ? strlen(em) : 0);
+        char *why = malloc(wl);
+        if (why != NULL)
+            snprintf(why, wl, "HTTP %ld%s%s", http, em ? ": " : "", em ? em : "");
         fmp_body_free(&b);
-        retry_or_fail(R, r, qi, why);
+        retry_or_fail(R, r, qi, why ? why : "HTTP error");
+        free(why);
         if (R->q[qi] != r)
             req_free(r);
         return;
     } else if (em) {
-        fail(R, CAPALLOC_ERR_IO, "FMP: GET %s: HTTP %ld, error: %s", r->shown,
-             http, em);
+        fail(R, CAPALLOC_ERR_IO, "FMP: HTTP %ld, error: %s: GET %s", http, em,
+             r->shown);
     } else if (http != 200) {
-        fail(R, CAPALLOC_ERR_IO, "FMP: GET %s: unexpected HTTP %ld: %s",
-             r->shown, http, ex);
+        fail(R, CAPALLOC_ERR_IO, "FMP: unexpected HTTP %ld: %s: GET %s", http,
+             ex, r->shown);
     } else if (b.kind == FMP_BODY_NOT_JSON) {
-        fail(R, CAPALLOC_ERR_IO, "FMP: GET %s: the answer is not JSON (%s): %s",
-             r->shown, b.msg, ex);
+        fail(R, CAPALLOC_ERR_IO, "FMP: the answer is not JSON (%s): %s: GET %s",
+             b.msg, ex, r->shown);
     } else if (b.kind != FMP_BODY_DATA) {
-        fail(R, CAPALLOC_ERR_IO, "FMP: GET %s: the answer is %s: %s", r->shown,
-             b.msg, ex);
+        fail(R, CAPALLOC_ERR_IO, "FMP: the answer is %s: %s: GET %s", b.msg,
+             ex, r->shown);
     } else {
         fmp_log(s, CAPALLOC_LOG_DEBUG, "GET %s: HTTP 200, %zu quotes", r->shown,
                 b.n_items);

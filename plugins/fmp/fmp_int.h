@@ -10,6 +10,7 @@
 #ifndef CAPALLOC_FMP_INT_H
 #define CAPALLOC_FMP_INT_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,13 +43,17 @@ typedef struct fmp_state {
     size_t last_requests;     /* HTTP requests sent, retries included */
 } fmp_state;
 
-/* Copy src into dst (len bytes) with every occurrence of the key (raw or
- * escaped) replaced by "***". */
-void fmp_redact(const fmp_state *s, const char *src, char *dst, size_t len);
+/* A malloc'd, NUL-terminated copy of src[0..len) with every occurrence of
+ * the key (raw or escaped) replaced by "***", and any server-supplied
+ * apikey=VALUE (VALUE up to &, a quote or a space) by apikey=***. NULL: out
+ * of memory. Always scrub the whole text BEFORE cutting it. */
+char *fmp_scrub(const fmp_state *s, const char *src, size_t len);
 
 /* Fill err (through the host) with a message scrubbed of the key. */
 void fmp_error(const fmp_state *s, capalloc_err *err, const char *key,
                const char *fmt, ...) CAPALLOC_PRINTF(4, 5);
+void fmp_verror(const fmp_state *s, capalloc_err *err, const char *key,
+                const char *fmt, va_list ap) CAPALLOC_PRINTF(4, 0);
 /* Log a line scrubbed of the key. */
 void fmp_log(const fmp_state *s, capalloc_log_level level, const char *fmt,
              ...) CAPALLOC_PRINTF(3, 4);
@@ -69,6 +74,7 @@ typedef struct fmp_item {
     int rounded;          /* 1: the text had more than 6 decimals */
     int64_t timestamp;    /* "timestamp" (Unix seconds), 0 when absent */
     int bad_price;        /* a number capalloc cannot hold (out of range) */
+    int unreadable;       /* jansson and the text disagree on the price */
     char price_text[48];  /* its text (cut), for the message */
 } fmp_item;
 
@@ -81,7 +87,7 @@ typedef enum fmp_body_kind {
 
 typedef struct fmp_body {
     fmp_body_kind kind;
-    char msg[512];
+    char *msg;            /* malloc'd, whole (never cut: scrub it first) */
     fmp_item *items;
     size_t n_items;
     char *strings;        /* the symbols' storage */

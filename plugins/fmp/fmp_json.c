@@ -40,7 +40,7 @@ capalloc_status fmp_number_to_dec(const capalloc_host *h, const char *text,
     }
     /* digits without the point; point = digits before the point */
     char dig[64];
-    size_t nd = 0, lead = 0;
+    size_t nd = 0;
     long point;
     const char *ip = p;
     while (p < end && *p >= '0' && *p <= '9')
@@ -77,24 +77,35 @@ capalloc_status fmp_number_to_dec(const capalloc_host *h, const char *text,
     }
     if (p != end)
         return CAPALLOC_ERR_INVALID;
-    /* significant digits: skip leading zeros of the integer part */
-    while (lead < nint - 1 && ip[lead] == '0')
-        lead++;
-    /* A long mantissa: integer digits beyond the buffer overflow anyway;
+    /* significant digits only: leading zeros, of the integer part and of
+     * the fraction (0.00012 is 12 with the point 3 places left), are not
+     * kept, so 0e5, 0.0e25 and 0.00000000000000000001e21 are in range.
+     * A long mantissa: integer digits beyond the buffer overflow anyway;
      * fraction digits beyond it only decide a tie (the sticky flag). */
     int sticky = 0; /* a non-zero digit dropped from the end */
-    for (size_t i = lead; i < nint; i++) {
+    point = 0;
+    for (size_t i = 0; i < nint; i++) {
+        if (nd == 0 && ip[i] == '0')
+            continue;
         if (nd < sizeof dig - 1)
             dig[nd++] = ip[i];
         else
             return CAPALLOC_ERR_OVERFLOW;
+        point++;
     }
-    point = (long)nd;
     for (size_t i = 0; i < nfrac; i++) {
+        if (nd == 0 && fp[i] == '0') {
+            point--;
+            continue;
+        }
         if (nd < sizeof dig - 1)
             dig[nd++] = fp[i];
         else if (fp[i] != '0')
             sticky = 1;
+    }
+    if (nd == 0) {
+        /* zero, whatever its exponent */
+        return h->dec_parse("0.000000", out);
     }
     point += exp;
     /* integer digits: dig[0..point) (zero when point <= 0);
@@ -118,7 +129,9 @@ capalloc_status fmp_number_to_dec(const capalloc_host *h, const char *text,
     /* rounding: digit 7 and the rest */
     char r = FRAC(6);
     int rest = sticky;
-    for (long k = 7; point + k < (long)nd; k++)
+    /* digits past the 7th decimal: only those of dig[] (never a loop over
+     * the zeros of 1e-999999) */
+    for (long k = -point > 7 ? -point : 7; point + k < (long)nd; k++)
         if (point + k >= 0 && dig[point + k] != '0')
             rest = 1;
     if (r != '0' || rest)
@@ -257,13 +270,21 @@ static void raw_prices(const char *text, size_t tlen, size_t n,
     }
 }
 
+static double absd(double x)
+{
+    return x < 0 ? -x : x;
+}
+
 /* ------------------------------------------------------------------------ */
 /* bodies                                                                    */
 /* ------------------------------------------------------------------------ */
 
-static void clip(char *dst, size_t len, const char *src)
+/* b->msg = a copy of src; -1: out of memory. */
+static int set_msg(fmp_body *b, const char *src)
 {
-    snprintf(dst, len, "%s", src);
+    free(b->msg);
+    b->msg = strdup(src);
+    return b->msg ? 0 : -1;
 }
 
 capalloc_status fmp_parse_body(const capalloc_host *h, const char *text,
@@ -271,32 +292,35 @@ capalloc_status fmp_parse_body(const capalloc_host *h, const char *text,
 {
     memset(b, 0, sizeof *b);
     json_error_t jerr;
-    json_t *root = json_loadb(text, len, 0, &jerr);
+    /* no duplicate keys: "price" and "pric\u0065" would be the same
+     * member to jansson but not to the scanner */
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
+        char m[JSON_ERROR_TEXT_LENGTH + 64];
         b->kind = FMP_BODY_NOT_JSON;
-        snprintf(b->msg, sizeof b->msg, "line %d column %d: %s", jerr.line,
-                 jerr.column, jerr.text);
-        return CAPALLOC_OK;
+        snprintf(m, sizeof m, "line %d column %d: %s", jerr.line, jerr.column,
+                 jerr.text);
+        return set_msg(b, m) ? CAPALLOC_ERR_NOMEM : CAPALLOC_OK;
     }
     if (json_is_object(root)) {
         json_t *em = json_object_get(root, "Error Message");
+        int bad;
         if (json_is_string(em)) {
             b->kind = FMP_BODY_ERROR;
-            clip(b->msg, sizeof b->msg, json_string_value(em));
+            bad = set_msg(b, json_string_value(em));
         } else {
             b->kind = FMP_BODY_OTHER;
-            clip(b->msg, sizeof b->msg,
-                 "a JSON object without \"Error Message\", not an array of "
-                 "quotes");
+            bad = set_msg(b, "a JSON object without \"Error Message\", not an "
+                             "array of quotes");
         }
         json_decref(root);
-        return CAPALLOC_OK;
+        return bad ? CAPALLOC_ERR_NOMEM : CAPALLOC_OK;
     }
     if (!json_is_array(root)) {
         b->kind = FMP_BODY_OTHER;
-        clip(b->msg, sizeof b->msg, "not an array of quotes");
         json_decref(root);
-        return CAPALLOC_OK;
+        return set_msg(b, "not an array of quotes") ? CAPALLOC_ERR_NOMEM
+                                                    : CAPALLOC_OK;
     }
     size_t n = json_array_size(root), bytes = 0;
     for (size_t i = 0; i < n; i++) {
@@ -339,10 +363,24 @@ capalloc_status fmp_parse_body(const capalloc_host *h, const char *text,
             it->timestamp = (int64_t)json_integer_value(ts);
         /* jansson says it is a number; its text must say so too (the
          * scanner and jansson read the same bytes) */
-        if (json_is_number(price) && rs[i] != NULL) {
+        if (json_is_number(price) && rs[i] == NULL) {
+            /* jansson has a price the scanner did not see (a key written
+             * with escapes): not silently missing, an error */
+            it->unreadable = 1;
+        } else if (json_is_number(price)) {
             if (fmp_number_to_dec(h, rs[i], rl[i], &it->price, &it->rounded) ==
                 CAPALLOC_OK) {
                 it->has_price = 1;
+                /* cross-check only (the price is the exact decimal): the
+                 * scanned text and jansson's reading must agree, within the
+                 * half micro of the rounding and the double's precision */
+                double j = json_number_value(price);
+                double d = (double)it->price.micros / 1e6;
+                double m = absd(j) > absd(d) ? absd(j) : absd(d);
+                if (!(absd(j - d) <= 5e-7 + 1e-9 * m)) {
+                    it->has_price = 0;
+                    it->unreadable = 1;
+                }
             } else {
                 it->bad_price = 1;
                 snprintf(it->price_text, sizeof it->price_text, "%.*s",
@@ -359,6 +397,8 @@ capalloc_status fmp_parse_body(const capalloc_host *h, const char *text,
 
 void fmp_body_free(fmp_body *b)
 {
+    free(b->msg);
+    b->msg = NULL;
     free(b->items);
     free(b->strings);
     b->items = NULL;

@@ -20,90 +20,35 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "testutil.h"
+
 #ifndef CAPALLOC_BIN
 #error "CAPALLOC_BIN must point at the built binary"
 #endif
 
-static char dir[PATH_MAX];
 static char out[65536], err[65536];
 
 static void setup(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/capalloc-e2e-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    tu_mkdir("e2e");
 }
 
 static void teardown(void)
 {
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    tu_rmdir();
 }
 
-/* buf = dir/name; a path that does not fit fails the test. */
-static void dir_path(char *buf, size_t len, const char *name)
+/* Run argv (argv[0] is the program) in the test's folder; out and err get
+ * its output; the exit code. */
+static int run_prog(const char *const *args)
 {
-    int n = snprintf(buf, len, "%s/%s", dir, name);
-    ck_assert_msg(n >= 0 && (size_t)n < len, "path too long: %s/%s", dir, name);
-}
-
-static void write_file(const char *name, const char *fmt, ...)
-{
-    char path[PATH_MAX];
-    dir_path(path, sizeof path, name);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(f, fmt, ap);
-    va_end(ap);
-    fclose(f);
-}
-
-static void slurp(const char *path, char *buf, size_t len)
-{
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, len - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
-}
-
-/* Run prog with argv args (args[0] is prog, NULL-terminated) in dir;
- * stdout/stderr captured into out/err; returns the exit code. */
-static int run_prog(const char *prog, const char *const *args)
-{
-    char po[PATH_MAX], pe[PATH_MAX];
-    dir_path(po, sizeof po, ".out");
-    dir_path(pe, sizeof pe, ".err");
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int fo = open(po, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int fe = open(pe, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fo < 0 || fe < 0 || chdir(dir) != 0)
-            _exit(127);
-        dup2(fo, 1);
-        dup2(fe, 2);
-        execv(prog, (char *const *)args);
-        _exit(126);
-    }
-    int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    slurp(po, out, sizeof out);
-    slurp(pe, err, sizeof err);
-    ck_assert_msg(WIFEXITED(status), "%s died: %s", prog, err);
-    return WEXITSTATUS(status);
+    return tu_run(args, out, sizeof out, err, sizeof err);
 }
 
 #define RUN(...)                                                             \
-    run_prog(CAPALLOC_BIN,                                                   \
-             (const char *const[]){CAPALLOC_BIN, __VA_ARGS__, NULL})
+    run_prog((const char *const[]){CAPALLOC_BIN, __VA_ARGS__, NULL})
 #define RUN_AS(name, ...)                                                    \
-    run_prog(TEST_BUILDDIR "/core/" name,                                    \
-             (const char *const[]){TEST_BUILDDIR "/core/" name,              \
+    run_prog((const char *const[]){TEST_BUILDDIR "/core/" name,              \
                                    ##__VA_ARGS__, NULL})
 
 /* Assert a run's exit code; a mismatch shows the run's stderr. */
@@ -119,7 +64,7 @@ static int run_prog(const char *prog, const char *const *args)
 static sqlite3 *open_db(const char *name)
 {
     char path[PATH_MAX];
-    dir_path(path, sizeof path, name);
+    tu_path(path, sizeof path, name);
     sqlite3 *db;
     ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL),
                      SQLITE_OK);
@@ -189,7 +134,7 @@ START_TEST(design_workflow_exact)
 {
     /* The design's JSON config, unchanged, found as ./capalloc.yaml, and the
      * design's command lines. */
-    write_file("capalloc.yaml", "%s", DESIGN_JSON);
+    tu_write_file("capalloc.yaml", "%s", DESIGN_JSON);
     ck_assert_msg(RUN_AS("manage_capital", "--action", "ADD", "--amount", "100000") == 0,
                   "%s", err);
     ck_assert_msg(RUN_AS("daily_allocator") == 0, "%s", err);
@@ -232,7 +177,7 @@ END_TEST
 
 START_TEST(full_form_and_subcommands)
 {
-    write_file("fund.yaml", "%s", FULL_YAML);
+    tu_write_file("fund.yaml", "%s", FULL_YAML);
     ck_assert_msg(RUN("--config", "fund.yaml", "capital", "add", "100000") == 0, "%s", err);
     ck_assert_msg(RUN("--config", "fund.yaml", "allocate", "--date", "2026-11-24") == 0,
                   "%s", err);
@@ -251,7 +196,7 @@ END_TEST
 
 START_TEST(date_keyed_run)
 {
-    write_file("fund.yaml", "%s", FULL_YAML);
+    tu_write_file("fund.yaml", "%s", FULL_YAML);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-01-02"), 0);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
@@ -278,7 +223,7 @@ END_TEST
 
 START_TEST(concurrent_allocators)
 {
-    write_file("fund.yaml", "%s", FULL_YAML);
+    tu_write_file("fund.yaml", "%s", FULL_YAML);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "100000"), 0);
     enum { N = 8 };
     pid_t pids[N];
@@ -287,7 +232,7 @@ START_TEST(concurrent_allocators)
         ck_assert_int_ge(pids[i], 0);
         if (pids[i] == 0) {
             int dn = open("/dev/null", O_WRONLY);
-            if (dn < 0 || chdir(dir) != 0)
+            if (dn < 0 || chdir(tu_dir) != 0)
                 _exit(127);
             dup2(dn, 1);
             dup2(dn, 2);
@@ -315,7 +260,7 @@ END_TEST
 
 START_TEST(failure_mid_write_rolls_back)
 {
-    write_file("fund.yaml", "%s", FULL_YAML);
+    tu_write_file("fund.yaml", "%s", FULL_YAML);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "100000"), 0);
     /* A real SQLite failure in the middle of the run's writes: the trade row
      * for portfolio 3 is refused after those for 1 and 2 went in. */
@@ -339,9 +284,9 @@ END_TEST
 
 START_TEST(missing_price_aborts_before_write)
 {
-    write_file("fund.yaml", "%s", FULL_YAML);
-    write_file("prices.csv", "ticker,price\nAAPL,268.47\n");
-    write_file("pos.csv", "portfolio_id,ticker,quantity\n1,AAPL,10\n2,ZZZZ,5\n3,QQQQ,1\n");
+    tu_write_file("fund.yaml", "%s", FULL_YAML);
+    tu_write_file("prices.csv", "ticker,price\nAAPL,268.47\n");
+    tu_write_file("pos.csv", "portfolio_id,ticker,quantity\n1,AAPL,10\n2,ZZZZ,5\n3,QQQQ,1\n");
     ck_assert_msg(RUN("--config", "fund.yaml", "positions", "import", "pos.csv") == 0, "%s", err);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "100000"), 0);
     char *before = dump("fund.db");
@@ -354,12 +299,12 @@ START_TEST(missing_price_aborts_before_write)
     free(after);
     /* a price source that cannot answer at all is exit 5 too, naming the
      * file and line, and writes nothing */
-    write_file("prices.csv", "ticker,price\nAAPL,268.47\nZZZZ,1O.5\nQQQQ,1\n");
+    tu_write_file("prices.csv", "ticker,price\nAAPL,268.47\nZZZZ,1O.5\nQQQQ,1\n");
     EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate"), 5);
     ck_assert_msg(strstr(err, "prices.csv:3: price of ZZZZ ('1O.5')") != NULL,
                   "%s", err);
     char path[PATH_MAX];
-    dir_path(path, sizeof path, "prices.csv");
+    tu_path(path, sizeof path, "prices.csv");
     ck_assert_int_eq(unlink(path), 0);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate"), 5);
     ck_assert_msg(strstr(err, "cannot open price file") != NULL, "%s", err);
@@ -368,7 +313,7 @@ START_TEST(missing_price_aborts_before_write)
     free(before);
     free(after);
     /* with the prices, it runs; positions are valued exactly */
-    write_file("prices.csv", "ticker,price\nAAPL,268.47\nZZZZ,10.5\nQQQQ,0.01\n");
+    tu_write_file("prices.csv", "ticker,price\nAAPL,268.47\nZZZZ,10.5\nQQQQ,0.01\n");
     ck_assert_msg(RUN("--config", "fund.yaml", "--json", "allocate", "--date", "2026-06-01") == 0,
                   "%s", err);
     /* equity = 100000 + 2684.70 + 52.50 + 0.01 = 102737.21 */
@@ -384,7 +329,7 @@ END_TEST
  * the output: a text line each, and the JSON array "stale_prices". */
 START_TEST(stale_prices_reported)
 {
-    write_file("fund.yaml",
+    tu_write_file("fund.yaml",
                "master_portfolio_id: \"0\"\ncurrency: USD\n"
                "plugin_dir: %s\n"
                "storage: {plugin: sqlite, options: {path: ./fund.db}}\n"
@@ -392,7 +337,7 @@ START_TEST(stale_prices_reported)
                "price: 2.5, as_of: 1700000000, stale: %s}}\n"
                "policy: {plugin: fixed_weight, options: {weights: {\"1\": 0.5}}}\n",
                TEST_PLUGIN_DIR, "true");
-    write_file("pos.csv", "1,AAA,10\n1,BBB,4\n");
+    tu_write_file("pos.csv", "1,AAA,10\n1,BBB,4\n");
     EXPECT_EXIT(RUN("--config", "fund.yaml", "positions", "import", "pos.csv"), 0);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "100"), 0);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--dry-run"), 0);
@@ -402,7 +347,7 @@ START_TEST(stale_prices_reported)
     EXPECT_EXIT(RUN("--config", "fund.yaml", "--json", "allocate", "--dry-run"), 0);
     ck_assert_msg(strstr(out, "\"stale_prices\":[\"AAA\",\"BBB\"]}") != NULL, "%s", out);
     /* fresh prices: an empty list, no line */
-    write_file("fund.yaml",
+    tu_write_file("fund.yaml",
                "master_portfolio_id: \"0\"\ncurrency: USD\n"
                "plugin_dir: %s\n"
                "storage: {plugin: sqlite, options: {path: ./fund.db}}\n"
@@ -419,9 +364,9 @@ END_TEST
 
 START_TEST(overweight_in_positions_reports_shortfall)
 {
-    write_file("fund.yaml", "%s", FULL_YAML);
-    write_file("prices.csv", "ticker,price\nBIG,1000\n");
-    write_file("pos.csv", "1,BIG,80\n");
+    tu_write_file("fund.yaml", "%s", FULL_YAML);
+    tu_write_file("prices.csv", "ticker,price\nBIG,1000\n");
+    tu_write_file("pos.csv", "1,BIG,80\n");
     EXPECT_EXIT(RUN("--config", "fund.yaml", "positions", "import", "pos.csv"), 0);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "20000"), 0);
     /* equity 100000: s1 holds 80000 in positions, target 30000: it has no
@@ -438,9 +383,9 @@ END_TEST
 
 START_TEST(cash_conserved_over_a_sequence)
 {
-    write_file("fund.yaml", "%s", FULL_YAML);
-    write_file("prices.csv", "ticker,price\nX,3.333333\nY,77.7\n");
-    write_file("pos.csv", "1,X,1000\n2,Y,12.5\n");
+    tu_write_file("fund.yaml", "%s", FULL_YAML);
+    tu_write_file("prices.csv", "ticker,price\nX,3.333333\nY,77.7\n");
+    tu_write_file("pos.csv", "1,X,1000\n2,Y,12.5\n");
     EXPECT_EXIT(RUN("--config", "fund.yaml", "positions", "import", "pos.csv"), 0);
     const char *adds[] = {"12345.67", "0.01", "99999.99", "5000"};
     const char *dates[] = {"2026-02-01", "2026-02-02", "2026-02-03", "2026-02-04"};
@@ -449,7 +394,7 @@ START_TEST(cash_conserved_over_a_sequence)
         ck_assert_msg(RUN("--config", "fund.yaml", "allocate", "--date", dates[i]) == 0, "%s", err);
         if (i == 2) {
             EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "withdraw", "0.01"), 0);
-            write_file("prices.csv", "ticker,price\nX,9\nY,1.05\n");
+            tu_write_file("prices.csv", "ticker,price\nX,9\nY,1.05\n");
         }
     }
     /* total cash (summed exactly from text) = adds - withdrawals */
@@ -481,7 +426,7 @@ END_TEST
 
 START_TEST(bad_input_changes_nothing)
 {
-    write_file("fund.yaml", "%s", FULL_YAML);
+    tu_write_file("fund.yaml", "%s", FULL_YAML);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
     char *before = dump("fund.db");
     struct {
@@ -514,7 +459,7 @@ START_TEST(bad_input_changes_nothing)
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         const char *argv[10] = {CAPALLOC_BIN};
         memcpy(argv + 1, t[i].args, sizeof t[i].args);
-        int rc = run_prog(CAPALLOC_BIN, argv);
+        int rc = run_prog(argv);
         ck_assert_msg(rc == t[i].code, "case %zu: exit %d, want %d: %s", i, rc,
                       t[i].code, err);
         ck_assert_msg(strstr(err, t[i].needle) != NULL, "case %zu: '%s' not in: %s", i,
@@ -561,7 +506,7 @@ START_TEST(bad_config_names_file_line_key)
          7, {"bad.yaml:3", "storage.options.path", "/nonexistent-dir/x.db"}},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        write_file("bad.yaml", "%s", t[i].yaml);
+        tu_write_file("bad.yaml", "%s", t[i].yaml);
         int rc = RUN("--config", "bad.yaml", "capital", "add", "5");
         ck_assert_msg(rc == t[i].code, "case %zu: exit %d, want %d: %s", i, rc,
                       t[i].code, err);
@@ -571,7 +516,7 @@ START_TEST(bad_config_names_file_line_key)
         /* nothing written: not even a database file */
         char path[PATH_MAX];
         struct stat sb;
-        dir_path(path, sizeof path, "capalloc.db");
+        tu_path(path, sizeof path, "capalloc.db");
         ck_assert_msg(stat(path, &sb) != 0, "case %zu created a ledger", i);
     }
 }
@@ -581,24 +526,24 @@ END_TEST
  * not even the default capalloc.db beside the config. */
 START_TEST(refused_input_creates_no_ledger)
 {
-    write_file("capalloc.yaml", "%s", DESIGN_JSON);
-    write_file("pos.csv", "portfolio_id,ticker,quantity\n1,AAPL,ten\n");
+    tu_write_file("capalloc.yaml", "%s", DESIGN_JSON);
+    tu_write_file("pos.csv", "portfolio_id,ticker,quantity\n1,AAPL,ten\n");
     EXPECT_EXIT(RUN("capital", "add", "1.001"), 2);
     EXPECT_EXIT(RUN("positions", "import", "pos.csv"), 2);
     ck_assert_msg(strstr(err, "pos.csv:2") != NULL, "no file:line in: %s", err);
     EXPECT_EXIT(RUN("allocate", "--date", "2026-13-01"), 2);
     char path[PATH_MAX];
     struct stat sb;
-    dir_path(path, sizeof path, "capalloc.db");
+    tu_path(path, sizeof path, "capalloc.db");
     ck_assert_msg(stat(path, &sb) != 0, "refused input created %s", path);
 }
 END_TEST
 
-/* The bytes of dir/name (at most len), their count returned. */
+/* The bytes of tu_dir/name (at most len), their count returned. */
 static size_t file_bytes(const char *name, char *buf, size_t len)
 {
     char path[PATH_MAX];
-    dir_path(path, sizeof path, name);
+    tu_path(path, sizeof path, name);
     FILE *f = fopen(path, "rb");
     ck_assert_msg(f != NULL, "cannot open %s", path);
     size_t n = fread(buf, 1, len, f);
@@ -617,13 +562,13 @@ START_TEST(foreign_database_refused)
     };
     for (size_t i = 0; i < sizeof setups / sizeof setups[0]; i++) {
         char path[PATH_MAX];
-        dir_path(path, sizeof path, "other.db");
+        tu_path(path, sizeof path, "other.db");
         unlink(path);
         sqlite3 *db;
         ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
         ck_assert_int_eq(sqlite3_exec(db, setups[i], NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
-        write_file("fund.yaml",
+        tu_write_file("fund.yaml",
                    "master_portfolio_id: \"0\"\ncurrency: USD\n"
                    "storage: {plugin: sqlite, options: {path: other.db}}\n"
                    "portfolio_weights: {\"1\": 0.5}\n");
@@ -644,7 +589,7 @@ END_TEST
  * plugin good_policy refuses to weigh without them. */
 START_TEST(policy_by_path_gets_its_options)
 {
-    write_file("fund.yaml",
+    tu_write_file("fund.yaml",
                "master_portfolio_id: \"0\"\ncurrency: USD\n"
                "policy:\n  plugin: %s/good_policy.so\n"
                "  options: {weights: {\"1\": 0.5, \"2\": 0.25}, label: x}\n",
@@ -659,7 +604,7 @@ END_TEST
 
 START_TEST(dry_run_writes_nothing)
 {
-    write_file("fund.yaml", "%s", FULL_YAML);
+    tu_write_file("fund.yaml", "%s", FULL_YAML);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "500"), 0);
     char *before = dump("fund.db");
     EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--dry-run"), 0);
@@ -695,7 +640,7 @@ END_TEST
 
 START_TEST(config_from_environment)
 {
-    write_file("fund.yaml", "%s", FULL_YAML);
+    tu_write_file("fund.yaml", "%s", FULL_YAML);
     setenv("CAPALLOC_CONFIG", "fund.yaml", 1);
     int rc = RUN("capital", "add", "10");
     unsetenv("CAPALLOC_CONFIG");

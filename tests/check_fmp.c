@@ -40,6 +40,7 @@
 #include "decimal.h"
 #include "loader.h"
 #include "options.h"
+#include "testutil.h"
 
 #ifndef PYTHON3
 #define PYTHON3 "python3"
@@ -48,49 +49,12 @@
 #define KEY "tk-7f3a9c1e5b"   /* the test key: must never be printed */
 #define KEY_ENV "FMP_TEST_KEY"
 
-static char dir[PATH_MAX];
 static pid_t server_pid = -1;
 static int port;
 
 /* ------------------------------------------------------------------------ */
 /* files                                                                     */
 /* ------------------------------------------------------------------------ */
-
-static void dir_path(char *buf, size_t len, const char *name)
-{
-    int n = snprintf(buf, len, "%s/%s", dir, name);
-    ck_assert_msg(n >= 0 && (size_t)n < len, "path too long");
-}
-
-__attribute__((format(printf, 2, 3))) static void
-write_file(const char *name, const char *fmt, ...)
-{
-    char path[PATH_MAX];
-    dir_path(path, sizeof path, name);
-    FILE *f = fopen(path, "w");
-    ck_assert_msg(f != NULL, "cannot write %s", path);
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(f, fmt, ap);
-    va_end(ap);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
-static void slurp(const char *path, char *buf, size_t len)
-{
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, len - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
-}
-
-#define ck_assert_has(hay, needle)                                         \
-    do {                                                                   \
-        const char *hay_ = (hay), *needle_ = (needle);                     \
-        ck_assert_msg(strstr(hay_, needle_) != NULL,                       \
-                      "expected \"%s\" in \"%s\"", needle_, hay_);         \
-    } while (0)
 
 #define ck_assert_no_key(text)                                             \
     do {                                                                   \
@@ -131,10 +95,10 @@ static const char PRICES[] =
 
 static void start_server(void)
 {
-    write_file("fake_prices.csv", "%s", PRICES);
+    tu_write_file("fake_prices.csv", "%s", PRICES);
     char prices[PATH_MAX], log[PATH_MAX];
-    dir_path(prices, sizeof prices, "fake_prices.csv");
-    dir_path(log, sizeof log, "fake_server.err");
+    tu_path(prices, sizeof prices, "fake_prices.csv");
+    tu_path(log, sizeof log, "fake_server.err");
     int fds[2];
     ck_assert_int_eq(pipe(fds), 0);
     server_pid = fork();
@@ -180,7 +144,7 @@ static void start_server(void)
     port = 0;
     if (sscanf(line, "PORT %d", &port) != 1 || port <= 0) {
         char err[4096];
-        slurp(log, err, sizeof err);
+        tu_slurp(log, err, sizeof err);
         kill(server_pid, SIGKILL);
         waitpid(server_pid, NULL, 0);
         server_pid = -1;
@@ -284,9 +248,7 @@ static int path_count(const char *path)
 
 static void setup(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/capalloc-fmp-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    tu_mkdir("fmp");
     unsetenv("CAPALLOC_PLUGIN_DIR");
     setenv(KEY_ENV, KEY, 1);
     host_set_verbosity(CAPALLOC_LOG_DEBUG);
@@ -299,10 +261,7 @@ static void teardown(void)
     stop_server();
     curl_global_cleanup();
     host_set_verbosity(CAPALLOC_LOG_WARNING);
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    tu_rmdir();
 }
 
 /* ------------------------------------------------------------------------ */
@@ -321,7 +280,7 @@ __attribute__((format(printf, 1, 2))) static int start_fmp(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(opts, sizeof opts, fmt, ap);
     va_end(ap);
-    write_file("capalloc.yaml",
+    tu_write_file("capalloc.yaml",
                "master_portfolio_id: \"0\"\ncurrency: USD\n"
                "plugin_dir: %s/plugins/.libs\n"
                "prices:\n  plugin: fmp\n  options: {base_url: \"http://127.0.0.1:%d\", "
@@ -329,7 +288,7 @@ __attribute__((format(printf, 1, 2))) static int start_fmp(const char *fmt, ...)
                "portfolio_weights: {\"1\": 0.5}\n",
                TEST_BUILDDIR, port, *opts ? ", " : "", opts);
     char path[PATH_MAX];
-    dir_path(path, sizeof path, "capalloc.yaml");
+    tu_path(path, sizeof path, "capalloc.yaml");
     cap_error e = {0, ""};
     ck_assert_msg(config_load(path, &cfg, &e) == 0, "%s", e.msg);
     plug = NULL;
@@ -360,7 +319,7 @@ static capalloc_status price(const char *const *t, size_t n, capalloc_quote *q,
     memset(q, 0, n * sizeof *q);
     memset(err, 0, sizeof *err);
     char path[PATH_MAX];
-    dir_path(path, sizeof path, "stderr.log");
+    tu_path(path, sizeof path, "stderr.log");
     fflush(stderr);
     int saved = dup(2);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -372,7 +331,7 @@ static capalloc_status price(const char *const *t, size_t n, capalloc_quote *q,
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
-    slurp(path, logbuf, sizeof logbuf);
+    tu_slurp(path, logbuf, sizeof logbuf);
     ck_assert_no_key(logbuf);
     ck_assert_no_key(err->msg);
     return st;
@@ -864,14 +823,14 @@ START_TEST(last_known_prices)
         ck_assert_uint_eq(q[0].flags, CAPALLOC_QUOTE_STALE);
         ck_assert_has(logbuf, "FMP gave AAPL a price of");
         char kp[PATH_MAX];
-        dir_path(kp, sizeof kp, "known.tsv");
-        slurp(kp, known, sizeof known);
+        tu_path(kp, sizeof kp, "known.tsv");
+        tu_slurp(kp, known, sizeof known);
         ck_assert_has(known, "AAPL\t268.47\t");
     }
     control("{\"override\": {}, \"omit\": [\"AAPL\"]}");
     stop_fmp();
     /* too old: fetched two hours ago, max age one hour */
-    write_file("known.tsv", "AAPL\t268.47\t1762549202\t%lld\n",
+    tu_write_file("known.tsv", "AAPL\t268.47\t1762549202\t%lld\n",
                (long long)time(NULL) - 7200);
     ck_assert_int_eq(start_fmp("last_known_path: known.tsv, last_known_max_age: 3600"), 0);
     ck_assert_int_eq(price(t, 3, q, &err), CAPALLOC_OK);
@@ -882,7 +841,7 @@ START_TEST(last_known_prices)
     const char *corrupt[] = {"-9223372036854775808", "-9223372036854775807",
                              "0", "-1", "9223372036854775807"};
     for (int i = 0; i < 5; i++) {
-        write_file("known.tsv", "AAPL\t268.47\t1762549202\t%s\n", corrupt[i]);
+        tu_write_file("known.tsv", "AAPL\t268.47\t1762549202\t%s\n", corrupt[i]);
         ck_assert_int_eq(start_fmp("last_known_path: known.tsv, "
                                    "last_known_max_age: 3600"), 0);
         ck_assert_int_eq(price(t, 3, q, &err), CAPALLOC_OK);
@@ -908,32 +867,13 @@ static char out[65536], errb[65536];
 
 static int run_capalloc(const char *const *args)
 {
-    char po[PATH_MAX], pe[PATH_MAX];
-    dir_path(po, sizeof po, ".out");
-    dir_path(pe, sizeof pe, ".err");
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int fo = open(po, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int fe = open(pe, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fo < 0 || fe < 0 || chdir(dir) != 0)
-            _exit(127);
-        dup2(fo, 1);
-        dup2(fe, 2);
-        execv(CAPALLOC_BIN, (char *const *)args);
-        _exit(126);
-    }
-    int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    slurp(po, out, sizeof out);
-    slurp(pe, errb, sizeof errb);
-    ck_assert_msg(WIFEXITED(status), "capalloc died: %s", errb);
+    int rc = tu_run(args, out, sizeof out, errb, sizeof errb);
     /* whatever happened, the key is in nothing it printed */
     ck_assert_no_key(out);
     ck_assert_no_key(errb);
     for (size_t i = 0; args[i]; i++)
         ck_assert_no_key(args[i]);
-    return WEXITSTATUS(status);
+    return rc;
 }
 
 #define RUN(...) \
@@ -949,7 +889,7 @@ static int run_capalloc(const char *const *args)
 static char *ledger(const char *dbname, int with_times)
 {
     char path[PATH_MAX];
-    dir_path(path, sizeof path, dbname);
+    tu_path(path, sizeof path, dbname);
     sqlite3 *db;
     ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     const char *plain[] = {
@@ -989,7 +929,7 @@ static char *ledger(const char *dbname, int with_times)
 
 static void write_fund(const char *name, const char *db, const char *prices_yaml)
 {
-    write_file(name,
+    tu_write_file(name,
                "master_portfolio_id: \"0\"\ncurrency: USD\n"
                "storage: {plugin: sqlite, options: {path: ./%s}}\n"
                "prices: %s\n"
@@ -1017,9 +957,9 @@ START_TEST(same_ledger_as_file_prices)
     write_fund("file.yaml", "file.db", "{plugin: file, options: {path: ./file_prices.csv}}");
     /* the same prices, as the file source reads them (TINY2 rounded as
      * fmp documents it: 0.0000135 -> 0.000014) */
-    write_file("file_prices.csv", "AAPL,268.47\nMSFT,497.1\nBRK-B,489.305\n"
+    tu_write_file("file_prices.csv", "AAPL,268.47\nMSFT,497.1\nBRK-B,489.305\n"
                                   "TINY2,0.000014\nBIG,123456789.123456\n");
-    write_file("pos.csv", "%s", POSITIONS);
+    tu_write_file("pos.csv", "%s", POSITIONS);
     const char *cfgs[] = {"fmp.yaml", "single.yaml", "file.yaml"};
     for (int i = 0; i < 3; i++) {
         EXPECT_EXIT(RUN("--config", cfgs[i], "positions", "import", "pos.csv"), 0);
@@ -1053,7 +993,7 @@ START_TEST(faults_change_nothing)
              "api_key_env: " KEY_ENV ", batch_size: 2, retries: 1, "
              "backoff_ms: 1, timeout_ms: 300}}", port);
     write_fund("fund.yaml", "fund.db", fmp_yaml);
-    write_file("pos.csv", "%s", POSITIONS);
+    tu_write_file("pos.csv", "%s", POSITIONS);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "positions", "import", "pos.csv"), 0);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "100000"), 0);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-11-02"), 0);
@@ -1109,7 +1049,7 @@ START_TEST(key_needed_only_to_value)
              "{plugin: fmp, options: {base_url: \"http://127.0.0.1:%d\", "
              "api_key_env: " KEY_ENV ", backoff_ms: 1}}", port);
     write_fund("fund.yaml", "fund.db", fmp_yaml);
-    write_file("pos.csv", "%s", POSITIONS);
+    tu_write_file("pos.csv", "%s", POSITIONS);
     unsetenv(KEY_ENV);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "positions", "import", "pos.csv"), 0);
@@ -1135,7 +1075,7 @@ START_TEST(stale_prices_named_in_output)
              "api_key_env: " KEY_ENV ", backoff_ms: 1, last_known_path: ./known.tsv, "
              "last_known_max_age: 86400}}", port);
     write_fund("fund.yaml", "fund.db", fmp_yaml);
-    write_file("pos.csv", "%s", POSITIONS);
+    tu_write_file("pos.csv", "%s", POSITIONS);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "positions", "import", "pos.csv"), 0);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "100000"), 0);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-11-02"), 0);

@@ -8,9 +8,11 @@
  *   pg_ledger.c  read_ledger, find_run and write
  * Shared functions are hidden so the plugin exports exactly one symbol.
  *
- * Secrets: the conninfo option may hold a password. It is handed to libpq
- * and never copied, logged or put into a message; messages name the
- * database as PQdb/PQhost/PQport report it (no password there).
+ * Secrets: the conninfo option may hold a password. It is parsed
+ * (PQconninfoParse) before connecting, so a malformed conninfo fails with a
+ * fixed message, never libpq's (which quotes the text); messages name the
+ * database as PQdb/PQhost/PQport report it, and every libpq or server
+ * message goes through pgp_clean_msg(), which masks the password.
  */
 #ifndef CAPALLOC_PG_INT_H
 #define CAPALLOC_PG_INT_H
@@ -41,6 +43,8 @@ typedef struct pgp {
     PGconn *conn;
     char where[256];      /* "database 'x' on host:port[, schema 's']" */
     char *schema;         /* NULL: the connection's default schema */
+    char *password;       /* parsed from conninfo, only to mask it in
+                             messages (pgp_clean_msg); NULL: none */
     int lock_timeout_ms;
     int64_t test_pause_ms; /* test only: sleep before COMMIT */
     pgp_txn txn;
@@ -55,6 +59,11 @@ typedef struct pgp {
  * fatal error result the caller handles like any). The caller PQclear()s. */
 PGP_HIDDEN PGresult *pgp_exec(pgp *s, const char *sql, int n,
                               const char *const *values);
+
+/* A libpq or server message made fit for a capalloc message: on one line,
+ * and every occurrence of the password (conninfo's, or the one libpq
+ * used) replaced by "***". */
+PGP_HIDDEN void pgp_clean_msg(const pgp *s, char *msg, size_t len);
 
 /* Whether res succeeded (COMMAND_OK or TUPLES_OK). */
 PGP_HIDDEN int pgp_ok(const PGresult *res);

@@ -93,6 +93,40 @@ static void one_line(char *msg)
     *w = '\0';
 }
 
+/* Safety net: every occurrence of a password (the one parsed from
+ * conninfo, the one libpq used) in msg becomes "***". */
+static void redact_one(char *msg, size_t len, const char *pw)
+{
+    size_t n = pw ? strlen(pw) : 0;
+    char *from = msg, *hit;
+    if (n == 0)
+        return;
+    while ((hit = strstr(from, pw)) != NULL) {
+        size_t pos = (size_t)(hit - msg), tail = strlen(hit + n);
+        if (pos + 3 + tail + 1 > len) { /* no room: cut, never leak */
+            if (pos + 4 > len) {
+                *hit = '\0';
+                return;
+            }
+            tail = len - pos - 4;
+        }
+        memmove(hit + 3, hit + n, tail);
+        memcpy(hit, "***", 3);
+        hit[3 + tail] = '\0';
+        from = hit + 3;
+    }
+}
+
+void pgp_clean_msg(const pgp *s, char *msg, size_t len)
+{
+    one_line(msg);
+    if (s == NULL)
+        return;
+    redact_one(msg, len, s->password);
+    if (s->conn != NULL)
+        redact_one(msg, len, PQpass(s->conn));
+}
+
 static int sqlstate_is(const PGresult *res, const char *code)
 {
     const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -121,7 +155,7 @@ capalloc_status pgp_fail(pgp *s, PGresult *res, capalloc_err *err,
         res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     snprintf(msg, sizeof msg, "%s",
              primary ? primary : PQerrorMessage(s->conn));
-    one_line(msg);
+    pgp_clean_msg(s, msg, sizeof msg);
     const capalloc_host *h = s->host;
     capalloc_status st;
     if (connection_lost(s, res)) {
@@ -251,7 +285,7 @@ static capalloc_status pgp_commit(void *state, capalloc_err *err)
          * it, but whether our COMMIT reached it, we cannot know. */
         char msg[600];
         snprintf(msg, sizeof msg, "%s", PQerrorMessage(s->conn));
-        one_line(msg);
+        pgp_clean_msg(s, msg, sizeof msg);
         s->host->set_error(err, NULL,
                            "lost the connection to PostgreSQL while "
                            "committing: %s (%s); the server keeps all of the "
@@ -314,6 +348,10 @@ static void pgp_free(pgp *s)
                          s->total_trips);
         PQfinish(s->conn); /* an open transaction is rolled back */
     }
+    if (s->password != NULL) {
+        memset(s->password, 0, strlen(s->password));
+        free(s->password);
+    }
     free(s->schema);
     free(s);
 }
@@ -325,7 +363,7 @@ static void on_notice(void *arg, const char *message)
     pgp *s = arg;
     char msg[512];
     snprintf(msg, sizeof msg, "%s", message);
-    one_line(msg);
+    pgp_clean_msg(s, msg, sizeof msg);
     s->host->log(s->host, CAPALLOC_LOG_DEBUG, "server notice: %s", msg);
 }
 
@@ -362,8 +400,11 @@ static capalloc_status set_session(pgp *s, capalloc_err *err)
     /* The identifier is checked by valid_schema() and quoted by libpq. */
     char *ident = PQescapeIdentifier(s->conn, s->schema, strlen(s->schema));
     if (ident == NULL) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(s->conn));
+        pgp_clean_msg(s, msg, sizeof msg);
         s->host->set_error(err, "schema", "quoting schema '%s': %s",
-                           s->schema, PQerrorMessage(s->conn));
+                           s->schema, msg);
         return CAPALLOC_ERR_IO;
     }
     const char *sv[1] = {s->schema};
@@ -413,6 +454,54 @@ static capalloc_status set_session(pgp *s, capalloc_err *err)
         return pgp_fail(s, res, err, "selecting schema '%s'", s->schema);
     PQclear(res);
     return CAPALLOC_OK;
+}
+
+/* What libpq's expand_dbname takes for a connection string or URI (as
+ * libpq's own recognized_connection_string): a URI prefix or an '='.
+ * Anything else is a database name. */
+static int looks_like_conninfo(const char *c)
+{
+    return strncmp(c, "postgresql://", 13) == 0 ||
+           strncmp(c, "postgres://", 11) == 0 || strchr(c, '=') != NULL;
+}
+
+/* Parse conninfo before libpq connects with it: a malformed one is a
+ * config error (CAPALLOC_ERR_INVALID at key "conninfo") with a fixed
+ * message - libpq's own parse error quotes the bad token or the whole
+ * URI, password and all. Keeps the password for pgp_clean_msg(). */
+static capalloc_status parse_conninfo(pgp *s, const char *conninfo,
+                                      capalloc_err *err)
+{
+    if (!looks_like_conninfo(conninfo))
+        return CAPALLOC_OK;
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
+    if (opts == NULL) {
+        int oom = perr == NULL;
+        PQfreemem(perr); /* never shown: it may quote the password */
+        if (oom) {
+            s->host->set_error(err, NULL, "out of memory parsing conninfo");
+            return CAPALLOC_ERR_NOMEM;
+        }
+        s->host->set_error(err, "conninfo",
+                           "conninfo is not a valid libpq connection string "
+                           "or postgresql:// URI (check its syntax: quoting, "
+                           "percent-encoding, [] around an IPv6 address); its "
+                           "text is not shown because it may hold a password");
+        return CAPALLOC_ERR_INVALID;
+    }
+    capalloc_status st = CAPALLOC_OK;
+    for (const PQconninfoOption *o = opts; o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "password") == 0 && o->val != NULL &&
+            o->val[0] != '\0' && (s->password = strdup(o->val)) == NULL) {
+            s->host->set_error(err, NULL, "out of memory");
+            st = CAPALLOC_ERR_NOMEM;
+        }
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+        if (o->val != NULL)
+            memset(o->val, 0, strlen(o->val));
+    PQconninfoFree(opts);
+    return st;
 }
 
 static capalloc_status pgp_create(const capalloc_host *host,
@@ -470,6 +559,12 @@ static capalloc_status pgp_create(const capalloc_host *host,
     s->lock_timeout_ms = (int)lock_ms;
     s->test_pause_ms = pause;
 
+    capalloc_status pst = parse_conninfo(s, conninfo, err);
+    if (pst != CAPALLOC_OK) {
+        pgp_free(s);
+        return pst;
+    }
+
     /* conninfo is expanded by libpq (expand_dbname); the options after it
      * win over what it says. An empty conninfo leaves everything to the
      * PG* environment and the service file. */
@@ -485,10 +580,12 @@ static capalloc_status pgp_create(const capalloc_host *host,
         return CAPALLOC_ERR_NOMEM;
     }
     if (PQstatus(s->conn) != CONNECTION_OK) {
-        /* PQerrorMessage names host, port and cause, never the password. */
+        /* PQerrorMessage names host, port and cause; the conninfo parsed
+         * above, so libpq has no reason to quote it. Any password is
+         * masked all the same. */
         char msg[700];
         snprintf(msg, sizeof msg, "%s", PQerrorMessage(s->conn));
-        one_line(msg);
+        pgp_clean_msg(s, msg, sizeof msg);
         host->set_error(err, "conninfo",
                         "cannot connect to the PostgreSQL ledger: %s", msg);
         pgp_free(s);

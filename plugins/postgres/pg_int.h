@@ -47,6 +47,7 @@ typedef struct pgp {
                              messages (pgp_clean_msg); NULL: none */
     int lock_timeout_ms;
     int64_t test_pause_ms; /* test only: sleep before COMMIT */
+    int64_t idle_in_txn_ms; /* idle_in_transaction_session_timeout; 0 off */
     pgp_txn txn;
     /* Round trips to the server (one PQexec* each), for the debug log and
      * the benchmark: in the current transaction and since create(). */

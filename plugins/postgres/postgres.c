@@ -38,6 +38,14 @@
 
 #define PGP_VERSION "1.0.0"
 
+/* Connection defaults (conninfo may override them): a peer that vanishes
+ * without a word is noticed after about 30 + 3 x 10 s of silence, or when
+ * sent data stays unacknowledged for 60 s. */
+#define PGP_KEEPALIVES_IDLE "30"
+#define PGP_KEEPALIVES_INTERVAL "10"
+#define PGP_KEEPALIVES_COUNT "3"
+#define PGP_TCP_USER_TIMEOUT "60000"
+
 static const capalloc_option_spec pgp_options[] = {
     {"conninfo", CAPALLOC_OPT_STRING, 0, "",
      "libpq connection string or URI; empty: PG* environment variables and "
@@ -47,6 +55,10 @@ static const capalloc_option_spec pgp_options[] = {
      "seconds to wait for the server when connecting (>= 1)"},
     {"lock_timeout_ms", CAPALLOC_OPT_INT, 0, "30000",
      "how long to wait for another writer's lock before giving up (ms, >= 1)"},
+    {"idle_in_transaction_timeout_ms", CAPALLOC_OPT_INT, 0, "180000",
+     "the server ends capalloc's session (rolling back, freeing the ledger "
+     "lock) when a transaction sits idle this long, e.g. after the client "
+     "vanished; must exceed the price source's worst case (ms, 0: off)"},
     {"schema", CAPALLOC_OPT_STRING, 0, "",
      "the schema holding the ledger tables (created if missing); empty: the "
      "connection's default (search_path)"},
@@ -394,6 +406,14 @@ static capalloc_status set_session(pgp *s, capalloc_err *err)
     if (!pgp_ok(res))
         return pgp_fail(s, res, err, "setting lock_timeout");
     PQclear(res);
+    snprintf(lt, sizeof lt, "%lldms", (long long)s->idle_in_txn_ms);
+    res = pgp_exec(s,
+                   "SELECT set_config('idle_in_transaction_session_timeout',"
+                   " $1, false)",
+                   1, v);
+    if (!pgp_ok(res))
+        return pgp_fail(s, res, err, "setting idle_in_transaction_session_timeout");
+    PQclear(res);
     if (s->schema == NULL)
         return CAPALLOC_OK;
 
@@ -509,13 +529,14 @@ static capalloc_status pgp_create(const capalloc_host *host,
                                   capalloc_err *err)
 {
     const char *conninfo = "", *schema = "";
-    int64_t connect_timeout = 10, lock_ms = 30000, pause = 0;
+    int64_t connect_timeout = 10, lock_ms = 30000, pause = 0, idle_ms = 180000;
     *state = NULL;
     host->opt_string(opts, "conninfo", &conninfo);
     host->opt_string(opts, "schema", &schema);
     host->opt_int(opts, "connect_timeout", &connect_timeout);
     host->opt_int(opts, "lock_timeout_ms", &lock_ms);
     host->opt_int(opts, "test_pause_ms", &pause);
+    host->opt_int(opts, "idle_in_transaction_timeout_ms", &idle_ms);
     if (conninfo == NULL)
         conninfo = "";
     if (connect_timeout < 1 || connect_timeout > 3600) {
@@ -530,6 +551,13 @@ static capalloc_status pgp_create(const capalloc_host *host,
                         "lock_timeout_ms is %lld: it must be between 1 and %d "
                         "(milliseconds)",
                         (long long)lock_ms, INT_MAX);
+        return CAPALLOC_ERR_INVALID;
+    }
+    if (idle_ms < 0 || idle_ms > INT_MAX) {
+        host->set_error(err, "idle_in_transaction_timeout_ms",
+                        "idle_in_transaction_timeout_ms is %lld: it must be "
+                        "between 0 (off) and %d (milliseconds)",
+                        (long long)idle_ms, INT_MAX);
         return CAPALLOC_ERR_INVALID;
     }
     if (pause < 0 || pause > 600000) {
@@ -558,6 +586,7 @@ static capalloc_status pgp_create(const capalloc_host *host,
     s->host = host;
     s->lock_timeout_ms = (int)lock_ms;
     s->test_pause_ms = pause;
+    s->idle_in_txn_ms = idle_ms;
 
     capalloc_status pst = parse_conninfo(s, conninfo, err);
     if (pst != CAPALLOC_OK) {
@@ -565,14 +594,21 @@ static capalloc_status pgp_create(const capalloc_host *host,
         return pst;
     }
 
-    /* conninfo is expanded by libpq (expand_dbname); the options after it
-     * win over what it says. An empty conninfo leaves everything to the
-     * PG* environment and the service file. */
+    /* conninfo is expanded by libpq (expand_dbname) where it stands: the
+     * keepalive and TCP timeouts before it are defaults it can override
+     * (a silent network loss would otherwise hang the run, and with it
+     * the ledger lock, until the OS gives up: hours); the options after
+     * it win over what it says. An empty conninfo leaves everything to
+     * the PG* environment and the service file. */
     char ct[24];
     snprintf(ct, sizeof ct, "%lld", (long long)connect_timeout);
-    const char *keys[] = {"dbname", "connect_timeout",
+    const char *keys[] = {"keepalives", "keepalives_idle",
+                          "keepalives_interval", "keepalives_count",
+                          "tcp_user_timeout", "dbname", "connect_timeout",
                           "fallback_application_name", NULL};
-    const char *vals[] = {conninfo, ct, "capalloc", NULL};
+    const char *vals[] = {"1", PGP_KEEPALIVES_IDLE, PGP_KEEPALIVES_INTERVAL,
+                          PGP_KEEPALIVES_COUNT, PGP_TCP_USER_TIMEOUT,
+                          conninfo, ct, "capalloc", NULL};
     s->conn = PQconnectdbParams(keys, vals, 1);
     if (s->conn == NULL) {
         host->set_error(err, NULL, "out of memory connecting to PostgreSQL");
@@ -606,11 +642,21 @@ static capalloc_status pgp_create(const capalloc_host *host,
         pgp_free(s);
         return st;
     }
+    char ka[160] = "";
+    PQconninfoOption *eff = PQconninfo(s->conn);
+    for (const PQconninfoOption *o = eff; o && o->keyword; o++)
+        if (strncmp(o->keyword, "keepalives", 10) == 0 ||
+            strcmp(o->keyword, "tcp_user_timeout") == 0) {
+            size_t u = strlen(ka);
+            snprintf(ka + u, sizeof ka - u, "%s%s=%s", u ? " " : "",
+                     o->keyword, o->val ? o->val : "");
+        }
+    PQconninfoFree(eff);
     host->log(host, CAPALLOC_LOG_DEBUG,
-              "connected to %s (server %d, lock timeout %d ms, %ld round "
-              "trips to set up)",
+              "connected to %s (server %d, lock timeout %d ms, idle in "
+              "transaction timeout %lld ms, %s, %ld round trips to set up)",
               s->where, PQserverVersion(s->conn), s->lock_timeout_ms,
-              s->total_trips);
+              (long long)s->idle_in_txn_ms, ka, s->total_trips);
     s->txn_trips = 0;
     *state = s;
     return CAPALLOC_OK;

@@ -38,6 +38,16 @@ typedef enum pgp_txn {
     PGP_TXN_WRITE
 } pgp_txn;
 
+/* TEST ONLY: the points where test_pause_ms sleeps (test_pause_at), all in
+ * a write transaction: after begin() took the lock; after read_ledger();
+ * after write(), before COMMIT; after a successful COMMIT. */
+typedef enum pgp_pause_at {
+    PGP_PAUSE_BEGIN = 0,
+    PGP_PAUSE_READ,
+    PGP_PAUSE_WRITE,
+    PGP_PAUSE_COMMIT
+} pgp_pause_at;
+
 typedef struct pgp {
     const capalloc_host *host;
     PGconn *conn;
@@ -46,7 +56,8 @@ typedef struct pgp {
     char *password;       /* parsed from conninfo, only to mask it in
                              messages (pgp_clean_msg); NULL: none */
     int lock_timeout_ms;
-    int64_t test_pause_ms; /* test only: sleep before COMMIT */
+    int64_t test_pause_ms; /* test only: sleep this long at test_pause_at */
+    pgp_pause_at test_pause_at;
     int64_t idle_in_txn_ms; /* idle_in_transaction_session_timeout; 0 off */
     pgp_txn txn;
     /* Round trips to the server (one PQexec* each), for the debug log and
@@ -65,6 +76,10 @@ PGP_HIDDEN PGresult *pgp_exec(pgp *s, const char *sql, int n,
  * and every occurrence of the password (conninfo's, or the one libpq
  * used) replaced by "***". */
 PGP_HIDDEN void pgp_clean_msg(const pgp *s, char *msg, size_t len);
+
+/* TEST ONLY: sleep test_pause_ms if at is test_pause_at and a write
+ * transaction is open, after logging "test_pause_at <at>: pausing". */
+PGP_HIDDEN void pgp_test_pause(pgp *s, pgp_pause_at at);
 
 /* Whether res succeeded (COMMAND_OK or TUPLES_OK). */
 PGP_HIDDEN int pgp_ok(const PGresult *res);

@@ -63,8 +63,13 @@ static const capalloc_option_spec pgp_options[] = {
      "the schema holding the ledger tables (created if missing); empty: the "
      "connection's default (search_path)"},
     {"test_pause_ms", CAPALLOC_OPT_INT, 0, "0",
-     "TEST ONLY: sleep this long after write() before COMMIT, so a test can "
-     "stop the server or kill the process mid-run"},
+     "TEST ONLY: in a write transaction, sleep this long at the point "
+     "test_pause_at names, so a test can stop the server or kill the "
+     "process there"},
+    {"test_pause_at", CAPALLOC_OPT_STRING, 0, "write",
+     "TEST ONLY: where test_pause_ms sleeps: begin (lock taken), read (after "
+     "read_ledger), write (after write(), before COMMIT), commit (after a "
+     "successful COMMIT)"},
     {NULL, 0, 0, NULL, NULL}};
 
 /* ------------------------------------------------------------------------ */
@@ -209,6 +214,27 @@ static const char SQL_BEGIN_WRITE[] =
 static const char SQL_BEGIN_READ[] =
     "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
 
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static const char *const pause_names[] = {"begin", "read", "write", "commit"};
+
+void pgp_test_pause(pgp *s, pgp_pause_at at)
+{
+    if (s->test_pause_ms <= 0 || s->test_pause_at != at ||
+        s->txn != PGP_TXN_WRITE)
+        return;
+    /* The tests wait for this line (capalloc -vv) before they act. */
+    s->host->log(s->host, CAPALLOC_LOG_DEBUG,
+                 "test_pause_at %s: pausing %lld ms", pause_names[at],
+                 (long long)s->test_pause_ms);
+    sleep_ms(s->test_pause_ms);
+}
+
 static void log_trips(pgp *s, const char *how)
 {
     s->host->log(s->host, CAPALLOC_LOG_DEBUG,
@@ -250,15 +276,10 @@ static capalloc_status pgp_begin(void *state, capalloc_txn_mode mode,
     }
     PQclear(res);
     s->txn = write ? PGP_TXN_WRITE : PGP_TXN_READ;
+    pgp_test_pause(s, PGP_PAUSE_BEGIN);
     return CAPALLOC_OK;
 }
 
-static void sleep_ms(int64_t ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
 
 static capalloc_status pgp_commit(void *state, capalloc_err *err)
 {
@@ -268,12 +289,6 @@ static capalloc_status pgp_commit(void *state, capalloc_err *err)
                            "commit() called with no transaction open (%s)",
                            s->where);
         return CAPALLOC_ERR_INTERNAL;
-    }
-    if (s->test_pause_ms > 0 && s->txn == PGP_TXN_WRITE) {
-        s->host->log(s->host, CAPALLOC_LOG_DEBUG,
-                     "test_pause_ms: pausing %lld ms before COMMIT",
-                     (long long)s->test_pause_ms);
-        sleep_ms(s->test_pause_ms);
     }
     PGTransactionStatusType ts = PQtransactionStatus(s->conn);
     if (ts != PQTRANS_INTRANS) {
@@ -319,6 +334,7 @@ static capalloc_status pgp_commit(void *state, capalloc_err *err)
         st = CAPALLOC_ERR_IO;
     } else {
         PQclear(res);
+        pgp_test_pause(s, PGP_PAUSE_COMMIT);
     }
     if (PQtransactionStatus(s->conn) == PQTRANS_INERROR)
         PQclear(pgp_exec(s, "ROLLBACK", 0, NULL));
@@ -528,7 +544,7 @@ static capalloc_status pgp_create(const capalloc_host *host,
                                   const capalloc_options *opts, void **state,
                                   capalloc_err *err)
 {
-    const char *conninfo = "", *schema = "";
+    const char *conninfo = "", *schema = "", *pause_at = "write";
     int64_t connect_timeout = 10, lock_ms = 30000, pause = 0, idle_ms = 180000;
     *state = NULL;
     host->opt_string(opts, "conninfo", &conninfo);
@@ -536,6 +552,7 @@ static capalloc_status pgp_create(const capalloc_host *host,
     host->opt_int(opts, "connect_timeout", &connect_timeout);
     host->opt_int(opts, "lock_timeout_ms", &lock_ms);
     host->opt_int(opts, "test_pause_ms", &pause);
+    host->opt_string(opts, "test_pause_at", &pause_at);
     host->opt_int(opts, "idle_in_transaction_timeout_ms", &idle_ms);
     if (conninfo == NULL)
         conninfo = "";
@@ -567,6 +584,17 @@ static capalloc_status pgp_create(const capalloc_host *host,
                         (long long)pause);
         return CAPALLOC_ERR_INVALID;
     }
+    int at = -1;
+    for (int i = 0; i < 4; i++)
+        if (pause_at != NULL && strcmp(pause_at, pause_names[i]) == 0)
+            at = i;
+    if (at < 0) {
+        host->set_error(err, "test_pause_at",
+                        "test_pause_at is '%.40s': it must be begin, read, "
+                        "write or commit",
+                        pause_at ? pause_at : "");
+        return CAPALLOC_ERR_INVALID;
+    }
     if (schema != NULL && *schema != '\0' && !valid_schema(schema)) {
         host->set_error(err, "schema",
                         "schema '%.80s' is not a plain identifier: use "
@@ -586,6 +614,7 @@ static capalloc_status pgp_create(const capalloc_host *host,
     s->host = host;
     s->lock_timeout_ms = (int)lock_ms;
     s->test_pause_ms = pause;
+    s->test_pause_at = (pgp_pause_at)at;
     s->idle_in_txn_ms = idle_ms;
 
     capalloc_status pst = parse_conninfo(s, conninfo, err);

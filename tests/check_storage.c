@@ -15,6 +15,8 @@
  *                               postgres  {schema: "@LEDGER@", lock_timeout_ms: 300}
  *                             A custom backend must give a short lock
  *                             timeout here: the guard test waits for it.
+ * Built without sqlite (configure --disable-sqlite), the suite only runs
+ * through storage-postgres.pgtest; the sqlite-only parts are left out.
  * The sqlite and postgres runs also check the rows in the tables (the
  * design's shape); postgres reaches the server through the PG* variables
  * (tests/pg-cluster run sets them) and FAILS when it cannot connect.
@@ -26,7 +28,9 @@
 #if TEST_WITH_LIBPQ
 #include <libpq-fe.h>
 #endif
+#if CAPALLOC_HAVE_SQLITE
 #include <sqlite3.h>
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,6 +274,7 @@ static const char *trade_rows(void)
     char sql[512];
     buf[0] = '\0';
     size_t used = 0;
+#if CAPALLOC_HAVE_SQLITE
     if (is_backend("sqlite")) {
         char path[400];
         snprintf(path, sizeof path, "%s/%s.db", tmp, ledger);
@@ -288,6 +293,7 @@ static const char *trade_rows(void)
         sqlite3_close(db);
         return buf;
     }
+#endif
 #if TEST_WITH_LIBPQ
     if (is_backend("postgres")) {
         char prefix[80];

@@ -19,7 +19,8 @@
  * through storage-postgres.pgtest; the sqlite-only parts are left out.
  * The sqlite and postgres runs also check the rows in the tables (the
  * design's shape); postgres reaches the server through the PG* variables
- * (tests/pg-cluster run sets them) and FAILS when it cannot connect.
+ * (tests/pg-cluster run sets them), or the conninfo given in
+ * CAPALLOC_STORAGE_OPTIONS, and FAILS when it cannot connect.
  */
 #define _XOPEN_SOURCE 700
 #define _DEFAULT_SOURCE
@@ -299,7 +300,15 @@ static const char *trade_rows(void)
         char prefix[80];
         snprintf(prefix, sizeof prefix, "%s.", ledger); /* our own name */
         snprintf(sql, sizeof sql, TRADE_SQL("%s"), prefix);
-        PGconn *c = PQconnectdb("");
+        /* the conninfo the backend was given (CAPALLOC_STORAGE_OPTIONS),
+         * expanded as the plugin expands it; none: the PG* variables */
+        const cfg_node *ci = cfg_get(cfg->storage.options, "conninfo", NULL);
+        const char *keys[] = {"dbname", NULL};
+        const char *vals[] = {ci && ci->kind == CFG_SCALAR && ci->value
+                                  ? ci->value
+                                  : "",
+                              NULL};
+        PGconn *c = PQconnectdbParams(keys, vals, 1);
         ck_assert_msg(PQstatus(c) == CONNECTION_OK, "connecting: %s",
                       PQerrorMessage(c));
         PGresult *r = PQexec(c, sql);

@@ -280,7 +280,6 @@ static capalloc_status pgp_begin(void *state, capalloc_txn_mode mode,
     return CAPALLOC_OK;
 }
 
-
 static capalloc_status pgp_commit(void *state, capalloc_err *err)
 {
     pgp *s = state;
@@ -414,21 +413,19 @@ static int valid_schema(const char *name)
 
 static capalloc_status set_session(pgp *s, capalloc_err *err)
 {
-    char lt[32];
+    char lt[32], it[32];
     snprintf(lt, sizeof lt, "%dms", s->lock_timeout_ms);
-    const char *v[1] = {lt};
-    PGresult *res =
-        pgp_exec(s, "SELECT set_config('lock_timeout', $1, false)", 1, v);
+    snprintf(it, sizeof it, "%lldms", (long long)s->idle_in_txn_ms);
+    const char *v[2] = {lt, it};
+    PGresult *res = pgp_exec(
+        s,
+        "SELECT set_config('lock_timeout', $1, false),"
+        " set_config('idle_in_transaction_session_timeout', $2, false)",
+        2, v);
     if (!pgp_ok(res))
-        return pgp_fail(s, res, err, "setting lock_timeout");
-    PQclear(res);
-    snprintf(lt, sizeof lt, "%lldms", (long long)s->idle_in_txn_ms);
-    res = pgp_exec(s,
-                   "SELECT set_config('idle_in_transaction_session_timeout',"
-                   " $1, false)",
-                   1, v);
-    if (!pgp_ok(res))
-        return pgp_fail(s, res, err, "setting idle_in_transaction_session_timeout");
+        return pgp_fail(s, res, err,
+                        "setting lock_timeout and "
+                        "idle_in_transaction_session_timeout");
     PQclear(res);
     if (s->schema == NULL)
         return CAPALLOC_OK;
@@ -680,6 +677,9 @@ static capalloc_status pgp_create(const capalloc_host *host,
             snprintf(ka + u, sizeof ka - u, "%s%s=%s", u ? " " : "",
                      o->keyword, o->val ? o->val : "");
         }
+    for (PQconninfoOption *o = eff; o && o->keyword; o++)
+        if (o->val != NULL) /* the password is among them */
+            memset(o->val, 0, strlen(o->val));
     PQconninfoFree(eff);
     host->log(host, CAPALLOC_LOG_DEBUG,
               "connected to %s (server %d, lock timeout %d ms, idle in "

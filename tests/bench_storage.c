@@ -12,7 +12,9 @@
  *   bench_storage [-b sqlite|postgres|both] [-s 10,100,1000]
  *                 [-p POSITIONS-PER-STRATEGY] [-t TICKERS]
  *
- * postgres uses the PG* environment (e.g. under `tests/pg-cluster run`).
+ * postgres uses the PG* environment (e.g. under `tests/pg-cluster run`);
+ * each run's schema bench_<strategies>_<pid> is dropped afterwards (DROP
+ * SCHEMA ... CASCADE), also when the run failed.
  * Defaults: both backends, 10/100/1000 strategies, 100 positions each
  * (1000 strategies: 100,000 positions), 5,000 tickers.
  * Timing uses a double of seconds: it is a measurement, not money.
@@ -28,6 +30,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#if TEST_WITH_LIBPQ
+#include <libpq-fe.h>
+#endif
 
 #ifndef CAPALLOC_BIN
 #error "CAPALLOC_BIN must point at the built binary"
@@ -150,6 +155,49 @@ static void show_err(void)
         fprintf(stderr, "(no error output)\n");
 }
 
+/* DROP SCHEMA schema CASCADE (the PG* environment's database): a run,
+ * failed or not, leaves nothing behind in the user's database. */
+#if TEST_WITH_LIBPQ
+static void quiet(void *arg, const char *msg)
+{
+    (void)arg;
+    (void)msg; /* "drop cascades to ...": not news */
+}
+#endif
+
+static int drop_schema(const char *schema)
+{
+#if TEST_WITH_LIBPQ
+    PGconn *c = PQconnectdb("");
+    int ok = 0;
+    if (PQstatus(c) == CONNECTION_OK) {
+        PQsetNoticeProcessor(c, quiet, NULL);
+        char *ident = PQescapeIdentifier(c, schema, strlen(schema));
+        if (ident != NULL) {
+            char sql[200];
+            snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE",
+                     ident);
+            PQfreemem(ident);
+            PGresult *r = PQexec(c, sql);
+            ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+            PQclear(r);
+        }
+    }
+    if (!ok)
+        fprintf(stderr, "bench_storage: could not drop schema %s: %s",
+                schema, PQerrorMessage(c));
+    PQfinish(c);
+    return ok ? 0 : 1;
+#else
+    fprintf(stderr, "bench_storage: built without libpq: schema %s is "
+                    "left in the database\n", schema);
+    return 1;
+#endif
+}
+
+static int bench_in(const char *backend, int strategies, int per,
+                    int tickers, const char *schema);
+
 static int bench(const char *backend, int strategies, int per, int tickers)
 {
     const char *tmp = getenv("TMPDIR");
@@ -159,6 +207,19 @@ static int bench(const char *backend, int strategies, int per, int tickers)
         die("mkdtemp");
     char schema[64];
     snprintf(schema, sizeof schema, "bench_%d_%ld", strategies, (long)getpid());
+    int rc = bench_in(backend, strategies, per, tickers, schema);
+    if (strcmp(backend, "postgres") == 0 && drop_schema(schema) != 0)
+        rc = 1;
+    char cmd[320];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench_storage: could not remove %s\n", dir);
+    return rc;
+}
+
+static int bench_in(const char *backend, int strategies, int per,
+                    int tickers, const char *schema)
+{
     write_fund(backend, strategies, per, tickers, schema);
 
     const char *add[] = {CAPALLOC_BIN, "capital", "add", "1000000000", NULL};
@@ -201,10 +262,6 @@ static int bench(const char *backend, int strategies, int per, int tickers)
            strategies, strategies * per, tickers, wall, wall2, n, unit, n2,
            rss > rss2 ? rss : rss2);
     fflush(stdout);
-    char cmd[320];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench_storage: could not remove %s\n", dir);
     return 0;
 }
 

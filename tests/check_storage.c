@@ -15,9 +15,12 @@
  *                               postgres  {schema: "@LEDGER@", lock_timeout_ms: 300}
  *                             A custom backend must give a short lock
  *                             timeout here: the guard test waits for it.
+ * Built without sqlite (configure --disable-sqlite), the suite only runs
+ * through storage-postgres.pgtest; the sqlite-only parts are left out.
  * The sqlite and postgres runs also check the rows in the tables (the
  * design's shape); postgres reaches the server through the PG* variables
- * (tests/pg-cluster run sets them) and FAILS when it cannot connect.
+ * (tests/pg-cluster run sets them), or the conninfo given in
+ * CAPALLOC_STORAGE_OPTIONS, and FAILS when it cannot connect.
  */
 #define _XOPEN_SOURCE 700
 #define _DEFAULT_SOURCE
@@ -26,7 +29,9 @@
 #if TEST_WITH_LIBPQ
 #include <libpq-fe.h>
 #endif
+#if CAPALLOC_HAVE_SQLITE
 #include <sqlite3.h>
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,6 +275,7 @@ static const char *trade_rows(void)
     char sql[512];
     buf[0] = '\0';
     size_t used = 0;
+#if CAPALLOC_HAVE_SQLITE
     if (is_backend("sqlite")) {
         char path[400];
         snprintf(path, sizeof path, "%s/%s.db", tmp, ledger);
@@ -288,12 +294,21 @@ static const char *trade_rows(void)
         sqlite3_close(db);
         return buf;
     }
+#endif
 #if TEST_WITH_LIBPQ
     if (is_backend("postgres")) {
         char prefix[80];
         snprintf(prefix, sizeof prefix, "%s.", ledger); /* our own name */
         snprintf(sql, sizeof sql, TRADE_SQL("%s"), prefix);
-        PGconn *c = PQconnectdb("");
+        /* the conninfo the backend was given (CAPALLOC_STORAGE_OPTIONS),
+         * expanded as the plugin expands it; none: the PG* variables */
+        const cfg_node *ci = cfg_get(cfg->storage.options, "conninfo", NULL);
+        const char *keys[] = {"dbname", NULL};
+        const char *vals[] = {ci && ci->kind == CFG_SCALAR && ci->value
+                                  ? ci->value
+                                  : "",
+                              NULL};
+        PGconn *c = PQconnectdbParams(keys, vals, 1);
         ck_assert_msg(PQstatus(c) == CONNECTION_OK, "connecting: %s",
                       PQerrorMessage(c));
         PGresult *r = PQexec(c, sql);
@@ -584,34 +599,85 @@ START_TEST(currency_of_a_book_kept)
 }
 END_TEST
 
-/* postgres only: a password in conninfo never reaches a message. */
-START_TEST(pg_password_never_shown)
+/* postgres only: start the backend with this conninfo (and options);
+ * returns plugin_start's exit code, its message in e. */
+static int start_pg_with(const char *conninfo, const char *more, cap_error *e)
 {
     config_free(cfg);
     cfg = NULL;
-    char yaml[1024], path[300];
+    char yaml[1536], path[300];
     snprintf(yaml, sizeof yaml,
              "master_portfolio_id: \"0\"\ncurrency: USD\n"
              "plugin_dir: %s/plugins/.libs\n"
              "storage:\n  plugin: postgres\n  options:\n"
-             "    conninfo: \"host=%s/nonexistent port=1 user=x "
-             "password=Sekr1tPw connect_timeout=2\"\n",
-             TEST_BUILDDIR, tmp);
+             "    conninfo: \"%s\"\n%s",
+             TEST_BUILDDIR, conninfo, more);
     snprintf(path, sizeof path, "%s/capalloc.yaml", tmp);
     FILE *f = fopen(path, "w");
     ck_assert_ptr_nonnull(f);
     fputs(yaml, f);
     fclose(f);
-    cap_error e = {0, ""};
-    ck_assert_int_eq(config_load(path, &cfg, &e), 0);
+    memset(e, 0, sizeof *e);
+    ck_assert_int_eq(config_load(path, &cfg, e), 0);
     loaded_plugin *p = NULL;
     int rc = plugin_start(cfg, &cfg->storage, "sqlite", CAPALLOC_KIND_STORAGE,
-                          "storage", &p, &e);
-    ck_assert_int_eq(rc, CAP_EXIT_STORAGE);
+                          "storage", &p, e);
+    plugin_close(p);
+    return rc;
+}
+
+/* postgres only: a password in conninfo never reaches a message. */
+START_TEST(pg_password_never_shown)
+{
+    cap_error e;
+    char ci[600];
+    snprintf(ci, sizeof ci,
+             "host=%s/nonexistent port=1 user=x password=Sekr1tPw "
+             "connect_timeout=2",
+             tmp);
+    ck_assert_int_eq(start_pg_with(ci, "", &e), CAP_EXIT_STORAGE);
     ck_assert_msg(strstr(e.msg, "cannot connect") != NULL, "%s", e.msg);
     ck_assert_msg(strstr(e.msg, "Sekr1tPw") == NULL, "password shown: %s",
                   e.msg);
-    plugin_close(p);
+}
+END_TEST
+
+/* postgres only: a malformed URI is a config error (exit 3) at the key
+ * conninfo, and libpq's parse error - which quotes the URI or the bad
+ * token, password included - is never shown. */
+START_TEST(pg_malformed_conninfo)
+{
+    static const char *const bad[] = {
+        "postgresql://u:Hunter2@[::1/db",
+        "postgresql://u:Hun%zzter2@host/db",
+        "postgresql://u:Hunter2@host/db?nosuchoption=1",
+        "host=x password=Hunter2 'unterminated",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cap_error e;
+        int rc = start_pg_with(bad[i], "", &e);
+        ck_assert_msg(rc == CAP_EXIT_CONFIG, "%s: exit %d, want %d: %s",
+                      bad[i], rc, CAP_EXIT_CONFIG, e.msg);
+        ck_assert_msg(strstr(e.msg, "conninfo") != NULL, "%s", e.msg);
+        ck_assert_msg(strstr(e.msg, "Hunter2") == NULL &&
+                          strstr(e.msg, "Hun%zz") == NULL &&
+                          strstr(e.msg, "zzter2") == NULL,
+                      "%s: password shown: %s", bad[i], e.msg);
+    }
+}
+END_TEST
+
+/* postgres only: the safety net - a server message that happens to hold
+ * the password (here the name of a database that does not exist) shows
+ * *** in its place. */
+START_TEST(pg_password_masked_in_server_messages)
+{
+    cap_error e;
+    int rc = start_pg_with("dbname=Pw9Secret password=Pw9Secret", "", &e);
+    ck_assert_msg(rc == CAP_EXIT_STORAGE, "exit %d: %s", rc, e.msg);
+    ck_assert_msg(strstr(e.msg, "Pw9Secret") == NULL, "password shown: %s",
+                  e.msg);
+    ck_assert_msg(strstr(e.msg, "***") != NULL, "not masked: %s", e.msg);
 }
 END_TEST
 
@@ -633,8 +699,11 @@ static Suite *storage_suite(void)
     tcase_add_test(tc, find_run_by_date);
     tcase_add_test(tc, ledger_rows_in_design_shape);
     tcase_add_test(tc, currency_of_a_book_kept);
-    if (is_backend("postgres"))
+    if (is_backend("postgres")) {
         tcase_add_test(tc, pg_password_never_shown);
+        tcase_add_test(tc, pg_malformed_conninfo);
+        tcase_add_test(tc, pg_password_masked_in_server_messages);
+    }
     suite_add_tcase(s, tc);
     return s;
 }

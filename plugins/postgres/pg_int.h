@@ -8,9 +8,11 @@
  *   pg_ledger.c  read_ledger, find_run and write
  * Shared functions are hidden so the plugin exports exactly one symbol.
  *
- * Secrets: the conninfo option may hold a password. It is handed to libpq
- * and never copied, logged or put into a message; messages name the
- * database as PQdb/PQhost/PQport report it (no password there).
+ * Secrets: the conninfo option may hold a password. It is parsed
+ * (PQconninfoParse) before connecting, so a malformed conninfo fails with a
+ * fixed message, never libpq's (which quotes the text); messages name the
+ * database as PQdb/PQhost/PQport report it, and every libpq or server
+ * message goes through pgp_clean_msg(), which masks the password.
  */
 #ifndef CAPALLOC_PG_INT_H
 #define CAPALLOC_PG_INT_H
@@ -36,13 +38,27 @@ typedef enum pgp_txn {
     PGP_TXN_WRITE
 } pgp_txn;
 
+/* TEST ONLY: the points where test_pause_ms sleeps (test_pause_at), all in
+ * a write transaction: after begin() took the lock; after read_ledger();
+ * after write(), before COMMIT; after a successful COMMIT. */
+typedef enum pgp_pause_at {
+    PGP_PAUSE_BEGIN = 0,
+    PGP_PAUSE_READ,
+    PGP_PAUSE_WRITE,
+    PGP_PAUSE_COMMIT
+} pgp_pause_at;
+
 typedef struct pgp {
     const capalloc_host *host;
     PGconn *conn;
     char where[256];      /* "database 'x' on host:port[, schema 's']" */
     char *schema;         /* NULL: the connection's default schema */
+    char *password;       /* parsed from conninfo, only to mask it in
+                             messages (pgp_clean_msg); NULL: none */
     int lock_timeout_ms;
-    int64_t test_pause_ms; /* test only: sleep before COMMIT */
+    int64_t test_pause_ms; /* test only: sleep this long at test_pause_at */
+    pgp_pause_at test_pause_at;
+    int64_t idle_in_txn_ms; /* idle_in_transaction_session_timeout; 0 off */
     pgp_txn txn;
     /* Round trips to the server (one PQexec* each), for the debug log and
      * the benchmark: in the current transaction and since create(). */
@@ -55,6 +71,15 @@ typedef struct pgp {
  * fatal error result the caller handles like any). The caller PQclear()s. */
 PGP_HIDDEN PGresult *pgp_exec(pgp *s, const char *sql, int n,
                               const char *const *values);
+
+/* A libpq or server message made fit for a capalloc message: on one line,
+ * and every occurrence of the password (conninfo's, or the one libpq
+ * used) replaced by "***". */
+PGP_HIDDEN void pgp_clean_msg(const pgp *s, char *msg, size_t len);
+
+/* TEST ONLY: sleep test_pause_ms if at is test_pause_at and a write
+ * transaction is open, after logging "test_pause_at <at>: pausing". */
+PGP_HIDDEN void pgp_test_pause(pgp *s, pgp_pause_at at);
 
 /* Whether res succeeded (COMMAND_OK or TUPLES_OK). */
 PGP_HIDDEN int pgp_ok(const PGresult *res);

@@ -174,8 +174,10 @@ capalloc_status pgp_read_ledger(void *state, const capalloc_ledger_sink *sink,
     /* Positions are not locked row by row: an allocation never changes
      * them, and locking 100,000 rows would write to each (xmax); capalloc
      * writers are kept out by the advisory lock. */
-    return stream(s, SQL_POSITIONS, position_row, sink, err,
-                  "reading positions_book");
+    if ((st = stream(s, SQL_POSITIONS, position_row, sink, err,
+                     "reading positions_book")) == CAPALLOC_OK)
+        pgp_test_pause(s, PGP_PAUSE_READ);
+    return st;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -448,6 +450,8 @@ capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
                      s->where, vals[9]);
         st = CAPALLOC_ERR_IO;
     }
+    if (st == CAPALLOC_OK)
+        pgp_test_pause(s, PGP_PAUSE_WRITE);
 out:
     for (int i = 0; i < A_N; i++)
         free(a[i].b);

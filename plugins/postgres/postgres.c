@@ -38,6 +38,14 @@
 
 #define PGP_VERSION "1.0.0"
 
+/* Connection defaults (conninfo may override them): a peer that vanishes
+ * without a word is noticed after about 30 + 3 x 10 s of silence, or when
+ * sent data stays unacknowledged for 60 s. */
+#define PGP_KEEPALIVES_IDLE "30"
+#define PGP_KEEPALIVES_INTERVAL "10"
+#define PGP_KEEPALIVES_COUNT "3"
+#define PGP_TCP_USER_TIMEOUT "60000"
+
 static const capalloc_option_spec pgp_options[] = {
     {"conninfo", CAPALLOC_OPT_STRING, 0, "",
      "libpq connection string or URI; empty: PG* environment variables and "
@@ -47,12 +55,21 @@ static const capalloc_option_spec pgp_options[] = {
      "seconds to wait for the server when connecting (>= 1)"},
     {"lock_timeout_ms", CAPALLOC_OPT_INT, 0, "30000",
      "how long to wait for another writer's lock before giving up (ms, >= 1)"},
+    {"idle_in_transaction_timeout_ms", CAPALLOC_OPT_INT, 0, "180000",
+     "the server ends capalloc's session (rolling back, freeing the ledger "
+     "lock) when a transaction sits idle this long, e.g. after the client "
+     "vanished; must exceed the price source's worst case (ms, 0: off)"},
     {"schema", CAPALLOC_OPT_STRING, 0, "",
      "the schema holding the ledger tables (created if missing); empty: the "
      "connection's default (search_path)"},
     {"test_pause_ms", CAPALLOC_OPT_INT, 0, "0",
-     "TEST ONLY: sleep this long after write() before COMMIT, so a test can "
-     "stop the server or kill the process mid-run"},
+     "TEST ONLY: in a write transaction, sleep this long at the point "
+     "test_pause_at names, so a test can stop the server or kill the "
+     "process there"},
+    {"test_pause_at", CAPALLOC_OPT_STRING, 0, "write",
+     "TEST ONLY: where test_pause_ms sleeps: begin (lock taken), read (after "
+     "read_ledger), write (after write(), before COMMIT), commit (after a "
+     "successful COMMIT)"},
     {NULL, 0, 0, NULL, NULL}};
 
 /* ------------------------------------------------------------------------ */
@@ -93,6 +110,40 @@ static void one_line(char *msg)
     *w = '\0';
 }
 
+/* Safety net: every occurrence of a password (the one parsed from
+ * conninfo, the one libpq used) in msg becomes "***". */
+static void redact_one(char *msg, size_t len, const char *pw)
+{
+    size_t n = pw ? strlen(pw) : 0;
+    char *from = msg, *hit;
+    if (n == 0)
+        return;
+    while ((hit = strstr(from, pw)) != NULL) {
+        size_t pos = (size_t)(hit - msg), tail = strlen(hit + n);
+        if (pos + 3 + tail + 1 > len) { /* no room: cut, never leak */
+            if (pos + 4 > len) {
+                *hit = '\0';
+                return;
+            }
+            tail = len - pos - 4;
+        }
+        memmove(hit + 3, hit + n, tail);
+        memcpy(hit, "***", 3);
+        hit[3 + tail] = '\0';
+        from = hit + 3;
+    }
+}
+
+void pgp_clean_msg(const pgp *s, char *msg, size_t len)
+{
+    one_line(msg);
+    if (s == NULL)
+        return;
+    redact_one(msg, len, s->password);
+    if (s->conn != NULL)
+        redact_one(msg, len, PQpass(s->conn));
+}
+
 static int sqlstate_is(const PGresult *res, const char *code)
 {
     const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -121,7 +172,7 @@ capalloc_status pgp_fail(pgp *s, PGresult *res, capalloc_err *err,
         res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     snprintf(msg, sizeof msg, "%s",
              primary ? primary : PQerrorMessage(s->conn));
-    one_line(msg);
+    pgp_clean_msg(s, msg, sizeof msg);
     const capalloc_host *h = s->host;
     capalloc_status st;
     if (connection_lost(s, res)) {
@@ -162,6 +213,27 @@ static const char SQL_BEGIN_WRITE[] =
     " hashtext(coalesce(current_schema(), '')))";
 static const char SQL_BEGIN_READ[] =
     "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static const char *const pause_names[] = {"begin", "read", "write", "commit"};
+
+void pgp_test_pause(pgp *s, pgp_pause_at at)
+{
+    if (s->test_pause_ms <= 0 || s->test_pause_at != at ||
+        s->txn != PGP_TXN_WRITE)
+        return;
+    /* The tests wait for this line (capalloc -vv) before they act. */
+    s->host->log(s->host, CAPALLOC_LOG_DEBUG,
+                 "test_pause_at %s: pausing %lld ms", pause_names[at],
+                 (long long)s->test_pause_ms);
+    sleep_ms(s->test_pause_ms);
+}
 
 static void log_trips(pgp *s, const char *how)
 {
@@ -204,14 +276,8 @@ static capalloc_status pgp_begin(void *state, capalloc_txn_mode mode,
     }
     PQclear(res);
     s->txn = write ? PGP_TXN_WRITE : PGP_TXN_READ;
+    pgp_test_pause(s, PGP_PAUSE_BEGIN);
     return CAPALLOC_OK;
-}
-
-static void sleep_ms(int64_t ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
 }
 
 static capalloc_status pgp_commit(void *state, capalloc_err *err)
@@ -222,12 +288,6 @@ static capalloc_status pgp_commit(void *state, capalloc_err *err)
                            "commit() called with no transaction open (%s)",
                            s->where);
         return CAPALLOC_ERR_INTERNAL;
-    }
-    if (s->test_pause_ms > 0 && s->txn == PGP_TXN_WRITE) {
-        s->host->log(s->host, CAPALLOC_LOG_DEBUG,
-                     "test_pause_ms: pausing %lld ms before COMMIT",
-                     (long long)s->test_pause_ms);
-        sleep_ms(s->test_pause_ms);
     }
     PGTransactionStatusType ts = PQtransactionStatus(s->conn);
     if (ts != PQTRANS_INTRANS) {
@@ -251,7 +311,7 @@ static capalloc_status pgp_commit(void *state, capalloc_err *err)
          * it, but whether our COMMIT reached it, we cannot know. */
         char msg[600];
         snprintf(msg, sizeof msg, "%s", PQerrorMessage(s->conn));
-        one_line(msg);
+        pgp_clean_msg(s, msg, sizeof msg);
         s->host->set_error(err, NULL,
                            "lost the connection to PostgreSQL while "
                            "committing: %s (%s); the server keeps all of the "
@@ -273,6 +333,7 @@ static capalloc_status pgp_commit(void *state, capalloc_err *err)
         st = CAPALLOC_ERR_IO;
     } else {
         PQclear(res);
+        pgp_test_pause(s, PGP_PAUSE_COMMIT);
     }
     if (PQtransactionStatus(s->conn) == PQTRANS_INERROR)
         PQclear(pgp_exec(s, "ROLLBACK", 0, NULL));
@@ -314,6 +375,10 @@ static void pgp_free(pgp *s)
                          s->total_trips);
         PQfinish(s->conn); /* an open transaction is rolled back */
     }
+    if (s->password != NULL) {
+        memset(s->password, 0, strlen(s->password));
+        free(s->password);
+    }
     free(s->schema);
     free(s);
 }
@@ -325,7 +390,7 @@ static void on_notice(void *arg, const char *message)
     pgp *s = arg;
     char msg[512];
     snprintf(msg, sizeof msg, "%s", message);
-    one_line(msg);
+    pgp_clean_msg(s, msg, sizeof msg);
     s->host->log(s->host, CAPALLOC_LOG_DEBUG, "server notice: %s", msg);
 }
 
@@ -348,13 +413,19 @@ static int valid_schema(const char *name)
 
 static capalloc_status set_session(pgp *s, capalloc_err *err)
 {
-    char lt[32];
+    char lt[32], it[32];
     snprintf(lt, sizeof lt, "%dms", s->lock_timeout_ms);
-    const char *v[1] = {lt};
-    PGresult *res =
-        pgp_exec(s, "SELECT set_config('lock_timeout', $1, false)", 1, v);
+    snprintf(it, sizeof it, "%lldms", (long long)s->idle_in_txn_ms);
+    const char *v[2] = {lt, it};
+    PGresult *res = pgp_exec(
+        s,
+        "SELECT set_config('lock_timeout', $1, false),"
+        " set_config('idle_in_transaction_session_timeout', $2, false)",
+        2, v);
     if (!pgp_ok(res))
-        return pgp_fail(s, res, err, "setting lock_timeout");
+        return pgp_fail(s, res, err,
+                        "setting lock_timeout and "
+                        "idle_in_transaction_session_timeout");
     PQclear(res);
     if (s->schema == NULL)
         return CAPALLOC_OK;
@@ -362,8 +433,11 @@ static capalloc_status set_session(pgp *s, capalloc_err *err)
     /* The identifier is checked by valid_schema() and quoted by libpq. */
     char *ident = PQescapeIdentifier(s->conn, s->schema, strlen(s->schema));
     if (ident == NULL) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(s->conn));
+        pgp_clean_msg(s, msg, sizeof msg);
         s->host->set_error(err, "schema", "quoting schema '%s': %s",
-                           s->schema, PQerrorMessage(s->conn));
+                           s->schema, msg);
         return CAPALLOC_ERR_IO;
     }
     const char *sv[1] = {s->schema};
@@ -415,18 +489,68 @@ static capalloc_status set_session(pgp *s, capalloc_err *err)
     return CAPALLOC_OK;
 }
 
+/* What libpq's expand_dbname takes for a connection string or URI (as
+ * libpq's own recognized_connection_string): a URI prefix or an '='.
+ * Anything else is a database name. */
+static int looks_like_conninfo(const char *c)
+{
+    return strncmp(c, "postgresql://", 13) == 0 ||
+           strncmp(c, "postgres://", 11) == 0 || strchr(c, '=') != NULL;
+}
+
+/* Parse conninfo before libpq connects with it: a malformed one is a
+ * config error (CAPALLOC_ERR_INVALID at key "conninfo") with a fixed
+ * message - libpq's own parse error quotes the bad token or the whole
+ * URI, password and all. Keeps the password for pgp_clean_msg(). */
+static capalloc_status parse_conninfo(pgp *s, const char *conninfo,
+                                      capalloc_err *err)
+{
+    if (!looks_like_conninfo(conninfo))
+        return CAPALLOC_OK;
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
+    if (opts == NULL) {
+        int oom = perr == NULL;
+        PQfreemem(perr); /* never shown: it may quote the password */
+        if (oom) {
+            s->host->set_error(err, NULL, "out of memory parsing conninfo");
+            return CAPALLOC_ERR_NOMEM;
+        }
+        s->host->set_error(err, "conninfo",
+                           "conninfo is not a valid libpq connection string "
+                           "or postgresql:// URI (check its syntax: quoting, "
+                           "percent-encoding, [] around an IPv6 address); its "
+                           "text is not shown because it may hold a password");
+        return CAPALLOC_ERR_INVALID;
+    }
+    capalloc_status st = CAPALLOC_OK;
+    for (const PQconninfoOption *o = opts; o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "password") == 0 && o->val != NULL &&
+            o->val[0] != '\0' && (s->password = strdup(o->val)) == NULL) {
+            s->host->set_error(err, NULL, "out of memory");
+            st = CAPALLOC_ERR_NOMEM;
+        }
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+        if (o->val != NULL)
+            memset(o->val, 0, strlen(o->val));
+    PQconninfoFree(opts);
+    return st;
+}
+
 static capalloc_status pgp_create(const capalloc_host *host,
                                   const capalloc_options *opts, void **state,
                                   capalloc_err *err)
 {
-    const char *conninfo = "", *schema = "";
-    int64_t connect_timeout = 10, lock_ms = 30000, pause = 0;
+    const char *conninfo = "", *schema = "", *pause_at = "write";
+    int64_t connect_timeout = 10, lock_ms = 30000, pause = 0, idle_ms = 180000;
     *state = NULL;
     host->opt_string(opts, "conninfo", &conninfo);
     host->opt_string(opts, "schema", &schema);
     host->opt_int(opts, "connect_timeout", &connect_timeout);
     host->opt_int(opts, "lock_timeout_ms", &lock_ms);
     host->opt_int(opts, "test_pause_ms", &pause);
+    host->opt_string(opts, "test_pause_at", &pause_at);
+    host->opt_int(opts, "idle_in_transaction_timeout_ms", &idle_ms);
     if (conninfo == NULL)
         conninfo = "";
     if (connect_timeout < 1 || connect_timeout > 3600) {
@@ -443,11 +567,29 @@ static capalloc_status pgp_create(const capalloc_host *host,
                         (long long)lock_ms, INT_MAX);
         return CAPALLOC_ERR_INVALID;
     }
+    if (idle_ms < 0 || idle_ms > INT_MAX) {
+        host->set_error(err, "idle_in_transaction_timeout_ms",
+                        "idle_in_transaction_timeout_ms is %lld: it must be "
+                        "between 0 (off) and %d (milliseconds)",
+                        (long long)idle_ms, INT_MAX);
+        return CAPALLOC_ERR_INVALID;
+    }
     if (pause < 0 || pause > 600000) {
         host->set_error(err, "test_pause_ms",
                         "test_pause_ms is %lld: it must be between 0 and "
                         "600000",
                         (long long)pause);
+        return CAPALLOC_ERR_INVALID;
+    }
+    int at = -1;
+    for (int i = 0; i < 4; i++)
+        if (pause_at != NULL && strcmp(pause_at, pause_names[i]) == 0)
+            at = i;
+    if (at < 0) {
+        host->set_error(err, "test_pause_at",
+                        "test_pause_at is '%.40s': it must be begin, read, "
+                        "write or commit",
+                        pause_at ? pause_at : "");
         return CAPALLOC_ERR_INVALID;
     }
     if (schema != NULL && *schema != '\0' && !valid_schema(schema)) {
@@ -469,15 +611,30 @@ static capalloc_status pgp_create(const capalloc_host *host,
     s->host = host;
     s->lock_timeout_ms = (int)lock_ms;
     s->test_pause_ms = pause;
+    s->test_pause_at = (pgp_pause_at)at;
+    s->idle_in_txn_ms = idle_ms;
 
-    /* conninfo is expanded by libpq (expand_dbname); the options after it
-     * win over what it says. An empty conninfo leaves everything to the
-     * PG* environment and the service file. */
+    capalloc_status pst = parse_conninfo(s, conninfo, err);
+    if (pst != CAPALLOC_OK) {
+        pgp_free(s);
+        return pst;
+    }
+
+    /* conninfo is expanded by libpq (expand_dbname) where it stands: the
+     * keepalive and TCP timeouts before it are defaults it can override
+     * (a silent network loss would otherwise hang the run, and with it
+     * the ledger lock, until the OS gives up: hours); the options after
+     * it win over what it says. An empty conninfo leaves everything to
+     * the PG* environment and the service file. */
     char ct[24];
     snprintf(ct, sizeof ct, "%lld", (long long)connect_timeout);
-    const char *keys[] = {"dbname", "connect_timeout",
+    const char *keys[] = {"keepalives", "keepalives_idle",
+                          "keepalives_interval", "keepalives_count",
+                          "tcp_user_timeout", "dbname", "connect_timeout",
                           "fallback_application_name", NULL};
-    const char *vals[] = {conninfo, ct, "capalloc", NULL};
+    const char *vals[] = {"1", PGP_KEEPALIVES_IDLE, PGP_KEEPALIVES_INTERVAL,
+                          PGP_KEEPALIVES_COUNT, PGP_TCP_USER_TIMEOUT,
+                          conninfo, ct, "capalloc", NULL};
     s->conn = PQconnectdbParams(keys, vals, 1);
     if (s->conn == NULL) {
         host->set_error(err, NULL, "out of memory connecting to PostgreSQL");
@@ -485,10 +642,12 @@ static capalloc_status pgp_create(const capalloc_host *host,
         return CAPALLOC_ERR_NOMEM;
     }
     if (PQstatus(s->conn) != CONNECTION_OK) {
-        /* PQerrorMessage names host, port and cause, never the password. */
+        /* PQerrorMessage names host, port and cause; the conninfo parsed
+         * above, so libpq has no reason to quote it. Any password is
+         * masked all the same. */
         char msg[700];
         snprintf(msg, sizeof msg, "%s", PQerrorMessage(s->conn));
-        one_line(msg);
+        pgp_clean_msg(s, msg, sizeof msg);
         host->set_error(err, "conninfo",
                         "cannot connect to the PostgreSQL ledger: %s", msg);
         pgp_free(s);
@@ -509,11 +668,24 @@ static capalloc_status pgp_create(const capalloc_host *host,
         pgp_free(s);
         return st;
     }
+    char ka[160] = "";
+    PQconninfoOption *eff = PQconninfo(s->conn);
+    for (const PQconninfoOption *o = eff; o && o->keyword; o++)
+        if (strncmp(o->keyword, "keepalives", 10) == 0 ||
+            strcmp(o->keyword, "tcp_user_timeout") == 0) {
+            size_t u = strlen(ka);
+            snprintf(ka + u, sizeof ka - u, "%s%s=%s", u ? " " : "",
+                     o->keyword, o->val ? o->val : "");
+        }
+    for (PQconninfoOption *o = eff; o && o->keyword; o++)
+        if (o->val != NULL) /* the password is among them */
+            memset(o->val, 0, strlen(o->val));
+    PQconninfoFree(eff);
     host->log(host, CAPALLOC_LOG_DEBUG,
-              "connected to %s (server %d, lock timeout %d ms, %ld round "
-              "trips to set up)",
+              "connected to %s (server %d, lock timeout %d ms, idle in "
+              "transaction timeout %lld ms, %s, %ld round trips to set up)",
               s->where, PQserverVersion(s->conn), s->lock_timeout_ms,
-              s->total_trips);
+              (long long)s->idle_in_txn_ms, ka, s->total_trips);
     s->txn_trips = 0;
     *state = s;
     return CAPALLOC_OK;

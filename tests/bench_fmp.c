@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fake_fmp_client.h"
+
 #ifndef PYTHON3
 #define PYTHON3 "python3"
 #endif
@@ -64,71 +66,19 @@ static FILE *create(const char *name)
 
 static void start_server(void)
 {
-    int fds[2];
-    if (pipe(fds) != 0)
-        die("pipe");
-    server = fork();
-    if (server == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        setenv("FAKE_FMP_KEY", KEY, 1);
-        execl(PYTHON3, PYTHON3, TEST_SRCDIR "/tests/fake_fmp.py", "--generate",
-              (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    char line[64] = "";
-    size_t n = 0;
-    struct pollfd pfd = {fds[0], POLLIN, 0};
-    while (n < sizeof line - 1 && strchr(line, '\n') == NULL &&
-           poll(&pfd, 1, 30000) > 0) {
-        ssize_t r = read(fds[0], line + n, sizeof line - 1 - n);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-        line[n] = '\0';
-    }
-    close(fds[0]);
-    if (sscanf(line, "PORT %d", &port) != 1)
+    char line[64];
+    server = fake_fmp_start((const char *const[]){"--generate", NULL}, KEY,
+                            NULL, &port, line, sizeof line);
+    if (server < 0)
         die("the fake FMP server did not start");
-}
-
-typedef struct buf {
-    char *p;
-    size_t n;
-} buf;
-
-static size_t on_data(char *d, size_t s, size_t n, void *u)
-{
-    buf *b = u;
-    char *np = realloc(b->p, b->n + s * n + 1);
-    if (np == NULL)
-        return 0;
-    b->p = np;
-    memcpy(b->p + b->n, d, s * n);
-    b->n += s * n;
-    b->p[b->n] = '\0';
-    return s * n;
 }
 
 static json_t *ctl(const char *path, const char *body)
 {
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-    CURL *c = curl_easy_init();
-    buf b = {NULL, 0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    if (body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    if (curl_easy_perform(c) != CURLE_OK || b.p == NULL)
-        die("the fake server's control endpoint did not answer");
-    curl_easy_cleanup(c);
-    json_t *j = json_loads(b.p, 0, NULL);
-    free(b.p);
+    char why[4096];
+    json_t *j = fake_fmp_ctl(port, path, body, why, sizeof why);
     if (j == NULL)
-        die("bad control answer");
+        die(why);
     return j;
 }
 
@@ -232,8 +182,7 @@ int main(int argc, char **argv)
             bad = 1;
         }
     }
-    kill(server, SIGTERM);
-    waitpid(server, NULL, 0);
+    fake_fmp_stop(server);
     curl_global_cleanup();
     char cmd[PATH_MAX + 16];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -40,6 +40,7 @@
 #include "decimal.h"
 #include "loader.h"
 #include "options.h"
+#include "fake_fmp_client.h"
 #include "testutil.h"
 
 #ifndef PYTHON3
@@ -96,114 +97,43 @@ static const char PRICES[] =
 static void start_server(void)
 {
     tu_write_file("fake_prices.csv", "%s", PRICES);
-    char prices[PATH_MAX], log[PATH_MAX];
+    char prices[PATH_MAX], log[PATH_MAX], line[64];
     tu_path(prices, sizeof prices, "fake_prices.csv");
     tu_path(log, sizeof log, "fake_server.err");
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    server_pid = fork();
-    ck_assert_int_ge(server_pid, 0);
-    if (server_pid == 0) {
-        int fe = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(fds[1], 1);
-        if (fe >= 0)
-            dup2(fe, 2);
-        close(fds[0]);
-        setenv("FAKE_FMP_KEY", KEY, 1); /* the environment, not argv */
-        execl(PYTHON3, PYTHON3, TEST_SRCDIR "/tests/fake_fmp.py", "--prices",
-              prices, (char *)NULL);
-        _exit(127);
+    server_pid = fake_fmp_start((const char *const[]){"--prices", prices, NULL},
+                                KEY, log, &port, line, sizeof line);
+    if (server_pid < 0) {
+        char err[4096];
+        tu_slurp(log, err, sizeof err);
+        ck_abort_msg("the fake FMP server did not start (%s %s/tests/fake_fmp.py):"
+                     " stdout '%s', stderr: %s", PYTHON3, TEST_SRCDIR, line, err);
     }
-    close(fds[1]);
-    char line[64] = "";
-    size_t n = 0;
-    struct pollfd pfd = {fds[0], POLLIN, 0};
-    while (n < sizeof line - 1 && strchr(line, '\n') == NULL) {
-        int pr = poll(&pfd, 1, 30000);
-        if (pr <= 0)
-            break;
-        ssize_t r = read(fds[0], line + n, sizeof line - 1 - n);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-        line[n] = '\0';
-    }
-    close(fds[0]);
     /* the key reached the server through its environment only */
     char cl_path[64], cl[4096];
     snprintf(cl_path, sizeof cl_path, "/proc/%ld/cmdline", (long)server_pid);
     FILE *clf = fopen(cl_path, "r");
-    if (clf != NULL) {
-        size_t cn = fread(cl, 1, sizeof cl - 1, clf);
-        fclose(clf);
-        for (size_t i = 0; i < cn; i++)
-            cl[i] = cl[i] ? cl[i] : ' ';
-        cl[cn] = '\0';
-        ck_assert_no_key(cl);
-    }
-    port = 0;
-    if (sscanf(line, "PORT %d", &port) != 1 || port <= 0) {
-        char err[4096];
-        tu_slurp(log, err, sizeof err);
-        kill(server_pid, SIGKILL);
-        waitpid(server_pid, NULL, 0);
-        server_pid = -1;
-        ck_abort_msg("the fake FMP server did not start (%s %s/tests/fake_fmp.py):"
-                     " stdout '%s', stderr: %s", PYTHON3, TEST_SRCDIR, line, err);
-    }
+    ck_assert_ptr_nonnull(clf);
+    size_t cn = fread(cl, 1, sizeof cl - 1, clf);
+    fclose(clf);
+    for (size_t i = 0; i < cn; i++)
+        cl[i] = cl[i] ? cl[i] : ' ';
+    cl[cn] = '\0';
+    ck_assert_has(cl, "fake_fmp.py");
+    ck_assert_no_key(cl);
 }
 
 static void stop_server(void)
 {
-    if (server_pid > 0) {
-        kill(server_pid, SIGTERM);
-        waitpid(server_pid, NULL, 0);
-        server_pid = -1;
-    }
-}
-
-typedef struct buf {
-    char *p;
-    size_t n;
-} buf;
-
-static size_t on_data(char *d, size_t s, size_t n, void *u)
-{
-    buf *b = u;
-    char *np = realloc(b->p, b->n + s * n + 1);
-    if (np == NULL)
-        return 0;
-    b->p = np;
-    memcpy(b->p + b->n, d, s * n);
-    b->n += s * n;
-    b->p[b->n] = '\0';
-    return s * n;
+    fake_fmp_stop(server_pid);
+    server_pid = -1;
 }
 
 /* GET or POST (body non-NULL) on the fake server's control paths. */
 static json_t *ctl(const char *path, const char *body)
 {
-    char url[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-    CURL *c = curl_easy_init();
-    ck_assert_ptr_nonnull(c);
-    buf b = {NULL, 0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    if (body != NULL)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    CURLcode cc = curl_easy_perform(c);
-    long http = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &http);
-    curl_easy_cleanup(c);
-    ck_assert_msg(cc == CURLE_OK && http == 200, "control %s %s: %s HTTP %ld %s",
-                  path, body ? body : "", curl_easy_strerror(cc), http,
-                  b.p ? b.p : "");
-    json_t *j = json_loads(b.p, 0, NULL);
-    free(b.p);
-    ck_assert_ptr_nonnull(j);
+    char why[4096];
+    json_t *j = fake_fmp_ctl(port, path, body, why, sizeof why);
+    ck_assert_msg(j != NULL, "%s", why);
     return j;
 }
 

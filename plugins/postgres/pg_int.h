@@ -8,6 +8,17 @@
  *   pg_ledger.c  read_ledger, find_run and write
  * Shared functions are hidden so the plugin exports exactly one symbol.
  *
+ * Pooler safety (PgBouncer in transaction mode hands each transaction to
+ * whichever server connection is free): nothing a transaction relies on is
+ * session state. Every setting is made inside the transaction it is for
+ * (SET LOCAL, in begin()'s round trip), every table name is qualified with
+ * the ledger's schema (resolved once at create(): the `schema` option, or
+ * the server's current_schema() when it is empty), the writer lock is keyed
+ * on that schema's name, and statements are unnamed (no prepared statement,
+ * LISTEN, session advisory lock or temporary table outlives a
+ * transaction). SQL is written with the placeholder {S} for the quoted
+ * schema and expanded once by pgp_qualify().
+ *
  * Secrets: the conninfo option may hold a password. It is parsed
  * (PQconninfoParse) before connecting, so a malformed conninfo fails with a
  * fixed message, never libpq's (which quotes the text); messages name the
@@ -27,8 +38,10 @@
 #define PGP_HIDDEN
 #endif
 
-/* pg_advisory_xact_lock(PGP_LOCK_CLASS, hashtext(<schema>)) is the ledger's
- * writer lock; PGP_MIGRATE_CLASS the schema-migration lock. "CAP1"/"CAPM". */
+/* pg_advisory_xact_lock(PGP_LOCK_CLASS, hashtext('<schema>')) is the
+ * ledger's writer lock; PGP_MIGRATE_CLASS the schema-migration lock.
+ * "CAP1"/"CAPM". The key is the schema's name as configured, never
+ * current_schema() (which, behind a pooler, is another session's). */
 #define PGP_LOCK_CLASS 1128353841
 #define PGP_MIGRATE_CLASS 1128353869
 
@@ -48,11 +61,30 @@ typedef enum pgp_pause_at {
     PGP_PAUSE_COMMIT
 } pgp_pause_at;
 
+/* The statements of pg_ledger.c, qualified for the ledger's schema at
+ * create() (pgp_ledger_prepare). */
+typedef enum pgp_stmt {
+    PGP_SQL_CASH = 0,
+    PGP_SQL_CASH_LOCK,
+    PGP_SQL_POSITIONS,
+    PGP_SQL_FIND_RUN,
+    PGP_SQL_WRITE,
+    PGP_SQL_N
+} pgp_stmt;
+
 typedef struct pgp {
     const capalloc_host *host;
     PGconn *conn;
-    char where[256];      /* "database 'x' on host:port[, schema 's']" */
-    char *schema;         /* NULL: the connection's default schema */
+    char where[256];      /* "database 'x' on host:port, schema 's'" */
+    char *schema;         /* the ledger's schema: the option, or the
+                             server's current_schema() when it is empty */
+    char *schema_ident;   /* schema quoted as an identifier: "s" */
+    char *schema_lit;     /* schema quoted as a literal: 's' */
+    char *sql_begin[2];   /* [0] read, [1] write: BEGIN + SET LOCAL (+ lock) */
+    char sql_settings[160]; /* "SET LOCAL lock_timeout = ..; SET LOCAL
+                               idle_in_transaction_session_timeout = ..":
+                               after every BEGIN, in the same round trip */
+    char *sql[PGP_SQL_N];
     char *password;       /* parsed from conninfo, only to mask it in
                              messages (pgp_clean_msg); NULL: none */
     int lock_timeout_ms;
@@ -92,10 +124,16 @@ PGP_HIDDEN capalloc_status pgp_fail(pgp *s, PGresult *res, capalloc_err *err,
                                     const char *fmt, ...)
     CAPALLOC_PRINTF(4, 5);
 
+/* tmpl with every "{S}" replaced by the quoted schema (s->schema_ident).
+ * Returns a malloc'd string, or NULL when out of memory. */
+PGP_HIDDEN char *pgp_qualify(const pgp *s, const char *tmpl);
+
 /* pg_schema.c */
 PGP_HIDDEN capalloc_status pgp_schema_ensure(pgp *s, capalloc_err *err);
 
 /* pg_ledger.c */
+/* Build s->sql[] for the ledger's schema. */
+PGP_HIDDEN capalloc_status pgp_ledger_prepare(pgp *s, capalloc_err *err);
 PGP_HIDDEN capalloc_status pgp_read_ledger(void *state,
                                            const capalloc_ledger_sink *sink,
                                            capalloc_err *err);

@@ -150,10 +150,10 @@ static capalloc_status position_row(pgp *s, const PGresult *res, int r,
 
 /* Every column is NOT NULL in the schema. */
 #define SQL_CASH                                                             \
-    "SELECT portfolio_id, currency, cash::text FROM cash_equity_book"        \
+    "SELECT portfolio_id, currency, cash::text FROM {S}.cash_equity_book"    \
     " ORDER BY portfolio_id COLLATE \"C\""
 #define SQL_POSITIONS                                                        \
-    "SELECT portfolio_id, ticker, quantity::text FROM positions_book"        \
+    "SELECT portfolio_id, ticker, quantity::text FROM {S}.positions_book"    \
     " ORDER BY portfolio_id COLLATE \"C\", ticker COLLATE \"C\""
 
 capalloc_status pgp_read_ledger(void *state, const capalloc_ledger_sink *sink,
@@ -168,13 +168,13 @@ capalloc_status pgp_read_ledger(void *state, const capalloc_ledger_sink *sink,
         return CAPALLOC_ERR_INTERNAL;
     }
     int w = s->txn == PGP_TXN_WRITE;
-    if ((st = stream(s, w ? SQL_CASH " FOR UPDATE" : SQL_CASH, cash_row, sink,
-                     err, "reading cash_equity_book")) != CAPALLOC_OK)
+    if ((st = stream(s, s->sql[w ? PGP_SQL_CASH_LOCK : PGP_SQL_CASH], cash_row,
+                     sink, err, "reading cash_equity_book")) != CAPALLOC_OK)
         return st;
     /* Positions are not locked row by row: an allocation never changes
      * them, and locking 100,000 rows would write to each (xmax); capalloc
      * writers are kept out by the advisory lock. */
-    if ((st = stream(s, SQL_POSITIONS, position_row, sink, err,
+    if ((st = stream(s, s->sql[PGP_SQL_POSITIONS], position_row, sink, err,
                      "reading positions_book")) == CAPALLOC_OK)
         pgp_test_pause(s, PGP_PAUSE_READ);
     return st;
@@ -198,17 +198,7 @@ capalloc_status pgp_find_run(void *state, const char *run_date,
         return CAPALLOC_ERR_INTERNAL;
     }
     const char *v[1] = {run_date};
-    PGresult *res = pgp_exec(
-        s,
-        "SELECT r.run_id, to_char(r.run_date, 'YYYY-MM-DD'),"
-        " to_char(r.created_at AT TIME ZONE 'UTC',"
-        "         'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
-        " (SELECT count(*) FROM trade_execution_logs t"
-        "   WHERE t.run_id = r.run_id)"
-        " FROM capalloc_runs r"
-        " WHERE r.action = 'ALLOCATE' AND r.run_date = $1::date"
-        " ORDER BY r.run_id DESC LIMIT 1",
-        1, v);
+    PGresult *res = pgp_exec(s, s->sql[PGP_SQL_FIND_RUN], 1, v);
     if (!pgp_ok(res))
         return pgp_fail(s, res, err, "looking up the allocation run of %.20s",
                         run_date);
@@ -292,12 +282,22 @@ static int known_action(const char *a)
     return 0;
 }
 
+#define SQL_FIND_RUN                                                         \
+    "SELECT r.run_id, to_char(r.run_date, 'YYYY-MM-DD'),"                    \
+    " to_char(r.created_at AT TIME ZONE 'UTC',"                              \
+    "         'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"                        \
+    " (SELECT count(*) FROM {S}.trade_execution_logs t"                      \
+    "   WHERE t.run_id = r.run_id)"                                          \
+    " FROM {S}.capalloc_runs r"                                              \
+    " WHERE r.action = 'ALLOCATE' AND r.run_date = $1::date"                 \
+    " ORDER BY r.run_id DESC LIMIT 1"
+
 static const char SQL_WRITE[] =
     "WITH run AS ("
-    "  INSERT INTO capalloc_runs (action, run_date, forced, created_at)"
+    "  INSERT INTO {S}.capalloc_runs (action, run_date, forced, created_at)"
     "  VALUES ($1, $2::date, $3::smallint, now()) RETURNING run_id),"
     " tr AS ("
-    "  INSERT INTO trade_execution_logs (run_id, portfolio_id, ticker, side,"
+    "  INSERT INTO {S}.trade_execution_logs (run_id, portfolio_id, ticker, side,"
     "   quantity, arrival_price, exec_price, executed_at)"
     "  SELECT run.run_id, t.p, t.k, t.s, t.q, t.a, t.e, now()"
     "  FROM run, unnest($4::text[], $5::text[], $6::text[], $7::numeric[],"
@@ -306,14 +306,14 @@ static const char SQL_WRITE[] =
     /* A book keeps the currency it was opened in: the WHERE makes the update
      * a no-op for another currency and write() refuses the batch. */
     " ca AS ("
-    "  INSERT INTO cash_equity_book (portfolio_id, currency, cash, updated_at)"
+    "  INSERT INTO {S}.cash_equity_book (portfolio_id, currency, cash, updated_at)"
     "  SELECT c.p, $10, c.c, now()"
     "  FROM unnest($11::text[], $12::numeric[]) AS c(p, c)"
     "  ON CONFLICT (portfolio_id) DO UPDATE"
     "  SET cash = excluded.cash, updated_at = excluded.updated_at"
     "  WHERE cash_equity_book.currency = excluded.currency RETURNING 1),"
     " pu AS ("
-    "  INSERT INTO positions_book (portfolio_id, ticker, quantity, updated_at)"
+    "  INSERT INTO {S}.positions_book (portfolio_id, ticker, quantity, updated_at)"
     "  SELECT p.p, p.k, p.q, now()"
     "  FROM unnest($13::text[], $14::text[], $15::numeric[]) AS p(p, k, q)"
     "  WHERE p.q <> 0"
@@ -321,7 +321,7 @@ static const char SQL_WRITE[] =
     "  SET quantity = excluded.quantity, updated_at = excluded.updated_at"
     "  RETURNING 1),"
     " pd AS ("
-    "  DELETE FROM positions_book b"
+    "  DELETE FROM {S}.positions_book b"
     "  USING unnest($13::text[], $14::text[], $15::numeric[]) AS d(p, k, q)"
     "  WHERE d.q = 0 AND b.portfolio_id = d.p AND b.ticker = d.k"
     "  RETURNING 1)"
@@ -416,7 +416,7 @@ capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
     }
     vals[9] = b->currency ? b->currency : h->currency;
 
-    PGresult *res = pgp_exec(s, SQL_WRITE, 15, vals);
+    PGresult *res = pgp_exec(s, s->sql[PGP_SQL_WRITE], 15, vals);
     if (!pgp_ok(res)) {
         const char *c = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
         if (c != NULL &&
@@ -456,4 +456,25 @@ out:
     for (int i = 0; i < A_N; i++)
         free(a[i].b);
     return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* the statements, qualified                                                 */
+/* ------------------------------------------------------------------------ */
+
+capalloc_status pgp_ledger_prepare(pgp *s, capalloc_err *err)
+{
+    static const char *const tmpl[PGP_SQL_N] = {
+        [PGP_SQL_CASH] = SQL_CASH,
+        [PGP_SQL_CASH_LOCK] = SQL_CASH " FOR UPDATE",
+        [PGP_SQL_POSITIONS] = SQL_POSITIONS,
+        [PGP_SQL_FIND_RUN] = SQL_FIND_RUN,
+        [PGP_SQL_WRITE] = SQL_WRITE,
+    };
+    for (int i = 0; i < PGP_SQL_N; i++)
+        if ((s->sql[i] = pgp_qualify(s, tmpl[i])) == NULL) {
+            s->host->set_error(err, NULL, "out of memory");
+            return CAPALLOC_ERR_NOMEM;
+        }
+    return CAPALLOC_OK;
 }

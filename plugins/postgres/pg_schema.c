@@ -12,7 +12,11 @@
  * refused too (someone else's tables).
  *
  * Every amount, price and quantity is NUMERIC (exact; sent and read as
- * text). To change the schema: append a step; never edit a shipped one.
+ * text). To change the schema: append a step; never edit what a shipped
+ * one does. Table names are written {S}.name and qualified with the
+ * ledger's schema when the step runs (pgp_qualify): no step depends on the
+ * session's search_path (step 1 was written unqualified before the plugin
+ * became pooler-safe; qualifying it changed no table it creates).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,25 +27,25 @@
 typedef struct migration {
     int version;
     const char *what;
-    const char *sql; /* constant text only */
+    const char *sql; /* constant text, {S} for the schema */
 } migration;
 
 static const migration MIGRATIONS[] = {
     {1, "create the ledger tables",
-     "CREATE TABLE cash_equity_book ("
+     "CREATE TABLE {S}.cash_equity_book ("
      "  portfolio_id TEXT PRIMARY KEY,"
      "  currency     TEXT NOT NULL,"
      "  cash         NUMERIC NOT NULL,"
      "  updated_at   TIMESTAMPTZ NOT NULL"
      ");"
-     "CREATE TABLE positions_book ("
+     "CREATE TABLE {S}.positions_book ("
      "  portfolio_id TEXT NOT NULL,"
      "  ticker       TEXT NOT NULL,"
      "  quantity     NUMERIC NOT NULL,"
      "  updated_at   TIMESTAMPTZ NOT NULL,"
      "  PRIMARY KEY (portfolio_id, ticker)"
      ");"
-     "CREATE TABLE capalloc_runs ("
+     "CREATE TABLE {S}.capalloc_runs ("
      "  run_id     BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
      "  action     TEXT NOT NULL"
      "             CHECK (action IN ('ADD','WITHDRAW','ALLOCATE','IMPORT')),"
@@ -53,12 +57,12 @@ static const migration MIGRATIONS[] = {
      /* The guard that makes two allocators for one date impossible, across
       * every process sharing the database: */
      "CREATE UNIQUE INDEX capalloc_runs_one_allocation_per_date"
-     "  ON capalloc_runs (run_date) WHERE action = 'ALLOCATE' AND forced = 0;"
+     "  ON {S}.capalloc_runs (run_date) WHERE action = 'ALLOCATE' AND forced = 0;"
      "CREATE INDEX capalloc_runs_allocations"
-     "  ON capalloc_runs (run_date, run_id) WHERE action = 'ALLOCATE';"
-     "CREATE TABLE trade_execution_logs ("
+     "  ON {S}.capalloc_runs (run_date, run_id) WHERE action = 'ALLOCATE';"
+     "CREATE TABLE {S}.trade_execution_logs ("
      "  log_id        BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
-     "  run_id        BIGINT NOT NULL REFERENCES capalloc_runs (run_id),"
+     "  run_id        BIGINT NOT NULL REFERENCES {S}.capalloc_runs (run_id),"
      "  portfolio_id  TEXT NOT NULL,"
      "  ticker        TEXT NOT NULL,"
      "  side          TEXT NOT NULL CHECK (side IN ('BUY','SELL')),"
@@ -68,27 +72,40 @@ static const migration MIGRATIONS[] = {
      "  executed_at   TIMESTAMPTZ NOT NULL"
      ");"
      "CREATE INDEX trade_execution_logs_by_run"
-     "  ON trade_execution_logs (run_id);"},
+     "  ON {S}.trade_execution_logs (run_id);"},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 #define SCHEMA_LATEST (MIGRATIONS[N_MIGRATIONS - 1].version)
 
 /* The ledger's version (0: no version table) and how many of our tables
- * exist without one. */
+ * exist in its schema without one. $1 is the schema's name. */
 static const char SQL_STATE[] =
-    "SELECT CASE WHEN to_regclass('capalloc_schema_version') IS NULL THEN -1"
-    "  ELSE 0 END,"
-    " (SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"
+    "SELECT CASE WHEN to_regclass(quote_ident($1)"
+    "  || '.capalloc_schema_version') IS NULL THEN -1 ELSE 0 END,"
+    " (SELECT count(*) FROM pg_tables WHERE schemaname = $1"
     "   AND tablename IN ('cash_equity_book', 'positions_book',"
     "   'capalloc_runs', 'trade_execution_logs'))";
 static const char SQL_VERSION[] =
-    "SELECT coalesce(max(version), 0) FROM capalloc_schema_version";
+    "SELECT coalesce(max(version), 0) FROM {S}.capalloc_schema_version";
+
+/* pgp_exec() of a {S} template. */
+static PGresult *exec_q(pgp *s, const char *tmpl, int n,
+                        const char *const *values)
+{
+    char *sql = pgp_qualify(s, tmpl);
+    if (sql == NULL)
+        return PQmakeEmptyPGresult(s->conn, PGRES_FATAL_ERROR);
+    PGresult *res = pgp_exec(s, sql, n, values);
+    free(sql);
+    return res;
+}
 
 static capalloc_status read_version(pgp *s, long *version, long *n_tables,
                                     capalloc_err *err)
 {
-    PGresult *res = pgp_exec(s, SQL_STATE, 0, NULL);
+    const char *v[1] = {s->schema};
+    PGresult *res = pgp_exec(s, SQL_STATE, 1, v);
     if (!pgp_ok(res) || PQntuples(res) != 1)
         return pgp_fail(s, res, err, "reading the ledger's schema version");
     long has = strtol(PQgetvalue(res, 0, 0), NULL, 10);
@@ -97,7 +114,7 @@ static capalloc_status read_version(pgp *s, long *version, long *n_tables,
     *version = 0;
     if (has < 0)
         return CAPALLOC_OK;
-    res = pgp_exec(s, SQL_VERSION, 0, NULL);
+    res = exec_q(s, SQL_VERSION, 0, NULL);
     if (!pgp_ok(res) || PQntuples(res) != 1)
         return pgp_fail(s, res, err, "reading the ledger's schema version");
     *version = strtol(PQgetvalue(res, 0, 0), NULL, 10);
@@ -140,8 +157,8 @@ static capalloc_status migrate_locked(pgp *s, capalloc_err *err)
     if (st != CAPALLOC_OK || !need)
         return st; /* or another process migrated it while we waited */
 
-    PGresult *res = pgp_exec(s,
-                             "CREATE TABLE IF NOT EXISTS capalloc_schema_version ("
+    PGresult *res = exec_q(s,
+                             "CREATE TABLE IF NOT EXISTS {S}.capalloc_schema_version ("
                              "  version    INTEGER PRIMARY KEY,"
                              "  what       TEXT NOT NULL,"
                              "  applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
@@ -153,7 +170,7 @@ static capalloc_status migrate_locked(pgp *s, capalloc_err *err)
         const migration *m = &MIGRATIONS[i];
         if (m->version <= version)
             continue;
-        res = pgp_exec(s, m->sql, 0, NULL);
+        res = exec_q(s, m->sql, 0, NULL);
         if (!pgp_ok(res))
             return pgp_fail(s, res, err,
                             "migrating the ledger to schema version %d (%s)",
@@ -162,8 +179,8 @@ static capalloc_status migrate_locked(pgp *s, capalloc_err *err)
         char v[16];
         snprintf(v, sizeof v, "%d", m->version);
         const char *vals[2] = {v, m->what};
-        res = pgp_exec(s,
-                       "INSERT INTO capalloc_schema_version (version, what)"
+        res = exec_q(s,
+                       "INSERT INTO {S}.capalloc_schema_version (version, what)"
                        " VALUES ($1::integer, $2)",
                        2, vals);
         if (!pgp_ok(res))
@@ -190,10 +207,11 @@ capalloc_status pgp_schema_ensure(pgp *s, capalloc_err *err)
     if (st != CAPALLOC_OK || !need)
         return st;
 
-    PGresult *res = pgp_exec(s,
-                             "BEGIN; SELECT pg_advisory_xact_lock(1128353869,"
-                             " hashtext(coalesce(current_schema(), '')))",
-                             0, NULL);
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             "BEGIN; %s; SELECT pg_advisory_xact_lock(1128353869, hashtext(%s))",
+             s->sql_settings, s->schema_lit);
+    PGresult *res = pgp_exec(s, sql, 0, NULL);
     if (!pgp_ok(res)) {
         st = pgp_fail(s, res, err,
                       "locking the ledger to create or migrate its schema");

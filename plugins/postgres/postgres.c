@@ -5,15 +5,19 @@
  * Several capalloc processes may share one database: every guard lives in
  * the server, not in the process.
  *
- * Transactions: begin(WRITE) is BEGIN (READ COMMITTED) followed, in the same
- * round trip, by pg_advisory_xact_lock on a key derived from the ledger's
- * schema: writers queue on it one after the other, and each statement of
- * the holder sees every earlier writer's commit. The cash rows are then
+ * Transactions: begin(WRITE) is BEGIN (READ COMMITTED), SET LOCAL of
+ * lock_timeout and idle_in_transaction_session_timeout, and
+ * pg_advisory_xact_lock on a key derived from the ledger's schema name, all
+ * in one round trip: writers queue on the lock one after the other, and
+ * each statement of the holder sees every earlier writer's commit. Nothing
+ * is session state, so the plugin works the same behind PgBouncer in
+ * transaction pooling mode (see pg_int.h). The cash rows are then
  * read FOR UPDATE, so even a writer that ignores the advisory lock (a
  * person in psql) cannot change a balance between capalloc's read and its
  * write. When the lock is not granted within lock_timeout_ms the server
  * cancels the wait (SQLSTATE 55P03) and begin() returns CAPALLOC_ERR_BUSY.
- * begin(READ) is REPEATABLE READ, READ ONLY: one snapshot, no lock.
+ * begin(READ) is REPEATABLE READ, READ ONLY (with the same SET LOCALs):
+ * one snapshot, no lock.
  * SQLSTATE 40001 (serialization failure) and 40P01 (deadlock) are
  * CAPALLOC_ERR_RETRY: the core re-runs from a fresh read.
  *
@@ -207,12 +211,49 @@ capalloc_status pgp_fail(pgp *s, PGresult *res, capalloc_err *err,
 /* transactions                                                              */
 /* ------------------------------------------------------------------------ */
 
-static const char SQL_BEGIN_WRITE[] =
-    "BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE;"
-    " SELECT pg_advisory_xact_lock(1128353841,"
-    " hashtext(coalesce(current_schema(), '')))";
-static const char SQL_BEGIN_READ[] =
-    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+char *pgp_qualify(const pgp *s, const char *tmpl)
+{
+    size_t n = 0, il = strlen(s->schema_ident);
+    for (const char *p = tmpl; (p = strstr(p, "{S}")) != NULL; p += 3)
+        n++;
+    char *out = malloc(strlen(tmpl) + n * il + 1), *w = out;
+    if (out == NULL)
+        return NULL;
+    for (const char *p = tmpl; *p;) {
+        if (strncmp(p, "{S}", 3) == 0) {
+            memcpy(w, s->schema_ident, il);
+            w += il;
+            p += 3;
+        } else {
+            *w++ = *p++;
+        }
+    }
+    *w = '\0';
+    return out;
+}
+
+/* begin()'s statements, one round trip each. The values are integers and
+ * the schema as a libpq-quoted literal (the name is a checked identifier or
+ * the server's own current_schema()). */
+static capalloc_status build_begin(pgp *s, capalloc_err *err)
+{
+    char buf[512];
+    const char *iso[2] = {"REPEATABLE READ, READ ONLY",
+                          "READ COMMITTED, READ WRITE"};
+    for (int w = 0; w < 2; w++) {
+        int len = snprintf(
+            buf, sizeof buf, "BEGIN ISOLATION LEVEL %s; %s%s%s%s", iso[w],
+            s->sql_settings,
+            w ? "; SELECT pg_advisory_xact_lock(1128353841, hashtext(" : "",
+            w ? s->schema_lit : "", w ? "))" : "");
+        if (len < 0 || (size_t)len >= sizeof buf ||
+            (s->sql_begin[w] = strdup(buf)) == NULL) {
+            s->host->set_error(err, NULL, "out of memory");
+            return CAPALLOC_ERR_NOMEM;
+        }
+    }
+    return CAPALLOC_OK;
+}
 
 static void sleep_ms(int64_t ms)
 {
@@ -263,7 +304,7 @@ static capalloc_status pgp_begin(void *state, capalloc_txn_mode mode,
     s->txn_trips = 0;
     int write = mode == CAPALLOC_TXN_WRITE;
     PGresult *res =
-        pgp_exec(s, write ? SQL_BEGIN_WRITE : SQL_BEGIN_READ, 0, NULL);
+        pgp_exec(s, s->sql_begin[write], 0, NULL);
     if (!pgp_ok(res)) {
         capalloc_status st = pgp_fail(
             s, res, err, "starting a %s transaction%s",
@@ -380,6 +421,12 @@ static void pgp_free(pgp *s)
         free(s->password);
     }
     free(s->schema);
+    PQfreemem(s->schema_ident);
+    PQfreemem(s->schema_lit);
+    for (int i = 0; i < 2; i++)
+        free(s->sql_begin[i]);
+    for (int i = 0; i < PGP_SQL_N; i++)
+        free(s->sql[i]);
     free(s);
 }
 
@@ -411,80 +458,79 @@ static int valid_schema(const char *name)
     return 1;
 }
 
-static capalloc_status set_session(pgp *s, capalloc_err *err)
+/* Quote s->schema both ways (identifier for SQL text, literal for the lock
+ * key). */
+static capalloc_status quote_schema(pgp *s, capalloc_err *err)
 {
-    char lt[32], it[32];
-    snprintf(lt, sizeof lt, "%dms", s->lock_timeout_ms);
-    snprintf(it, sizeof it, "%lldms", (long long)s->idle_in_txn_ms);
-    const char *v[2] = {lt, it};
-    PGresult *res = pgp_exec(
-        s,
-        "SELECT set_config('lock_timeout', $1, false),"
-        " set_config('idle_in_transaction_session_timeout', $2, false)",
-        2, v);
-    if (!pgp_ok(res))
-        return pgp_fail(s, res, err,
-                        "setting lock_timeout and "
-                        "idle_in_transaction_session_timeout");
-    PQclear(res);
-    if (s->schema == NULL)
-        return CAPALLOC_OK;
-
-    /* The identifier is checked by valid_schema() and quoted by libpq. */
-    char *ident = PQescapeIdentifier(s->conn, s->schema, strlen(s->schema));
-    if (ident == NULL) {
+    size_t n = strlen(s->schema);
+    s->schema_ident = PQescapeIdentifier(s->conn, s->schema, n);
+    s->schema_lit = s->schema_ident ? PQescapeLiteral(s->conn, s->schema, n)
+                                    : NULL;
+    if (s->schema_lit == NULL) {
         char msg[300];
         snprintf(msg, sizeof msg, "%s", PQerrorMessage(s->conn));
         pgp_clean_msg(s, msg, sizeof msg);
-        s->host->set_error(err, "schema", "quoting schema '%s': %s",
+        s->host->set_error(err, "schema", "quoting schema '%.80s': %s",
                            s->schema, msg);
         return CAPALLOC_ERR_IO;
     }
+    return CAPALLOC_OK;
+}
+
+/* Settle which schema holds the ledger, once: the option, or (when it is
+ * empty) the server's current_schema() for this user and database, which
+ * is then used by name like a configured one. A configured schema that does
+ * not exist is created, in a transaction of its own under the migration
+ * lock: two processes creating the same new schema at once would otherwise
+ * collide in pg_namespace. Nothing here is session state. */
+static capalloc_status resolve_schema(pgp *s, capalloc_err *err)
+{
+    PGresult *res;
+    if (s->schema == NULL) {
+        res = pgp_exec(s, "SELECT current_schema()", 0, NULL);
+        if (!pgp_ok(res) || PQntuples(res) != 1)
+            return pgp_fail(s, res, err, "asking for the default schema");
+        if (PQgetisnull(res, 0, 0)) {
+            PQclear(res);
+            s->host->set_error(err, "schema",
+                               "%s: the search_path names no existing "
+                               "schema; set the storage option 'schema'",
+                               s->where);
+            return CAPALLOC_ERR_INVALID;
+        }
+        s->schema = strdup(PQgetvalue(res, 0, 0));
+        PQclear(res);
+        if (s->schema == NULL) {
+            s->host->set_error(err, NULL, "out of memory");
+            return CAPALLOC_ERR_NOMEM;
+        }
+        return quote_schema(s, err);
+    }
+    capalloc_status st = quote_schema(s, err);
+    if (st != CAPALLOC_OK)
+        return st;
     const char *sv[1] = {s->schema};
     res = pgp_exec(s, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, sv);
-    if (!pgp_ok(res)) {
-        PQfreemem(ident);
+    if (!pgp_ok(res))
         return pgp_fail(s, res, err, "looking up schema '%s'", s->schema);
-    }
     int exists = PQntuples(res) > 0;
     PQclear(res);
-    if (!exists) {
-        /* Under the migration lock: two processes creating the same new
-         * schema at once would otherwise collide in pg_namespace. */
-        char sql[160];
-        snprintf(sql, sizeof sql, "CREATE SCHEMA IF NOT EXISTS %s", ident);
-        res = pgp_exec(s, "BEGIN", 0, NULL);
-        if (pgp_ok(res)) {
-            PQclear(res);
-            res = pgp_exec(s,
-                           "SELECT pg_advisory_xact_lock(1128353869,"
-                           " hashtext($1))",
-                           1, sv);
-        }
-        if (pgp_ok(res)) {
-            PQclear(res);
-            res = pgp_exec(s, sql, 0, NULL);
-        }
-        if (pgp_ok(res)) {
-            PQclear(res);
-            res = pgp_exec(s, "COMMIT", 0, NULL);
-        }
-        if (!pgp_ok(res)) {
-            PQfreemem(ident);
-            capalloc_status st =
-                pgp_fail(s, res, err, "creating schema '%s'", s->schema);
-            if (PQtransactionStatus(s->conn) != PQTRANS_IDLE &&
-                PQstatus(s->conn) == CONNECTION_OK)
-                PQclear(pgp_exec(s, "ROLLBACK", 0, NULL));
-            return st;
-        }
-        PQclear(res);
+    if (exists)
+        return CAPALLOC_OK;
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "BEGIN; %s;"
+             " SELECT pg_advisory_xact_lock(1128353869, hashtext(%s));"
+             " CREATE SCHEMA IF NOT EXISTS %s; COMMIT",
+             s->sql_settings, s->schema_lit, s->schema_ident);
+    res = pgp_exec(s, sql, 0, NULL);
+    if (!pgp_ok(res) || strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+        st = pgp_fail(s, res, err, "creating schema '%s'", s->schema);
+        if (PQtransactionStatus(s->conn) != PQTRANS_IDLE &&
+            PQstatus(s->conn) == CONNECTION_OK)
+            PQclear(pgp_exec(s, "ROLLBACK", 0, NULL));
+        return st;
     }
-    const char *pv[1] = {ident};
-    res = pgp_exec(s, "SELECT set_config('search_path', $1, false)", 1, pv);
-    PQfreemem(ident);
-    if (!pgp_ok(res))
-        return pgp_fail(s, res, err, "selecting schema '%s'", s->schema);
     PQclear(res);
     return CAPALLOC_OK;
 }
@@ -535,6 +581,16 @@ static capalloc_status parse_conninfo(pgp *s, const char *conninfo,
             memset(o->val, 0, strlen(o->val));
     PQconninfoFree(opts);
     return st;
+}
+
+/* "database 'x' on host:port, schema 's'", for messages. */
+static void set_where(pgp *s)
+{
+    const char *hostname = PQhost(s->conn);
+    snprintf(s->where, sizeof s->where, "database '%s' on %s%s:%s%s%s",
+             PQdb(s->conn), hostname && hostname[0] == '/' ? "socket " : "",
+             hostname ? hostname : "", PQport(s->conn),
+             s->schema ? ", schema " : "", s->schema ? s->schema : "");
 }
 
 static capalloc_status pgp_create(const capalloc_host *host,
@@ -613,6 +669,12 @@ static capalloc_status pgp_create(const capalloc_host *host,
     s->test_pause_ms = pause;
     s->test_pause_at = (pgp_pause_at)at;
     s->idle_in_txn_ms = idle_ms;
+    /* Every transaction's own settings (pooler-safe: none is session
+     * state), sent in the round trip of its BEGIN. */
+    snprintf(s->sql_settings, sizeof s->sql_settings,
+             "SET LOCAL lock_timeout = %d;"
+             " SET LOCAL idle_in_transaction_session_timeout = %lld",
+             s->lock_timeout_ms, (long long)s->idle_in_txn_ms);
 
     capalloc_status pst = parse_conninfo(s, conninfo, err);
     if (pst != CAPALLOC_OK) {
@@ -654,16 +716,16 @@ static capalloc_status pgp_create(const capalloc_host *host,
         return CAPALLOC_ERR_IO;
     }
     PQsetNoticeProcessor(s->conn, on_notice, s);
-    const char *hostname = PQhost(s->conn);
-    snprintf(s->where, sizeof s->where, "database '%s' on %s%s%s%s%s%s",
-             PQdb(s->conn),
-             hostname && hostname[0] == '/' ? "socket " : "",
-             hostname ? hostname : "", ":", PQport(s->conn),
-             s->schema ? ", schema " : "", s->schema ? s->schema : "");
+    set_where(s);
     s->total_trips = 0;
 
     capalloc_status st;
-    if ((st = set_session(s, err)) != CAPALLOC_OK ||
+    if ((st = resolve_schema(s, err)) == CAPALLOC_OK) {
+        set_where(s); /* now with the schema resolved */
+        st = build_begin(s, err);
+    }
+    if (st != CAPALLOC_OK ||
+        (st = pgp_ledger_prepare(s, err)) != CAPALLOC_OK ||
         (st = pgp_schema_ensure(s, err)) != CAPALLOC_OK) {
         pgp_free(s);
         return st;

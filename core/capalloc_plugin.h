@@ -1,5 +1,5 @@
 /*
- * capalloc_plugin.h - the public plugin API of capalloc (ABI 1).
+ * capalloc_plugin.h - the public plugin API of capalloc (ABI 1.1).
  *
  * This is the only header a plugin includes. It depends on libc only.
  * A plugin is a shared object that exports exactly one symbol,
@@ -23,6 +23,17 @@
  *     of capalloc_host. The core reads an appended descriptor field only when
  *     the plugin's struct_size covers it (CAPALLOC_HAS_FIELD); a plugin reads
  *     an appended host field only when host->struct_size covers it.
+ *   - Structures the core hands to a plugin during a call (the policy's
+ *     snapshot, the storage's write batch) grow the same way, at their end;
+ *     a plugin reads a field appended in ABI 1.N only when
+ *     host->abi_minor >= N (CAPALLOC_HOST_HAS_MINOR). A plugin built from
+ *     an older header never sees the new fields and keeps working.
+ *
+ * ABI history: 1.0 the first release. 1.1 the fund's memory: the policy's
+ * snapshot carries each strategy's history and the call's context, a policy
+ * may ask for a lookback (history_wanted), the write batch carries the
+ * run's record, and storage backends read it back (read_history,
+ * read_run).
  *
  * Ownership rules, for every call in this file:
  *   - Strings and arrays the core passes to a plugin are borrowed: valid only
@@ -53,7 +64,7 @@ extern "C" {
 #endif
 
 #define CAPALLOC_ABI_MAJOR 1
-#define CAPALLOC_ABI_MINOR 0
+#define CAPALLOC_ABI_MINOR 1
 #define CAPALLOC_PLUGIN_MAGIC 0x43415031u /* "CAP1" */
 #define CAPALLOC_ENTRY_SYMBOL "capalloc_plugin_entry"
 
@@ -282,6 +293,11 @@ typedef struct capalloc_plugin_header {
 #define CAPALLOC_HAS_FIELD(size, type, field) \
     ((size_t)(size) >= offsetof(type, field) + sizeof(((type *)0)->field))
 
+/* Whether the core behind host speaks ABI 1.minor or later: the fields the
+ * core appended to snapshots and batches in that minor are there. */
+#define CAPALLOC_HOST_HAS_MINOR(host, minor) \
+    ((host)->abi_major == CAPALLOC_ABI_MAJOR && (host)->abi_minor >= (minor))
+
 /* ------------------------------------------------------------------------ */
 /* Weighting policy                                                          */
 /* ------------------------------------------------------------------------ */
@@ -294,7 +310,65 @@ typedef struct capalloc_portfolio_view {
     capalloc_dec total;           /* cash + positions_value */
 } capalloc_portfolio_view;
 
-/* A read-only snapshot of the fund, borrowed for the call. */
+/* ABI 1.1. Why the policy is called. */
+typedef enum capalloc_call_context {
+    CAPALLOC_CALL_RUN = 0,     /* a real allocation: the weights move cash */
+    CAPALLOC_CALL_DRY_RUN = 1, /* allocate --dry-run: computed, not written */
+    CAPALLOC_CALL_STATUS = 2   /* the status view: today's plan, shown */
+} capalloc_call_context;
+
+/*
+ * ABI 1.1. The fund's memory: a strategy's history, one point per date on
+ * which it was valued (by an allocation run, or by `capalloc history
+ * import` for the time before capalloc), oldest first, every date before
+ * the run's date.
+ *
+ * Flow-adjusted (time-weighted) return. Between two consecutive
+ * valuations t-1 and t of a strategy,
+ *
+ *     r_t = NAV_t / (NAV_{t-1} + transfer_{t-1}) - 1
+ *
+ * where NAV is the strategy's value (cash + positions at that run's
+ * prices) BEFORE that run's transfers, and transfer_{t-1} is the cash the
+ * run at t-1 moved into the strategy (negative: out of it). The
+ * allocator's own transfers are flows, not performance: a strategy that
+ * doubles its cash by a transfer has a return of 0; one whose positions
+ * rise 10% while it is also funded has a return of 10%. When
+ * NAV_{t-1} + transfer_{t-1} <= 0 (nothing was held after the previous
+ * run) the point has NO return (has_return = 0): not 0, not infinity. The
+ * first point of a strategy has no return either. When a date has several
+ * runs (a forced re-run), its point chains them: 1 + r = the product of
+ * (1 + r) over that date's runs, NAV is the last run's NAV, flow the sum
+ * of the date's transfers. Returns are exact decimals rounded half-even to
+ * 6 places at each step (r = 0.104167 means +10.4167%); statistics on them
+ * may use double inside a policy.
+ */
+typedef struct capalloc_history_point {
+    const char *date;   /* YYYY-MM-DD */
+    capalloc_dec nav;   /* NAV before that date's transfers */
+    capalloc_dec flow;  /* the date's transfers into the strategy (< 0: out) */
+    capalloc_dec ret;   /* flow-adjusted return since the previous point,
+                           valid when has_return */
+    int has_return;
+    uint32_t flags;     /* CAPALLOC_POINT_* */
+} capalloc_history_point;
+
+#define CAPALLOC_POINT_IMPORTED 0x1u /* from `capalloc history import` */
+
+typedef struct capalloc_history {
+    size_t n;                             /* may be 0: no history yet */
+    const capalloc_history_point *points; /* oldest first */
+} capalloc_history;
+
+/*
+ * A read-only snapshot of the fund, borrowed for the call.
+ *
+ * Membership and order: portfolios[] holds every strategy portfolio of the
+ * run, the master excluded: first the configuration's `portfolios` list in
+ * file order, then the ones the policy names through portfolios() that are
+ * not already listed, in the order it gives them. weights[i] belongs to
+ * portfolios[i], and so does history[i].
+ */
 typedef struct capalloc_snapshot {
     const char *master_id;
     const char *currency;
@@ -306,6 +380,16 @@ typedef struct capalloc_snapshot {
     const capalloc_options *options; /* the policy's own options (the same
                                         as create() received), for the
                                         host's opt_* functions */
+
+    /* ABI 1.1: read only when CAPALLOC_HOST_HAS_MINOR(host, 1). */
+    capalloc_call_context context;
+    /* history[i] is portfolios[i]'s history, at most the number of points
+     * the policy asked for through history_wanted (none asked: n = 0).
+     * Read from the ledger in one query per run. */
+    const capalloc_history *history;
+    /* The weights of the previous stage of a policy stack, n_portfolios of
+     * them, or NULL for the first (or only) stage. */
+    const capalloc_dec *incoming;
 } capalloc_snapshot;
 
 typedef struct capalloc_policy_plugin {
@@ -323,6 +407,13 @@ typedef struct capalloc_policy_plugin {
      * plugin until destroy(). */
     capalloc_status (*portfolios)(void *state, const char *const **ids,
                                   size_t *n, capalloc_err *err);
+
+    /* ABI 1.1, optional (may be NULL: no history). How many history points
+     * (dates) per strategy weights() needs, e.g. a lookback of 60 returns
+     * needs 61 points. Called once after create(). The core reads at most
+     * *points dates back (capped at 100,000). */
+    capalloc_status (*history_wanted)(void *state, uint32_t *points,
+                                      capalloc_err *err);
 } capalloc_policy_plugin;
 
 /* ------------------------------------------------------------------------ */
@@ -415,7 +506,89 @@ typedef struct capalloc_write_batch {
     size_t n_cash;
     const capalloc_position_row *positions;
     size_t n_positions;
+
+    /* ABI 1.1: read only when CAPALLOC_HOST_HAS_MINOR(host, 1). The run's
+     * record for an ALLOCATE batch (valuations and prices) or an IMPORT
+     * batch of imported history (valuations only); NULL otherwise. */
+    const capalloc_run_record *record;
 } capalloc_write_batch;
+
+/* ABI 1.1: which recorded valuations read_history() returns. Every bound
+ * is optional (NULL / 0). */
+typedef struct capalloc_history_query {
+    const char *from_date;    /* date >= from_date */
+    const char *before_date;  /* date <  before_date */
+    const char *to_date;      /* date <= to_date */
+    uint32_t last_dates;      /* > 0: only the latest last_dates distinct
+                                 dates within the other bounds */
+    const char *portfolio_id; /* only this portfolio (and, when
+                                 include_master, the master) */
+    int include_master;       /* 0: strategy rows only */
+} capalloc_history_query;
+
+/* Receives recorded rows. Strings are borrowed for the call. Return
+ * non-OK to stop. */
+typedef struct capalloc_record_sink {
+    void *ctx;
+    /* read_run() only, once, before the rows. */
+    capalloc_status (*run)(void *ctx, const capalloc_run_info *info,
+                           const char *action, int forced,
+                           const char *capalloc_version,
+                           const char *detail_json);
+    capalloc_status (*valuation)(void *ctx, const capalloc_valuation *v);
+    /* read_run() only. */
+    capalloc_status (*price)(void *ctx, const capalloc_price_row *p);
+} capalloc_record_sink;
+
+/*
+ * ABI 1.1: the run's record. With every ALLOCATE batch the core hands the
+ * backend a valuation per portfolio (the master included) and the price of
+ * every ticker used, and the backend writes them in the same transaction
+ * as the transfers: the record exists exactly when the run does. A
+ * history import (`capalloc history import`) is an IMPORT batch whose
+ * record holds imported valuations only (CAPALLOC_VAL_IMPORTED, no
+ * prices).
+ */
+#define CAPALLOC_VAL_MASTER 0x1u   /* the master portfolio's row */
+#define CAPALLOC_VAL_IMPORTED 0x2u /* from `capalloc history import`: only
+                                      nav and transfer (the flow) are set */
+
+typedef struct capalloc_valuation {
+    int64_t run_id;           /* reading: the run that recorded it; writing:
+                                 ignored (the batch's run) */
+    const char *date;         /* YYYY-MM-DD: the run's date, or the imported
+                                 row's */
+    const char *portfolio_id;
+    uint32_t flags;           /* CAPALLOC_VAL_* */
+    capalloc_dec cash;            /* before the run's transfers */
+    capalloc_dec positions_value; /* at the run's prices */
+    capalloc_dec nav;             /* cash + positions_value */
+    capalloc_dec weight;      /* the policy's weight (master: its reserve,
+                                 1 - the sum of the weights) */
+    capalloc_dec target;      /* total equity x weight, floored (master: its
+                                 cash after the run) */
+    capalloc_dec transfer;    /* cash moved in (< 0: out) by the run */
+    capalloc_dec shortfall;   /* what the run could not move (>= 0) */
+} capalloc_valuation;
+
+typedef struct capalloc_price_row {
+    const char *ticker;
+    capalloc_dec price;
+    int64_t as_of;            /* Unix seconds, 0 if unknown */
+    uint32_t flags;           /* CAPALLOC_QUOTE_STALE */
+} capalloc_price_row;
+
+typedef struct capalloc_run_record {
+    const char *capalloc_version;
+    /* The run's explanation as one JSON object (UTF-8, no trailing
+     * newline): the policy's identity and options, each stage's weights,
+     * totals. Stored as given; the backend does not parse it. */
+    const char *detail_json;
+    const capalloc_valuation *valuations;
+    size_t n_valuations;
+    const capalloc_price_row *prices;
+    size_t n_prices;
+} capalloc_run_record;
 
 /* What find_run() reports about an earlier allocation run. */
 typedef struct capalloc_run_info {
@@ -459,6 +632,26 @@ typedef struct capalloc_storage_plugin {
      * unique key, not only by find_run). */
     capalloc_status (*write)(void *state, const capalloc_write_batch *batch,
                              capalloc_err *err);
+
+    /* ABI 1.1. A backend without them (struct_size of 1.0) still works, but
+     * keeps no record: the core warns and policies get no history. Both
+     * run inside a transaction, each in ONE query (one round trip) whatever
+     * the number of strategies or dates.
+     *
+     * read_history: the recorded valuations q selects (allocation runs and
+     * imported history), in no particular order (the core sorts them).
+     * Since ABI 1.1 write() also stores batch->record (see there) in the
+     * same transaction. */
+    capalloc_status (*read_history)(void *state,
+                                    const capalloc_history_query *q,
+                                    const capalloc_record_sink *sink,
+                                    capalloc_err *err);
+    /* read_run: one run's record: sink->run once (*found = 1), then its
+     * valuations (ordered by portfolio_id) and prices (by ticker);
+     * *found = 0 and no call when there is no such run. */
+    capalloc_status (*read_run)(void *state, int64_t run_id,
+                                const capalloc_record_sink *sink, int *found,
+                                capalloc_err *err);
 } capalloc_storage_plugin;
 
 /* ------------------------------------------------------------------------ */

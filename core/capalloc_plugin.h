@@ -493,53 +493,6 @@ typedef struct capalloc_position_row {
     capalloc_dec quantity;
 } capalloc_position_row;
 
-/* Everything one command writes, handed over at once so the backend can
- * batch it (multi-row statements, pipelining, COPY). */
-typedef struct capalloc_write_batch {
-    const char *action;   /* "ADD", "WITHDRAW", "ALLOCATE" or "IMPORT" */
-    const char *run_date; /* ALLOCATE: the run's date, YYYY-MM-DD; else NULL */
-    int forced;           /* ALLOCATE: 1 when forced past an earlier run */
-    const char *currency;
-    const capalloc_trade *trades;
-    size_t n_trades;
-    const capalloc_cash_row *cash;
-    size_t n_cash;
-    const capalloc_position_row *positions;
-    size_t n_positions;
-
-    /* ABI 1.1: read only when CAPALLOC_HOST_HAS_MINOR(host, 1). The run's
-     * record for an ALLOCATE batch (valuations and prices) or an IMPORT
-     * batch of imported history (valuations only); NULL otherwise. */
-    const capalloc_run_record *record;
-} capalloc_write_batch;
-
-/* ABI 1.1: which recorded valuations read_history() returns. Every bound
- * is optional (NULL / 0). */
-typedef struct capalloc_history_query {
-    const char *from_date;    /* date >= from_date */
-    const char *before_date;  /* date <  before_date */
-    const char *to_date;      /* date <= to_date */
-    uint32_t last_dates;      /* > 0: only the latest last_dates distinct
-                                 dates within the other bounds */
-    const char *portfolio_id; /* only this portfolio (and, when
-                                 include_master, the master) */
-    int include_master;       /* 0: strategy rows only */
-} capalloc_history_query;
-
-/* Receives recorded rows. Strings are borrowed for the call. Return
- * non-OK to stop. */
-typedef struct capalloc_record_sink {
-    void *ctx;
-    /* read_run() only, once, before the rows. */
-    capalloc_status (*run)(void *ctx, const capalloc_run_info *info,
-                           const char *action, int forced,
-                           const char *capalloc_version,
-                           const char *detail_json);
-    capalloc_status (*valuation)(void *ctx, const capalloc_valuation *v);
-    /* read_run() only. */
-    capalloc_status (*price)(void *ctx, const capalloc_price_row *p);
-} capalloc_record_sink;
-
 /*
  * ABI 1.1: the run's record. With every ALLOCATE batch the core hands the
  * backend a valuation per portfolio (the master included) and the price of
@@ -590,6 +543,26 @@ typedef struct capalloc_run_record {
     size_t n_prices;
 } capalloc_run_record;
 
+/* Everything one command writes, handed over at once so the backend can
+ * batch it (multi-row statements, pipelining, COPY). */
+typedef struct capalloc_write_batch {
+    const char *action;   /* "ADD", "WITHDRAW", "ALLOCATE" or "IMPORT" */
+    const char *run_date; /* ALLOCATE: the run's date, YYYY-MM-DD; else NULL */
+    int forced;           /* ALLOCATE: 1 when forced past an earlier run */
+    const char *currency;
+    const capalloc_trade *trades;
+    size_t n_trades;
+    const capalloc_cash_row *cash;
+    size_t n_cash;
+    const capalloc_position_row *positions;
+    size_t n_positions;
+
+    /* ABI 1.1: read only when CAPALLOC_HOST_HAS_MINOR(host, 1). The run's
+     * record for an ALLOCATE batch (valuations and prices) or an IMPORT
+     * batch of imported history (valuations only); NULL otherwise. */
+    const capalloc_run_record *record;
+} capalloc_write_batch;
+
 /* What find_run() reports about an earlier allocation run. */
 typedef struct capalloc_run_info {
     int64_t run_id;
@@ -597,6 +570,33 @@ typedef struct capalloc_run_info {
     char created_at[32]; /* ISO 8601, UTC */
     int64_t n_trades;
 } capalloc_run_info;
+
+/* ABI 1.1: which recorded valuations read_history() returns. Every bound
+ * is optional (NULL / 0). */
+typedef struct capalloc_history_query {
+    const char *from_date;    /* date >= from_date */
+    const char *before_date;  /* date <  before_date */
+    const char *to_date;      /* date <= to_date */
+    uint32_t last_dates;      /* > 0: only the latest last_dates distinct
+                                 dates within the other bounds */
+    const char *portfolio_id; /* only this portfolio (and, when
+                                 include_master, the master) */
+    int include_master;       /* 0: strategy rows only */
+} capalloc_history_query;
+
+/* Receives recorded rows. Strings are borrowed for the call. Return
+ * non-OK to stop. */
+typedef struct capalloc_record_sink {
+    void *ctx;
+    /* read_run() only, once, before the rows. */
+    capalloc_status (*run)(void *ctx, const capalloc_run_info *info,
+                           const char *action, int forced,
+                           const char *capalloc_version,
+                           const char *detail_json);
+    capalloc_status (*valuation)(void *ctx, const capalloc_valuation *v);
+    /* read_run() only. */
+    capalloc_status (*price)(void *ctx, const capalloc_price_row *p);
+} capalloc_record_sink;
 
 typedef struct capalloc_storage_plugin {
     capalloc_plugin_header header; /* kind CAPALLOC_KIND_STORAGE */

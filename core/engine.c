@@ -542,7 +542,8 @@ static int policy_weights(engine *en, const char *run_date,
         }
     }
     capalloc_snapshot snap = {en->cfg->master_id, en->cfg->currency, run_date,
-                              master_cash, equity, n, v, en->policy->opts};
+                              master_cash, equity, n, v, en->policy->opts,
+                              CAPALLOC_CALL_RUN, NULL, NULL};
     const capalloc_policy_plugin *pp =
         (const capalloc_policy_plugin *)en->policy->hdr;
     capalloc_err err = {{0}, {0}};
@@ -730,7 +731,7 @@ int engine_capital(engine *en, cap_action action, capalloc_dec amount,
         capalloc_cash_row c = {cfg->master_id, r->after};
         capalloc_write_batch wb = {action == CAP_ADD ? "ADD" : "WITHDRAW",
                                    NULL, 0, cfg->currency, &t, 1, &c, 1,
-                                   NULL, 0};
+                                   NULL, 0, NULL};
         rc = write_commit(en, &wb, e);
         if (rc == -1)
             continue;
@@ -875,7 +876,7 @@ static int allocate_once(engine *en, const char *run_date, int force,
     capalloc_write_batch wb = {"ALLOCATE", run_date, force && found,
                                cfg->currency,
                                b.trades, b.n_trades, b.cash, b.n_cash,
-                               NULL, 0};
+                               NULL, 0, NULL};
     rc = write_commit(en, &wb, e);
     batch_free(&b);
     return rc;
@@ -1123,7 +1124,7 @@ int engine_import_positions(engine *en, const char *csv_path, int dry_run,
         }
         capalloc_write_batch wb = {"IMPORT", NULL, 0, en->cfg->currency,
                                    NULL, 0, b.cash, b.n_cash,
-                                   ir.rows, ir.n};
+                                   ir.rows, ir.n, NULL};
         rc = write_commit(en, &wb, e);
         batch_free(&b);
         if (rc == -2)

@@ -199,6 +199,7 @@ static const capalloc_policy_plugin fixed_weight_plugin = {
                          fw_options, fw_create, fw_destroy),
     fw_weights,
     fw_portfolios,
+    NULL, /* history_wanted: fixed weights need no history */
 };
 
 CAPALLOC_PLUGIN_DEFINE(fixed_weight_plugin)

@@ -229,7 +229,7 @@ static capalloc_status write_add(inst *i, const char *amount,
     capalloc_trade t = {"0", "USD_CASH", CAPALLOC_BUY, D(amount), D("1"),
                         D("1")};
     capalloc_cash_row c = {"0", D(after)};
-    capalloc_write_batch b = {"ADD", NULL, 0, "USD", &t, 1, &c, 1, NULL, 0};
+    capalloc_write_batch b = {"ADD", NULL, 0, "USD", &t, 1, &c, 1, NULL, 0, NULL};
     memset(&err, 0, sizeof err);
     return i->sp->write(i->st, &b, &err);
 }
@@ -249,7 +249,7 @@ static capalloc_status write_alloc(inst *i, const char *date, int forced)
                               {"2", D("30000")},
                               {"3", D("40000")}};
     capalloc_write_batch b = {"ALLOCATE", date, forced, "USD", t, 6, c, 4,
-                              NULL, 0};
+                              NULL, 0, NULL};
     memset(&err, 0, sizeof err);
     return i->sp->write(i->st, &b, &err);
 }
@@ -375,7 +375,7 @@ START_TEST(exact_round_trip)
         p[i] = (capalloc_position_row){ids[i], "TICK\"ER'\\1", D(amounts[i])};
     }
     /* the last position has quantity 0: it is not stored */
-    capalloc_write_batch b = {"IMPORT", NULL, 0, "USD", NULL, 0, c, N, p, N};
+    capalloc_write_batch b = {"IMPORT", NULL, 0, "USD", NULL, 0, c, N, p, N, NULL};
     inst a = open_inst();
     OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
     OK(a.sp->write(a.st, &b, &err));
@@ -395,7 +395,7 @@ START_TEST(exact_round_trip)
     capalloc_position_row z[2] = {{"p1", "TICK\"ER'\\1", D("0")},
                                   {"p2", "TICK\"ER'\\1", D("-5.5")}};
     capalloc_write_batch bz = {"IMPORT", NULL, 0, "USD", NULL, 0, NULL, 0,
-                               z, 2};
+                               z, 2, NULL};
     OK(r.sp->begin(r.st, CAPALLOC_TXN_WRITE, &err));
     OK(r.sp->write(r.st, &bz, &err));
     OK(r.sp->commit(r.st, &err));
@@ -547,7 +547,7 @@ START_TEST(find_run_by_date)
     /* a forced repeat: find_run reports the latest run of the date */
     OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
     capalloc_write_batch b = {"ALLOCATE", "2025-02-28", 1, "USD", NULL, 0,
-                              NULL, 0, NULL, 0};
+                              NULL, 0, NULL, 0, NULL};
     OK(a.sp->write(a.st, &b, &err));
     OK(a.sp->commit(a.st, &err));
     OK(a.sp->begin(a.st, CAPALLOC_TXN_READ, &err));
@@ -589,7 +589,7 @@ START_TEST(currency_of_a_book_kept)
     OK(write_add(&a, "10", "10"));
     OK(a.sp->commit(a.st, &err));
     capalloc_cash_row c = {"0", D("20")};
-    capalloc_write_batch b = {"ADD", NULL, 0, "EUR", NULL, 0, &c, 1, NULL, 0};
+    capalloc_write_batch b = {"ADD", NULL, 0, "EUR", NULL, 0, &c, 1, NULL, 0, NULL};
     OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
     EXPECT(a.sp->write(a.st, &b, &err), CAPALLOC_ERR_IO);
     ck_assert_msg(strstr(err.msg, "EUR") != NULL, "%s", err.msg);

@@ -774,6 +774,8 @@ static const capalloc_storage_plugin postgres_plugin = {
     pgp_read_ledger,
     pgp_find_run,
     pgp_write,
+    NULL,
+    NULL,
 };
 
 CAPALLOC_PLUGIN_DEFINE(postgres_plugin)

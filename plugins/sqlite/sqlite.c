@@ -425,6 +425,8 @@ static const capalloc_storage_plugin sqlite_plugin = {
     sqlp_read_ledger,
     sqlp_find_run,
     sqlp_write,
+    NULL,
+    NULL,
 };
 
 CAPALLOC_PLUGIN_DEFINE(sqlite_plugin)

@@ -76,6 +76,7 @@ static const capalloc_policy_plugin t_plugin = {
      NAME, "1.0", NULL, NULL, t_create, t_destroy},
     t_weights,
     NULL,
+    NULL,
 };
 
 #if defined(FAULT_NO_ENTRY)

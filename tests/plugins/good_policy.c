@@ -133,6 +133,7 @@ static const capalloc_policy_plugin gp_plugin = {
                          gp_options, gp_create, gp_destroy),
     gp_weights,
     gp_portfolios,
+    NULL,
 };
 
 CAPALLOC_PLUGIN_DEFINE(gp_plugin)

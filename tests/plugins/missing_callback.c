@@ -28,6 +28,7 @@ static const capalloc_policy_plugin t_plugin = {
                          t_destroy),
     NULL, /* the fault: weights is required */
     NULL,
+    NULL,
 };
 
 CAPALLOC_PLUGIN_DEFINE(t_plugin)

@@ -45,6 +45,7 @@ static const capalloc_policy_plugin t_plugin = {
                          t_destroy),
     t_weights,
     NULL,
+    NULL,
 };
 
 CAPALLOC_PLUGIN_DEFINE(t_plugin)

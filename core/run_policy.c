@@ -1,0 +1,57 @@
+/*
+ * run_policy.c - the weighting policy's call: the snapshot in, one weight
+ * per strategy out.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decimal.h"
+#include "engine_int.h"
+#include "options.h"
+
+/* Ask the policy for the weights of s[0..n). */
+int policy_weights(engine *en, const char *run_date,
+                          capalloc_dec master_cash, alloc_strategy *s, size_t n,
+                          cap_error *e)
+{
+    capalloc_portfolio_view *v = calloc(n ? n : 1, sizeof *v);
+    capalloc_dec *w = calloc(n ? n : 1, sizeof *w);
+    if (v == NULL || w == NULL) {
+        free(v);
+        free(w);
+        return eng_oom(e);
+    }
+    capalloc_dec equity = master_cash;
+    for (size_t i = 0; i < n; i++) {
+        v[i].id = s[i].id;
+        v[i].cash = s[i].cash;
+        v[i].positions_value = s[i].positions_value;
+        if (dec_add(s[i].cash, s[i].positions_value, &v[i].total) ||
+            dec_add(equity, v[i].total, &equity)) {
+            free(v);
+            free(w);
+            return cap_fail(e, CAP_EXIT_INTERNAL,
+                            "arithmetic overflow computing total equity");
+        }
+    }
+    capalloc_snapshot snap = {en->cfg->master_id, en->cfg->currency, run_date,
+                              master_cash, equity, n, v, en->policy->opts,
+                              CAPALLOC_CALL_RUN, NULL, NULL};
+    const capalloc_policy_plugin *pp =
+        (const capalloc_policy_plugin *)en->policy->hdr;
+    capalloc_err err = {{0}, {0}};
+    capalloc_status st = pp->weights(en->policy->state, &snap, w, &err);
+    free(v);
+    if (st != CAPALLOC_OK) {
+        free(w);
+        return plugin_fail(en->policy, &err, CAP_EXIT_PLUGIN,
+                           "computing target weights", e);
+    }
+    for (size_t i = 0; i < n; i++)
+        s[i].weight = w[i];
+    free(w);
+    return 0;
+}
+

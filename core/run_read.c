@@ -1,0 +1,183 @@
+/*
+ * run_read.c - the first step of a run: what the ledger holds (every cash
+ * balance and position, in a handful of queries) and which strategies the
+ * run is for.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decimal.h"
+#include "engine_int.h"
+#include "options.h"
+
+/* ------------------------------------------------------------------------ */
+/* the ledger as read                                                        */
+/* ------------------------------------------------------------------------ */
+
+
+
+
+void ledger_free(ledger *l)
+{
+    for (size_t i = 0; i < l->n_cash; i++)
+        free(l->cash[i].id);
+    for (size_t i = 0; i < l->n_pos; i++) {
+        free(l->pos[i].id);
+        free(l->pos[i].ticker);
+    }
+    free(l->cash);
+    free(l->pos);
+    memset(l, 0, sizeof *l);
+}
+
+static capalloc_status sink_cash(void *ctx, const char *id, capalloc_dec cash)
+{
+    ledger *l = ctx;
+    if (id == NULL || GROW(l->cash, l->n_cash, l->cap_cash))
+        return CAPALLOC_ERR_NOMEM;
+    char *dup = strdup(id);
+    if (dup == NULL)
+        return CAPALLOC_ERR_NOMEM;
+    l->cash[l->n_cash].id = dup;
+    l->cash[l->n_cash].cash = cash;
+    l->n_cash++;
+    return CAPALLOC_OK;
+}
+
+static capalloc_status sink_position(void *ctx, const char *id,
+                                     const char *ticker, capalloc_dec qty)
+{
+    ledger *l = ctx;
+    if (id == NULL || ticker == NULL || GROW(l->pos, l->n_pos, l->cap_pos))
+        return CAPALLOC_ERR_NOMEM;
+    pos_row *p = &l->pos[l->n_pos];
+    p->id = strdup(id);
+    p->ticker = strdup(ticker);
+    p->qty = qty;
+    if (p->id == NULL || p->ticker == NULL) {
+        free(p->id);
+        free(p->ticker);
+        return CAPALLOC_ERR_NOMEM;
+    }
+    l->n_pos++;
+    return CAPALLOC_OK;
+}
+
+/* qsort() and bsearch() with an empty array: their base may be NULL then,
+ * which the C library declares nonnull (UBSan says so). */
+void sort_rows(void *base, size_t n, size_t size,
+                      int (*cmp)(const void *, const void *))
+{
+    if (n > 1)
+        qsort(base, n, size, cmp);
+}
+
+void *find_row(const void *key, const void *base, size_t n,
+                      size_t size, int (*cmp)(const void *, const void *))
+{
+    return n ? bsearch(key, base, n, size, cmp) : NULL;
+}
+
+static int cmp_cash(const void *a, const void *b)
+{
+    return strcmp(((const cash_row *)a)->id, ((const cash_row *)b)->id);
+}
+
+int read_ledger(engine *en, ledger *l, cap_error *e)
+{
+    capalloc_ledger_sink sink = {l, sink_cash, sink_position};
+    capalloc_err err = {{0}, {0}};
+    capalloc_status st = SP(en)->read_ledger(en->storage->state, &sink, &err);
+    if (st != CAPALLOC_OK) {
+        ledger_free(l);
+        if (st == CAPALLOC_ERR_RETRY)
+            return -1;
+        return eng_storage_fail(en, st, &err, "reading the ledger", e);
+    }
+    sort_rows(l->cash, l->n_cash, sizeof *l->cash, cmp_cash);
+    for (size_t i = 1; i < l->n_cash; i++)
+        if (strcmp(l->cash[i - 1].id, l->cash[i].id) == 0) {
+            eng_rollback(en);
+            int rc = cap_fail(e, CAP_EXIT_STORAGE,
+                              "the storage backend returned portfolio '%s' "
+                              "twice in cash_equity_book",
+                              l->cash[i].id);
+            ledger_free(l);
+            return rc;
+        }
+    return 0;
+}
+
+const cash_row *find_cash(const ledger *l, const char *id)
+{
+    cash_row key = {(char *)id, DEC_ZERO};
+    return find_row(&key, l->cash, l->n_cash, sizeof *l->cash, cmp_cash);
+}
+
+/* ------------------------------------------------------------------------ */
+/* the strategy portfolios                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* The strategies: the config's `portfolios` list, then the policy's own, in
+ * that order, without duplicates. ids are borrowed (config / plugin). */
+int strategy_ids(engine *en, const char ***ids_out, size_t *n_out,
+                        cap_error *e)
+{
+    const capalloc_config *cfg = en->cfg;
+    const capalloc_policy_plugin *pp =
+        (const capalloc_policy_plugin *)en->policy->hdr;
+    const char *const *pids = NULL;
+    size_t pn = 0;
+    if (CAPALLOC_HAS_FIELD(pp->header.struct_size, capalloc_policy_plugin,
+                           portfolios) &&
+        pp->portfolios != NULL) {
+        capalloc_err err = {{0}, {0}};
+        capalloc_status st = pp->portfolios(en->policy->state, &pids, &pn, &err);
+        if (st != CAPALLOC_OK)
+            return plugin_fail(en->policy, &err, CAP_EXIT_PLUGIN,
+                               "listing the policy's portfolios", e);
+        if (pn > 0 && pids == NULL)
+            return cap_fail(e, CAP_EXIT_PLUGIN,
+                            "policy plugin '%s': portfolios() said %zu "
+                            "portfolios but gave no list",
+                            en->policy->hdr->name, pn);
+    }
+    const char **ids = calloc(cfg->n_portfolios + pn + 1, sizeof *ids);
+    if (ids == NULL)
+        return eng_oom(e);
+    size_t n = 0;
+    for (size_t k = 0; k < cfg->n_portfolios + pn; k++) {
+        const char *id = k < cfg->n_portfolios ? cfg->portfolios[k]
+                                               : pids[k - cfg->n_portfolios];
+        if (id == NULL || *id == '\0') {
+            free(ids);
+            return cap_fail(e, CAP_EXIT_PLUGIN,
+                            "the policy named an empty portfolio id");
+        }
+        if (strcmp(id, cfg->master_id) == 0) {
+            free(ids);
+            return cap_fail(e, CAP_EXIT_CONFIG,
+                            "%s: the master portfolio '%s' cannot be a "
+                            "strategy portfolio",
+                            cfg->path, id);
+        }
+        int dup = 0;
+        for (size_t j = 0; j < n && !dup; j++)
+            dup = strcmp(ids[j], id) == 0;
+        if (!dup)
+            ids[n++] = id;
+    }
+    if (n == 0) {
+        free(ids);
+        return cap_fail(e, CAP_EXIT_CONFIG,
+                        "%s: no strategy portfolios: list them under "
+                        "'portfolios' or give the policy its weights",
+                        cfg->path);
+    }
+    *ids_out = ids;
+    *n_out = n;
+    return 0;
+}
+

@@ -226,7 +226,7 @@ static int bench_in(const char *backend, int strategies, int per,
     const char *imp[] = {CAPALLOC_BIN, "positions", "import", "positions.csv",
                          NULL};
     const char *alloc[] = {CAPALLOC_BIN, "-vv", "allocate", "--date",
-                           "2025-01-02", NULL};
+                           "2025-01-02", "--allow-past-date", NULL};
     double wall = 0, wall2 = 0;
     long rss = 0, rss2 = 0;
     int rc;

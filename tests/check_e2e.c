@@ -179,7 +179,7 @@ START_TEST(full_form_and_subcommands)
 {
     tu_write_file("fund.yaml", "%s", FULL_YAML);
     ck_assert_msg(RUN("--config", "fund.yaml", "capital", "add", "100000") == 0, "%s", err);
-    ck_assert_msg(RUN("--config", "fund.yaml", "allocate", "--date", "2026-11-24") == 0,
+    ck_assert_msg(RUN("--config", "fund.yaml", "allocate", "--date", "2026-11-24", "--allow-past-date") == 0,
                   "%s", err);
     ck_assert_ptr_nonnull(strstr(out, "3 transfers committed"));
     ck_assert_str_eq(q("fund.db", "SELECT cash FROM cash_equity_book ORDER BY portfolio_id"),
@@ -198,25 +198,25 @@ START_TEST(date_keyed_run)
 {
     tu_write_file("fund.yaml", "%s", FULL_YAML);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
-    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-01-02"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-01-02", "--allow-past-date"), 0);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
     char *before = dump("fund.db");
-    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-01-02"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-01-02", "--allow-past-date"), 0);
     ck_assert_ptr_nonnull(strstr(out, "already ran"));
     char *after = dump("fund.db");
     ck_assert_str_eq(before, after); /* no new transfers */
     free(before);
     free(after);
-    EXPECT_EXIT(RUN("--config", "fund.yaml", "--json", "allocate", "--date", "2026-01-02"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "--json", "allocate", "--date", "2026-01-02", "--allow-past-date"), 0);
     ck_assert_ptr_nonnull(strstr(out, "\"status\":\"already_ran\""));
     /* --force runs again */
-    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-01-02", "--force"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-01-02", "--allow-past-date", "--force"), 0);
     ck_assert_str_eq(q("fund.db", "SELECT cash FROM cash_equity_book ORDER BY portfolio_id"),
                      "0.00\n600.00\n600.00\n800.00");
     ck_assert_str_eq(q("fund.db", "SELECT count(*) FROM capalloc_runs WHERE action='ALLOCATE'"),
                      "2");
     /* another date is a new run */
-    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-01-03"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-01-03", "--allow-past-date"), 0);
     ck_assert_ptr_nonnull(strstr(out, "0 transfers committed"));
 }
 END_TEST
@@ -237,7 +237,7 @@ START_TEST(concurrent_allocators)
             dup2(dn, 1);
             dup2(dn, 2);
             execl(CAPALLOC_BIN, CAPALLOC_BIN, "--config", "fund.yaml", "allocate",
-                  "--date", "2026-03-03", (char *)NULL);
+                  "--date", "2026-03-03", "--allow-past-date", (char *)NULL);
             _exit(126);
         }
     }
@@ -273,7 +273,7 @@ START_TEST(failure_mid_write_rolls_back)
                      SQLITE_OK);
     sqlite3_close(db);
     char *before = dump("fund.db");
-    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-05-05"), 7);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-05-05", "--allow-past-date"), 7);
     ck_assert_ptr_nonnull(strstr(err, "disk on fire"));
     char *after = dump("fund.db");
     ck_assert_str_eq(before, after);
@@ -314,7 +314,7 @@ START_TEST(missing_price_aborts_before_write)
     free(after);
     /* with the prices, it runs; positions are valued exactly */
     tu_write_file("prices.csv", "ticker,price\nAAPL,268.47\nZZZZ,10.5\nQQQQ,0.01\n");
-    ck_assert_msg(RUN("--config", "fund.yaml", "--json", "allocate", "--date", "2026-06-01") == 0,
+    ck_assert_msg(RUN("--config", "fund.yaml", "--json", "allocate", "--date", "2026-06-01", "--allow-past-date") == 0,
                   "%s", err);
     /* equity = 100000 + 2684.70 + 52.50 + 0.01 = 102737.21 */
     ck_assert_ptr_nonnull(strstr(out, "\"total_equity\":\"102737.21\""));
@@ -371,7 +371,7 @@ START_TEST(overweight_in_positions_reports_shortfall)
     EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "20000"), 0);
     /* equity 100000: s1 holds 80000 in positions, target 30000: it has no
      * cash to return; s2/s3 want 30000 + 40000 but only 20000 exists. */
-    ck_assert_msg(RUN("--config", "fund.yaml", "allocate", "--date", "2026-07-01") == 0, "%s", err);
+    ck_assert_msg(RUN("--config", "fund.yaml", "allocate", "--date", "2026-07-01", "--allow-past-date") == 0, "%s", err);
     ck_assert_ptr_nonnull(strstr(out, "shortfall: portfolio '1' is 50000.00 USD"));
     ck_assert_ptr_nonnull(strstr(out, "scaled pro rata"));
     ck_assert_str_eq(q("fund.db", "SELECT portfolio_id, cash FROM cash_equity_book ORDER BY 1"),
@@ -391,7 +391,7 @@ START_TEST(cash_conserved_over_a_sequence)
     const char *dates[] = {"2026-02-01", "2026-02-02", "2026-02-03", "2026-02-04"};
     for (int i = 0; i < 4; i++) {
         EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", adds[i]), 0);
-        ck_assert_msg(RUN("--config", "fund.yaml", "allocate", "--date", dates[i]) == 0, "%s", err);
+        ck_assert_msg(RUN("--config", "fund.yaml", "allocate", "--date", dates[i], "--allow-past-date") == 0, "%s", err);
         if (i == 2) {
             EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "withdraw", "0.01"), 0);
             tu_write_file("prices.csv", "ticker,price\nX,9\nY,1.05\n");
@@ -440,7 +440,7 @@ START_TEST(bad_input_changes_nothing)
         {{"--config", "fund.yaml", "capital", "add", "1e5"}, 2, "'1e5'"},
         {{"--config", "fund.yaml", "capital", "move", "5"}, 2, "unknown action"},
         {{"--config", "fund.yaml", "capital", "withdraw", "1000.01"}, 4, "insufficient funds"},
-        {{"--config", "fund.yaml", "allocate", "--date", "2026-02-30"}, 2, "YYYY-MM-DD"},
+        {{"--config", "fund.yaml", "allocate", "--date", "2026-02-30", "--allow-past-date"}, 2, "YYYY-MM-DD"},
         /* one day, one spelling: the date is the run's key */
         {{"--config", "fund.yaml", "allocate", "--date", "2026-01- 5"}, 2, "YYYY-MM-DD"},
         {{"--config", "fund.yaml", "allocate", "--date", "2026-+1-05"}, 2, "YYYY-MM-DD"},
@@ -531,7 +531,7 @@ START_TEST(refused_input_creates_no_ledger)
     EXPECT_EXIT(RUN("capital", "add", "1.001"), 2);
     EXPECT_EXIT(RUN("positions", "import", "pos.csv"), 2);
     ck_assert_msg(strstr(err, "pos.csv:2") != NULL, "no file:line in: %s", err);
-    EXPECT_EXIT(RUN("allocate", "--date", "2026-13-01"), 2);
+    EXPECT_EXIT(RUN("allocate", "--date", "2026-13-01", "--allow-past-date"), 2);
     char path[PATH_MAX];
     struct stat sb;
     tu_path(path, sizeof path, "capalloc.db");
@@ -595,7 +595,7 @@ START_TEST(policy_by_path_gets_its_options)
                "  options: {weights: {\"1\": 0.5, \"2\": 0.25}, label: x}\n",
                TEST_PLUGIN_DIR);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "100"), 0);
-    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-03-02"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-03-02", "--allow-past-date"), 0);
     ck_assert_str_eq(q("capalloc.db", "SELECT portfolio_id, cash FROM "
                                       "cash_equity_book ORDER BY portfolio_id"),
                      "0|25.00\n1|50.00\n2|25.00");

@@ -894,9 +894,9 @@ START_TEST(same_ledger_as_file_prices)
     for (int i = 0; i < 3; i++) {
         EXPECT_EXIT(RUN("--config", cfgs[i], "positions", "import", "pos.csv"), 0);
         EXPECT_EXIT(RUN("--config", cfgs[i], "capital", "add", "250000"), 0);
-        EXPECT_EXIT(RUN("--config", cfgs[i], "allocate", "--date", "2026-11-20"), 0);
+        EXPECT_EXIT(RUN("--config", cfgs[i], "allocate", "--date", "2026-11-20", "--allow-past-date"), 0);
         EXPECT_EXIT(RUN("--config", cfgs[i], "capital", "add", "1234.56"), 0);
-        EXPECT_EXIT(RUN("--config", cfgs[i], "allocate", "--date", "2026-11-21"), 0);
+        EXPECT_EXIT(RUN("--config", cfgs[i], "allocate", "--date", "2026-11-21", "--allow-past-date"), 0);
     }
     control("{\"reset\": true}");
     EXPECT_EXIT(RUN("--config", "fmp.yaml", "--json", "status"), 0);
@@ -926,7 +926,7 @@ START_TEST(faults_change_nothing)
     tu_write_file("pos.csv", "%s", POSITIONS);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "positions", "import", "pos.csv"), 0);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "100000"), 0);
-    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-11-02"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-11-02", "--allow-past-date"), 0);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "500"), 0);
     char *before = ledger("fund.db", 1);
     struct {
@@ -949,7 +949,7 @@ START_TEST(faults_change_nothing)
         control(t[i].control);
         setenv(KEY_ENV, t[i].key_value, 1);
         int rc = RUN("-v", "-v", "--config", "fund.yaml", "allocate", "--date",
-                     "2026-11-03");
+                     "2026-11-03", "--allow-past-date");
         setenv(KEY_ENV, KEY, 1);
         ck_assert_msg(rc == 5, "case %zu: exit %d, want 5: %s", i, rc, errb);
         ck_assert_msg(strstr(errb, t[i].needle) != NULL, "case %zu: '%s' not in %s",
@@ -964,7 +964,7 @@ START_TEST(faults_change_nothing)
     free(before);
     /* and the same fund runs once FMP answers */
     control("{\"reset\": true}");
-    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-11-03"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-11-03", "--allow-past-date"), 0);
     ck_assert_has(out, "transfers committed");
 }
 END_TEST
@@ -984,7 +984,7 @@ START_TEST(key_needed_only_to_value)
     EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "positions", "import", "pos.csv"), 0);
     char *before = ledger("fund.db", 1);
-    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-11-05"), 3);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-11-05", "--allow-past-date"), 3);
     ck_assert_has(errb, KEY_ENV);
     ck_assert_has(errb, "fund.yaml:4");
     EXPECT_EXIT(RUN("--config", "fund.yaml", "status"), 3);
@@ -1008,10 +1008,10 @@ START_TEST(stale_prices_named_in_output)
     tu_write_file("pos.csv", "%s", POSITIONS);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "positions", "import", "pos.csv"), 0);
     EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "100000"), 0);
-    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-11-02"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-11-02", "--allow-past-date"), 0);
     ck_assert_msg(strstr(out, "stale price") == NULL, "%s", out);
     control("{\"reset\": true, \"omit\": [\"MSFT\"]}");
-    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-11-03"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-11-03", "--allow-past-date"), 0);
     ck_assert_has(out, "stale price: MSFT valued at its last known price 497.1");
     EXPECT_EXIT(RUN("--config", "fund.yaml", "--json", "status"), 0);
     ck_assert_has(out, "\"stale_prices\":[\"MSFT\"]");

@@ -1,0 +1,150 @@
+/*
+ * cli_capital.c - `capalloc capital` (and `manage_capital`): investors'
+ * money in and out of the master portfolio.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli.h"
+
+typedef struct capital_opts {
+    const char *action;
+    const char *amount;
+    int dry;
+} capital_opts;
+
+static int capital_opt(cli *c, int opt, const char *arg, void *ctx)
+{
+    capital_opts *o = ctx;
+    switch (opt) {
+    case 'n':
+        o->dry = 1;
+        return 0;
+    case 'a':
+        if (o->action != NULL)
+            return cli_usage_error(c, "the action is given twice ('%s' and '%s')",
+                                   o->action, arg);
+        o->action = arg;
+        return 0;
+    case 'A':
+        if (o->amount != NULL)
+            return cli_usage_error(c, "the amount is given twice ('%s' and '%s')",
+                                   o->amount, arg);
+        o->amount = arg;
+        return 0;
+    default:
+        return cli_usage_error(c, "unknown option");
+    }
+}
+
+static int run_capital(cli *c, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"dry-run", no_argument, NULL, 'n'},
+        {"action", required_argument, NULL, 'a'},
+        {"amount", required_argument, NULL, 'A'},
+        CLI_GLOBAL_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    /* No option starts with a digit: "-5" (before any "--") can only be a
+     * negative amount, which getopt would call an unknown option. */
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (argv[i][0] == '-' &&
+            ((argv[i][1] >= '0' && argv[i][1] <= '9') || argv[i][1] == '.'))
+            return cli_usage_error(c, "amount '%s' must be positive", argv[i]);
+
+    capital_opts o = {NULL, NULL, 0};
+    int first;
+    int rc = cli_parse(c, argc, argv, CLI_GLOBAL_SHORTOPTS "n", longopts,
+                       capital_opt, &o, &first);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    /* Operands: ACTION AMOUNT, for what the options did not give. */
+    int positional = 0;
+    for (int i = first; i < argc; i++) {
+        if (positional == 0 && o.action == NULL) {
+            o.action = argv[i];
+            positional = 1;
+        } else if (positional <= 1 && o.amount == NULL) {
+            o.amount = argv[i];
+            positional = 2;
+        } else if (positional == 0) {
+            return cli_usage_error(c, "the action is given twice ('%s' and '%s')",
+                                   o.action, argv[i]);
+        } else if (positional == 1) {
+            return cli_usage_error(c, "the amount is given twice ('%s' and '%s')",
+                                   o.amount, argv[i]);
+        } else {
+            return cli_usage_error(c, "unexpected argument '%s'", argv[i]);
+        }
+    }
+    if (o.action == NULL)
+        return cli_usage_error(c, "missing action (add or withdraw)");
+    cap_action act;
+    if (strcasecmp(o.action, "add") == 0)
+        act = CAP_ADD;
+    else if (strcasecmp(o.action, "withdraw") == 0)
+        act = CAP_WITHDRAW;
+    else
+        return cli_usage_error(c, "unknown action '%s' (expected ADD or WITHDRAW)",
+                               o.action);
+    capalloc_dec amount;
+    if ((rc = cli_parse_amount(c, o.amount, &amount)))
+        return rc;
+
+    engine *en;
+    if ((rc = cli_open_engine(c, &en)))
+        return rc;
+    capital_result r;
+    cap_error e = {0, ""};
+    const char *an = act == CAP_ADD ? "ADD" : "WITHDRAW";
+    cli_progress(c, "capital %s %s: %s", an, o.amount,
+                 o.dry ? "dry run" : "writing");
+    rc = engine_capital(en, act, amount, o.dry, &r, &e);
+    if (rc) {
+        rc = cli_fail(c, rc, e.msg);
+        engine_close(en);
+        return rc;
+    }
+    cli_progress(c, "capital %s: %s", an, o.dry ? "nothing written" : "committed");
+    int mu = en->cfg->minor_units;
+    char a[CAPALLOC_DEC_MAX_TEXT], b[CAPALLOC_DEC_MAX_TEXT],
+        d[CAPALLOC_DEC_MAX_TEXT];
+    if (c->json) {
+        printf("{\"command\":\"capital\",\"action\":\"%s\",\"dry_run\":%s,"
+               "\"master_portfolio_id\":",
+               an, o.dry ? "true" : "false");
+        json_str(stdout, en->cfg->master_id);
+        printf(",\"currency\":\"%s\",\"amount\":\"%s\",\"before\":\"%s\","
+               "\"after\":\"%s\"}\n",
+               en->cfg->currency, fmt_money(amount, mu, a),
+               fmt_money(r.before, mu, b), fmt_money(r.after, mu, d));
+    } else {
+        printf("%s%s %s %s: master portfolio '%s' cash %s -> %s %s\n",
+               o.dry ? "dry run: would " : "", an, fmt_money(amount, mu, a),
+               en->cfg->currency, en->cfg->master_id, fmt_money(r.before, mu, b),
+               fmt_money(r.after, mu, d), en->cfg->currency);
+    }
+    engine_close(en);
+    return 0;
+}
+
+const cli_command cli_cmd_capital = {
+    "capital",
+    "add or withdraw investors' capital (the master portfolio)",
+    "capalloc capital add|withdraw AMOUNT [-n]\n"
+    "       capalloc capital --action ADD|WITHDRAW --amount AMOUNT [-n]\n"
+    "       manage_capital --action ADD|WITHDRAW --amount AMOUNT [-n]\n",
+    "\n"
+    "Moves investors' capital in or out of the master portfolio. AMOUNT is a\n"
+    "positive decimal in the currency's minor units at most (e.g. 100000 or\n"
+    "1234.56 for USD). A withdrawal above the master's cash is refused (exit\n"
+    "4) and nothing is written.\n"
+    "\n"
+    "Options:\n"
+    "  -n, --dry-run      show the result, write nothing\n"
+    "  --action ACTION    ADD or WITHDRAW (any case), instead of the operand\n"
+    "  --amount AMOUNT    the amount, instead of the operand\n",
+    run_capital,
+};

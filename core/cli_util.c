@@ -273,23 +273,7 @@ int cli_parse_amount(const cli *c, const char *text, capalloc_dec *out)
 
 int cli_valid_date(const char *s)
 {
-    /* Exactly YYYY-MM-DD in ASCII digits: the date is the run's key, so
-     * one day must have one spelling ("2025-01- 5" is not 2025-01-05). */
-    static const char shape[] = "dddd-dd-dd";
-    if (strlen(s) != sizeof shape - 1)
-        return 0;
-    for (size_t i = 0; shape[i]; i++)
-        if (shape[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') : s[i] != '-')
-            return 0;
-    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 +
-            (s[3] - '0');
-    int m = (s[5] - '0') * 10 + (s[6] - '0');
-    int d = (s[8] - '0') * 10 + (s[9] - '0');
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1970 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
-        return 0;
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return !(m == 2 && d == 29 && !leap);
+    return date_valid(s);
 }
 
 void cli_today(char buf[16])

@@ -66,6 +66,38 @@ cap_exit storage_code(capalloc_status st)
 /* open / close                                                              */
 /* ------------------------------------------------------------------------ */
 
+/* The fund's memory (ABI 1.1): whether the storage backend keeps the
+ * runs' record, and how much history the policy wants. */
+static int open_memory(engine *en, cap_error *e)
+{
+    const capalloc_storage_plugin *sp = SP(en);
+    en->memory = CAPALLOC_HAS_FIELD(sp->header.struct_size,
+                                    capalloc_storage_plugin, read_run) &&
+                 sp->read_history != NULL && sp->read_run != NULL;
+    const capalloc_policy_plugin *pp =
+        (const capalloc_policy_plugin *)en->policy->hdr;
+    if (!CAPALLOC_HAS_FIELD(pp->header.struct_size, capalloc_policy_plugin,
+                            history_wanted) ||
+        pp->history_wanted == NULL)
+        return 0;
+    capalloc_err err = {{0}, {0}};
+    uint32_t points = 0;
+    capalloc_status st = pp->history_wanted(en->policy->state, &points, &err);
+    if (st != CAPALLOC_OK)
+        return plugin_fail(en->policy, &err, CAP_EXIT_PLUGIN,
+                           "asking how much history it needs", e);
+    en->history_points = points > 100000 ? 100000 : points;
+    if (points > 0 && !en->memory)
+        fprintf(stderr,
+                "capalloc: warning: policy '%s' asks for %u days of history, "
+                "but storage '%s' (ABI %u.%u) keeps no record of the runs: "
+                "it gets none\n",
+                en->policy->hdr->name, (unsigned)points,
+                en->storage->hdr->name, (unsigned)sp->header.abi_major,
+                (unsigned)sp->header.abi_minor);
+    return 0;
+}
+
 int engine_open(const char *config_path, engine **out, cap_error *e)
 {
     *out = NULL;
@@ -99,6 +131,8 @@ int engine_open(const char *config_path, engine **out, cap_error *e)
     if ((rc = plugin_prepare(en->cfg, &en->cfg->storage, "sqlite",
                              CAPALLOC_KIND_STORAGE, "storage", &en->storage,
                              e)))
+        goto fail;
+    if ((rc = open_memory(en, e)))
         goto fail;
     *out = en;
     return 0;

@@ -8,11 +8,13 @@
 #define CAPALLOC_ENGINE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "alloc.h"
 #include "capalloc_plugin.h"
 #include "config.h"
 #include "error.h"
+#include "history.h"
 #include "loader.h"
 
 typedef struct engine {
@@ -22,6 +24,10 @@ typedef struct engine {
     loaded_plugin *policy;
     char cash_ticker[32];   /* currency + "_CASH", e.g. "USD_CASH" */
     int max_attempts;       /* re-runs on CAPALLOC_ERR_RETRY */
+    uint32_t history_points; /* history the policy asked for (history_wanted;
+                                0: none) */
+    int memory;             /* 1: the storage backend keeps the runs' record
+                               (ABI 1.1: read_history, read_run) */
 } engine;
 
 /* Find and load the config (see config_find), start the three plugins. */
@@ -66,6 +72,10 @@ typedef struct alloc_report {
     ticker_price *prices;        /* every ticker priced, sorted */
     size_t n_prices;
     size_t price_requests;       /* calls to get_prices (1 when any needed) */
+    capalloc_call_context context; /* what the policy was told */
+    size_t history_points;       /* history points handed to the policy */
+    char *detail_json;           /* the run's explanation (see run_plan.c),
+                                    as recorded with a real run */
 } alloc_report;
 
 /* The daily allocation for run_date (YYYY-MM-DD). A date that already ran
@@ -80,6 +90,49 @@ int engine_status(engine *en, const char *run_date, alloc_report *r,
 
 void alloc_report_free(alloc_report *r);
 
+/* ---- the fund's memory (record.c) ------------------------------------ */
+
+/* `capalloc history`: recorded valuations with their flow-adjusted
+ * returns (history.h), and the fund's own series. */
+typedef struct history_row {
+    capalloc_valuation v;  /* strings owned by the report */
+    capalloc_dec ret;      /* valid when has_return */
+    int has_return;
+} history_row;
+
+typedef struct history_report {
+    history_row *rows;     /* by date, run, then portfolio (master first) */
+    size_t n;
+    fund_obs *fund;        /* one per allocation run, in run order */
+    size_t n_fund;
+} history_report;
+
+/* Valuations dated from..to (either NULL: open), of one portfolio (NULL:
+ * all; the master's rows are always included), with returns computed from
+ * everything recorded up to `to`. */
+int engine_history(engine *en, const char *from, const char *to,
+                   const char *portfolio, history_report *out, cap_error *e);
+void history_report_free(history_report *h);
+
+/* `capalloc explain`: one run's record as stored. */
+typedef struct run_explain {
+    capalloc_run_info info;
+    char action[16];
+    int forced;
+    char *capalloc_version;
+    char *detail_json;
+    capalloc_valuation *v; /* by portfolio; strings owned */
+    size_t nv;
+    capalloc_price_row *p; /* by ticker; strings owned */
+    size_t np;
+} run_explain;
+
+/* The latest allocation run of date (YYYY-MM-DD). CAP_EXIT_USAGE when no
+ * run is recorded for it. */
+int engine_explain(engine *en, const char *date, run_explain *out,
+                   cap_error *e);
+void run_explain_free(run_explain *x);
+
 typedef struct import_result {
     size_t n_rows;
     size_t n_portfolios;
@@ -91,5 +144,15 @@ typedef struct import_result {
  * (0 removes it). Positions are not cash: no cash moves, no trade rows. */
 int engine_import_positions(engine *en, const char *csv_path, int dry_run,
                             import_result *r, cap_error *e);
+
+/* Backfill: a CSV "date,portfolio_id,nav[,flow]" (a header line allowed,
+ * '#' comments) of strategies' past NAVs, recorded as imported valuations
+ * in one IMPORT run. Every row is checked first (a real date before the
+ * portfolio's first recorded valuation by a run, a strategy of the
+ * config, a non-negative exact NAV, no (date, portfolio) twice, none
+ * already recorded): one bad row refuses the file, naming its line, and
+ * nothing is written. */
+int engine_history_import(engine *en, const char *csv_path, int dry_run,
+                          import_result *r, cap_error *e);
 
 #endif

@@ -79,7 +79,36 @@ int eng_begin(engine *en, capalloc_txn_mode mode, cap_error *e);
 int eng_write_commit(engine *en, const capalloc_write_batch *wb, cap_error *e);
 int eng_retries_exhausted(engine *en, cap_error *e);
 
+/* Recorded valuations as read (read_valuations); strings owned. */
+typedef struct val_set {
+    capalloc_valuation *v;
+    size_t n, cap;
+} val_set;
+
+/* The history handed to the policy: h[i] for strategy i, points borrowed
+ * from pts (dates from vs). */
+typedef struct run_history {
+    val_set vs;
+    capalloc_history *h;
+    capalloc_history_point *pts;
+    size_t n_points;
+} run_history;
+
 /* run_read.c */
+void val_set_free(val_set *vs);
+/* Every valuation q selects, in one read_history call, sorted
+ * (history_sort). In an open transaction; 0, -1 retry, or an exit code
+ * (rolled back). */
+int read_valuations(engine *en, const capalloc_history_query *q,
+                    val_set *vs, cap_error *e);
+/* The history of s[0..n) before run_date, en->history_points dates deep. */
+int read_run_history(engine *en, const char *run_date,
+                     const alloc_strategy *s, size_t n, run_history *rh,
+                     cap_error *e);
+void run_history_free(run_history *rh);
+/* Warn about books the configuration no longer names (left alone). */
+void warn_unknown_books(engine *en, const ledger *l, const alloc_strategy *s,
+                        size_t n);
 void ledger_free(ledger *l);
 int read_ledger(engine *en, ledger *l, cap_error *e);
 const cash_row *find_cash(const ledger *l, const char *id);
@@ -93,7 +122,8 @@ int value_fund(engine *en, const ledger *l, alloc_strategy *s, size_t n,
 
 /* run_policy.c */
 int policy_weights(engine *en, const char *run_date, capalloc_dec master_cash,
-                   alloc_strategy *s, size_t n, cap_error *e);
+                   alloc_strategy *s, size_t n, const capalloc_history *hist,
+                   capalloc_call_context ctx, cap_error *e);
 
 /* run_plan.c */
 void batch_free(batch_buf *b);
@@ -102,5 +132,22 @@ int add_trade(batch_buf *b, const char *id, const char *ticker,
 int add_transfer(batch_buf *b, const char *cash_ticker, const char *from,
                  const char *to, capalloc_dec amount);
 int add_cash(batch_buf *b, const char *id, capalloc_dec cash);
+/* The transfers and new balances of r (returns first, then fundings, so
+ * the master never dips below zero between two rows). master_new: the
+ * master has no book yet. 0 or -1 (out of memory). */
+int plan_transfers(const engine *en, const alloc_report *r, int master_new,
+                   batch_buf *b);
+
+/* The run's record: a valuation per portfolio (the master first), the
+ * price of every ticker used, and the explanation. */
+typedef struct record_buf {
+    capalloc_valuation *v;
+    capalloc_price_row *p;
+    capalloc_run_record rec;
+} record_buf;
+/* Fills r->detail_json (the explanation) and, when rb is not NULL, the
+ * record to write. 0 or an exit code. */
+int plan_record(engine *en, alloc_report *r, record_buf *rb, cap_error *e);
+void record_buf_free(record_buf *rb);
 
 #endif

@@ -30,6 +30,10 @@
 
 #include "capalloc_plugin.h"
 
+/* 1 when s is exactly YYYY-MM-DD in ASCII digits and a real day from 1970
+ * on: a date is a key of the record, so one day has one spelling. */
+int date_valid(const char *s);
+
 /* Sort recorded valuations by portfolio_id (bytewise), date, run_id: the
  * order every function below expects. */
 void history_sort(capalloc_valuation *v, size_t n);

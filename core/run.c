@@ -29,6 +29,7 @@ void alloc_report_free(alloc_report *r)
     for (size_t i = 0; i < r->n_prices; i++)
         free(r->prices[i].ticker);
     free(r->prices);
+    free(r->detail_json);
     memset(r, 0, sizeof *r);
 }
 
@@ -64,6 +65,7 @@ static int allocate_once(engine *en, const char *run_date, int force,
         }
     }
 
+    /* read: balances, positions and the strategies' recorded history */
     ledger l = {0};
     rc = read_ledger(en, &l, e);
     if (rc != 0) {
@@ -73,23 +75,24 @@ static int allocate_once(engine *en, const char *run_date, int force,
     }
     const cash_row *mr = find_cash(&l, cfg->master_id);
     capalloc_dec master_cash = mr ? mr->cash : DEC_ZERO;
-
-    /* Warn about books nobody manages any more: they are left alone. */
-    for (size_t i = 0; i < l.n_cash; i++) {
-        int known = strcmp(l.cash[i].id, cfg->master_id) == 0;
-        for (size_t k = 0; k < r->n && !known; k++)
-            known = strcmp(l.cash[i].id, r->strategies[k].id) == 0;
-        if (!known)
-            fprintf(stderr,
-                    "capalloc: warning: portfolio '%s' has a book but is "
-                    "not in the configuration; it is left alone and not "
-                    "counted in total equity\n",
-                    l.cash[i].id);
+    warn_unknown_books(en, &l, r->strategies, r->n);
+    run_history rh;
+    rc = read_run_history(en, run_date, r->strategies, r->n, &rh, e);
+    if (rc != 0) {
+        ledger_free(&l);
+        return rc;
     }
+    r->history_points = rh.n_points;
 
+    /* value, policy, plan */
+    r->context = !dry_run     ? CAPALLOC_CALL_RUN
+                 : check_run ? CAPALLOC_CALL_DRY_RUN
+                             : CAPALLOC_CALL_STATUS;
     rc = value_fund(en, &l, r->strategies, r->n, pc, e);
     if (rc == 0)
-        rc = policy_weights(en, run_date, master_cash, r->strategies, r->n, e);
+        rc = policy_weights(en, run_date, master_cash, r->strategies, r->n,
+                            rh.h, r->context, e);
+    run_history_free(&rh);
     if (rc == 0)
         rc = alloc_compute(master_cash, r->strategies, r->n, cfg->minor_units,
                            &r->totals, e);
@@ -99,7 +102,8 @@ static int allocate_once(engine *en, const char *run_date, int force,
         return rc;
     }
 
-    /* Books to open: strategies (and the master) with no cash row. */
+    /* Books to open: strategies (and the master) with no cash row, in the
+     * strategies' order. */
     r->n_new_books = 0;
     for (size_t i = 0; i < r->n; i++)
         if (find_cash(&l, r->strategies[i].id) == NULL)
@@ -107,48 +111,30 @@ static int allocate_once(engine *en, const char *run_date, int force,
     int master_new = (mr == NULL);
     ledger_free(&l);
 
-    if (dry_run) {
+    r->prices = pc->p; /* the prices used, for the record (plan() keeps them) */
+    r->n_prices = pc->n;
+    record_buf rb;
+    rc = plan_record(en, r, dry_run ? NULL : &rb, e);
+    if (rc != 0 || dry_run) {
         eng_rollback(en);
-        return 0;
+        return rc;
     }
-
-    /* Returns first, then fundings: the master never dips below zero even
-     * between two rows. */
     batch_buf b = {0};
-    int bad = 0;
-    for (int pass = 0; pass < 2 && !bad; pass++)
-        for (size_t i = 0; i < r->n && !bad; i++) {
-            alloc_strategy *s = &r->strategies[i];
-            if (pass == 0 && dec_is_neg(s->transfer)) {
-                capalloc_dec amt = {-s->transfer.micros};
-                bad = add_transfer(&b, en->cash_ticker, s->id, cfg->master_id,
-                                   amt);
-            } else if (pass == 1 && s->transfer.micros > 0) {
-                bad = add_transfer(&b, en->cash_ticker, cfg->master_id, s->id,
-                                   s->transfer);
-            }
-        }
-    if (!bad && (master_new || r->totals.n_transfers > 0))
-        bad = add_cash(&b, cfg->master_id, r->totals.master_after);
-    for (size_t i = 0; i < r->n && !bad; i++) {
-        const alloc_strategy *s = &r->strategies[i];
-        int is_new = 0;
-        for (size_t k = 0; k < r->n_new_books; k++)
-            is_new |= r->new_books[k] == s->id;
-        if (is_new || !dec_is_zero(s->transfer))
-            bad = add_cash(&b, s->id, s->cash_after);
-    }
-    if (bad) {
+    if (plan_transfers(en, r, master_new, &b) != 0) {
         batch_free(&b);
+        record_buf_free(&rb);
         eng_rollback(en);
         return eng_oom(e);
     }
+
+    /* apply: one batch, one commit */
     capalloc_write_batch wb = {"ALLOCATE", run_date, force && found,
                                cfg->currency,
                                b.trades, b.n_trades, b.cash, b.n_cash,
-                               NULL, 0, NULL};
+                               NULL, 0, en->memory ? &rb.rec : NULL};
     rc = eng_write_commit(en, &wb, e);
     batch_free(&b);
+    record_buf_free(&rb);
     return rc;
 }
 

@@ -1,6 +1,7 @@
 /*
- * run_policy.c - the weighting policy's call: the snapshot in, one weight
- * per strategy out.
+ * run_policy.c - the weighting policy's call: the snapshot (with each
+ * strategy's history and the call's context) in, one weight per strategy
+ * out.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,10 +12,11 @@
 #include "engine_int.h"
 #include "options.h"
 
-/* Ask the policy for the weights of s[0..n). */
-int policy_weights(engine *en, const char *run_date,
-                          capalloc_dec master_cash, alloc_strategy *s, size_t n,
-                          cap_error *e)
+/* Ask the policy for the weights of s[0..n), with their history (ABI 1.1
+ * fields: a policy built against the 1.0 header never reads them). */
+int policy_weights(engine *en, const char *run_date, capalloc_dec master_cash,
+                   alloc_strategy *s, size_t n, const capalloc_history *hist,
+                   capalloc_call_context ctx, cap_error *e)
 {
     capalloc_portfolio_view *v = calloc(n ? n : 1, sizeof *v);
     capalloc_dec *w = calloc(n ? n : 1, sizeof *w);
@@ -38,7 +40,7 @@ int policy_weights(engine *en, const char *run_date,
     }
     capalloc_snapshot snap = {en->cfg->master_id, en->cfg->currency, run_date,
                               master_cash, equity, n, v, en->policy->opts,
-                              CAPALLOC_CALL_RUN, NULL, NULL};
+                              ctx, hist, NULL};
     const capalloc_policy_plugin *pp =
         (const capalloc_policy_plugin *)en->policy->hdr;
     capalloc_err err = {{0}, {0}};

@@ -181,3 +181,166 @@ int strategy_ids(engine *en, const char ***ids_out, size_t *n_out,
     return 0;
 }
 
+
+/* ------------------------------------------------------------------------ */
+/* books nobody manages                                                      */
+/* ------------------------------------------------------------------------ */
+
+typedef struct id_ref {
+    const char *id;
+} id_ref;
+
+static int cmp_id_ref(const void *a, const void *b)
+{
+    return strcmp(((const id_ref *)a)->id, ((const id_ref *)b)->id);
+}
+
+void warn_unknown_books(engine *en, const ledger *l, const alloc_strategy *s,
+                        size_t n)
+{
+    /* sorted ids + binary search: no strategy compared with every book */
+    id_ref *ids = malloc((n + 1) * sizeof *ids);
+    if (ids == NULL)
+        return; /* only a warning */
+    for (size_t i = 0; i < n; i++)
+        ids[i].id = s[i].id;
+    sort_rows(ids, n, sizeof *ids, cmp_id_ref);
+    for (size_t i = 0; i < l->n_cash; i++) {
+        id_ref key = {l->cash[i].id};
+        if (strcmp(key.id, en->cfg->master_id) == 0 ||
+            find_row(&key, ids, n, sizeof *ids, cmp_id_ref) != NULL)
+            continue;
+        fprintf(stderr,
+                "capalloc: warning: portfolio '%s' has a book but is not in "
+                "the configuration; it is left alone and not counted in "
+                "total equity\n",
+                l->cash[i].id);
+    }
+    free(ids);
+}
+
+/* ------------------------------------------------------------------------ */
+/* the fund's memory                                                         */
+/* ------------------------------------------------------------------------ */
+
+void val_set_free(val_set *vs)
+{
+    for (size_t i = 0; i < vs->n; i++) {
+        free((char *)vs->v[i].portfolio_id);
+        free((char *)vs->v[i].date);
+    }
+    free(vs->v);
+    memset(vs, 0, sizeof *vs);
+}
+
+static capalloc_status sink_valuation(void *ctx, const capalloc_valuation *v)
+{
+    val_set *vs = ctx;
+    if (v == NULL || v->portfolio_id == NULL || v->date == NULL ||
+        GROW(vs->v, vs->n, vs->cap))
+        return CAPALLOC_ERR_NOMEM;
+    capalloc_valuation c = *v;
+    c.portfolio_id = strdup(v->portfolio_id);
+    c.date = strdup(v->date);
+    if (c.portfolio_id == NULL || c.date == NULL) {
+        free((char *)c.portfolio_id);
+        free((char *)c.date);
+        return CAPALLOC_ERR_NOMEM;
+    }
+    vs->v[vs->n++] = c;
+    return CAPALLOC_OK;
+}
+
+int read_valuations(engine *en, const capalloc_history_query *q,
+                    val_set *vs, cap_error *e)
+{
+    memset(vs, 0, sizeof *vs);
+    if (!en->memory)
+        return 0;
+    capalloc_record_sink sink = {vs, NULL, sink_valuation, NULL};
+    capalloc_err err = {{0}, {0}};
+    capalloc_status st =
+        SP(en)->read_history(en->storage->state, q, &sink, &err);
+    if (st != CAPALLOC_OK) {
+        val_set_free(vs);
+        if (st == CAPALLOC_ERR_RETRY) {
+            eng_rollback(en);
+            return -1;
+        }
+        return eng_storage_fail(en, st, &err,
+                                "reading the fund's recorded history", e);
+    }
+    history_sort(vs->v, vs->n);
+    return 0;
+}
+
+void run_history_free(run_history *rh)
+{
+    val_set_free(&rh->vs);
+    free(rh->h);
+    free(rh->pts);
+    memset(rh, 0, sizeof *rh);
+}
+
+/* The first valuation of portfolio id in sorted v[0..n), or n. */
+static size_t lower_bound(const capalloc_valuation *v, size_t n,
+                          const char *id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(v[mid].portfolio_id, id) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+int read_run_history(engine *en, const char *run_date,
+                     const alloc_strategy *s, size_t n, run_history *rh,
+                     cap_error *e)
+{
+    memset(rh, 0, sizeof *rh);
+    rh->h = calloc(n ? n : 1, sizeof *rh->h);
+    if (rh->h == NULL)
+        return eng_oom(e);
+    if (en->history_points == 0 || !en->memory)
+        return 0;
+    /* One query for every strategy and date: the latest history_points
+     * dates before the run's. */
+    capalloc_history_query q = {NULL, run_date, NULL, en->history_points,
+                                NULL, 0};
+    int rc = read_valuations(en, &q, &rh->vs, e);
+    if (rc != 0) {
+        run_history_free(rh);
+        return rc;
+    }
+    rh->pts = calloc(rh->vs.n ? rh->vs.n : 1, sizeof *rh->pts);
+    if (rh->pts == NULL) {
+        run_history_free(rh);
+        eng_rollback(en);
+        return eng_oom(e);
+    }
+    const capalloc_valuation *v = rh->vs.v;
+    size_t nv = rh->vs.n;
+    for (size_t i = 0; i < n; i++) {
+        size_t a = lower_bound(v, nv, s[i].id), b = a;
+        while (b < nv && strcmp(v[b].portfolio_id, s[i].id) == 0)
+            b++;
+        size_t np = 0;
+        if (b > a && history_points(v + a, b - a, rh->pts + rh->n_points,
+                                    &np) != CAPALLOC_OK) {
+            run_history_free(rh);
+            eng_rollback(en);
+            return cap_fail(e, CAP_EXIT_STORAGE,
+                            "arithmetic overflow computing the returns of "
+                            "portfolio '%s' from its recorded history",
+                            s[i].id);
+        }
+        rh->h[i].n = np;
+        rh->h[i].points = np ? rh->pts + rh->n_points : NULL;
+        rh->n_points += np;
+    }
+    return 0;
+}

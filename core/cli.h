@@ -132,5 +132,7 @@ extern const cli_command cli_cmd_allocate;
 extern const cli_command cli_cmd_status;
 extern const cli_command cli_cmd_positions;
 extern const cli_command cli_cmd_plugins;
+extern const cli_command cli_cmd_history;
+extern const cli_command cli_cmd_explain;
 
 #endif

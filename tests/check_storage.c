@@ -263,62 +263,101 @@ static double now_s(void)
 
 /* ---- reading the tables behind the API (known backends only) --------- */
 
-/* Rows of trade_execution_logs in log order,
- * "portfolio|ticker|side|quantity|arrival|exec\n"; NULL for a backend
- * this suite cannot look into. */
-static const char *trade_rows(void)
+/* sql with every "{S}." replaced by the ledger's schema ("ck_...." on
+ * postgres, "" on sqlite). */
+static void qualify(const char *sql, char *out, size_t len)
 {
-    static char buf[8192];
-#define TRADE_SQL(prefix)                                                    \
-    "SELECT portfolio_id, ticker, side, quantity, arrival_price,"            \
-    " exec_price FROM " prefix "trade_execution_logs ORDER BY log_id"
-    char sql[512];
+    char prefix[80] = "";
+    if (is_backend("postgres"))
+        snprintf(prefix, sizeof prefix, "%s.", ledger); /* our own name */
+    size_t used = 0;
+    const char *src = sql, *at;
+    out[0] = '\0';
+    while ((at = strstr(src, "{S}.")) != NULL) {
+        used += (size_t)snprintf(out + used, len - used, "%.*s%s",
+                                 (int)(at - src), src, prefix);
+        ck_assert_uint_lt(used, len);
+        src = at + 4;
+    }
+    snprintf(out + used, len - used, "%s", src);
+}
+
+#if TEST_WITH_LIBPQ
+/* A connection where the backend writes: the conninfo it was given
+ * (CAPALLOC_STORAGE_OPTIONS), expanded as the plugin expands it; none:
+ * the PG* variables. */
+static PGconn *pg_connect(void)
+{
+    const cfg_node *ci = cfg_get(cfg->storage.options, "conninfo", NULL);
+    const char *keys[] = {"dbname", NULL};
+    const char *vals[] = {ci && ci->kind == CFG_SCALAR && ci->value ? ci->value
+                                                                     : "",
+                          NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "connecting: %s",
+                  PQerrorMessage(c));
+    return c;
+}
+#endif
+
+/* Run sql ({S}. for the schema) on the ledger behind the backend's back:
+ * its rows as "a|b|c\n" (NULL as "NULL"), or NULL for a backend this suite
+ * cannot look into. Several statements may be given when none returns
+ * rows; on postgres they run as one transaction. */
+static const char *db_query(const char *sql_tmpl)
+{
+    static char buf[65536];
+    char sql[16384];
+    qualify(sql_tmpl, sql, sizeof sql);
     buf[0] = '\0';
     size_t used = 0;
 #if CAPALLOC_HAVE_SQLITE
     if (is_backend("sqlite")) {
         char path[400];
         snprintf(path, sizeof path, "%s/%s.db", tmp, ledger);
-        snprintf(sql, sizeof sql, "%s", TRADE_SQL(""));
         sqlite3 *db;
-        ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+        ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE,
+                                         NULL),
                          SQLITE_OK);
-        sqlite3_stmt *st;
-        ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-        while (sqlite3_step(st) == SQLITE_ROW)
-            for (int c = 0; c < 6; c++)
-                used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s",
-                                         sqlite3_column_text(st, c),
-                                         c == 5 ? "\n" : "|");
-        sqlite3_finalize(st);
+        const char *rest = sql;
+        while (*rest) {
+            sqlite3_stmt *st = NULL;
+            ck_assert_msg(sqlite3_prepare_v2(db, rest, -1, &st, &rest) ==
+                              SQLITE_OK,
+                          "%s: %s", rest, sqlite3_errmsg(db));
+            if (st == NULL)
+                break;
+            int rc;
+            while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                int n = sqlite3_column_count(st);
+                for (int c = 0; c < n; c++) {
+                    const unsigned char *t = sqlite3_column_text(st, c);
+                    used += (size_t)snprintf(buf + used, sizeof buf - used,
+                                             "%s%s", t ? (const char *)t
+                                                       : "NULL",
+                                             c == n - 1 ? "\n" : "|");
+                }
+            }
+            ck_assert_msg(rc == SQLITE_DONE, "%s", sqlite3_errmsg(db));
+            sqlite3_finalize(st);
+        }
         sqlite3_close(db);
         return buf;
     }
 #endif
 #if TEST_WITH_LIBPQ
     if (is_backend("postgres")) {
-        char prefix[80];
-        snprintf(prefix, sizeof prefix, "%s.", ledger); /* our own name */
-        snprintf(sql, sizeof sql, TRADE_SQL("%s"), prefix);
-        /* the conninfo the backend was given (CAPALLOC_STORAGE_OPTIONS),
-         * expanded as the plugin expands it; none: the PG* variables */
-        const cfg_node *ci = cfg_get(cfg->storage.options, "conninfo", NULL);
-        const char *keys[] = {"dbname", NULL};
-        const char *vals[] = {ci && ci->kind == CFG_SCALAR && ci->value
-                                  ? ci->value
-                                  : "",
-                              NULL};
-        PGconn *c = PQconnectdbParams(keys, vals, 1);
-        ck_assert_msg(PQstatus(c) == CONNECTION_OK, "connecting: %s",
-                      PQerrorMessage(c));
+        PGconn *c = pg_connect();
         PGresult *r = PQexec(c, sql);
-        ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s",
-                      PQerrorMessage(c));
+        ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK ||
+                          PQresultStatus(r) == PGRES_COMMAND_OK,
+                      "%s: %s", sql, PQerrorMessage(c));
         for (int row = 0; row < PQntuples(r); row++)
-            for (int col = 0; col < 6; col++)
-                used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s",
-                                         PQgetvalue(r, row, col),
-                                         col == 5 ? "\n" : "|");
+            for (int col = 0; col < PQnfields(r); col++)
+                used += (size_t)snprintf(
+                    buf + used, sizeof buf - used, "%s%s",
+                    PQgetisnull(r, row, col) ? "NULL" : PQgetvalue(r, row, col),
+                    col == PQnfields(r) - 1 ? "\n" : "|");
         PQclear(r);
         PQfinish(c);
         return buf;
@@ -327,7 +366,26 @@ static const char *trade_rows(void)
     return NULL;
 }
 
+/* Rows of trade_execution_logs in log order,
+ * "portfolio|ticker|side|quantity|arrival|exec\n"; NULL for a backend
+ * this suite cannot look into. */
+static const char *trade_rows(void)
+{
+    return db_query("SELECT portfolio_id, ticker, side, quantity,"
+                    " arrival_price, exec_price FROM {S}.trade_execution_logs"
+                    " ORDER BY log_id");
+}
+
 /* ---- the tests -------------------------------------------------------- */
+
+/* The record sink and queries (see "the run's record" below). */
+typedef struct rec_seen rec_seen;
+static capalloc_status rec_run(void *ctx, const capalloc_run_info *info,
+                               const char *action, int forced,
+                               const char *version, const char *detail);
+static capalloc_status rec_val(void *ctx, const capalloc_valuation *v);
+static capalloc_status rec_price(void *ctx, const capalloc_price_row *p);
+static const capalloc_history_query ALL_ROWS;
 
 START_TEST(fresh_schema)
 {
@@ -452,6 +510,12 @@ START_TEST(calls_outside_a_transaction)
     EXPECT(a.sp->find_run(a.st, "2025-01-01", &ri, &found, &err),
            CAPALLOC_ERR_INTERNAL);
     EXPECT(a.sp->commit(a.st, &err), CAPALLOC_ERR_INTERNAL);
+    static rec_seen *r; /* never written: the calls must refuse first */
+    capalloc_record_sink sink = {r, rec_run, rec_val, rec_price};
+    EXPECT(a.sp->read_history(a.st, &ALL_ROWS, &sink, &err),
+           CAPALLOC_ERR_INTERNAL);
+    EXPECT(a.sp->read_run(a.st, 1, &sink, &found, &err),
+           CAPALLOC_ERR_INTERNAL);
     ck_assert_str_eq(read_all(&a), "");
     close_inst(&a);
 }
@@ -599,6 +663,541 @@ START_TEST(currency_of_a_book_kept)
 }
 END_TEST
 
+/* ---- the run's record (ABI 1.1) --------------------------------------- */
+
+/* What a record sink received, one line per call:
+ *   "R action|forced|run_date|n_trades|version|detail"
+ *   "V run|date|portfolio|flags|cash|pv|nav|weight|target|transfer|shortfall"
+ *   "P ticker|price|as_of|flags"
+ * The run id is left out of V lines unless keep_run_id (ids differ between
+ * backends). */
+struct rec_seen {
+    char text[65536];
+    size_t used;
+    int n_run, n_val, n_price;
+    int keep_run_id;
+    capalloc_run_info info;
+};
+
+static void rec_put(rec_seen *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(r->text + r->used, sizeof r->text - r->used, fmt, ap);
+    va_end(ap);
+    ck_assert_int_ge(n, 0);
+    r->used += (size_t)n;
+    ck_assert_uint_lt(r->used, sizeof r->text);
+}
+
+static capalloc_status rec_run(void *ctx, const capalloc_run_info *info,
+                               const char *action, int forced,
+                               const char *version, const char *detail)
+{
+    rec_seen *r = ctx;
+    r->n_run++;
+    r->info = *info;
+    rec_put(r, "R %s|%d|%s|%lld|%s|%s\n", action, forced, info->run_date,
+            (long long)info->n_trades, version ? version : "NULL",
+            detail ? detail : "NULL");
+    return CAPALLOC_OK;
+}
+
+static capalloc_status rec_val(void *ctx, const capalloc_valuation *v)
+{
+    rec_seen *r = ctx;
+    char b[7][CAPALLOC_DEC_MAX_TEXT];
+    r->n_val++;
+    if (r->keep_run_id)
+        rec_put(r, "V %lld|", (long long)v->run_id);
+    else
+        rec_put(r, "V ");
+    rec_put(r, "%s|%s|%u|%s|%s|%s|%s|%s|%s|%s\n", v->date, v->portfolio_id,
+            (unsigned)v->flags, dec_format(v->cash, 0, b[0], sizeof b[0]),
+            dec_format(v->positions_value, 0, b[1], sizeof b[1]),
+            dec_format(v->nav, 0, b[2], sizeof b[2]),
+            dec_format(v->weight, 0, b[3], sizeof b[3]),
+            dec_format(v->target, 0, b[4], sizeof b[4]),
+            dec_format(v->transfer, 0, b[5], sizeof b[5]),
+            dec_format(v->shortfall, 0, b[6], sizeof b[6]));
+    return CAPALLOC_OK;
+}
+
+static capalloc_status rec_price(void *ctx, const capalloc_price_row *p)
+{
+    rec_seen *r = ctx;
+    char b[CAPALLOC_DEC_MAX_TEXT];
+    r->n_price++;
+    rec_put(r, "P %s|%s|%lld|%u\n", p->ticker,
+            dec_format(p->price, 0, b, sizeof b), (long long)p->as_of,
+            (unsigned)p->flags);
+    return CAPALLOC_OK;
+}
+
+static int cmp_line(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The lines of text sorted (read_history's order is the backend's). */
+static const char *sorted(const char *text)
+{
+    static char out[65536], copy[65536];
+    static char *lines[2048];
+    snprintf(copy, sizeof copy, "%s", text);
+    size_t n = 0;
+    for (char *l = strtok(copy, "\n"); l; l = strtok(NULL, "\n")) {
+        ck_assert_uint_lt(n, sizeof lines / sizeof lines[0]);
+        lines[n++] = l;
+    }
+    qsort(lines, n, sizeof lines[0], cmp_line);
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        used += (size_t)snprintf(out + used, sizeof out - used, "%s\n",
+                                 lines[i]);
+    return out;
+}
+
+/* read_history(q) in a read transaction, its lines sorted. */
+static const char *history(inst *i, const capalloc_history_query *q)
+{
+    static rec_seen r;
+    memset(&r, 0, sizeof r);
+    capalloc_record_sink sink = {&r, rec_run, rec_val, rec_price};
+    OK(i->sp->begin(i->st, CAPALLOC_TXN_READ, &err));
+    OK(i->sp->read_history(i->st, q, &sink, &err));
+    OK(i->sp->commit(i->st, &err));
+    ck_assert_int_eq(r.n_run + r.n_price, 0);
+    return sorted(r.text);
+}
+
+static const capalloc_history_query ALL_ROWS = {NULL, NULL, NULL, 0, NULL, 1};
+
+/* read_run(run_id) in a read transaction, in the order it came. */
+static const char *run_record(inst *i, int64_t run_id, int *found)
+{
+    static rec_seen r;
+    memset(&r, 0, sizeof r);
+    capalloc_record_sink sink = {&r, rec_run, rec_val, rec_price};
+    OK(i->sp->begin(i->st, CAPALLOC_TXN_READ, &err));
+    OK(i->sp->read_run(i->st, run_id, &sink, found, &err));
+    OK(i->sp->commit(i->st, &err));
+    ck_assert_int_eq(r.n_run, *found ? 1 : 0);
+    if (!*found)
+        ck_assert_str_eq(r.text, "");
+    return r.text;
+}
+
+/* The run id of the latest allocation of date. */
+static int64_t run_of(inst *i, const char *date)
+{
+    capalloc_run_info ri;
+    int found = 0;
+    OK(i->sp->begin(i->st, CAPALLOC_TXN_READ, &err));
+    OK(i->sp->find_run(i->st, date, &ri, &found, &err));
+    OK(i->sp->commit(i->st, &err));
+    ck_assert_msg(found, "no run on %s", date);
+    return ri.run_id;
+}
+
+static const char DETAIL[] =
+    "{\"policy\":\"fixed_weight\",\"note\":\"caf\xc3\xa9 \\\"q\\\" \\\\ 'x'\","
+    "\"weights\":[0.3,0.3,0.4]}";
+
+/* The record of write_alloc's run: the master and three strategies
+ * (one at the decimal's limit), two prices (one stale). */
+static capalloc_run_record alloc_record(capalloc_valuation v[4],
+                                        capalloc_price_row p[2])
+{
+    v[0] = (capalloc_valuation){0, NULL, "0", CAPALLOC_VAL_MASTER,
+                                D("100000"), D("0"), D("100000"), D("0.1"),
+                                D("0"), D("-100000"), D("0")};
+    v[1] = (capalloc_valuation){0, NULL, "1", 0, D("0"), D("1234.5"),
+                                D("1234.5"), D("0.3"), D("30000"),
+                                D("30000"), D("0")};
+    v[2] = (capalloc_valuation){0, NULL, "2", 0, D("0.000001"),
+                                D("9223372036854.775807"),
+                                D("9223372036854.775807"), D("0.3"),
+                                D("30000"), D("30000"), D("0.01")};
+    v[3] = (capalloc_valuation){0, NULL, "3", 0, D("-7.25"), D("0"),
+                                D("-7.25"), D("0.4"), D("40000"), D("40000"),
+                                D("123.456789")};
+    p[0] = (capalloc_price_row){"MSFT", D("412.123456"), 1735689600, 0};
+    p[1] = (capalloc_price_row){"AAPL", D("9223372036854.775807"), 0,
+                                CAPALLOC_QUOTE_STALE};
+    return (capalloc_run_record){"1.1.0-test", DETAIL, v, 4, p, 2};
+}
+
+static capalloc_status write_alloc_rec(inst *i, const char *date, int forced,
+                                       const capalloc_run_record *rec)
+{
+    capalloc_trade t = {"0", "USD_CASH", CAPALLOC_SELL, D("1"), D("1"),
+                        D("1")};
+    capalloc_write_batch b = {"ALLOCATE", date, forced, "USD", &t, 1, NULL, 0,
+                              NULL, 0, rec};
+    memset(&err, 0, sizeof err);
+    return i->sp->write(i->st, &b, &err);
+}
+
+/* An IMPORT batch of imported history: (portfolio, date, nav, flow). */
+typedef struct imp_row {
+    const char *id, *date, *nav, *flow;
+} imp_row;
+
+static capalloc_status write_import(inst *i, const imp_row *rows, size_t n)
+{
+    capalloc_valuation v[16];
+    ck_assert_uint_le(n, 16);
+    for (size_t k = 0; k < n; k++)
+        v[k] = (capalloc_valuation){0, rows[k].date, rows[k].id,
+                                    CAPALLOC_VAL_IMPORTED, D("0"), D("0"),
+                                    D(rows[k].nav), D("0"), D("0"),
+                                    D(rows[k].flow), D("0")};
+    capalloc_run_record rec = {"1.1.0-test", NULL, v, n, NULL, 0};
+    capalloc_write_batch b = {"IMPORT", NULL, 0, "USD", NULL, 0, NULL, 0,
+                              NULL, 0, &rec};
+    memset(&err, 0, sizeof err);
+    return i->sp->write(i->st, &b, &err);
+}
+
+static const char ALLOC_LINES[] =
+    "V 2025-03-03|0|1|100000|0|100000|0.1|0|-100000|0\n"
+    "V 2025-03-03|1|0|0|1234.5|1234.5|0.3|30000|30000|0\n"
+    "V 2025-03-03|2|0|0.000001|9223372036854.775807|9223372036854.775807|"
+    "0.3|30000|30000|0.01\n"
+    "V 2025-03-03|3|0|-7.25|0|-7.25|0.4|40000|40000|123.456789\n";
+
+START_TEST(record_round_trip)
+{
+    capalloc_valuation v[4];
+    capalloc_price_row p[2];
+    capalloc_run_record rec = alloc_record(v, p);
+    inst a = open_inst();
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_add(&a, "100000", "100000"));
+    OK(write_alloc_rec(&a, "2025-03-03", 0, &rec));
+    OK(a.sp->commit(a.st, &err));
+    close_inst(&a);
+
+    inst b = open_inst();
+    ck_assert_str_eq(history(&b, &ALL_ROWS), ALLOC_LINES);
+    int64_t id = run_of(&b, "2025-03-03");
+    int found = 0;
+    const char *got = run_record(&b, id, &found);
+    ck_assert_int_eq(found, 1);
+    char want[4096];
+    snprintf(want, sizeof want,
+             "R ALLOCATE|0|2025-03-03|1|1.1.0-test|%s\n%s"
+             "P AAPL|9223372036854.775807|0|1\n"
+             "P MSFT|412.123456|1735689600|0\n",
+             DETAIL, ALLOC_LINES);
+    ck_assert_str_eq(got, want);
+    /* the run ids of the valuations are the run's */
+    static rec_seen r;
+    memset(&r, 0, sizeof r);
+    r.keep_run_id = 1;
+    capalloc_record_sink sink = {&r, rec_run, rec_val, rec_price};
+    OK(b.sp->begin(b.st, CAPALLOC_TXN_READ, &err));
+    OK(b.sp->read_history(b.st, &ALL_ROWS, &sink, &err));
+    OK(b.sp->commit(b.st, &err));
+    char idp[40];
+    snprintf(idp, sizeof idp, "V %lld|", (long long)id);
+    ck_assert_int_eq(r.n_val, 4);
+    for (const char *l = r.text; *l; l = strchr(l, '\n') + 1)
+        ck_assert_msg(strncmp(l, idp, strlen(idp)) == 0, "%s", l);
+    /* what the tables hold: decimals as exact text, NULL nowhere */
+    const char *rows = db_query(
+        "SELECT v.portfolio_id, v.is_master, v.imported, v.nav, v.weight,"
+        " r.capalloc_version FROM {S}.capalloc_valuations v JOIN"
+        " {S}.capalloc_runs r ON r.run_id = v.run_id"
+        " ORDER BY v.portfolio_id");
+    if (rows != NULL)
+        ck_assert_str_eq(rows, "0|1|0|100000.00|0.10|1.1.0-test\n"
+                               "1|0|0|1234.50|0.30|1.1.0-test\n"
+                               "2|0|0|9223372036854.775807|0.30|1.1.0-test\n"
+                               "3|0|0|-7.25|0.40|1.1.0-test\n");
+    close_inst(&b);
+}
+END_TEST
+
+START_TEST(record_only_with_its_run)
+{
+    capalloc_valuation v[4];
+    capalloc_price_row p[2];
+    capalloc_run_record rec = alloc_record(v, p);
+    inst a = open_inst();
+    /* rolled back: nothing of it stays */
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_alloc_rec(&a, "2025-03-03", 0, &rec));
+    OK(a.sp->rollback(a.st, &err));
+    ck_assert_str_eq(history(&a, &ALL_ROWS), "");
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_alloc_rec(&a, "2025-03-03", 0, &rec));
+    OK(a.sp->commit(a.st, &err));
+    /* a second unforced run of the date fails: its record is not kept */
+    capalloc_valuation v2[4];
+    capalloc_price_row p2[2];
+    capalloc_run_record rec2 = alloc_record(v2, p2);
+    v2[1].nav = D("1");
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    EXPECT(write_alloc_rec(&a, "2025-03-03", 0, &rec2), CAPALLOC_ERR_EXISTS);
+    OK(a.sp->rollback(a.st, &err));
+    ck_assert_str_eq(history(&a, &ALL_ROWS), ALLOC_LINES);
+    /* a batch that fails in its record (a portfolio twice) leaves no run */
+    v2[2].portfolio_id = "1";
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    memset(&err, 0, sizeof err);
+    ck_assert_int_ne(write_alloc_rec(&a, "2025-03-04", 0, &rec2), CAPALLOC_OK);
+    OK(a.sp->rollback(a.st, &err));
+    ck_assert_str_eq(history(&a, &ALL_ROWS), ALLOC_LINES);
+    capalloc_run_info ri;
+    int found = 1;
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_READ, &err));
+    OK(a.sp->find_run(a.st, "2025-03-04", &ri, &found, &err));
+    OK(a.sp->commit(a.st, &err));
+    ck_assert_int_eq(found, 0);
+    /* a batch without a record (ABI 1.0 style) records no valuation */
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_alloc(&a, "2025-03-05", 0));
+    OK(a.sp->commit(a.st, &err));
+    ck_assert_str_eq(history(&a, &ALL_ROWS), ALLOC_LINES);
+    int64_t id = run_of(&a, "2025-03-05");
+    ck_assert_str_eq(run_record(&a, id, &found),
+                     "R ALLOCATE|0|2025-03-05|6|NULL|NULL\n");
+    ck_assert_int_eq(found, 1);
+    close_inst(&a);
+}
+END_TEST
+
+START_TEST(read_run_not_found)
+{
+    inst a = open_inst();
+    int found = 1;
+    run_record(&a, 1, &found);
+    ck_assert_int_eq(found, 0);
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_add(&a, "5", "5"));
+    OK(a.sp->commit(a.st, &err));
+    /* the ADD run exists (no date, no record); the next id does not */
+    found = 1;
+    run_record(&a, INT64_MAX, &found);
+    ck_assert_int_eq(found, 0);
+    found = 1;
+    run_record(&a, -1, &found);
+    ck_assert_int_eq(found, 0);
+    close_inst(&a);
+}
+END_TEST
+
+/* A small history: runs on 01-02..01-06 valuing the master, "1" and "2"
+ * (nav = day*10 + portfolio), 01-04 run twice (forced), plus imported
+ * history of "1" on 2024-12-30/31. Lines are "date/portfolio". */
+static void small_history(inst *a)
+{
+    OK(a->sp->begin(a->st, CAPALLOC_TXN_WRITE, &err));
+    static const imp_row imp[2] = {{"1", "2024-12-30", "100", "0"},
+                                   {"1", "2024-12-31", "101.5", "-3"}};
+    OK(write_import(a, imp, 2));
+    OK(a->sp->commit(a->st, &err));
+    for (int day = 2; day <= 6; day++)
+        for (int forced = 0; forced <= (day == 4); forced++) {
+            char date[16], nav[3][16];
+            snprintf(date, sizeof date, "2025-01-%02d", day);
+            capalloc_valuation v[3];
+            for (int k = 0; k < 3; k++) {
+                snprintf(nav[k], sizeof nav[k], "%d", day * 10 + k);
+                v[k] = (capalloc_valuation){
+                    0, NULL, k == 0 ? "0" : k == 1 ? "1" : "2",
+                    k == 0 ? CAPALLOC_VAL_MASTER : 0, D("1"), D("2"),
+                    D(nav[k]), D("0.5"), D("3"), D(forced ? "1" : "0"),
+                    D("0")};
+            }
+            capalloc_run_record rec = {"t", "{}", v, 3, NULL, 0};
+            OK(a->sp->begin(a->st, CAPALLOC_TXN_WRITE, &err));
+            OK(write_alloc_rec(a, date, forced, &rec));
+            OK(a->sp->commit(a->st, &err));
+        }
+}
+
+/* history() reduced to sorted "date/portfolio" lines (duplicates kept). */
+static const char *history_keys(inst *i, const capalloc_history_query *q)
+{
+    static char out[8192];
+    const char *h = history(i, q);
+    size_t used = 0;
+    out[0] = '\0';
+    for (const char *l = h; *l; l = strchr(l, '\n') + 1) {
+        const char *d = l + 2, *p = strchr(d, '|') + 1;
+        used += (size_t)snprintf(out + used, sizeof out - used, "%.10s/%.*s ",
+                                 d, (int)(strchr(p, '|') - p), p);
+    }
+    return out;
+}
+
+START_TEST(history_query_fields)
+{
+    inst a = open_inst();
+    small_history(&a);
+    static const struct {
+        capalloc_history_query q;
+        const char *want;
+    } cases[] = {
+        /* no bound: every strategy row, the master left out */
+        {{NULL, NULL, NULL, 0, NULL, 0},
+         "2024-12-30/1 2024-12-31/1 2025-01-02/1 2025-01-02/2 2025-01-03/1 "
+         "2025-01-03/2 2025-01-04/1 2025-01-04/1 2025-01-04/2 2025-01-04/2 "
+         "2025-01-05/1 2025-01-05/2 2025-01-06/1 2025-01-06/2 "},
+        /* include_master */
+        {{"2025-01-06", NULL, NULL, 0, NULL, 1},
+         "2025-01-06/0 2025-01-06/1 2025-01-06/2 "},
+        /* from_date >= */
+        {{"2025-01-05", NULL, NULL, 0, NULL, 0},
+         "2025-01-05/1 2025-01-05/2 2025-01-06/1 2025-01-06/2 "},
+        /* before_date < */
+        {{NULL, "2025-01-03", NULL, 0, NULL, 0},
+         "2024-12-30/1 2024-12-31/1 2025-01-02/1 2025-01-02/2 "},
+        /* to_date <= */
+        {{NULL, NULL, "2025-01-02", 0, "2", 0}, "2025-01-02/2 "},
+        /* from and to together, one portfolio with the master */
+        {{"2025-01-03", NULL, "2025-01-04", 0, "2", 1},
+         "2025-01-03/0 2025-01-03/2 2025-01-04/0 2025-01-04/0 2025-01-04/2 "
+         "2025-01-04/2 "},
+        /* last_dates: the latest 2 distinct dates */
+        {{NULL, NULL, NULL, 2, NULL, 0},
+         "2025-01-05/1 2025-01-05/2 2025-01-06/1 2025-01-06/2 "},
+        /* last_dates within before_date (what a run asks for) */
+        {{NULL, "2025-01-05", NULL, 3, NULL, 0},
+         "2025-01-02/1 2025-01-02/2 2025-01-03/1 2025-01-03/2 2025-01-04/1 "
+         "2025-01-04/1 2025-01-04/2 2025-01-04/2 "},
+        /* last_dates within from/to and a portfolio: the imported dates */
+        {{"2024-01-01", NULL, "2025-01-02", 2, "1", 0},
+         "2024-12-31/1 2025-01-02/1 "},
+        /* more dates asked than there are */
+        {{NULL, "2025-01-02", NULL, 100, "1", 1},
+         "2024-12-30/1 2024-12-31/1 "},
+        /* bounds that select nothing */
+        {{"2025-01-07", NULL, NULL, 5, NULL, 1}, ""},
+        {{NULL, "2024-12-30", NULL, 0, NULL, 1}, ""},
+        {{"2025-01-04", "2025-01-04", NULL, 0, NULL, 1}, ""},
+        {{NULL, NULL, NULL, 0, "nobody", 0}, ""},
+        /* the master asked for without include_master: strategies only */
+        {{NULL, NULL, NULL, 0, "0", 0}, ""},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const char *got = history_keys(&a, &cases[c].q);
+        ck_assert_msg(strcmp(got, cases[c].want) == 0,
+                      "case %zu: got '%s', want '%s'", c, got, cases[c].want);
+    }
+    /* the imported rows: nav and flow, flagged, other amounts zero */
+    capalloc_history_query q = {NULL, "2025-01-01", NULL, 0, "1", 1};
+    ck_assert_str_eq(history(&a, &q),
+                     "V 2024-12-30|1|2|0|0|100|0|0|0|0\n"
+                     "V 2024-12-31|1|2|0|0|101.5|0|0|-3|0\n");
+    close_inst(&a);
+}
+END_TEST
+
+START_TEST(import_once_per_date)
+{
+    inst a = open_inst();
+    static const imp_row first[3] = {{"7", "2024-06-28", "10", "0"},
+                                     {"7", "2024-07-01", "11", "5"},
+                                     {"8", "2024-07-01", "12", "0"}};
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_import(&a, first, 3));
+    OK(a.sp->commit(a.st, &err));
+    const char *before = history(&a, &ALL_ROWS);
+    ck_assert_str_eq(before, "V 2024-06-28|7|2|0|0|10|0|0|0|0\n"
+                             "V 2024-07-01|7|2|0|0|11|0|0|5|0\n"
+                             "V 2024-07-01|8|2|0|0|12|0|0|0|0\n");
+    /* a date of a strategy imported again, in a later batch */
+    static const imp_row again[2] = {{"8", "2024-07-02", "13", "0"},
+                                     {"7", "2024-07-01", "99", "0"}};
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    EXPECT(write_import(&a, again, 2), CAPALLOC_ERR_INVALID);
+    ck_assert_msg(strstr(err.msg, "'7'") != NULL &&
+                      strstr(err.msg, "2024-07-01") != NULL,
+                  "%s", err.msg);
+    OK(a.sp->rollback(a.st, &err));
+    /* twice in one batch */
+    static const imp_row twice[3] = {{"9", "2024-07-03", "1", "0"},
+                                     {"8", "2024-07-03", "1", "0"},
+                                     {"9", "2024-07-03", "2", "0"}};
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    EXPECT(write_import(&a, twice, 3), CAPALLOC_ERR_INVALID);
+    ck_assert_msg(strstr(err.msg, "'9'") != NULL &&
+                      strstr(err.msg, "2024-07-03") != NULL,
+                  "%s", err.msg);
+    OK(a.sp->rollback(a.st, &err));
+    ck_assert_str_eq(history(&a, &ALL_ROWS), before);
+    /* the same date of another strategy, and a run's valuation of an
+     * imported date, are fine */
+    static const imp_row other[1] = {{"9", "2024-07-01", "3", "1"}};
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_import(&a, other, 1));
+    capalloc_valuation v = {0, NULL, "7", 0, D("1"), D("10"), D("11"),
+                            D("1"), D("11"), D("0"), D("0")};
+    capalloc_run_record rec = {"t", "{}", &v, 1, NULL, 0};
+    OK(write_alloc_rec(&a, "2024-07-01", 0, &rec));
+    OK(a.sp->commit(a.st, &err));
+    capalloc_history_query q = {"2024-07-01", NULL, "2024-07-01", 0, "7", 0};
+    ck_assert_str_eq(history(&a, &q), "V 2024-07-01|7|0|1|10|11|1|11|0|0\n"
+                                      "V 2024-07-01|7|2|0|0|11|0|0|5|0\n");
+    /* what the tables hold for an imported row: NULL where unset */
+    const char *rows = db_query(
+        "SELECT cash, positions_value, nav, weight, target, transfer,"
+        " shortfall FROM {S}.capalloc_valuations WHERE portfolio_id = '9'");
+    if (rows != NULL)
+        ck_assert_str_eq(rows, "NULL|NULL|3.00|NULL|NULL|1.00|NULL\n");
+    close_inst(&a);
+}
+END_TEST
+
+START_TEST(record_corruption_named)
+{
+    capalloc_valuation v[4];
+    capalloc_price_row p[2];
+    capalloc_run_record rec = alloc_record(v, p);
+    inst a = open_inst();
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_alloc_rec(&a, "2025-03-03", 0, &rec));
+    OK(a.sp->commit(a.st, &err));
+    int64_t id = run_of(&a, "2025-03-03");
+    /* seven places: no capalloc_dec holds it, it must not be rounded */
+    if (db_query("UPDATE {S}.capalloc_valuations SET target = 1.0000001"
+                 " WHERE portfolio_id = '2'") == NULL)
+        return; /* a custom backend */
+    static rec_seen r;
+    capalloc_record_sink sink = {&r, rec_run, rec_val, rec_price};
+    int found = 0;
+    for (int call = 0; call < 2; call++) {
+        OK(a.sp->begin(a.st, CAPALLOC_TXN_READ, &err));
+        EXPECT(call == 0 ? a.sp->read_history(a.st, &ALL_ROWS, &sink, &err)
+                         : a.sp->read_run(a.st, id, &sink, &found, &err),
+               CAPALLOC_ERR_IO);
+        ck_assert_msg(strstr(err.msg, "capalloc_valuations") != NULL &&
+                          strstr(err.msg, "'2'") != NULL &&
+                          strstr(err.msg, "target") != NULL &&
+                          strstr(err.msg, "1.0000001") != NULL,
+                      "%s", err.msg);
+        OK(a.sp->rollback(a.st, &err));
+    }
+    db_query("UPDATE {S}.capalloc_valuations SET target = 1"
+             " WHERE portfolio_id = '2';"
+             " UPDATE {S}.capalloc_run_prices SET price = 0.0000001"
+             " WHERE ticker = 'MSFT'");
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_READ, &err));
+    EXPECT(a.sp->read_run(a.st, id, &sink, &found, &err), CAPALLOC_ERR_IO);
+    ck_assert_msg(strstr(err.msg, "capalloc_run_prices") != NULL &&
+                      strstr(err.msg, "'MSFT'") != NULL &&
+                      strstr(err.msg, "price") != NULL,
+                  "%s", err.msg);
+    OK(a.sp->rollback(a.st, &err));
+    close_inst(&a);
+}
+END_TEST
+
 /* postgres only: start the backend with this conninfo (and options);
  * returns plugin_start's exit code, its message in e. */
 static int start_pg_with(const char *conninfo, const char *more, cap_error *e)
@@ -699,6 +1298,12 @@ static Suite *storage_suite(void)
     tcase_add_test(tc, find_run_by_date);
     tcase_add_test(tc, ledger_rows_in_design_shape);
     tcase_add_test(tc, currency_of_a_book_kept);
+    tcase_add_test(tc, record_round_trip);
+    tcase_add_test(tc, record_only_with_its_run);
+    tcase_add_test(tc, read_run_not_found);
+    tcase_add_test(tc, history_query_fields);
+    tcase_add_test(tc, import_once_per_date);
+    tcase_add_test(tc, record_corruption_named);
     if (is_backend("postgres")) {
         tcase_add_test(tc, pg_password_never_shown);
         tcase_add_test(tc, pg_malformed_conninfo);

@@ -6,6 +6,7 @@
  *                round-trip counter and the mapping of errors to statuses
  *   pg_schema.c  the versioned schema and its migrations
  *   pg_ledger.c  read_ledger, find_run and write
+ *   pg_record.c  the run's record (ABI 1.1): read_history and read_run
  * Shared functions are hidden so the plugin exports exactly one symbol.
  *
  * Pooler safety (PgBouncer in transaction mode hands each transaction to
@@ -36,6 +37,18 @@
 #define PGP_HIDDEN __attribute__((visibility("hidden")))
 #else
 #define PGP_HIDDEN
+/* pg_record.c: the run's record (ABI 1.1); the SQL templates of
+ * PGP_SQL_HISTORY and PGP_SQL_RUN. */
+PGP_HIDDEN extern const char pgp_sql_history[];
+PGP_HIDDEN extern const char pgp_sql_run[];
+PGP_HIDDEN capalloc_status pgp_read_history(void *state,
+                                            const capalloc_history_query *q,
+                                            const capalloc_record_sink *sink,
+                                            capalloc_err *err);
+PGP_HIDDEN capalloc_status pgp_read_run(void *state, int64_t run_id,
+                                        const capalloc_record_sink *sink,
+                                        int *found, capalloc_err *err);
+
 #endif
 
 /* pg_advisory_xact_lock(PGP_LOCK_CLASS, hashtext('<schema>')) is the
@@ -69,6 +82,8 @@ typedef enum pgp_stmt {
     PGP_SQL_POSITIONS,
     PGP_SQL_FIND_RUN,
     PGP_SQL_WRITE,
+    PGP_SQL_HISTORY,
+    PGP_SQL_RUN,
     PGP_SQL_N
 } pgp_stmt;
 
@@ -132,6 +147,28 @@ PGP_HIDDEN char *pgp_qualify(const pgp *s, const char *tmpl);
 PGP_HIDDEN capalloc_status pgp_schema_ensure(pgp *s, capalloc_err *err);
 
 /* pg_ledger.c */
+/* CAPALLOC_OK when a transaction (a write one when write) is open; else
+ * fills err naming call. */
+PGP_HIDDEN capalloc_status pgp_need_txn(pgp *s, int write, const char *call,
+                                        capalloc_err *err);
+/* Parse a stored decimal; when it does not parse, fill err naming the
+ * ledger, table, row and column, and return CAPALLOC_ERR_IO. */
+PGP_HIDDEN capalloc_status pgp_parse_stored(pgp *s, const char *text,
+                                            capalloc_dec *out,
+                                            capalloc_err *err,
+                                            const char *table,
+                                            const char *row,
+                                            const char *column);
+/* Run sql with n text parameters in single-row mode (memory does not grow
+ * with the result), calling fn(s, res, r, ctx, err) per row until it
+ * returns non-OK. One round trip. On failure every pending result is
+ * drained. */
+typedef capalloc_status (*pgp_row_fn)(pgp *s, const PGresult *res, int r,
+                                      const void *ctx, capalloc_err *err);
+PGP_HIDDEN capalloc_status pgp_stream(pgp *s, const char *sql, int n,
+                                      const char *const *values,
+                                      pgp_row_fn fn, const void *ctx,
+                                      capalloc_err *err, const char *what);
 /* Build s->sql[] for the ledger's schema. */
 PGP_HIDDEN capalloc_status pgp_ledger_prepare(pgp *s, capalloc_err *err);
 PGP_HIDDEN capalloc_status pgp_read_ledger(void *state,
@@ -143,5 +180,17 @@ PGP_HIDDEN capalloc_status pgp_find_run(void *state, const char *run_date,
 PGP_HIDDEN capalloc_status pgp_write(void *state,
                                      const capalloc_write_batch *batch,
                                      capalloc_err *err);
+
+/* pg_record.c: the run's record (ABI 1.1); the SQL templates of
+ * PGP_SQL_HISTORY and PGP_SQL_RUN. */
+PGP_HIDDEN extern const char pgp_sql_history[];
+PGP_HIDDEN extern const char pgp_sql_run[];
+PGP_HIDDEN capalloc_status pgp_read_history(void *state,
+                                            const capalloc_history_query *q,
+                                            const capalloc_record_sink *sink,
+                                            capalloc_err *err);
+PGP_HIDDEN capalloc_status pgp_read_run(void *state, int64_t run_id,
+                                        const capalloc_record_sink *sink,
+                                        int *found, capalloc_err *err);
 
 #endif

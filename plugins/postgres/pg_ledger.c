@@ -13,8 +13,9 @@
  * UPDATE.
  * write: ONE statement. The batch's columns go as array parameters
  * ($n::text[], $n::numeric[]) and unnest() turns them into rows; the run
- * row, the trades, the cash and the positions are inserted by
- * data-modifying CTEs of that statement.
+ * row, the trades, the cash and the positions - and since ABI 1.1 the
+ * run's record (valuations, prices; read back by pg_record.c) - are
+ * inserted by data-modifying CTEs of that statement.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +23,8 @@
 
 #include "pg_int.h"
 
-static capalloc_status need_txn(pgp *s, int write, const char *call,
-                                capalloc_err *err)
+capalloc_status pgp_need_txn(pgp *s, int write, const char *call,
+                             capalloc_err *err)
 {
     if (s->txn == PGP_TXN_NONE) {
         s->host->set_error(err, NULL, "%s() called with no transaction open "
@@ -40,10 +41,10 @@ static capalloc_status need_txn(pgp *s, int write, const char *call,
     return CAPALLOC_OK;
 }
 
-static capalloc_status parse_stored(pgp *s, const char *text,
-                                    capalloc_dec *out, capalloc_err *err,
-                                    const char *table, const char *row,
-                                    const char *column)
+capalloc_status pgp_parse_stored(pgp *s, const char *text,
+                                 capalloc_dec *out, capalloc_err *err,
+                                 const char *table, const char *row,
+                                 const char *column)
 {
     capalloc_status st = s->host->dec_parse(text, out);
     if (st == CAPALLOC_OK)
@@ -60,19 +61,14 @@ static capalloc_status parse_stored(pgp *s, const char *text,
 /* read_ledger                                                               */
 /* ------------------------------------------------------------------------ */
 
-typedef capalloc_status (*row_fn)(pgp *s, const PGresult *res, int r,
-                                  const capalloc_ledger_sink *sink,
-                                  capalloc_err *err);
-
-/* Run sql (no parameters) in single-row mode, calling fn per row. One round
- * trip. On failure every pending result is drained. */
-static capalloc_status stream(pgp *s, const char *sql, row_fn fn,
-                              const capalloc_ledger_sink *sink,
-                              capalloc_err *err, const char *what)
+capalloc_status pgp_stream(pgp *s, const char *sql, int n,
+                           const char *const *values, pgp_row_fn fn,
+                           const void *ctx, capalloc_err *err,
+                           const char *what)
 {
     s->txn_trips++;
     s->total_trips++;
-    if (!PQsendQueryParams(s->conn, sql, 0, NULL, NULL, NULL, NULL, 0))
+    if (!PQsendQueryParams(s->conn, sql, n, NULL, values, NULL, NULL, 0))
         return pgp_fail(s, NULL, err, "%s", what);
     int single = PQsetSingleRowMode(s->conn);
     capalloc_status st = CAPALLOC_OK;
@@ -86,7 +82,7 @@ static capalloc_status stream(pgp *s, const char *sql, row_fn fn,
         }
         if (t == PGRES_SINGLE_TUPLE || (t == PGRES_TUPLES_OK && !single)) {
             for (int r = 0; r < PQntuples(res) && st == CAPALLOC_OK; r++)
-                st = fn(s, res, r, sink, err);
+                st = fn(s, res, r, ctx, err);
             PQclear(res);
         } else if (t == PGRES_TUPLES_OK) {
             PQclear(res); /* the end of a single-row stream */
@@ -101,9 +97,9 @@ static capalloc_status stream(pgp *s, const char *sql, row_fn fn,
 }
 
 static capalloc_status cash_row(pgp *s, const PGresult *res, int r,
-                                const capalloc_ledger_sink *sink,
-                                capalloc_err *err)
+                                const void *ctx, capalloc_err *err)
 {
+    const capalloc_ledger_sink *sink = ctx;
     const capalloc_host *h = s->host;
     const char *id = PQgetvalue(res, r, 0);
     const char *cur = PQgetvalue(res, r, 1);
@@ -117,7 +113,7 @@ static capalloc_status cash_row(pgp *s, const PGresult *res, int r,
         return CAPALLOC_ERR_IO;
     }
     capalloc_dec cash;
-    capalloc_status st = parse_stored(s, PQgetvalue(res, r, 2), &cash, err,
+    capalloc_status st = pgp_parse_stored(s, PQgetvalue(res, r, 2), &cash, err,
                                       "cash_equity_book", row, "cash");
     if (st == CAPALLOC_OK && (st = sink->cash(sink->ctx, id, cash)) != 0)
         h->set_error(err, NULL,
@@ -128,16 +124,16 @@ static capalloc_status cash_row(pgp *s, const PGresult *res, int r,
 }
 
 static capalloc_status position_row(pgp *s, const PGresult *res, int r,
-                                     const capalloc_ledger_sink *sink,
-                                     capalloc_err *err)
+                                     const void *ctx, capalloc_err *err)
 {
+    const capalloc_ledger_sink *sink = ctx;
     const char *id = PQgetvalue(res, r, 0);
     const char *ticker = PQgetvalue(res, r, 1);
     char row[256];
     snprintf(row, sizeof row, "portfolio '%.100s' ticker '%.100s'", id,
              ticker);
     capalloc_dec qty;
-    capalloc_status st = parse_stored(s, PQgetvalue(res, r, 2), &qty, err,
+    capalloc_status st = pgp_parse_stored(s, PQgetvalue(res, r, 2), &qty, err,
                                       "positions_book", row, "quantity");
     if (st == CAPALLOC_OK &&
         (st = sink->position(sink->ctx, id, ticker, qty)) != 0)
@@ -160,7 +156,7 @@ capalloc_status pgp_read_ledger(void *state, const capalloc_ledger_sink *sink,
                                 capalloc_err *err)
 {
     pgp *s = state;
-    capalloc_status st = need_txn(s, 0, "read_ledger", err);
+    capalloc_status st = pgp_need_txn(s, 0, "read_ledger", err);
     if (st != CAPALLOC_OK)
         return st;
     if (sink == NULL || sink->cash == NULL || sink->position == NULL) {
@@ -168,14 +164,15 @@ capalloc_status pgp_read_ledger(void *state, const capalloc_ledger_sink *sink,
         return CAPALLOC_ERR_INTERNAL;
     }
     int w = s->txn == PGP_TXN_WRITE;
-    if ((st = stream(s, s->sql[w ? PGP_SQL_CASH_LOCK : PGP_SQL_CASH], cash_row,
-                     sink, err, "reading cash_equity_book")) != CAPALLOC_OK)
+    if ((st = pgp_stream(s, s->sql[w ? PGP_SQL_CASH_LOCK : PGP_SQL_CASH], 0,
+                         NULL, cash_row, sink, err,
+                         "reading cash_equity_book")) != CAPALLOC_OK)
         return st;
     /* Positions are not locked row by row: an allocation never changes
      * them, and locking 100,000 rows would write to each (xmax); capalloc
      * writers are kept out by the advisory lock. */
-    if ((st = stream(s, s->sql[PGP_SQL_POSITIONS], position_row, sink, err,
-                     "reading positions_book")) == CAPALLOC_OK)
+    if ((st = pgp_stream(s, s->sql[PGP_SQL_POSITIONS], 0, NULL, position_row,
+                         sink, err, "reading positions_book")) == CAPALLOC_OK)
         pgp_test_pause(s, PGP_PAUSE_READ);
     return st;
 }
@@ -190,7 +187,7 @@ capalloc_status pgp_find_run(void *state, const char *run_date,
 {
     pgp *s = state;
     *found = 0;
-    capalloc_status st = need_txn(s, 0, "find_run", err);
+    capalloc_status st = pgp_need_txn(s, 0, "find_run", err);
     if (st != CAPALLOC_OK)
         return st;
     if (run_date == NULL) {
@@ -294,8 +291,9 @@ static int known_action(const char *a)
 
 static const char SQL_WRITE[] =
     "WITH run AS ("
-    "  INSERT INTO {S}.capalloc_runs (action, run_date, forced, created_at)"
-    "  VALUES ($1, $2::date, $3::smallint, now()) RETURNING run_id),"
+    "  INSERT INTO {S}.capalloc_runs (action, run_date, forced, created_at,"
+    "   capalloc_version, detail)"
+    "  VALUES ($1, $2::date, $3::smallint, now(), $16, $17) RETURNING run_id),"
     " tr AS ("
     "  INSERT INTO {S}.trade_execution_logs (run_id, portfolio_id, ticker, side,"
     "   quantity, arrival_price, exec_price, executed_at)"
@@ -324,18 +322,183 @@ static const char SQL_WRITE[] =
     "  DELETE FROM {S}.positions_book b"
     "  USING unnest($13::text[], $14::text[], $15::numeric[]) AS d(p, k, q)"
     "  WHERE d.q = 0 AND b.portfolio_id = d.p AND b.ticker = d.k"
+    "  RETURNING 1),"
+    /* The run's record (ABI 1.1). A strategy's date imported before is
+     * skipped here, not an error that would leave no trace of which one:
+     * the SELECT below names the first such row, and write() refuses the
+     * batch (the core rolls it back). */
+    " va AS ("
+    "  INSERT INTO {S}.capalloc_valuations (run_id, valuation_date,"
+    "   portfolio_id, is_master, imported, cash, positions_value, nav, weight,"
+    "   target, transfer, shortfall)"
+    "  SELECT run.run_id, v.d, v.p, v.m, v.i, v.c, v.pv, v.n, v.w, v.t, v.x,"
+    "   v.s"
+    "  FROM run, unnest($18::date[], $19::text[], $20::smallint[],"
+    "   $21::smallint[], $22::numeric[], $23::numeric[], $24::numeric[],"
+    "   $25::numeric[], $26::numeric[], $27::numeric[], $28::numeric[])"
+    "   AS v(d, p, m, i, c, pv, n, w, t, x, s)"
+    "  ON CONFLICT (portfolio_id, valuation_date) WHERE imported = 1"
+    "  DO NOTHING"
+    "  RETURNING portfolio_id, valuation_date),"
+    " pr AS ("
+    "  INSERT INTO {S}.capalloc_run_prices (run_id, ticker, price, as_of,"
+    "   stale)"
+    "  SELECT run.run_id, q.k, q.p, q.a, q.s"
+    "  FROM run, unnest($29::text[], $30::numeric[], $31::bigint[],"
+    "   $32::smallint[]) AS q(k, p, a, s)"
     "  RETURNING 1)"
     " SELECT (SELECT run_id FROM run), (SELECT count(*) FROM tr),"
-    "  (SELECT count(*) FROM ca)";
+    "  (SELECT count(*) FROM ca), (SELECT count(*) FROM va),"
+    "  (SELECT count(*) FROM pr), dup.p, to_char(dup.d, 'YYYY-MM-DD')"
+    " FROM (SELECT 1) AS one LEFT JOIN LATERAL ("
+    "  SELECT v.p, v.d FROM unnest($18::date[], $19::text[], $21::smallint[])"
+    "   WITH ORDINALITY AS v(d, p, i, o)"
+    "  WHERE v.i = 1 AND NOT EXISTS (SELECT 1 FROM va"
+    "   WHERE va.portfolio_id = v.p AND va.valuation_date = v.d)"
+    "  ORDER BY v.o LIMIT 1) AS dup ON true";
 
 enum { A_TP, A_TK, A_TS, A_TQ, A_TA, A_TE, A_CP, A_CC, A_PP, A_PK, A_PQ, A_N };
+
+/* The record's arrays, parameters $18.. in this order. */
+enum { R_VD, R_VP, R_VM, R_VI, R_VC, R_VPV, R_VN, R_VW, R_VT, R_VX, R_VS,
+       R_QK, R_QP, R_QA, R_QS, R_N };
+#define N_PARAMS (17 + R_N)
+
+/* The batch's record, or NULL: a core of ABI 1.0 hands over a batch
+ * without the field, which must then not be read. */
+static const capalloc_run_record *batch_record(const pgp *s,
+                                               const capalloc_write_batch *b)
+{
+    return CAPALLOC_HOST_HAS_MINOR(s->host, 1) ? b->record : NULL;
+}
+
+/* An SQL NULL element. */
+static void arr_null(arr *a)
+{
+    arr_put(a, a->items++ ? ",NULL" : "{NULL", 5);
+}
+
+/* An amount, or NULL for an imported row's unset ones. */
+static void arr_amount(const pgp *s, arr *a, capalloc_dec d, int null)
+{
+    char t[CAPALLOC_DEC_MAX_TEXT];
+    if (null)
+        arr_null(a);
+    else
+        arr_add(a, s->host->dec_format(d, s->host->minor_units, t, sizeof t));
+}
+
+static int cmp_imported(const void *x, const void *y)
+{
+    const capalloc_valuation *a = *(const capalloc_valuation *const *)x;
+    const capalloc_valuation *b = *(const capalloc_valuation *const *)y;
+    int c = strcmp(a->portfolio_id, b->portfolio_id);
+    return c != 0 ? c : strcmp(a->date, b->date);
+}
+
+/* An imported (portfolio, date) twice in the batch: the statement would
+ * keep the first and skip the second without saying which, so it is
+ * found here, before sending. */
+static capalloc_status imported_twice(pgp *s, const capalloc_run_record *rec,
+                                      capalloc_err *err)
+{
+    if (rec->n_valuations < 2)
+        return CAPALLOC_OK;
+    const capalloc_valuation **v = malloc(rec->n_valuations * sizeof *v);
+    if (v == NULL) {
+        s->host->set_error(err, NULL, "out of memory building the batch");
+        return CAPALLOC_ERR_NOMEM;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < rec->n_valuations; i++)
+        if (rec->valuations[i].flags & CAPALLOC_VAL_IMPORTED)
+            v[n++] = &rec->valuations[i];
+    qsort(v, n, sizeof *v, cmp_imported);
+    capalloc_status st = CAPALLOC_OK;
+    for (size_t i = 1; i < n && st == CAPALLOC_OK; i++)
+        if (cmp_imported(&v[i - 1], &v[i]) == 0) {
+            s->host->set_error(err, NULL,
+                               "the history of portfolio '%s' on %s is "
+                               "imported twice in one batch (%s): a date of "
+                               "a strategy is imported once",
+                               v[i]->portfolio_id, v[i]->date, s->where);
+            st = CAPALLOC_ERR_INVALID;
+        }
+    free(v);
+    return st;
+}
+
+/* The record's rows into its arrays: checked first (a record only with
+ * ALLOCATE - valued portfolios dated with the run - or IMPORT - imported
+ * rows, each with its own date), then formatted. */
+static capalloc_status record_arrays(pgp *s, const capalloc_write_batch *b,
+                                     const capalloc_run_record *rec, arr *a,
+                                     capalloc_err *err)
+{
+    const capalloc_host *h = s->host;
+    int allocate = strcmp(b->action, "ALLOCATE") == 0;
+    if (!allocate && strcmp(b->action, "IMPORT") != 0) {
+        h->set_error(err, NULL, "write(): a %s batch carries a run record; "
+                                "only ALLOCATE and IMPORT batches have one",
+                     b->action);
+        return CAPALLOC_ERR_INTERNAL;
+    }
+    if ((rec->n_valuations && rec->valuations == NULL) ||
+        (rec->n_prices && rec->prices == NULL)) {
+        h->set_error(err, NULL, "write(): a record count without rows");
+        return CAPALLOC_ERR_INTERNAL;
+    }
+    for (size_t i = 0; i < rec->n_valuations; i++) {
+        const capalloc_valuation *v = &rec->valuations[i];
+        int imp = (v->flags & CAPALLOC_VAL_IMPORTED) != 0;
+        if (v->portfolio_id == NULL || imp == allocate ||
+            (imp && v->date == NULL)) {
+            h->set_error(err, NULL,
+                         "write(): valuation %zu of %zu of the %s record "
+                         "(portfolio '%s') is %s",
+                         i + 1, rec->n_valuations, b->action,
+                         v->portfolio_id ? v->portfolio_id : "NULL",
+                         v->portfolio_id == NULL ? "without a portfolio"
+                         : allocate ? "flagged imported"
+                         : imp ? "imported without a date"
+                               : "not flagged imported");
+            return CAPALLOC_ERR_INTERNAL;
+        }
+        arr_add(&a[R_VD], imp ? v->date : b->run_date);
+        arr_add(&a[R_VP], v->portfolio_id);
+        arr_add(&a[R_VM], (v->flags & CAPALLOC_VAL_MASTER) ? "1" : "0");
+        arr_add(&a[R_VI], imp ? "1" : "0");
+        arr_amount(s, &a[R_VC], v->cash, imp);
+        arr_amount(s, &a[R_VPV], v->positions_value, imp);
+        arr_amount(s, &a[R_VN], v->nav, 0);
+        arr_amount(s, &a[R_VW], v->weight, imp);
+        arr_amount(s, &a[R_VT], v->target, imp);
+        arr_amount(s, &a[R_VX], v->transfer, 0);
+        arr_amount(s, &a[R_VS], v->shortfall, imp);
+    }
+    for (size_t i = 0; i < rec->n_prices; i++) {
+        const capalloc_price_row *p = &rec->prices[i];
+        char as_of[24];
+        if (p->ticker == NULL) {
+            h->set_error(err, NULL, "write(): price %zu of %zu has no ticker",
+                         i + 1, rec->n_prices);
+            return CAPALLOC_ERR_INTERNAL;
+        }
+        snprintf(as_of, sizeof as_of, "%lld", (long long)p->as_of);
+        arr_add(&a[R_QK], p->ticker);
+        arr_amount(s, &a[R_QP], p->price, 0);
+        arr_add(&a[R_QA], as_of);
+        arr_add(&a[R_QS], (p->flags & CAPALLOC_QUOTE_STALE) ? "1" : "0");
+    }
+    return allocate ? CAPALLOC_OK : imported_twice(s, rec, err);
+}
 
 capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
                           capalloc_err *err)
 {
     pgp *s = state;
     const capalloc_host *h = s->host;
-    capalloc_status st = need_txn(s, 1, "write", err);
+    capalloc_status st = pgp_need_txn(s, 1, "write", err);
     if (st != CAPALLOC_OK)
         return st;
     if (b == NULL || !known_action(b->action)) {
@@ -353,8 +516,12 @@ capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
         return CAPALLOC_ERR_INTERNAL;
     }
 
-    arr a[A_N];
+    arr a[A_N], ra[R_N];
     memset(a, 0, sizeof a);
+    memset(ra, 0, sizeof ra);
+    const capalloc_run_record *rec = batch_record(s, b);
+    if (rec != NULL && (st = record_arrays(s, b, rec, ra, err)) != CAPALLOC_OK)
+        goto out;
     char t[CAPALLOC_DEC_MAX_TEXT];
     int mu = h->minor_units;
     for (size_t i = 0; i < b->n_trades; i++) {
@@ -400,7 +567,7 @@ capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
         arr_add(&a[A_PK], p->ticker);
         arr_add(&a[A_PQ], h->dec_format(p->quantity, mu, t, sizeof t));
     }
-    const char *vals[15];
+    const char *vals[N_PARAMS];
     vals[0] = b->action;
     vals[1] = b->run_date; /* NULL for capital movements */
     vals[2] = b->forced ? "1" : "0";
@@ -415,8 +582,16 @@ capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
         vals[i < A_CP ? 3 + i : 4 + i] = v;
     }
     vals[9] = b->currency ? b->currency : h->currency;
+    vals[15] = rec ? rec->capalloc_version : NULL;
+    vals[16] = rec ? rec->detail_json : NULL;
+    for (int i = 0; i < R_N; i++)
+        if ((vals[17 + i] = arr_done(&ra[i])) == NULL) {
+            h->set_error(err, NULL, "out of memory building the batch");
+            st = CAPALLOC_ERR_NOMEM;
+            goto out;
+        }
 
-    PGresult *res = pgp_exec(s, s->sql[PGP_SQL_WRITE], 15, vals);
+    PGresult *res = pgp_exec(s, s->sql[PGP_SQL_WRITE], N_PARAMS, vals);
     if (!pgp_ok(res)) {
         const char *c = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
         if (c != NULL &&
@@ -437,8 +612,21 @@ capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
     }
     long n_tr = strtol(PQgetvalue(res, 0, 1), NULL, 10);
     long n_ca = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+    long n_va = strtol(PQgetvalue(res, 0, 3), NULL, 10);
+    long n_pr = strtol(PQgetvalue(res, 0, 4), NULL, 10);
+    size_t want_va = rec ? rec->n_valuations : 0;
+    size_t want_pr = rec ? rec->n_prices : 0;
+    if (!PQgetisnull(res, 0, 5)) {
+        h->set_error(err, NULL,
+                     "the history of portfolio '%s' on %s is already "
+                     "imported (%s): a date of a strategy is imported once",
+                     PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 6), s->where);
+        st = CAPALLOC_ERR_INVALID;
+    }
     PQclear(res);
-    if (n_tr != (long)b->n_trades) {
+    if (st != CAPALLOC_OK) {
+        /* reported above */
+    } else if (n_tr != (long)b->n_trades) {
         h->set_error(err, NULL,
                      "write(): %ld of %zu trades were written (%s)", n_tr,
                      b->n_trades, s->where);
@@ -449,12 +637,20 @@ capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
                      "%s; nothing was written",
                      s->where, vals[9]);
         st = CAPALLOC_ERR_IO;
+    } else if (n_va != (long)want_va || n_pr != (long)want_pr) {
+        h->set_error(err, NULL,
+                     "write(): %ld of %zu valuations and %ld of %zu prices "
+                     "of the run's record were written (%s)",
+                     n_va, want_va, n_pr, want_pr, s->where);
+        st = CAPALLOC_ERR_IO;
     }
     if (st == CAPALLOC_OK)
         pgp_test_pause(s, PGP_PAUSE_WRITE);
 out:
     for (int i = 0; i < A_N; i++)
         free(a[i].b);
+    for (int i = 0; i < R_N; i++)
+        free(ra[i].b);
     return st;
 }
 
@@ -470,6 +666,8 @@ capalloc_status pgp_ledger_prepare(pgp *s, capalloc_err *err)
         [PGP_SQL_POSITIONS] = SQL_POSITIONS,
         [PGP_SQL_FIND_RUN] = SQL_FIND_RUN,
         [PGP_SQL_WRITE] = SQL_WRITE,
+        [PGP_SQL_HISTORY] = pgp_sql_history,
+        [PGP_SQL_RUN] = pgp_sql_run,
     };
     for (int i = 0; i < PGP_SQL_N; i++)
         if ((s->sql[i] = pgp_qualify(s, tmpl[i])) == NULL) {

@@ -73,6 +73,41 @@ static const migration MIGRATIONS[] = {
      ");"
      "CREATE INDEX trade_execution_logs_by_run"
      "  ON {S}.trade_execution_logs (run_id);"},
+    /* ABI 1.1, the fund's memory: each run's record (valuations, prices)
+     * next to its transfers. Imported rows keep only nav and transfer (the
+     * flow); their other amounts are NULL. */
+    {2, "record each run: valuations and prices",
+     "ALTER TABLE {S}.capalloc_runs ADD COLUMN capalloc_version TEXT,"
+     "  ADD COLUMN detail TEXT;" /* JSON, stored as given */
+     "CREATE TABLE {S}.capalloc_valuations ("
+     "  run_id          BIGINT NOT NULL REFERENCES {S}.capalloc_runs (run_id),"
+     "  valuation_date  DATE NOT NULL,"
+     "  portfolio_id    TEXT NOT NULL,"
+     "  is_master       SMALLINT NOT NULL CHECK (is_master IN (0, 1)),"
+     "  imported        SMALLINT NOT NULL CHECK (imported IN (0, 1)),"
+     "  cash            NUMERIC,"
+     "  positions_value NUMERIC,"
+     "  nav             NUMERIC NOT NULL,"
+     "  weight          NUMERIC,"
+     "  target          NUMERIC,"
+     "  transfer        NUMERIC NOT NULL,"
+     "  shortfall       NUMERIC,"
+     "  PRIMARY KEY (run_id, valuation_date, portfolio_id)"
+     ");"
+     "CREATE INDEX capalloc_valuations_by_date"
+     "  ON {S}.capalloc_valuations (valuation_date);"
+     /* A date of a strategy is imported once (write() names the row): */
+     "CREATE UNIQUE INDEX capalloc_valuations_imported_once"
+     "  ON {S}.capalloc_valuations (portfolio_id, valuation_date)"
+     "  WHERE imported = 1;"
+     "CREATE TABLE {S}.capalloc_run_prices ("
+     "  run_id BIGINT NOT NULL REFERENCES {S}.capalloc_runs (run_id),"
+     "  ticker TEXT NOT NULL,"
+     "  price  NUMERIC NOT NULL,"
+     "  as_of  BIGINT NOT NULL," /* Unix seconds, 0 if unknown */
+     "  stale  SMALLINT NOT NULL CHECK (stale IN (0, 1)),"
+     "  PRIMARY KEY (run_id, ticker)"
+     ");"},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
@@ -85,7 +120,8 @@ static const char SQL_STATE[] =
     "  || '.capalloc_schema_version') IS NULL THEN -1 ELSE 0 END,"
     " (SELECT count(*) FROM pg_tables WHERE schemaname = $1"
     "   AND tablename IN ('cash_equity_book', 'positions_book',"
-    "   'capalloc_runs', 'trade_execution_logs'))";
+    "   'capalloc_runs', 'trade_execution_logs', 'capalloc_valuations',"
+    "   'capalloc_run_prices'))";
 static const char SQL_VERSION[] =
     "SELECT coalesce(max(version), 0) FROM {S}.capalloc_schema_version";
 

@@ -25,7 +25,8 @@
  * says so; the server rolls an unfinished transaction back on its own.
  *
  * Round trips: a command costs a fixed number of them whatever the size of
- * the fund (begin+lock 1, find_run 1, read_ledger 2, write 1, commit 1);
+ * the fund (begin+lock 1, find_run 1, read_ledger 2, write 1 - the run's
+ * record included -, read_history 1, read_run 1, commit 1);
  * each is counted and logged at debug level (capalloc -vv) at commit and
  * rollback: "transaction committed: N round trips".
  *
@@ -40,7 +41,7 @@
 
 #include "pg_int.h"
 
-#define PGP_VERSION "1.0.0"
+#define PGP_VERSION "1.1.0"
 
 /* Connection defaults (conninfo may override them): a peer that vanishes
  * without a word is noticed after about 30 + 3 x 10 s of silence, or when
@@ -774,8 +775,8 @@ static const capalloc_storage_plugin postgres_plugin = {
     pgp_read_ledger,
     pgp_find_run,
     pgp_write,
-    NULL,
-    NULL,
+    pgp_read_history,
+    pgp_read_run,
 };
 
 CAPALLOC_PLUGIN_DEFINE(postgres_plugin)

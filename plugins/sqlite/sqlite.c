@@ -27,7 +27,7 @@
 
 #include "sqlite_int.h"
 
-#define SQLP_VERSION "1.0.0"
+#define SQLP_VERSION "1.1.0"
 
 static const capalloc_option_spec sqlp_options[] = {
     {"path", CAPALLOC_OPT_PATH, 0, "capalloc.db",
@@ -39,6 +39,17 @@ static const capalloc_option_spec sqlp_options[] = {
 /* ------------------------------------------------------------------------ */
 /* statements                                                                */
 /* ------------------------------------------------------------------------ */
+
+/* The columns of a valuation, in the order sqlite_record.c reads them. */
+#define SQLP_VALUATION_COLUMNS                                               \
+    "run_id, portfolio_id, valuation_date, is_master, imported, cash,"      \
+    " positions_value, nav, weight, target, transfer, shortfall"
+#define SQLP_HISTORY_WHERE                                                   \
+    " WHERE valuation_date >= coalesce(?1, '')"                              \
+    " AND valuation_date < coalesce(?2, '~')"                                \
+    " AND valuation_date <= coalesce(?3, '~')"                               \
+    " AND (?4 IS NULL OR portfolio_id = ?4 OR is_master = 1)"                \
+    " AND (?5 OR is_master = 0)"
 
 static const char *const SQL[SQ_COUNT] = {
     [SQ_BEGIN_READ] = "BEGIN",
@@ -59,8 +70,8 @@ static const char *const SQL[SQ_COUNT] = {
         " WHERE r.action = 'ALLOCATE' AND r.run_date = ?1"
         " ORDER BY r.run_id DESC LIMIT 1",
     [SQ_INSERT_RUN] =
-        "INSERT INTO capalloc_runs (action, run_date, forced, created_at)"
-        " VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO capalloc_runs (action, run_date, forced, created_at,"
+        " capalloc_version, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [SQ_INSERT_TRADE] =
         "INSERT INTO trade_execution_logs (run_id, portfolio_id, ticker, side,"
         " quantity, arrival_price, exec_price, executed_at)"
@@ -81,6 +92,38 @@ static const char *const SQL[SQ_COUNT] = {
         " SET quantity = excluded.quantity, updated_at = excluded.updated_at",
     [SQ_DELETE_POSITION] =
         "DELETE FROM positions_book WHERE portfolio_id = ?1 AND ticker = ?2",
+    /* The run's record (ABI 1.1), see sqlite_record.c. */
+    [SQ_INSERT_VALUATION] =
+        "INSERT INTO capalloc_valuations (run_id, valuation_date,"
+        " portfolio_id, is_master, imported, cash, positions_value, nav,"
+        " weight, target, transfer, shortfall)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [SQ_INSERT_PRICE] =
+        "INSERT INTO capalloc_run_prices (run_id, ticker, price, as_of, stale)"
+        " VALUES (?1, ?2, ?3, ?4, ?5)",
+    /* Every bound is optional (NULL): '' sorts before and '~' after every
+     * date (the table's CHECK keeps them YYYY-MM-DD), so an absent bound
+     * is always true and the index on valuation_date still serves a given
+     * one. ?6 > 0 keeps the latest ?6 distinct dates the other bounds
+     * select: those on or after the ?6-th latest. */
+    [SQ_READ_HISTORY] =
+        "SELECT " SQLP_VALUATION_COLUMNS " FROM capalloc_valuations"
+        SQLP_HISTORY_WHERE
+        " AND (?6 = 0 OR valuation_date >= (SELECT min(d) FROM"
+        "  (SELECT DISTINCT valuation_date AS d FROM capalloc_valuations"
+        SQLP_HISTORY_WHERE " ORDER BY d DESC LIMIT ?6)))",
+    [SQ_READ_RUN] =
+        "SELECT r.run_id, r.run_date, r.created_at,"
+        " (SELECT count(*) FROM trade_execution_logs t"
+        "   WHERE t.run_id = r.run_id),"
+        " r.action, r.forced, r.capalloc_version, r.detail"
+        " FROM capalloc_runs r WHERE r.run_id = ?1",
+    [SQ_RUN_VALUATIONS] =
+        "SELECT " SQLP_VALUATION_COLUMNS " FROM capalloc_valuations"
+        " WHERE run_id = ?1 ORDER BY portfolio_id, valuation_date",
+    [SQ_RUN_PRICES] =
+        "SELECT ticker, price, as_of, stale FROM capalloc_run_prices"
+        " WHERE run_id = ?1 ORDER BY ticker",
 };
 
 capalloc_status sqlp_prepare(sqlp *s, sqlp_stmt_id id, sqlite3_stmt **out,
@@ -425,8 +468,8 @@ static const capalloc_storage_plugin sqlite_plugin = {
     sqlp_read_ledger,
     sqlp_find_run,
     sqlp_write,
-    NULL,
-    NULL,
+    sqlp_read_history,
+    sqlp_read_run,
 };
 
 CAPALLOC_PLUGIN_DEFINE(sqlite_plugin)

@@ -7,6 +7,8 @@
  *                    prepared-statement cache and error mapping
  *   sqlite_schema.c  the versioned schema and its migrations
  *   sqlite_ledger.c  read_ledger, find_run and write
+ *   sqlite_record.c  the run's record (ABI 1.1): written by write(), read
+ *                    by read_history and read_run
  * Functions shared between those files cannot be `static`; they are marked
  * hidden so that the plugin still exports exactly one dynamic symbol, even
  * when built without -fvisibility=hidden.
@@ -22,6 +24,28 @@
 #define SQLP_HIDDEN __attribute__((visibility("hidden")))
 #else
 #define SQLP_HIDDEN
+/* The batch's record, or NULL: a core of ABI 1.0 hands over a batch
+ * without the field, which must then not be read. */
+static inline const capalloc_run_record *
+sqlp_record(const sqlp *s, const capalloc_write_batch *b)
+{
+    return CAPALLOC_HOST_HAS_MINOR(s->host, 1) ? b->record : NULL;
+}
+
+/* sqlite_record.c: the run's record (ABI 1.1). sqlp_write_record writes
+ * batch->record for the run write() just inserted, in its transaction. */
+SQLP_HIDDEN capalloc_status sqlp_write_record(sqlp *s,
+                                              const capalloc_write_batch *b,
+                                              sqlite3_int64 run_id,
+                                              capalloc_err *err);
+SQLP_HIDDEN capalloc_status sqlp_read_history(void *state,
+                                              const capalloc_history_query *q,
+                                              const capalloc_record_sink *sink,
+                                              capalloc_err *err);
+SQLP_HIDDEN capalloc_status sqlp_read_run(void *state, int64_t run_id,
+                                          const capalloc_record_sink *sink,
+                                          int *found, capalloc_err *err);
+
 #endif
 
 /* Every statement the plugin runs after create(), prepared once on first
@@ -40,6 +64,12 @@ typedef enum sqlp_stmt_id {
     SQ_UPSERT_CASH,
     SQ_UPSERT_POSITION,
     SQ_DELETE_POSITION,
+    SQ_INSERT_VALUATION,
+    SQ_INSERT_PRICE,
+    SQ_READ_HISTORY,
+    SQ_READ_RUN,
+    SQ_RUN_VALUATIONS,
+    SQ_RUN_PRICES,
     SQ_COUNT
 } sqlp_stmt_id;
 
@@ -82,6 +112,38 @@ SQLP_HIDDEN int sqlp_txn_open(const sqlp *s);
 /* sqlite_schema.c: create or migrate the schema (see there). */
 SQLP_HIDDEN capalloc_status sqlp_schema_ensure(sqlp *s, capalloc_err *err);
 
+/* sqlite_ledger.c: helpers shared with sqlite_record.c. */
+
+/* CAPALLOC_OK when a transaction (a write one when write) is open; else
+ * fills err naming call. */
+SQLP_HIDDEN capalloc_status sqlp_need_txn(sqlp *s, int write,
+                                          const char *call, capalloc_err *err);
+/* Column i of the current row as text; NULL for SQL NULL ("" never stands
+ * in for it). */
+SQLP_HIDDEN const char *sqlp_col_text(sqlite3_stmt *stmt, int i);
+/* Column text copied into buf; 0 when it is NULL or does not fit. */
+SQLP_HIDDEN int sqlp_copy_col(sqlite3_stmt *stmt, int i, char *buf,
+                              size_t len);
+/* Parse a stored decimal; when it does not parse (or is NULL), fill err
+ * naming the ledger, table, row and column, and return CAPALLOC_ERR_IO. */
+SQLP_HIDDEN capalloc_status sqlp_parse_stored(sqlp *s, const char *text,
+                                              capalloc_dec *out,
+                                              capalloc_err *err,
+                                              const char *table,
+                                              const char *row,
+                                              const char *column);
+
+/* A decimal as exact text, host->dec_format(d, minor_units). */
+typedef struct dec_text {
+    char b[CAPALLOC_DEC_MAX_TEXT];
+} dec_text;
+SQLP_HIDDEN const char *sqlp_fmt_dec(const sqlp *s, capalloc_dec d,
+                                     dec_text *t);
+/* Bind text, borrowed until the statement is reset; NULL binds SQL NULL. */
+SQLP_HIDDEN int sqlp_bind_text(sqlite3_stmt *stmt, int i, const char *v);
+/* Step a bound INSERT/UPDATE/DELETE: SQLITE_OK or the error. */
+SQLP_HIDDEN int sqlp_step_done(sqlite3_stmt *stmt);
+
 /* sqlite_ledger.c: the ledger callbacks of capalloc_storage_plugin. */
 SQLP_HIDDEN capalloc_status sqlp_read_ledger(void *state,
                                              const capalloc_ledger_sink *sink,
@@ -92,5 +154,27 @@ SQLP_HIDDEN capalloc_status sqlp_find_run(void *state, const char *run_date,
 SQLP_HIDDEN capalloc_status sqlp_write(void *state,
                                        const capalloc_write_batch *batch,
                                        capalloc_err *err);
+
+/* The batch's record, or NULL: a core of ABI 1.0 hands over a batch
+ * without the field, which must then not be read. */
+static inline const capalloc_run_record *
+sqlp_record(const sqlp *s, const capalloc_write_batch *b)
+{
+    return CAPALLOC_HOST_HAS_MINOR(s->host, 1) ? b->record : NULL;
+}
+
+/* sqlite_record.c: the run's record (ABI 1.1). sqlp_write_record writes
+ * batch->record for the run write() just inserted, in its transaction. */
+SQLP_HIDDEN capalloc_status sqlp_write_record(sqlp *s,
+                                              const capalloc_write_batch *b,
+                                              sqlite3_int64 run_id,
+                                              capalloc_err *err);
+SQLP_HIDDEN capalloc_status sqlp_read_history(void *state,
+                                              const capalloc_history_query *q,
+                                              const capalloc_record_sink *sink,
+                                              capalloc_err *err);
+SQLP_HIDDEN capalloc_status sqlp_read_run(void *state, int64_t run_id,
+                                          const capalloc_record_sink *sink,
+                                          int *found, capalloc_err *err);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * sqlite_ledger.c - reading and writing the ledger: read_ledger, find_run
- * and write.
+ * and write (whose run's record, ABI 1.1, sqlite_record.c writes).
  *
  * Decimals are written as exact text, host->dec_format(d, minor_units), and
  * read back with host->dec_parse. A stored value that does not parse is
@@ -13,10 +13,10 @@
 
 #include "sqlite_int.h"
 
-/* Refuse ledger calls outside the transaction the core must have opened:
- * outside one, every statement would commit on its own and a command
- * would no longer be all or nothing. */
-static capalloc_status need_txn(sqlp *s, int write, const char *call,
+/* Outside the transaction the core must have opened, every statement
+ * would commit on its own and a command would no longer be all or
+ * nothing. */
+capalloc_status sqlp_need_txn(sqlp *s, int write, const char *call,
                                 capalloc_err *err)
 {
     if (!sqlp_txn_open(s)) {
@@ -36,7 +36,7 @@ static capalloc_status need_txn(sqlp *s, int write, const char *call,
 }
 
 /* Column i of the current row as text ("" never stands in for NULL). */
-static const char *col_text(sqlite3_stmt *stmt, int i)
+const char *sqlp_col_text(sqlite3_stmt *stmt, int i)
 {
     if (sqlite3_column_type(stmt, i) == SQLITE_NULL)
         return NULL;
@@ -44,7 +44,7 @@ static const char *col_text(sqlite3_stmt *stmt, int i)
 }
 
 /* Parse a stored decimal; on failure describe the row. */
-static capalloc_status parse_stored(sqlp *s, const char *text,
+capalloc_status sqlp_parse_stored(sqlp *s, const char *text,
                                     capalloc_dec *out, capalloc_err *err,
                                     const char *table, const char *row,
                                     const char *column)
@@ -77,9 +77,9 @@ static capalloc_status read_cash(sqlp *s, const capalloc_ledger_sink *sink,
     char row[192];
     int rc = SQLITE_DONE;
     while (st == CAPALLOC_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        const char *id = col_text(stmt, 0);
-        const char *cur = col_text(stmt, 1);
-        const char *text = col_text(stmt, 2);
+        const char *id = sqlp_col_text(stmt, 0);
+        const char *cur = sqlp_col_text(stmt, 1);
+        const char *text = sqlp_col_text(stmt, 2);
         capalloc_dec cash;
         snprintf(row, sizeof row, "portfolio '%.120s'", id ? id : "NULL");
         if (id == NULL || cur == NULL) {
@@ -95,7 +95,7 @@ static capalloc_status read_cash(sqlp *s, const capalloc_ledger_sink *sink,
                          "the fund's currency is %s",
                          s->path, row, cur, h->currency);
             st = CAPALLOC_ERR_IO;
-        } else if ((st = parse_stored(s, text, &cash, err, "cash_equity_book",
+        } else if ((st = sqlp_parse_stored(s, text, &cash, err, "cash_equity_book",
                                       row, "cash")) == CAPALLOC_OK &&
                    (st = sink->cash(sink->ctx, id, cash)) != CAPALLOC_OK) {
             h->set_error(err, NULL,
@@ -121,9 +121,9 @@ static capalloc_status read_positions(sqlp *s, const capalloc_ledger_sink *sink,
     char row[256];
     int rc = SQLITE_DONE;
     while (st == CAPALLOC_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        const char *id = col_text(stmt, 0);
-        const char *ticker = col_text(stmt, 1);
-        const char *text = col_text(stmt, 2);
+        const char *id = sqlp_col_text(stmt, 0);
+        const char *ticker = sqlp_col_text(stmt, 1);
+        const char *text = sqlp_col_text(stmt, 2);
         capalloc_dec qty;
         snprintf(row, sizeof row, "portfolio '%.100s' ticker '%.100s'",
                  id ? id : "NULL", ticker ? ticker : "NULL");
@@ -133,7 +133,7 @@ static capalloc_status read_positions(sqlp *s, const capalloc_ledger_sink *sink,
                          "portfolio_id or ticker",
                          s->path, row);
             st = CAPALLOC_ERR_IO;
-        } else if ((st = parse_stored(s, text, &qty, err, "positions_book",
+        } else if ((st = sqlp_parse_stored(s, text, &qty, err, "positions_book",
                                       row, "quantity")) == CAPALLOC_OK &&
                    (st = sink->position(sink->ctx, id, ticker, qty)) !=
                        CAPALLOC_OK) {
@@ -153,7 +153,7 @@ capalloc_status sqlp_read_ledger(void *state, const capalloc_ledger_sink *sink,
                                  capalloc_err *err)
 {
     sqlp *s = state;
-    capalloc_status st = need_txn(s, 0, "read_ledger", err);
+    capalloc_status st = sqlp_need_txn(s, 0, "read_ledger", err);
     if (st != CAPALLOC_OK)
         return st;
     if (sink == NULL || sink->cash == NULL || sink->position == NULL) {
@@ -170,9 +170,9 @@ capalloc_status sqlp_read_ledger(void *state, const capalloc_ledger_sink *sink,
 /* ------------------------------------------------------------------------ */
 
 /* Copy column text into a fixed buffer; 0 when it does not fit or is NULL. */
-static int copy_col(sqlite3_stmt *stmt, int i, char *buf, size_t len)
+int sqlp_copy_col(sqlite3_stmt *stmt, int i, char *buf, size_t len)
 {
-    const char *t = col_text(stmt, i);
+    const char *t = sqlp_col_text(stmt, i);
     if (t == NULL || strlen(t) >= len)
         return 0;
     memcpy(buf, t, strlen(t) + 1);
@@ -185,7 +185,7 @@ capalloc_status sqlp_find_run(void *state, const char *run_date,
 {
     sqlp *s = state;
     *found = 0;
-    capalloc_status st = need_txn(s, 0, "find_run", err);
+    capalloc_status st = sqlp_need_txn(s, 0, "find_run", err);
     if (st != CAPALLOC_OK)
         return st;
     if (run_date == NULL) {
@@ -203,8 +203,8 @@ capalloc_status sqlp_find_run(void *state, const char *run_date,
         memset(&ri, 0, sizeof ri);
         ri.run_id = sqlite3_column_int64(stmt, 0);
         ri.n_trades = sqlite3_column_int64(stmt, 3);
-        if (!copy_col(stmt, 1, ri.run_date, sizeof ri.run_date) ||
-            !copy_col(stmt, 2, ri.created_at, sizeof ri.created_at)) {
+        if (!sqlp_copy_col(stmt, 1, ri.run_date, sizeof ri.run_date) ||
+            !sqlp_copy_col(stmt, 2, ri.created_at, sizeof ri.created_at)) {
             s->host->set_error(err, NULL,
                                "ledger %s is corrupted: capalloc_runs, run_id "
                                "%lld: run_date or created_at is not a date",
@@ -240,24 +240,20 @@ static void utc_now(char *buf, size_t len)
              (unsigned)(ts.tv_nsec / 1000000) % 1000u);
 }
 
-typedef struct dec_text {
-    char b[CAPALLOC_DEC_MAX_TEXT];
-} dec_text;
-
-static const char *fmt_dec(const sqlp *s, capalloc_dec d, dec_text *t)
+const char *sqlp_fmt_dec(const sqlp *s, capalloc_dec d, dec_text *t)
 {
     return s->host->dec_format(d, s->host->minor_units, t->b, sizeof t->b);
 }
 
 /* Bind text (borrowed until the statement is reset). */
-static int bind_t(sqlite3_stmt *stmt, int i, const char *v)
+int sqlp_bind_text(sqlite3_stmt *stmt, int i, const char *v)
 {
     return v != NULL ? sqlite3_bind_text(stmt, i, v, -1, SQLITE_STATIC)
                      : sqlite3_bind_null(stmt, i);
 }
 
 /* Step a bound INSERT/UPDATE/DELETE; SQLITE_OK or the error. */
-static int step_done(sqlite3_stmt *stmt)
+int sqlp_step_done(sqlite3_stmt *stmt)
 {
     int rc = sqlite3_step(stmt);
     return rc == SQLITE_DONE ? SQLITE_OK : (rc == SQLITE_ROW ? SQLITE_MISUSE
@@ -282,12 +278,17 @@ static capalloc_status insert_run(sqlp *s, const capalloc_write_batch *b,
     capalloc_status st = sqlp_prepare(s, SQ_INSERT_RUN, &stmt, err);
     if (st != CAPALLOC_OK)
         return st;
+    const capalloc_run_record *rec = sqlp_record(s, b);
     int rc;
-    if ((rc = bind_t(stmt, 1, b->action)) == SQLITE_OK &&
-        (rc = bind_t(stmt, 2, b->run_date)) == SQLITE_OK &&
+    if ((rc = sqlp_bind_text(stmt, 1, b->action)) == SQLITE_OK &&
+        (rc = sqlp_bind_text(stmt, 2, b->run_date)) == SQLITE_OK &&
         (rc = sqlite3_bind_int(stmt, 3, b->forced ? 1 : 0)) == SQLITE_OK &&
-        (rc = bind_t(stmt, 4, now)) == SQLITE_OK)
-        rc = step_done(stmt);
+        (rc = sqlp_bind_text(stmt, 4, now)) == SQLITE_OK &&
+        (rc = sqlp_bind_text(stmt, 5, rec ? rec->capalloc_version : NULL)) ==
+            SQLITE_OK &&
+        (rc = sqlp_bind_text(stmt, 6, rec ? rec->detail_json : NULL)) ==
+            SQLITE_OK)
+        rc = sqlp_step_done(stmt);
     if (rc == SQLITE_CONSTRAINT_UNIQUE) {
         s->host->set_error(err, NULL,
                            "an allocation run for %s is already recorded in "
@@ -329,16 +330,16 @@ static capalloc_status insert_trades(sqlp *s, const capalloc_write_batch *b,
         dec_text q, ap, ep;
         int rc;
         if ((rc = sqlite3_bind_int64(stmt, 1, run_id)) == SQLITE_OK &&
-            (rc = bind_t(stmt, 2, t->portfolio_id)) == SQLITE_OK &&
-            (rc = bind_t(stmt, 3, t->ticker)) == SQLITE_OK &&
-            (rc = bind_t(stmt, 4, side)) == SQLITE_OK &&
-            (rc = bind_t(stmt, 5, fmt_dec(s, t->quantity, &q))) == SQLITE_OK &&
-            (rc = bind_t(stmt, 6, fmt_dec(s, t->arrival_price, &ap))) ==
+            (rc = sqlp_bind_text(stmt, 2, t->portfolio_id)) == SQLITE_OK &&
+            (rc = sqlp_bind_text(stmt, 3, t->ticker)) == SQLITE_OK &&
+            (rc = sqlp_bind_text(stmt, 4, side)) == SQLITE_OK &&
+            (rc = sqlp_bind_text(stmt, 5, sqlp_fmt_dec(s, t->quantity, &q))) == SQLITE_OK &&
+            (rc = sqlp_bind_text(stmt, 6, sqlp_fmt_dec(s, t->arrival_price, &ap))) ==
                 SQLITE_OK &&
-            (rc = bind_t(stmt, 7, fmt_dec(s, t->exec_price, &ep))) ==
+            (rc = sqlp_bind_text(stmt, 7, sqlp_fmt_dec(s, t->exec_price, &ep))) ==
                 SQLITE_OK &&
-            (rc = bind_t(stmt, 8, now)) == SQLITE_OK)
-            rc = step_done(stmt);
+            (rc = sqlp_bind_text(stmt, 8, now)) == SQLITE_OK)
+            rc = sqlp_step_done(stmt);
         if (rc != SQLITE_OK)
             st = sqlp_fail(s, err, rc,
                            "writing trade %zu of %zu (portfolio '%s', ticker "
@@ -365,11 +366,11 @@ static capalloc_status upsert_cash(sqlp *s, const capalloc_write_batch *b,
         const capalloc_cash_row *c = &b->cash[i];
         dec_text cash;
         int rc;
-        if ((rc = bind_t(stmt, 1, c->portfolio_id)) == SQLITE_OK &&
-            (rc = bind_t(stmt, 2, currency)) == SQLITE_OK &&
-            (rc = bind_t(stmt, 3, fmt_dec(s, c->cash, &cash))) == SQLITE_OK &&
-            (rc = bind_t(stmt, 4, now)) == SQLITE_OK)
-            rc = step_done(stmt);
+        if ((rc = sqlp_bind_text(stmt, 1, c->portfolio_id)) == SQLITE_OK &&
+            (rc = sqlp_bind_text(stmt, 2, currency)) == SQLITE_OK &&
+            (rc = sqlp_bind_text(stmt, 3, sqlp_fmt_dec(s, c->cash, &cash))) == SQLITE_OK &&
+            (rc = sqlp_bind_text(stmt, 4, now)) == SQLITE_OK)
+            rc = sqlp_step_done(stmt);
         if (rc != SQLITE_OK) {
             st = sqlp_fail(s, err, rc,
                            "writing the cash of portfolio '%s' to "
@@ -404,14 +405,14 @@ static capalloc_status upsert_positions(sqlp *s, const capalloc_write_batch *b,
         sqlite3_stmt *stmt = zero ? del : up;
         dec_text q;
         int rc;
-        if ((rc = bind_t(stmt, 1, p->portfolio_id)) == SQLITE_OK &&
-            (rc = bind_t(stmt, 2, p->ticker)) == SQLITE_OK) {
+        if ((rc = sqlp_bind_text(stmt, 1, p->portfolio_id)) == SQLITE_OK &&
+            (rc = sqlp_bind_text(stmt, 2, p->ticker)) == SQLITE_OK) {
             if (!zero &&
-                (rc = bind_t(stmt, 3, fmt_dec(s, p->quantity, &q))) ==
+                (rc = sqlp_bind_text(stmt, 3, sqlp_fmt_dec(s, p->quantity, &q))) ==
                     SQLITE_OK)
-                rc = bind_t(stmt, 4, now);
+                rc = sqlp_bind_text(stmt, 4, now);
             if (rc == SQLITE_OK)
-                rc = step_done(stmt);
+                rc = sqlp_step_done(stmt);
         }
         if (rc != SQLITE_OK)
             st = sqlp_fail(s, err, rc,
@@ -429,7 +430,7 @@ capalloc_status sqlp_write(void *state, const capalloc_write_batch *b,
                            capalloc_err *err)
 {
     sqlp *s = state;
-    capalloc_status st = need_txn(s, 1, "write", err);
+    capalloc_status st = sqlp_need_txn(s, 1, "write", err);
     if (st != CAPALLOC_OK)
         return st;
     if (b == NULL || !known_action(b->action)) {
@@ -454,7 +455,8 @@ capalloc_status sqlp_write(void *state, const capalloc_write_batch *b,
     if ((st = insert_run(s, b, now, &run_id, err)) != CAPALLOC_OK ||
         (st = insert_trades(s, b, run_id, now, err)) != CAPALLOC_OK ||
         (st = upsert_cash(s, b, now, err)) != CAPALLOC_OK ||
-        (st = upsert_positions(s, b, now, err)) != CAPALLOC_OK)
+        (st = upsert_positions(s, b, now, err)) != CAPALLOC_OK ||
+        (st = sqlp_write_record(s, b, run_id, err)) != CAPALLOC_OK)
         return st; /* the core rolls back */
     return CAPALLOC_OK;
 }

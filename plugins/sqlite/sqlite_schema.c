@@ -77,6 +77,43 @@ static const migration MIGRATIONS[] = {
      ");"
      "CREATE INDEX trade_execution_logs_by_run"
      "  ON trade_execution_logs (run_id);"},
+    /* ABI 1.1, the fund's memory: each run's record (valuations, prices)
+     * next to its transfers. Imported rows keep only nav and transfer (the
+     * flow); their other amounts are NULL. WITHOUT ROWID: the primary key
+     * is the table, not a second copy of every row in an index. */
+    {2, "record each run: valuations and prices",
+     "ALTER TABLE capalloc_runs ADD COLUMN capalloc_version TEXT;"
+     "ALTER TABLE capalloc_runs ADD COLUMN detail TEXT;" /* JSON, as given */
+     "CREATE TABLE capalloc_valuations ("
+     "  run_id          INTEGER NOT NULL REFERENCES capalloc_runs (run_id),"
+     "  valuation_date  TEXT NOT NULL CHECK (valuation_date GLOB"
+     "                  '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),"
+     "  portfolio_id    TEXT NOT NULL,"
+     "  is_master       INTEGER NOT NULL CHECK (is_master IN (0, 1)),"
+     "  imported        INTEGER NOT NULL CHECK (imported IN (0, 1)),"
+     "  cash            TEXT," /* exact decimal text, all of them */
+     "  positions_value TEXT,"
+     "  nav             TEXT NOT NULL,"
+     "  weight          TEXT,"
+     "  target          TEXT,"
+     "  transfer        TEXT NOT NULL,"
+     "  shortfall       TEXT,"
+     "  PRIMARY KEY (run_id, valuation_date, portfolio_id)"
+     ") WITHOUT ROWID;"
+     "CREATE INDEX capalloc_valuations_by_date"
+     "  ON capalloc_valuations (valuation_date);"
+     /* A date of a strategy is imported once: */
+     "CREATE UNIQUE INDEX capalloc_valuations_imported_once"
+     "  ON capalloc_valuations (portfolio_id, valuation_date)"
+     "  WHERE imported = 1;"
+     "CREATE TABLE capalloc_run_prices ("
+     "  run_id INTEGER NOT NULL REFERENCES capalloc_runs (run_id),"
+     "  ticker TEXT NOT NULL,"
+     "  price  TEXT NOT NULL,"
+     "  as_of  INTEGER NOT NULL," /* Unix seconds, 0 if unknown */
+     "  stale  INTEGER NOT NULL CHECK (stale IN (0, 1)),"
+     "  PRIMARY KEY (run_id, ticker)"
+     ") WITHOUT ROWID;"},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

@@ -343,11 +343,22 @@ static void print_age(long long secs)
         printf("%12lld days", secs / 86400);
 }
 
+/* A recorded amount (exact decimal text) at the minor unit, for a table. */
+static const char *table_amount(const json_t *j, int mu, char *buf)
+{
+    capalloc_dec d;
+    const char *s = json_string_value(j);
+    if (s == NULL || dec_parse(s, &d) != CAPALLOC_OK)
+        return s ? s : "?";
+    return fmt_money_table(d, mu, buf);
+}
+
 static void explain_text(const engine *en, const run_explain *x)
 {
     char a[CAPALLOC_DEC_MAX_TEXT], b[CAPALLOC_DEC_MAX_TEXT],
         c[CAPALLOC_DEC_MAX_TEXT], d[CAPALLOC_DEC_MAX_TEXT],
-        f[CAPALLOC_DEC_MAX_TEXT], g[CAPALLOC_DEC_MAX_TEXT];
+        f[CAPALLOC_DEC_MAX_TEXT], g[CAPALLOC_DEC_MAX_TEXT],
+        h[CAPALLOC_DEC_MAX_TEXT];
     int mu = en->cfg->minor_units;
     json_error_t jerr;
     json_t *root = json_loads(x->detail_json ? x->detail_json : "", 0, &jerr);
@@ -423,7 +434,7 @@ static void explain_text(const engine *en, const run_explain *x)
                dec_format(v->weight, 0, g, sizeof g),
                fmt_money_table(v->target, mu, d),
                fmt_money_table(v->transfer, mu, f),
-               fmt_money_table(v->shortfall, mu, a));
+               fmt_money_table(v->shortfall, mu, h));
     }
     printf("  (the reserve's weight is what the policy left unallocated; its "
            "target is its cash after the run)\n");
@@ -431,10 +442,10 @@ static void explain_text(const engine *en, const run_explain *x)
     if (t != NULL)
         printf("\nTotal equity %s %s; the master paid out %s and got back "
                "%s; %lld transfer%s%s\n",
-               json_string_value(json_object_get(t, "total_equity")),
+               table_amount(json_object_get(t, "total_equity"), mu, a),
                en->cfg->currency,
-               json_string_value(json_object_get(t, "funded")),
-               json_string_value(json_object_get(t, "returned")),
+               table_amount(json_object_get(t, "funded"), mu, b),
+               table_amount(json_object_get(t, "returned"), mu, c),
                (long long)json_integer_value(json_object_get(t, "transfers")),
                json_integer_value(json_object_get(t, "transfers")) == 1 ? ""
                                                                         : "s",

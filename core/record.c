@@ -151,7 +151,9 @@ int engine_history(engine *en, const char *from, const char *to,
             (portfolio != NULL && strcmp(v->portfolio_id, portfolio) != 0 &&
              !(v->flags & CAPALLOC_VAL_MASTER)))
             continue;
-        out->rows[out->n] = (history_row){*v, ret[i], has[i]};
+        /* the reserve is not a strategy: the fund's return is its own */
+        int has_ret = has[i] && !(v->flags & CAPALLOC_VAL_MASTER);
+        out->rows[out->n] = (history_row){*v, ret[i], has_ret};
         v->portfolio_id = NULL; /* moved to the report */
         v->date = NULL;
         out->n++;

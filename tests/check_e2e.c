@@ -602,6 +602,33 @@ START_TEST(policy_by_path_gets_its_options)
 }
 END_TEST
 
+/* A policy built against the ABI 1.0 header (tests/abi-1.0) loads and
+ * runs unchanged on an ABI 1.1 core, whose run is recorded all the same. */
+START_TEST(abi_1_0_policy_still_runs)
+{
+    tu_write_file("fund.yaml",
+                  "master_portfolio_id: \"0\"\ncurrency: USD\n"
+                  "portfolios: [\"1\", \"2\"]\n"
+                  "policy:\n  plugin: %s/policy_abi10.so\n",
+                  TEST_PLUGIN_DIR);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "plugins"), 0);
+    ck_assert_ptr_nonnull(strstr(out, "policy_abi10"));
+    ck_assert_ptr_nonnull(strstr(out, "ABI 1.0"));
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date",
+                    "2026-03-02", "--allow-past-date"),
+                0);
+    ck_assert_str_eq(q("capalloc.db", "SELECT portfolio_id, cash FROM "
+                                      "cash_equity_book ORDER BY portfolio_id"),
+                     "0|400.00\n1|300.00\n2|300.00");
+    ck_assert_str_eq(q("capalloc.db", "SELECT portfolio_id, nav, weight FROM "
+                                      "capalloc_valuations ORDER BY portfolio_id"),
+                     "0|1000.00|0.40\n1|0.00|0.30\n2|0.00|0.30");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "explain", "2026-03-02"), 0);
+    ck_assert_ptr_nonnull(strstr(out, "policy_abi10"));
+}
+END_TEST
+
 START_TEST(dry_run_writes_nothing)
 {
     tu_write_file("fund.yaml", "%s", FULL_YAML);
@@ -673,6 +700,7 @@ int main(void)
     tcase_add_test(tc, refused_input_creates_no_ledger);
     tcase_add_test(tc, foreign_database_refused);
     tcase_add_test(tc, policy_by_path_gets_its_options);
+    tcase_add_test(tc, abi_1_0_policy_still_runs);
     tcase_add_test(tc, dry_run_writes_nothing);
     tcase_add_test(tc, help_everywhere);
     tcase_add_test(tc, config_from_environment);

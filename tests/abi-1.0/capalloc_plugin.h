@@ -1,0 +1,489 @@
+/*
+ * capalloc_plugin.h - the public plugin API of capalloc (ABI 1).
+ *
+ * This is the only header a plugin includes. It depends on libc only.
+ * A plugin is a shared object that exports exactly one symbol,
+ * CAPALLOC_ENTRY_SYMBOL ("capalloc_plugin_entry"), a function returning a
+ * pointer to a static descriptor. Use CAPALLOC_PLUGIN_DEFINE() to write it.
+ *
+ * Three kinds of plugin exist:
+ *   CAPALLOC_KIND_POLICY   weighting policy      -> capalloc_policy_plugin
+ *   CAPALLOC_KIND_PRICES   price source          -> capalloc_price_plugin
+ *   CAPALLOC_KIND_STORAGE  storage backend       -> capalloc_storage_plugin
+ *
+ * Every descriptor starts with capalloc_plugin_header, whose first fields
+ * (magic, struct_size, abi_major, abi_minor, kind) form the ABI block. The
+ * loader reads that block before it calls any other plugin code and refuses a
+ * plugin whose block does not match, naming the field that differs.
+ *
+ * Compatibility rules (the "only grows" rule):
+ *   - abi_major changes only when an existing field changes meaning or place;
+ *     a plugin built for another major is refused.
+ *   - abi_minor grows when fields are appended at the end of a descriptor or
+ *     of capalloc_host. The core reads an appended descriptor field only when
+ *     the plugin's struct_size covers it (CAPALLOC_HAS_FIELD); a plugin reads
+ *     an appended host field only when host->struct_size covers it.
+ *
+ * Ownership rules, for every call in this file:
+ *   - Strings and arrays the core passes to a plugin are borrowed: valid only
+ *     for the duration of the call. Copy what you keep.
+ *   - Strings a plugin passes back (descriptor fields, ids returned by
+ *     policy->portfolios) are owned by the plugin and must stay valid until
+ *     destroy() (descriptor strings: for the life of the shared object).
+ *   - Error messages go into a caller-owned capalloc_err; nothing is freed by
+ *     the other side.
+ *   - The state a plugin's create() returns is owned by the plugin; the core
+ *     hands it back to every callback and releases it only through destroy().
+ *     A plugin keeps all its state there: no globals, so two instances of the
+ *     same plugin in one process never see each other.
+ *   - Plugins never call symbols of the capalloc executable: whatever they
+ *     need from the core (logging, options, decimal arithmetic) is in the
+ *     capalloc_host table passed to create(). Keep the host pointer.
+ *
+ * Threads: the core calls one instance from one thread at a time.
+ */
+#ifndef CAPALLOC_PLUGIN_H
+#define CAPALLOC_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CAPALLOC_ABI_MAJOR 1
+#define CAPALLOC_ABI_MINOR 0
+#define CAPALLOC_PLUGIN_MAGIC 0x43415031u /* "CAP1" */
+#define CAPALLOC_ENTRY_SYMBOL "capalloc_plugin_entry"
+
+/* ------------------------------------------------------------------------ */
+/* Exact decimals                                                            */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * capalloc_dec: an exact decimal number, a signed 64-bit count of
+ * millionths (fixed point, 6 decimal places). Every amount, price, quantity
+ * and weight in capalloc is one of these; binary floating point is never
+ * used for money.
+ *
+ * Why fixed point: the range (+/- 9,223,372,036,854.775807) holds any fund's
+ * cash in any currency, 6 places hold cents, equity prices, fractional share
+ * quantities and weights to 0.0001%; addition and comparison are exact and
+ * cheap, and every operation that would leave the range or need rounding is
+ * reported, never wrapped. Text with more than 6 decimal places is refused
+ * on input, not rounded.
+ *
+ * Do not do arithmetic on .micros yourself: use the host's dec_* functions,
+ * which detect overflow and round by documented rules.
+ */
+typedef struct capalloc_dec {
+    int64_t micros;
+} capalloc_dec;
+
+#define CAPALLOC_DEC_PLACES 6
+#define CAPALLOC_DEC_ONE INT64_C(1000000)
+#define CAPALLOC_DEC_MAX_TEXT 32 /* buffer size that holds any formatted value */
+
+/* ------------------------------------------------------------------------ */
+/* Status codes and errors                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum capalloc_status {
+    CAPALLOC_OK = 0,
+    CAPALLOC_ERR_INVALID = 1,  /* bad input or options: the user must fix something */
+    CAPALLOC_ERR_NOT_FOUND = 2,/* something asked for does not exist */
+    CAPALLOC_ERR_BUSY = 3,     /* the ledger is locked by another writer; try later */
+    CAPALLOC_ERR_RETRY = 4,    /* transient conflict (e.g. serialization failure):
+                                  the core rolls back and re-runs from a fresh read */
+    CAPALLOC_ERR_IO = 5,       /* storage, network or file failure */
+    CAPALLOC_ERR_NOMEM = 6,
+    CAPALLOC_ERR_OVERFLOW = 7, /* a decimal left its range */
+    CAPALLOC_ERR_INTERNAL = 8, /* a bug */
+    CAPALLOC_ERR_EXISTS = 9    /* a thing that must be unique (the run for a
+                                  date) already exists */
+} capalloc_status;
+
+/*
+ * capalloc_err: filled by the callee when it returns anything but
+ * CAPALLOC_OK. Owned by the caller (usually on its stack).
+ *   key: the option or input the error is about, relative to the plugin's
+ *        options ("weights.3", "path"), or "" when it is about nothing the
+ *        user wrote. The core turns it into file:line:column for the user.
+ *   msg: one line, no trailing newline, suitable to show as is. Never put a
+ *        secret (password, API key) in it.
+ * Use host->set_error() to fill it.
+ */
+typedef struct capalloc_err {
+    char key[128];
+    char msg[1024];
+} capalloc_err;
+
+/* ------------------------------------------------------------------------ */
+/* Declarative options                                                       */
+/* ------------------------------------------------------------------------ */
+
+typedef enum capalloc_opt_type {
+    CAPALLOC_OPT_STRING = 1,     /* YAML scalar, taken as text */
+    CAPALLOC_OPT_PATH = 2,       /* scalar; a relative path is resolved against
+                                    the config file's directory */
+    CAPALLOC_OPT_INT = 3,        /* scalar, a decimal integer (int64) */
+    CAPALLOC_OPT_DECIMAL = 4,    /* scalar, an exact decimal */
+    CAPALLOC_OPT_BOOL = 5,       /* true / false */
+    CAPALLOC_OPT_DECIMAL_MAP = 6 /* mapping of scalar keys to exact decimals */
+} capalloc_opt_type;
+
+/*
+ * A plugin declares its options as an array terminated by an entry whose
+ * name is NULL. The core checks the YAML against it before create(): an
+ * unknown key, a wrong type, a missing required option or a duplicate key is
+ * refused with the file, line and key, and the plugin never sees it.
+ * default_value (text, may be NULL) is used when the option is absent.
+ */
+typedef struct capalloc_option_spec {
+    const char *name;
+    capalloc_opt_type type;
+    int required;
+    const char *default_value;
+    const char *help;
+} capalloc_option_spec;
+
+/* The validated options of one plugin instance. Opaque; read it through the
+ * host's opt_* functions. Valid until destroy(). */
+typedef struct capalloc_options capalloc_options;
+
+/* ------------------------------------------------------------------------ */
+/* The host: everything the core offers a plugin                             */
+/* ------------------------------------------------------------------------ */
+
+typedef enum capalloc_log_level {
+    CAPALLOC_LOG_ERROR = 0,
+    CAPALLOC_LOG_WARNING = 1,
+    CAPALLOC_LOG_INFO = 2,
+    CAPALLOC_LOG_DEBUG = 3
+} capalloc_log_level;
+
+typedef enum capalloc_round {
+    CAPALLOC_ROUND_DOWN = 0,     /* toward zero */
+    CAPALLOC_ROUND_HALF_EVEN = 1 /* to nearest, ties to even */
+} capalloc_round;
+
+#if defined(__GNUC__)
+#define CAPALLOC_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define CAPALLOC_PRINTF(f, a)
+#endif
+
+typedef struct capalloc_host capalloc_host;
+
+struct capalloc_host {
+    /* ABI block of the host table (ABI 1.0 fields follow). */
+    uint32_t struct_size;
+    uint16_t abi_major;
+    uint16_t abi_minor;
+
+    /* The fund this instance serves. Borrowed for the life of the instance. */
+    const char *master_id;   /* the master portfolio's id, e.g. "0" */
+    const char *currency;    /* e.g. "USD" */
+    int minor_units;         /* decimal places of the currency, e.g. 2 */
+    const char *instance;    /* "storage", "prices" or "policy": for messages */
+
+    /* Log a line through the core's log (stderr), prefixed with the plugin's
+     * name. Never log a secret. */
+    void (*log)(const capalloc_host *h, capalloc_log_level level,
+                const char *fmt, ...) CAPALLOC_PRINTF(3, 4);
+
+    /* Fill *err (see capalloc_err). key may be NULL. Returns nothing. */
+    void (*set_error)(capalloc_err *err, const char *key, const char *fmt, ...)
+        CAPALLOC_PRINTF(3, 4);
+
+    /* Options. Each returns 1 when the option has a value (given or
+     * default), 0 when it has none. The core has already checked types.
+     * Strings are borrowed, valid until destroy(). */
+    int (*opt_string)(const capalloc_options *o, const char *name, const char **out);
+    int (*opt_int)(const capalloc_options *o, const char *name, int64_t *out);
+    int (*opt_decimal)(const capalloc_options *o, const char *name, capalloc_dec *out);
+    int (*opt_bool)(const capalloc_options *o, const char *name, int *out);
+    /* DECIMAL_MAP options: number of entries, and entry i in file order. */
+    size_t (*opt_map_count)(const capalloc_options *o, const char *name);
+    int (*opt_map_entry)(const capalloc_options *o, const char *name, size_t i,
+                         const char **key, capalloc_dec *value);
+
+    /* Exact decimal arithmetic. Each returns CAPALLOC_OK, or
+     * CAPALLOC_ERR_OVERFLOW (or CAPALLOC_ERR_INVALID for division by zero)
+     * and leaves *out untouched. */
+    capalloc_status (*dec_parse)(const char *text, capalloc_dec *out);
+    /* Format with at least min_places decimals (more when the value needs
+     * them; never rounds). buf needs CAPALLOC_DEC_MAX_TEXT bytes.
+     * Returns buf. */
+    char *(*dec_format)(capalloc_dec d, int min_places, char *buf, size_t len);
+    capalloc_status (*dec_add)(capalloc_dec a, capalloc_dec b, capalloc_dec *out);
+    capalloc_status (*dec_sub)(capalloc_dec a, capalloc_dec b, capalloc_dec *out);
+    /* a*b and a/b, rounded to 6 places by the given rule. */
+    capalloc_status (*dec_mul)(capalloc_dec a, capalloc_dec b, capalloc_round r,
+                               capalloc_dec *out);
+    capalloc_status (*dec_div)(capalloc_dec a, capalloc_dec b, capalloc_round r,
+                               capalloc_dec *out);
+    int (*dec_cmp)(capalloc_dec a, capalloc_dec b); /* -1, 0, 1 */
+
+    /* Opaque to plugins. */
+    void *core_private;
+};
+
+/* ------------------------------------------------------------------------ */
+/* The descriptor every plugin starts with                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum capalloc_kind {
+    CAPALLOC_KIND_POLICY = 1,
+    CAPALLOC_KIND_PRICES = 2,
+    CAPALLOC_KIND_STORAGE = 3
+} capalloc_kind;
+
+typedef struct capalloc_plugin_header {
+    /* ABI block: checked by the loader before any other plugin code runs. */
+    uint32_t magic;       /* CAPALLOC_PLUGIN_MAGIC */
+    uint32_t struct_size; /* sizeof the whole kind-specific descriptor */
+    uint16_t abi_major;   /* CAPALLOC_ABI_MAJOR the plugin was built for */
+    uint16_t abi_minor;   /* CAPALLOC_ABI_MINOR the plugin was built for */
+    uint32_t kind;        /* a capalloc_kind */
+
+    /* Identity, for messages and `capalloc plugins`. */
+    const char *name;        /* short name, e.g. "sqlite" (required) */
+    const char *version;     /* the plugin's own version (required) */
+    const char *description; /* one line (may be NULL) */
+
+    /* Options (may be NULL: the plugin takes no options). */
+    const capalloc_option_spec *options;
+
+    /* Required. Create an instance: validate what options can't say
+     * declaratively (set err->key to the option at fault), allocate the
+     * state, keep host. On success *state must be non-NULL (a plugin with
+     * nothing to keep returns a pointer to a small allocation anyway; the
+     * core refuses NULL). On failure return non-OK, fill err, leave *state
+     * NULL and hold nothing. CAPALLOC_ERR_INVALID means "the options are
+     * wrong" (a config error, exit 3); a storage backend that cannot open
+     * or lock its ledger returns CAPALLOC_ERR_IO or CAPALLOC_ERR_BUSY. */
+    capalloc_status (*create)(const capalloc_host *host,
+                              const capalloc_options *opts, void **state,
+                              capalloc_err *err);
+    /* Required. Release everything create() and later calls acquired.
+     * Called once per successful create(); never fails. */
+    void (*destroy)(void *state);
+} capalloc_plugin_header;
+
+#define CAPALLOC_HEADER_INIT(kind_, descriptor_type, name_, version_, desc_, \
+                             options_, create_, destroy_)                    \
+    { CAPALLOC_PLUGIN_MAGIC, (uint32_t)sizeof(descriptor_type),              \
+      CAPALLOC_ABI_MAJOR, CAPALLOC_ABI_MINOR, (uint32_t)(kind_), (name_),    \
+      (version_), (desc_), (options_), (create_), (destroy_) }
+
+/* Whether a descriptor or host table of the given struct_size has field. */
+#define CAPALLOC_HAS_FIELD(size, type, field) \
+    ((size_t)(size) >= offsetof(type, field) + sizeof(((type *)0)->field))
+
+/* ------------------------------------------------------------------------ */
+/* Weighting policy                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* One strategy portfolio, valued by the core. */
+typedef struct capalloc_portfolio_view {
+    const char *id;
+    capalloc_dec cash;            /* cash balance */
+    capalloc_dec positions_value; /* sum of quantity x price */
+    capalloc_dec total;           /* cash + positions_value */
+} capalloc_portfolio_view;
+
+/* A read-only snapshot of the fund, borrowed for the call. */
+typedef struct capalloc_snapshot {
+    const char *master_id;
+    const char *currency;
+    const char *run_date;          /* YYYY-MM-DD of the run */
+    capalloc_dec master_cash;
+    capalloc_dec total_equity;     /* master cash + every strategy's total */
+    size_t n_portfolios;
+    const capalloc_portfolio_view *portfolios; /* strategies, master excluded */
+    const capalloc_options *options; /* the policy's own options (the same
+                                        as create() received), for the
+                                        host's opt_* functions */
+} capalloc_snapshot;
+
+typedef struct capalloc_policy_plugin {
+    capalloc_plugin_header header; /* kind CAPALLOC_KIND_POLICY */
+
+    /* Required. Write the target weight of snapshot->portfolios[i] into
+     * weights[i] for every i (the core zeroes the array first). Weights must
+     * be >= 0 and sum to at most 1; what is left stays in the master as a
+     * reserve. The core checks both and refuses the run otherwise. */
+    capalloc_status (*weights)(void *state, const capalloc_snapshot *snap,
+                               capalloc_dec *weights, capalloc_err *err);
+
+    /* Optional (may be NULL). The strategy portfolios this policy names,
+     * so the core can open books for new ones. *ids stays owned by the
+     * plugin until destroy(). */
+    capalloc_status (*portfolios)(void *state, const char *const **ids,
+                                  size_t *n, capalloc_err *err);
+} capalloc_policy_plugin;
+
+/* ------------------------------------------------------------------------ */
+/* Price source                                                              */
+/* ------------------------------------------------------------------------ */
+
+#define CAPALLOC_QUOTE_STALE 0x1u /* a last-known price, not a fresh one */
+
+typedef struct capalloc_quote {
+    int found;          /* set to 1 when price is filled in */
+    capalloc_dec price; /* in the fund's currency, > 0 */
+    int64_t as_of;      /* Unix seconds the price is from, 0 if unknown */
+    uint32_t flags;     /* CAPALLOC_QUOTE_* */
+} capalloc_quote;
+
+typedef struct capalloc_price_plugin {
+    capalloc_plugin_header header; /* kind CAPALLOC_KIND_PRICES */
+
+    /* Required. Price n distinct tickers in one call (the core asks once per
+     * run, for every ticker the run needs, deduplicated). quotes[] has n
+     * zeroed entries; fill quotes[i] for tickers[i] when found. A ticker the
+     * source does not know is left with found == 0 and is NOT an error here:
+     * the core reports every missing ticker by name and writes nothing.
+     * Return non-OK only when the source itself failed. */
+    capalloc_status (*get_prices)(void *state, const char *const *tickers,
+                                  size_t n, capalloc_quote *quotes,
+                                  capalloc_err *err);
+} capalloc_price_plugin;
+
+/* ------------------------------------------------------------------------ */
+/* Storage backend                                                           */
+/* ------------------------------------------------------------------------ */
+
+typedef enum capalloc_txn_mode {
+    CAPALLOC_TXN_READ = 0, /* a consistent read; nothing will be written */
+    CAPALLOC_TXN_WRITE = 1 /* exclusive: the ledger lock is held until commit
+                              or rollback, so no other writer can change a
+                              balance between the read and the write */
+} capalloc_txn_mode;
+
+typedef enum capalloc_side {
+    CAPALLOC_BUY = 0,
+    CAPALLOC_SELL = 1
+} capalloc_side;
+
+/* Receives the ledger, row by row, during read_ledger(). The strings are
+ * borrowed for the call; the core copies them. Return non-OK to stop. */
+typedef struct capalloc_ledger_sink {
+    void *ctx;
+    capalloc_status (*cash)(void *ctx, const char *portfolio_id,
+                            capalloc_dec cash);
+    capalloc_status (*position)(void *ctx, const char *portfolio_id,
+                                const char *ticker, capalloc_dec quantity);
+} capalloc_ledger_sink;
+
+/* One row of trade_execution_logs. */
+typedef struct capalloc_trade {
+    const char *portfolio_id;
+    const char *ticker;       /* "USD_CASH" for cash movements */
+    capalloc_side side;
+    capalloc_dec quantity;
+    capalloc_dec arrival_price;
+    capalloc_dec exec_price;
+} capalloc_trade;
+
+/* A new absolute cash balance for cash_equity_book (insert or replace). */
+typedef struct capalloc_cash_row {
+    const char *portfolio_id;
+    capalloc_dec cash;
+} capalloc_cash_row;
+
+/* A new absolute quantity for positions_book (insert or replace; a
+ * quantity of zero removes the row). */
+typedef struct capalloc_position_row {
+    const char *portfolio_id;
+    const char *ticker;
+    capalloc_dec quantity;
+} capalloc_position_row;
+
+/* Everything one command writes, handed over at once so the backend can
+ * batch it (multi-row statements, pipelining, COPY). */
+typedef struct capalloc_write_batch {
+    const char *action;   /* "ADD", "WITHDRAW", "ALLOCATE" or "IMPORT" */
+    const char *run_date; /* ALLOCATE: the run's date, YYYY-MM-DD; else NULL */
+    int forced;           /* ALLOCATE: 1 when forced past an earlier run */
+    const char *currency;
+    const capalloc_trade *trades;
+    size_t n_trades;
+    const capalloc_cash_row *cash;
+    size_t n_cash;
+    const capalloc_position_row *positions;
+    size_t n_positions;
+} capalloc_write_batch;
+
+/* What find_run() reports about an earlier allocation run. */
+typedef struct capalloc_run_info {
+    int64_t run_id;
+    char run_date[16];   /* YYYY-MM-DD */
+    char created_at[32]; /* ISO 8601, UTC */
+    int64_t n_trades;
+} capalloc_run_info;
+
+typedef struct capalloc_storage_plugin {
+    capalloc_plugin_header header; /* kind CAPALLOC_KIND_STORAGE */
+
+    /* All required. Every call but begin() happens inside a transaction.
+     * create() opens the connection and creates or migrates the schema.
+     *
+     * begin(WRITE) must exclude every other writer (this process or any
+     * other sharing the ledger) until commit/rollback; when it cannot get
+     * the lock in the backend's configured time it returns
+     * CAPALLOC_ERR_BUSY. Any call may return CAPALLOC_ERR_RETRY for a
+     * serialization failure or deadlock: the core rolls back and re-runs
+     * from begin(). rollback() must be safe to call at any point, also
+     * after a failed call or with no transaction open. */
+    capalloc_status (*begin)(void *state, capalloc_txn_mode mode,
+                             capalloc_err *err);
+    capalloc_status (*commit)(void *state, capalloc_err *err);
+    capalloc_status (*rollback)(void *state, capalloc_err *err);
+
+    /* Every cash balance, then every position, in a handful of queries. */
+    capalloc_status (*read_ledger)(void *state, const capalloc_ledger_sink *sink,
+                                   capalloc_err *err);
+
+    /* The latest allocation run recorded for run_date: *found = 1 and *info
+     * filled, or *found = 0. */
+    capalloc_status (*find_run)(void *state, const char *run_date,
+                                capalloc_run_info *info, int *found,
+                                capalloc_err *err);
+
+    /* Write one batch: a run-bookkeeping row, the trades, the balances and
+     * positions. Returns CAPALLOC_ERR_EXISTS when a non-forced run for
+     * batch->run_date already exists (the backend enforces this with a
+     * unique key, not only by find_run). */
+    capalloc_status (*write)(void *state, const capalloc_write_batch *batch,
+                             capalloc_err *err);
+} capalloc_storage_plugin;
+
+/* ------------------------------------------------------------------------ */
+/* The entry point                                                           */
+/* ------------------------------------------------------------------------ */
+
+typedef const capalloc_plugin_header *(*capalloc_entry_fn)(void);
+
+#if defined(__GNUC__)
+#define CAPALLOC_EXPORT __attribute__((visibility("default")))
+#else
+#define CAPALLOC_EXPORT
+#endif
+
+/* Defines the one exported symbol. descriptor is a static const object of
+ * one of the three descriptor types. */
+#define CAPALLOC_PLUGIN_DEFINE(descriptor)                                   \
+    CAPALLOC_EXPORT const capalloc_plugin_header *capalloc_plugin_entry(void); \
+    CAPALLOC_EXPORT const capalloc_plugin_header *capalloc_plugin_entry(void) \
+    {                                                                        \
+        return &(descriptor).header;                                         \
+    }
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CAPALLOC_PLUGIN_H */

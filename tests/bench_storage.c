@@ -10,7 +10,22 @@
  * (getrusage ru_maxrss via wait4).
  *
  *   bench_storage [-b sqlite|postgres|both] [-s 10,100,1000]
- *                 [-p POSITIONS-PER-STRATEGY] [-t TICKERS]
+ *                 [-p POSITIONS-PER-STRATEGY] [-t TICKERS] [-y]
+ *
+ * -y, a year of history (the run's record, ABI 1.1): after the first run,
+ * 251 more days of allocation runs with their records (a valuation of the
+ * master and of every strategy, a price of every ticker; NAVs alternate
+ * from day to day) are inserted directly, in one transaction of bulk
+ * INSERT ... SELECT statements (running 251 allocations through the
+ * binary would take the bench hours, and the engine does not hand the
+ * backend a record yet). Then the 252nd day is written through the
+ * backend's write() with its whole record, read back (read_history of all
+ * 252 days x every strategy, of the latest 61 days, read_run), and one more
+ * real allocation runs through the binary. Each storage call runs in a
+ * child process that loads the backend through the core's loader, so its
+ * peak memory is its own. Printed per call: wall time of the call's
+ * transaction, round trips (postgres) or statements (sqlite) as the plugin
+ * logs them (-vv), rows, peak RSS; then the database's size.
  *
  * postgres uses the PG* environment (e.g. under `tests/pg-cluster run`);
  * each run's schema bench_<strategies>_<pid> is dropped afterwards (DROP
@@ -30,9 +45,18 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #if TEST_WITH_LIBPQ
 #include <libpq-fe.h>
 #endif
+#if CAPALLOC_HAVE_SQLITE
+#include <sqlite3.h>
+#endif
+
+#include "config.h"
+#include "decimal.h"
+#include "loader.h"
+#include "options.h"
 
 #ifndef CAPALLOC_BIN
 #error "CAPALLOC_BIN must point at the built binary"
@@ -265,19 +289,452 @@ static int bench_in(const char *backend, int strategies, int per,
     return 0;
 }
 
+/* ---- -y: a year of history ------------------------------------------ */
+
+#define YEAR_DAYS 251             /* inserted in bulk, before the 252nd */
+#define YEAR_FIRST "2025-01-03"   /* the first bulk day (day 0: 2025-01-02) */
+#define YEAR_LAST "2025-09-11"    /* the 252nd day, written by write() */
+#define YEAR_AFTER "2025-09-12"   /* the binary's last run */
+
+/* Run sql (one transaction) on the bench's ledger, behind the backend;
+ * 0 or 1 with a message. */
+static int ledger_exec(const char *backend, const char *sql)
+{
+#if CAPALLOC_HAVE_SQLITE
+    if (strcmp(backend, "sqlite") == 0) {
+        char path[300];
+        snprintf(path, sizeof path, "%s/fund.db", dir);
+        sqlite3 *db;
+        char *msg = NULL;
+        int rc = sqlite3_open(path, &db);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+        if (rc != SQLITE_OK)
+            fprintf(stderr, "bench_storage: sqlite: %s\n",
+                    msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        sqlite3_close(db);
+        return rc == SQLITE_OK ? 0 : 1;
+    }
+#endif
+#if TEST_WITH_LIBPQ
+    if (strcmp(backend, "postgres") == 0) {
+        PGconn *c = PQconnectdb("");
+        int ok = PQstatus(c) == CONNECTION_OK;
+        if (ok) {
+            PGresult *r = PQexec(c, sql);
+            ok = PQresultStatus(r) == PGRES_COMMAND_OK ||
+                 PQresultStatus(r) == PGRES_TUPLES_OK;
+            PQclear(r);
+        }
+        if (!ok)
+            fprintf(stderr, "bench_storage: postgres: %s", PQerrorMessage(c));
+        PQfinish(c);
+        return ok ? 0 : 1;
+    }
+#endif
+    fprintf(stderr, "bench_storage: built without %s\n", backend);
+    return 1;
+}
+
+/* 251 days of runs with their records, S strategies + the master, T
+ * tickers. Amounts alternate with the run id's parity; nav = cash +
+ * positions_value. */
+static int year_bulk(const char *backend, int strategies, int tickers,
+                     const char *schema)
+{
+    char sql[6000];
+    if (strcmp(backend, "postgres") == 0)
+        snprintf(sql, sizeof sql,
+            "BEGIN; SET LOCAL search_path = %s;"
+            " WITH d AS (SELECT DATE '" YEAR_FIRST "' + i AS day"
+            "  FROM generate_series(0, %d) AS i),"
+            " r AS (INSERT INTO capalloc_runs (action, run_date, forced,"
+            "  created_at, capalloc_version, detail)"
+            "  SELECT 'ALLOCATE', day, 0, now(), 'bench', '{}' FROM d"
+            "  ORDER BY day RETURNING run_id, run_date),"
+            " v AS (INSERT INTO capalloc_valuations (run_id, valuation_date,"
+            "  portfolio_id, is_master, imported, cash, positions_value, nav,"
+            "  weight, target, transfer, shortfall)"
+            "  SELECT r.run_id, r.run_date, p::text, (p = 0)::int::smallint, 0,"
+            "  1000 + p, 5000.5 + (r.run_id %% 2) * 100 + p,"
+            "  6000.5 + (r.run_id %% 2) * 100 + 2 * p, 0.0009, 5000,"
+            "  CASE r.run_id %% 2 WHEN 0 THEN 10 ELSE -10 END, 0"
+            "  FROM r, generate_series(0, %d) AS p RETURNING 1),"
+            " q AS (INSERT INTO capalloc_run_prices (run_id, ticker, price,"
+            "  as_of, stale)"
+            "  SELECT r.run_id, 'T' || lpad(t::text, 5, '0'),"
+            "  10 + t %% 490 + ((t + r.run_id) %% 100) / 100.0,"
+            "  extract(epoch FROM r.run_date)::bigint, 0"
+            "  FROM r, generate_series(0, %d) AS t RETURNING 1)"
+            " SELECT (SELECT count(*) FROM v), (SELECT count(*) FROM q);"
+            " COMMIT",
+            schema, YEAR_DAYS - 1, strategies, tickers - 1);
+    else
+        snprintf(sql, sizeof sql,
+            "BEGIN;"
+            " INSERT INTO capalloc_runs (action, run_date, forced, created_at,"
+            "  capalloc_version, detail)"
+            "  WITH RECURSIVE d(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM d"
+            "   WHERE i < %d)"
+            "  SELECT 'ALLOCATE', date('" YEAR_FIRST "', '+' || i || ' days'),"
+            "  0, strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now'), 'bench', '{}'"
+            "  FROM d;"
+            " INSERT INTO capalloc_valuations (run_id, valuation_date,"
+            "  portfolio_id, is_master, imported, cash, positions_value, nav,"
+            "  weight, target, transfer, shortfall)"
+            "  WITH RECURSIVE p(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM p"
+            "   WHERE k < %d)"
+            "  SELECT r.run_id, r.run_date, CAST(k AS TEXT), k = 0, 0,"
+            "  printf('%%d.00', 1000 + k),"
+            "  printf('%%d.50', 5000 + (r.run_id %% 2) * 100 + k),"
+            "  printf('%%d.50', 6000 + (r.run_id %% 2) * 100 + 2 * k),"
+            "  '0.000900', '5000.00',"
+            "  CASE r.run_id %% 2 WHEN 0 THEN '10.00' ELSE '-10.00' END, '0.00'"
+            "  FROM capalloc_runs r, p WHERE r.capalloc_version = 'bench';"
+            " INSERT INTO capalloc_run_prices (run_id, ticker, price, as_of,"
+            "  stale)"
+            "  WITH RECURSIVE t(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM t"
+            "   WHERE k < %d)"
+            "  SELECT r.run_id, printf('T%%05d', k),"
+            "  printf('%%d.%%02d', 10 + k %% 490, (k + r.run_id) %% 100),"
+            "  CAST(strftime('%%s', r.run_date) AS INTEGER), 0"
+            "  FROM capalloc_runs r, t WHERE r.capalloc_version = 'bench';"
+            " COMMIT;",
+            YEAR_DAYS - 1, strategies, tickers - 1);
+    return ledger_exec(backend, sql);
+}
+
+/* What a child measured, in dir/measure. */
+typedef struct measured {
+    double secs;
+    long trips;
+    char unit[32];
+    long rows;
+} measured;
+
+static long rows_seen;
+
+static capalloc_status count_val(void *ctx, const capalloc_valuation *v)
+{
+    (void)ctx;
+    (void)v;
+    rows_seen++;
+    return CAPALLOC_OK;
+}
+
+static capalloc_status count_run(void *ctx, const capalloc_run_info *i,
+                                 const char *a, int f, const char *v,
+                                 const char *d)
+{
+    (void)ctx, (void)i, (void)a, (void)f, (void)v, (void)d;
+    rows_seen++;
+    return CAPALLOC_OK;
+}
+
+static capalloc_status count_price(void *ctx, const capalloc_price_row *p)
+{
+    (void)ctx;
+    (void)p;
+    rows_seen++;
+    return CAPALLOC_OK;
+}
+
+/* The 252nd day's batch, as the engine will hand it over: a transfer in
+ * and out per strategy, every book's cash, a valuation per portfolio and
+ * a price per ticker. */
+static int write_year_last(const capalloc_storage_plugin *sp, void *st,
+                           int strategies, int tickers, capalloc_err *err)
+{
+    size_t ns = (size_t)strategies;
+    capalloc_trade *t = calloc(2 * ns, sizeof *t);
+    capalloc_cash_row *c = calloc(ns + 1, sizeof *c);
+    capalloc_valuation *v = calloc(ns + 1, sizeof *v);
+    capalloc_price_row *p = calloc((size_t)tickers, sizeof *p);
+    char (*ids)[24] = calloc(ns + 1, sizeof *ids);
+    char (*tk)[16] = calloc((size_t)tickers, sizeof *tk);
+    if (!t || !c || !v || !p || !ids || !tk)
+        die("calloc");
+    capalloc_dec ten = {10 * CAPALLOC_DEC_ONE}, one = {CAPALLOC_DEC_ONE};
+    for (size_t k = 0; k <= ns; k++) {
+        snprintf(ids[k], sizeof ids[k], "%zu", k);
+        c[k] = (capalloc_cash_row){ids[k], {INT64_C(1000) * CAPALLOC_DEC_ONE}};
+        v[k] = (capalloc_valuation){
+            0, NULL, ids[k], k == 0 ? CAPALLOC_VAL_MASTER : 0,
+            {(int64_t)(1000 + k) * CAPALLOC_DEC_ONE},
+            {(int64_t)(5000 + k) * CAPALLOC_DEC_ONE + CAPALLOC_DEC_ONE / 2},
+            {(int64_t)(6000 + 2 * k) * CAPALLOC_DEC_ONE + CAPALLOC_DEC_ONE / 2},
+            {900}, {5000 * CAPALLOC_DEC_ONE}, ten, {0}};
+        if (k > 0) {
+            t[2 * (k - 1)] = (capalloc_trade){"0", "USD_CASH", CAPALLOC_SELL,
+                                              ten, one, one};
+            t[2 * (k - 1) + 1] = (capalloc_trade){ids[k], "USD_CASH",
+                                                  CAPALLOC_BUY, ten, one, one};
+        }
+    }
+    for (int k = 0; k < tickers; k++) {
+        snprintf(tk[k], sizeof tk[k], "T%05d", k);
+        p[k] = (capalloc_price_row){tk[k],
+                                    {(int64_t)(10 + k % 490) * CAPALLOC_DEC_ONE},
+                                    1757548800, 0};
+    }
+    capalloc_run_record rec = {"bench", "{\"bench\":true}", v, ns + 1, p,
+                               (size_t)tickers};
+    capalloc_write_batch b = {"ALLOCATE", YEAR_LAST, 0, "USD", t, 2 * ns,
+                              c, ns + 1, NULL, 0, &rec};
+    capalloc_status rc = sp->write(st, &b, err);
+    free(t), free(c), free(v), free(p), free(ids), free(tk);
+    return rc;
+}
+
+enum { M_WRITE, M_HISTORY_ALL, M_HISTORY_61, M_READ_RUN };
+static const char *const m_names[] = {"write(252nd day + record)",
+                                      "read_history(252 days)",
+                                      "read_history(last 61)", "read_run"};
+
+/* In a child: load the backend through the core's loader, time one call's
+ * transaction (begin to commit), write "secs trips unit rows" to
+ * dir/measure. */
+static void measure_child(int what, int strategies, int tickers)
+{
+    char path[300], errpath[300];
+    snprintf(errpath, sizeof errpath, "%s/err", dir);
+    if (!freopen(errpath, "w", stderr))
+        _exit(3);
+    setvbuf(stderr, NULL, _IONBF, 0); /* the child ends with _exit() */
+    snprintf(path, sizeof path, "%s/capalloc.yaml", dir);
+    capalloc_config *cfg = NULL;
+    cap_error e = {0, ""};
+    loaded_plugin *pl = NULL;
+    host_set_verbosity(CAPALLOC_LOG_DEBUG);
+    /* the build tree's plugins, as the uninstalled binary finds them */
+    setenv("CAPALLOC_PLUGIN_DIR", CAPALLOC_BUILDDIR "/plugins/.libs", 1);
+    if (chdir(dir) != 0 || config_load(path, &cfg, &e) != 0 ||
+        plugin_start(cfg, &cfg->storage, "sqlite", CAPALLOC_KIND_STORAGE,
+                     "storage", &pl, &e) != 0) {
+        fprintf(stderr, "bench_storage: %s\n", e.msg);
+        _exit(3);
+    }
+    const capalloc_storage_plugin *sp =
+        (const capalloc_storage_plugin *)pl->hdr;
+    void *st = pl->state;
+    capalloc_err err;
+    memset(&err, 0, sizeof err);
+    capalloc_record_sink sink = {NULL, count_run, count_val, count_price};
+    capalloc_history_query all = {NULL, NULL, NULL, 0, NULL, 0};
+    capalloc_history_query last = {NULL, YEAR_AFTER, NULL, 61, NULL, 0};
+    int found = 0;
+    capalloc_run_info ri = {0, "", "", 0};
+    if (what == M_READ_RUN) { /* the 252nd day's run, found untimed */
+        if (sp->begin(st, CAPALLOC_TXN_READ, &err) != CAPALLOC_OK ||
+            sp->find_run(st, YEAR_LAST, &ri, &found, &err) != CAPALLOC_OK ||
+            sp->commit(st, &err) != CAPALLOC_OK || !found) {
+            fprintf(stderr, "bench_storage: no run on %s: %s\n", YEAR_LAST,
+                    err.msg);
+            _exit(4);
+        }
+    }
+    double t0 = now();
+    capalloc_status rc =
+        sp->begin(st, what == M_WRITE ? CAPALLOC_TXN_WRITE : CAPALLOC_TXN_READ,
+                  &err);
+    if (rc == CAPALLOC_OK) {
+        switch (what) {
+        case M_WRITE:
+            rc = write_year_last(sp, st, strategies, tickers, &err);
+            rows_seen = strategies + 1 + tickers;
+            break;
+        case M_HISTORY_ALL:
+            rc = sp->read_history(st, &all, &sink, &err);
+            break;
+        case M_HISTORY_61:
+            rc = sp->read_history(st, &last, &sink, &err);
+            break;
+        default:
+            rc = sp->read_run(st, ri.run_id, &sink, &found, &err);
+        }
+    }
+    if (rc == CAPALLOC_OK)
+        rc = sp->commit(st, &err);
+    double secs = now() - t0;
+    if (rc != CAPALLOC_OK) {
+        fprintf(stderr, "bench_storage: %s: %s\n", m_names[what], err.msg);
+        _exit(4);
+    }
+    fflush(stderr);
+    char unit[32] = "?";
+    long n = trips(unit, sizeof unit);
+    plugin_close(pl);
+    config_free(cfg);
+    snprintf(path, sizeof path, "%s/measure", dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        _exit(5);
+    fprintf(f, "%.6f %ld %s %ld\n", secs, n, unit, rows_seen);
+    fclose(f);
+    _exit(0);
+}
+
+static int measure(int what, int strategies, int tickers, measured *m,
+                   long *maxrss_kb)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork");
+    if (pid == 0)
+        measure_child(what, strategies, tickers);
+    int status;
+    struct rusage ru;
+    if (wait4(pid, &status, 0, &ru) != pid)
+        die("wait4");
+    *maxrss_kb = ru.ru_maxrss;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        show_err();
+        return 1;
+    }
+    char path[300];
+    snprintf(path, sizeof path, "%s/measure", dir);
+    FILE *f = fopen(path, "r");
+    int ok = f && fscanf(f, "%lf %ld %31s %ld", &m->secs, &m->trips, m->unit,
+                         &m->rows) == 4;
+    if (f)
+        fclose(f);
+    return ok ? 0 : 1;
+}
+
+/* The ledger's size on disk, bytes: the file (and its WAL), or every
+ * table of the schema with its indexes and TOAST. -1 if unknown. */
+static long long ledger_size(const char *backend, const char *schema)
+{
+    if (strcmp(backend, "sqlite") == 0) {
+        long long n = 0;
+        const char *files[] = {"fund.db", "fund.db-wal"};
+        for (int i = 0; i < 2; i++) {
+            char path[300];
+            struct stat sb;
+            snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+            if (stat(path, &sb) == 0)
+                n += (long long)sb.st_size;
+        }
+        return n;
+    }
+#if TEST_WITH_LIBPQ
+    PGconn *c = PQconnectdb("");
+    long long n = -1;
+    const char *v[1] = {schema};
+    PGresult *r = PQexecParams(
+        c,
+        "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)"
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = $1 AND c.relkind = 'r'",
+        1, NULL, v, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    PQfinish(c);
+    return n;
+#else
+    (void)schema;
+    return -1;
+#endif
+}
+
+static int year_in(const char *backend, int strategies, int per, int tickers,
+                   const char *schema)
+{
+    write_fund(backend, strategies, per, tickers, schema);
+    const char *add[] = {CAPALLOC_BIN, "capital", "add", "1000000000", NULL};
+    const char *imp[] = {CAPALLOC_BIN, "positions", "import", "positions.csv",
+                         NULL};
+    const char *alloc[] = {CAPALLOC_BIN, "-vv", "allocate", "--date",
+                           "2025-01-02", NULL};
+    int rc;
+    if ((rc = run(add, NULL, NULL)) != 0 || (rc = run(imp, NULL, NULL)) != 0 ||
+        (rc = run(alloc, NULL, NULL)) != 0) {
+        fprintf(stderr, "bench_storage: %s year setup failed (exit %d)\n",
+                backend, rc);
+        show_err();
+        return 1;
+    }
+    double t0 = now();
+    if (year_bulk(backend, strategies, tickers, schema) != 0)
+        return 1;
+    double bulk = now() - t0;
+    printf("%-9s %d strategies x %d positions, %d tickers: %d days inserted "
+           "in bulk in %.1f s\n"
+           "  (round trips / statements: of the whole transaction, its BEGIN "
+           "and COMMIT included)\n",
+           backend, strategies, per, tickers, YEAR_DAYS, bulk);
+
+    measured m;
+    long rss;
+    for (int what = M_WRITE; what <= M_READ_RUN; what++) {
+        if (measure(what, strategies, tickers, &m, &rss) != 0) {
+            fprintf(stderr, "bench_storage: %s %s failed\n", backend,
+                    m_names[what]);
+            return 1;
+        }
+        printf("  %-27s %9.3f s %6ld %-11s %8ld rows %9ld kB peak\n",
+               m_names[what], m.secs, m.trips, m.unit, m.rows, rss);
+    }
+    /* the last real run through the binary, on the year-sized ledger */
+    const char *add2[] = {CAPALLOC_BIN, "capital", "add", "12345.67", NULL};
+    double wall = 0;
+    alloc[4] = YEAR_AFTER;
+    if ((rc = run(add2, NULL, NULL)) != 0 ||
+        (rc = run(alloc, &wall, &rss)) != 0) {
+        fprintf(stderr, "bench_storage: %s last allocate failed (exit %d)\n",
+                backend, rc);
+        show_err();
+        return 1;
+    }
+    char unit[32] = "?";
+    long n = trips(unit, sizeof unit);
+    printf("  %-27s %9.3f s %6ld %-11s %8s      %9ld kB peak\n",
+           "capalloc allocate (binary)", wall, n, unit, "", rss);
+    long long size = ledger_size(backend, schema);
+    printf("  ledger size after the year: %.1f MB\n",
+           size >= 0 ? (double)size / 1048576.0 : -1.0);
+    fflush(stdout);
+    return 0;
+}
+
+static int year(const char *backend, int strategies, int per, int tickers)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/capalloc-bench-XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir))
+        die("mkdtemp");
+    char schema[64];
+    snprintf(schema, sizeof schema, "bench_year_%d_%ld", strategies,
+             (long)getpid());
+    int rc = year_in(backend, strategies, per, tickers, schema);
+    if (strcmp(backend, "postgres") == 0 && drop_schema(schema) != 0)
+        rc = 1;
+    char cmd[320];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench_storage: could not remove %s\n", dir);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    const char *backends = "both", *sizes = "10,100,1000";
-    int per = 100, tickers = 5000, opt;
-    while ((opt = getopt(argc, argv, "b:s:p:t:")) != -1) {
+    const char *backends = "both", *sizes = NULL;
+    int per = 100, tickers = 5000, opt, year_mode = 0;
+    while ((opt = getopt(argc, argv, "b:s:p:t:y")) != -1) {
         switch (opt) {
+        case 'y': year_mode = 1; break;
         case 'b': backends = optarg; break;
         case 's': sizes = optarg; break;
         case 'p': per = atoi(optarg); break;
         case 't': tickers = atoi(optarg); break;
         default:
             fprintf(stderr, "usage: bench_storage [-b sqlite|postgres|both] "
-                            "[-s 10,100,1000] [-p N] [-t N]\n");
+                            "[-s 10,100,1000] [-p N] [-t N] [-y]\n");
             return 2;
         }
     }
@@ -285,9 +742,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_storage: -p and -t must be >= 1\n");
         return 2;
     }
-    printf("%-9s %6s %9s %7s %9s %9s %8s %-11s %8s %9s\n", "backend",
-           "strats", "positions", "tickers", "run1_s", "run2_s", "trips1",
-           "unit", "trips2", "maxrss_kb");
+    if (sizes == NULL)
+        sizes = year_mode ? "1000" : "10,100,1000";
+    if (!year_mode)
+        printf("%-9s %6s %9s %7s %9s %9s %8s %-11s %8s %9s\n", "backend",
+               "strats", "positions", "tickers", "run1_s", "run2_s", "trips1",
+               "unit", "trips2", "maxrss_kb");
     int failed = 0;
     char *list = strdup(sizes);
     if (list == NULL)
@@ -298,10 +758,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_storage: bad size '%s'\n", tok);
             return 2;
         }
+        int (*fn)(const char *, int, int, int) = year_mode ? year : bench;
         if (strcmp(backends, "postgres") != 0)
-            failed |= bench("sqlite", s, per, tickers);
+            failed |= fn("sqlite", s, per, tickers);
         if (strcmp(backends, "sqlite") != 0)
-            failed |= bench("postgres", s, per, tickers);
+            failed |= fn("postgres", s, per, tickers);
     }
     free(list);
     return failed;

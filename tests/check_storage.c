@@ -1198,6 +1198,176 @@ START_TEST(record_corruption_named)
 }
 END_TEST
 
+/* ---- migrating a ledger of the previous release ------------------------ */
+
+/* Make the test's ledger from tests/fixtures/ledger-v1.<backend>.sql (the
+ * v1 schema and rows) and run extra (SQL, may be "") after it, in the same
+ * transaction. 0 for a backend without a fixture. */
+static int load_v1(const char *extra)
+{
+    if (!is_backend("sqlite") && !is_backend("postgres"))
+        return 0;
+    char path[1100];
+    snprintf(path, sizeof path, "%s/tests/fixtures/ledger-v1.%s.sql",
+             TEST_SRCDIR, backend);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    static char sql[32768];
+    size_t n = fread(sql, 1, sizeof sql - 1, f);
+    ck_assert_msg(feof(f), "%s is too large", path);
+    fclose(f);
+    sql[n] = '\0';
+    static char all[40000];
+    if (is_backend("sqlite"))
+        snprintf(all, sizeof all, "BEGIN; %s; %s; COMMIT;", sql, extra);
+    else /* pooler-safe: SET LOCAL, one transaction */
+        snprintf(all, sizeof all,
+                 "BEGIN; CREATE SCHEMA %s; SET LOCAL search_path = %s; %s;"
+                 " %s; COMMIT",
+                 ledger, ledger, sql, extra);
+#if CAPALLOC_HAVE_SQLITE
+    if (is_backend("sqlite")) {
+        snprintf(path, sizeof path, "%s/%s.db", tmp, ledger);
+        sqlite3 *db;
+        char *msg = NULL;
+        ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+        ck_assert_msg(sqlite3_exec(db, all, NULL, NULL, &msg) == SQLITE_OK,
+                      "loading the v1 fixture: %s", msg ? msg : "");
+        sqlite3_close(db);
+        return 1;
+    }
+#endif
+#if TEST_WITH_LIBPQ
+    if (is_backend("postgres")) {
+        PGconn *c = pg_connect();
+        PGresult *r = PQexec(c, all);
+        ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK,
+                      "loading the v1 fixture: %s", PQerrorMessage(c));
+        PQclear(r);
+        PQfinish(c);
+        return 1;
+    }
+#endif
+    return 0;
+}
+
+/* Every v1 row, v1 columns only, in a fixed order. */
+#define T(x) "CAST(" x " AS TEXT)"
+static const char V1_DUMP[] =
+    "SELECT 'cash', portfolio_id, currency, " T("cash") ", " T("updated_at")
+    ", NULL, NULL, NULL, NULL FROM {S}.cash_equity_book"
+    " UNION ALL SELECT 'pos', portfolio_id, ticker, " T("quantity") ", "
+    T("updated_at") ", NULL, NULL, NULL, NULL FROM {S}.positions_book"
+    " UNION ALL SELECT 'run', " T("run_id") ", action, " T("run_date") ", "
+    T("forced") ", " T("created_at") ", NULL, NULL, NULL"
+    " FROM {S}.capalloc_runs WHERE run_id <= 5"
+    " UNION ALL SELECT 'trade', " T("log_id") ", " T("run_id") ", portfolio_id,"
+    " ticker, side, " T("quantity") ", " T("arrival_price") ", "
+    T("exec_price") " || ' ' || " T("executed_at")
+    " FROM {S}.trade_execution_logs WHERE log_id <= 6 ORDER BY 1, 2, 3";
+#undef T
+
+/* The schema version as the backend records it. */
+static const char *schema_version(void)
+{
+    return db_query(is_backend("sqlite")
+                        ? "PRAGMA user_version"
+                        : "SELECT string_agg(version::text, ' ' ORDER BY"
+                          " version) FROM {S}.capalloc_schema_version");
+}
+
+START_TEST(migrates_a_v1_ledger)
+{
+    if (!load_v1(""))
+        return; /* a custom backend: no fixture of its ledger */
+    ck_assert_str_eq(schema_version(), "1\n");
+    static char before[8192];
+    snprintf(before, sizeof before, "%s", db_query(V1_DUMP));
+    ck_assert_msg(strlen(before) > 200, "fixture rows: %s", before);
+
+    inst a = open_inst(); /* migrates */
+    ck_assert_str_eq(schema_version(), is_backend("sqlite") ? "2\n" : "1 2\n");
+    ck_assert_str_eq(db_query(V1_DUMP), before);
+    ck_assert_str_eq(read_all(&a),
+                     "0=69999.99;1=30000;2=9223372036854.775807;"
+                     "1/AAPL=10.5;1/MSFT=3;2/TICK\"ER'\\1=0.000001;");
+    /* the old runs: found, read, without a record */
+    ck_assert_int_eq(run_of(&a, "2025-01-02"), 4);
+    int found = 0;
+    ck_assert_str_eq(run_record(&a, 4, &found),
+                     "R ALLOCATE|1|2025-01-02|2|NULL|NULL\n");
+    ck_assert_str_eq(run_record(&a, 1, &found), "R ADD|0||1|NULL|NULL\n");
+    ck_assert_str_eq(run_record(&a, 5, &found), "R IMPORT|0||0|NULL|NULL\n");
+    ck_assert_int_eq(found, 1);
+    ck_assert_str_eq(history(&a, &ALL_ROWS), "");
+    /* the guard of step 1 still holds, and the new calls work */
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    EXPECT(write_alloc(&a, "2025-01-02", 0), CAPALLOC_ERR_EXISTS);
+    OK(a.sp->rollback(a.st, &err));
+    capalloc_valuation v[4];
+    capalloc_price_row p[2];
+    capalloc_run_record rec = alloc_record(v, p);
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_alloc_rec(&a, "2025-03-03", 0, &rec));
+    OK(a.sp->commit(a.st, &err));
+    ck_assert_str_eq(history(&a, &ALL_ROWS), ALLOC_LINES);
+    int64_t id = run_of(&a, "2025-03-03");
+    ck_assert_int_gt(id, 5); /* numbering goes on after the old runs */
+    ck_assert_int_eq(run_record(&a, id, &found)[0], 'R');
+    close_inst(&a);
+    /* opened again: nothing to migrate, nothing changed */
+    inst b = open_inst();
+    ck_assert_str_eq(schema_version(), is_backend("sqlite") ? "2\n" : "1 2\n");
+    ck_assert_str_eq(db_query(V1_DUMP), before);
+    ck_assert_str_eq(history(&b, &ALL_ROWS), ALLOC_LINES);
+    close_inst(&b);
+}
+END_TEST
+
+/* A step that fails half-way leaves the v1 ledger as it was: step 2's
+ * first statements (the new columns of capalloc_runs, the valuations
+ * table) are undone with it, and the version stays 1. */
+START_TEST(failed_migration_changes_nothing)
+{
+    /* someone's table in the way of step 2's last CREATE TABLE */
+    if (!load_v1("CREATE TABLE capalloc_run_prices (x INTEGER)"))
+        return;
+    static char before[8192];
+    snprintf(before, sizeof before, "%s", db_query(V1_DUMP));
+    for (int attempt = 0; attempt < 2; attempt++) {
+        loaded_plugin *p = NULL;
+        cap_error e = {0, ""};
+        int rc = plugin_start(cfg, &cfg->storage, "sqlite",
+                              CAPALLOC_KIND_STORAGE, "storage", &p, &e);
+        plugin_close(p);
+        ck_assert_msg(rc != 0, "a failing migration was accepted");
+        ck_assert_msg(strstr(e.msg, "schema version 2") != NULL &&
+                          strstr(e.msg, "capalloc_run_prices") != NULL,
+                      "%s", e.msg);
+        ck_assert_str_eq(schema_version(), "1\n");
+        ck_assert_str_eq(db_query(V1_DUMP), before);
+        char sql[512];
+        if (is_backend("sqlite"))
+            snprintf(sql, sizeof sql,
+                     "SELECT (SELECT count(*) FROM pragma_table_info("
+                     "'capalloc_runs') WHERE name IN ('capalloc_version',"
+                     " 'detail')), (SELECT count(*) FROM sqlite_master WHERE"
+                     " name LIKE 'capalloc_valuations%%')");
+        else
+            snprintf(sql, sizeof sql,
+                     "SELECT (SELECT count(*) FROM information_schema.columns"
+                     " WHERE table_schema = '%s' AND table_name ="
+                     " 'capalloc_runs' AND column_name IN"
+                     " ('capalloc_version', 'detail')), (SELECT count(*)"
+                     " FROM pg_class c JOIN pg_namespace n ON n.oid ="
+                     " c.relnamespace WHERE n.nspname = '%s' AND c.relname"
+                     " LIKE 'capalloc_valuations%%')",
+                     ledger, ledger);
+        ck_assert_str_eq(db_query(sql), "0|0\n");
+    }
+}
+END_TEST
+
 /* postgres only: start the backend with this conninfo (and options);
  * returns plugin_start's exit code, its message in e. */
 static int start_pg_with(const char *conninfo, const char *more, cap_error *e)
@@ -1304,6 +1474,8 @@ static Suite *storage_suite(void)
     tcase_add_test(tc, history_query_fields);
     tcase_add_test(tc, import_once_per_date);
     tcase_add_test(tc, record_corruption_named);
+    tcase_add_test(tc, migrates_a_v1_ledger);
+    tcase_add_test(tc, failed_migration_changes_nothing);
     if (is_backend("postgres")) {
         tcase_add_test(tc, pg_password_never_shown);
         tcase_add_test(tc, pg_malformed_conninfo);

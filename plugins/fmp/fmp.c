@@ -34,6 +34,8 @@
  *                       run's output lists such tickers). Only for a ticker
  *                       FMP left out: a feed that fails (errors, 402, bad
  *                       key) still fails the run.
+ *   allow_insecure_http false: allow an http:// base_url to a host that is
+ *                       not loopback (see "The key in transit" below)
  *
  * The key is never shown: URLs in logs and messages read apikey=***, and
  * every message the plugin produces is scrubbed of the key's text.

@@ -472,6 +472,55 @@ START_TEST(bad_input_changes_nothing)
 }
 END_TEST
 
+/* A book of 100,000 rows: all of them written, each exactly, in one run.
+ * (bench_import measures the time; this checks the result only.) */
+START_TEST(import_hundred_thousand_rows)
+{
+    enum { N = 100000 };
+    tu_write_file("fund.yaml", "%s", FULL_YAML);
+    char path[PATH_MAX];
+    tu_path(path, sizeof path, "pos.csv");
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "portfolio_id,ticker,quantity\n");
+    for (int i = 0; i < N; i++)
+        fprintf(f, "%d,T%06d,%d%s\n", i % 3 + 1, i, i, i % 7 ? "" : ".25");
+    ck_assert_int_eq(fclose(f), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "positions", "import", "pos.csv"), 0);
+    ck_assert_has(out, "imported 100000 positions for 3 portfolios");
+    ck_assert_str_eq(q("fund.db", "SELECT count(*) FROM positions_book"), "100000");
+    /* every row as written: portfolio, ticker and quantity agree */
+    ck_assert_str_eq(
+        q("fund.db",
+          "SELECT count(*) FROM positions_book WHERE "
+          "portfolio_id = CAST(CAST(substr(ticker, 2) AS INTEGER) % 3 + 1 AS TEXT) "
+          "AND quantity = CAST(CAST(substr(ticker, 2) AS INTEGER) AS TEXT) || "
+          "CASE WHEN CAST(substr(ticker, 2) AS INTEGER) % 7 = 0 "
+          "THEN '.25' ELSE '.00' END"),
+        "100000");
+    ck_assert_str_eq(q("fund.db", "SELECT portfolio_id, count(*) FROM "
+                                  "positions_book GROUP BY portfolio_id"),
+                     "1|33334\n2|33333\n3|33333");
+    /* the books of the three strategies were opened */
+    ck_assert_str_eq(q("fund.db", "SELECT portfolio_id, cash FROM "
+                                  "cash_equity_book ORDER BY portfolio_id"),
+                     "1|0.00\n2|0.00\n3|0.00");
+    /* a duplicate at the very end: refused, naming both lines, and the
+     * ledger is unchanged */
+    f = fopen(path, "a");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "2,T000001,5\n");
+    ck_assert_int_eq(fclose(f), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "positions", "import", "pos.csv"), 2);
+    ck_assert_has(err, "pos.csv:100002: position 2/T000001 given twice "
+                       "(first on line 3)");
+    ck_assert_str_eq(q("fund.db", "SELECT quantity FROM positions_book WHERE "
+                                  "ticker = 'T000001'"),
+                     "1.00");
+    ck_assert_str_eq(q("fund.db", "SELECT count(*) FROM capalloc_runs"), "1");
+}
+END_TEST
+
 START_TEST(bad_config_names_file_line_key)
 {
     struct {
@@ -696,6 +745,7 @@ int main(void)
     tcase_add_test(tc, overweight_in_positions_reports_shortfall);
     tcase_add_test(tc, cash_conserved_over_a_sequence);
     tcase_add_test(tc, bad_input_changes_nothing);
+    tcase_add_test(tc, import_hundred_thousand_rows);
     tcase_add_test(tc, bad_config_names_file_line_key);
     tcase_add_test(tc, refused_input_creates_no_ledger);
     tcase_add_test(tc, foreign_database_refused);

@@ -202,21 +202,17 @@ static capalloc_config *cfg;
 static loaded_plugin *plug;
 static char logbuf[262144]; /* the plugin's log lines of the last call */
 
-/* Start the fmp plugin with these extra options (YAML flow entries). */
-__attribute__((format(printf, 1, 2))) static int start_fmp(const char *fmt, ...)
+/* Start the fmp plugin at base_url with these extra options (YAML flow
+ * entries, after a comma). */
+static int start_fmp_at(const char *base_url, const char *opts)
 {
-    char opts[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(opts, sizeof opts, fmt, ap);
-    va_end(ap);
     tu_write_file("capalloc.yaml",
                "master_portfolio_id: \"0\"\ncurrency: USD\n"
                "plugin_dir: %s/plugins/.libs\n"
-               "prices:\n  plugin: fmp\n  options: {base_url: \"http://127.0.0.1:%d\", "
+               "prices:\n  plugin: fmp\n  options: {base_url: \"%s\", "
                "api_key_env: " KEY_ENV ", backoff_ms: 1%s%s}\n"
                "portfolio_weights: {\"1\": 0.5}\n",
-               TEST_BUILDDIR, port, *opts ? ", " : "", opts);
+               TEST_BUILDDIR, base_url, *opts ? ", " : "", opts);
     char path[PATH_MAX];
     tu_path(path, sizeof path, "capalloc.yaml");
     cap_error e = {0, ""};
@@ -232,6 +228,18 @@ __attribute__((format(printf, 1, 2))) static int start_fmp(const char *fmt, ...)
         cfg = NULL;
     }
     return rc;
+}
+
+/* Start the fmp plugin on the fake server with these extra options. */
+__attribute__((format(printf, 1, 2))) static int start_fmp(const char *fmt, ...)
+{
+    char opts[2048], url[64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(opts, sizeof opts, fmt, ap);
+    va_end(ap);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+    return start_fmp_at(url, opts);
 }
 
 static void stop_fmp(void)
@@ -720,6 +728,143 @@ START_TEST(key_from_environment_only)
 }
 END_TEST
 
+/* ---- the key in transit: plain http only to loopback, never a proxy ---- */
+
+static void unset_proxies(void)
+{
+    static const char *const v[] = {"http_proxy", "HTTP_PROXY", "https_proxy",
+                                    "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+                                    "no_proxy", "NO_PROXY"};
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++)
+        unsetenv(v[i]);
+}
+
+START_TEST(plain_http_only_to_loopback)
+{
+    unset_proxies();
+    /* not loopback: refused at create, a config error at base_url */
+    static const char *const far[] = {
+        "http://192.0.2.10:8080", "http://example.com", "http://128.0.0.1",
+        "http://127.0.0.1.example.com", "http://[::2]:80", "http://localhost.example.com"};
+    for (size_t i = 0; i < sizeof far / sizeof *far; i++) {
+        ck_assert_int_eq(start_fmp_at(far[i], ""), CAP_EXIT_CONFIG);
+        ck_assert_has(logbuf, "prices.options.base_url");
+        ck_assert_has(logbuf, "is plain http to a host that is not loopback");
+        ck_assert_has(logbuf, "allow_insecure_http: true");
+    }
+    /* ... unless allowed explicitly (create() connects to nothing) */
+    ck_assert_int_eq(start_fmp_at("http://192.0.2.10:8080",
+                                  "allow_insecure_http: true"), 0);
+    stop_fmp();
+    /* ... and even then not when a proxy would get the key in clear */
+    static const char *const proxies[] = {"http_proxy", "all_proxy", "ALL_PROXY"};
+    for (size_t i = 0; i < sizeof proxies / sizeof *proxies; i++) {
+        setenv(proxies[i], "http://127.0.0.1:9", 1);
+        ck_assert_int_eq(start_fmp_at("http://192.0.2.10:8080",
+                                      "allow_insecure_http: true"),
+                         CAP_EXIT_CONFIG);
+        ck_assert_has(logbuf, "prices.options.base_url");
+        ck_assert_has(logbuf, "through the proxy in clear text");
+        ck_assert_has(logbuf, proxies[i]);
+        /* https through the same proxy is a tunnel: fine */
+        ck_assert_int_eq(start_fmp_at("https://192.0.2.10", ""), 0);
+        stop_fmp();
+        unsetenv(proxies[i]);
+    }
+    /* loopback hosts need no option */
+    static const char *const near[] = {
+        "http://localhost:1", "http://LOCALHOST", "http://127.8.9.10:1/x/",
+        "http://[::1]:1"};
+    for (size_t i = 0; i < sizeof near / sizeof *near; i++) {
+        ck_assert_msg(start_fmp_at(near[i], "") == 0, "%s: %s", near[i], logbuf);
+        stop_fmp();
+    }
+    /* a host hidden behind a user name, fragment or backslash */
+    static const char *const tricks[] = {
+        "http://127.0.0.1@example.com", "http://example.com#@127.0.0.1",
+        "http://127.0.0.1\\\\@example.com", "https://user@example.com"};
+    for (size_t i = 0; i < sizeof tricks / sizeof *tricks; i++) {
+        ck_assert_int_eq(start_fmp_at(tricks[i], "allow_insecure_http: true"),
+                         CAP_EXIT_CONFIG);
+        ck_assert_has(logbuf, "prices.options.base_url");
+        ck_assert_has(logbuf, "without a query, fragment or user name");
+    }
+}
+END_TEST
+
+/* A listening socket on loopback that never accepts: the "proxy". */
+static int proxy_listener(int *proxy_port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in a = {0};
+    socklen_t al = sizeof a;
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(fd, 16), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    *proxy_port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* 1 when a connection waits on the listener (accepted and closed). A
+ * completed connect() is in the accept queue before the client's call
+ * returns: no waiting is needed to see it. */
+static int proxy_was_contacted(int fd)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 0) != 1)
+        return 0;
+    int c = accept(fd, NULL, NULL);
+    if (c >= 0)
+        close(c);
+    return 1;
+}
+
+START_TEST(plain_http_never_through_a_proxy)
+{
+    unset_proxies();
+    control("{\"reset\": true}"); /* (the test's own client: no proxy yet) */
+    int pport, lfd = proxy_listener(&pport);
+    char proxy[64], url[128];
+    snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", pport);
+    setenv("http_proxy", proxy, 1);
+    setenv("ALL_PROXY", proxy, 1);
+
+    /* The control: plain libcurl does take this proxy for a loopback
+     * http:// URL (so the check below can fail). CONNECT_ONLY: curl
+     * connects to the proxy and sends nothing. */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
+    CURL *c = curl_easy_init();
+    ck_assert_ptr_nonnull(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
+    ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+    curl_easy_cleanup(c);
+    ck_assert_msg(proxy_was_contacted(lfd),
+                  "control: libcurl did not use http_proxy");
+    ck_assert_int_eq(proxy_was_contacted(lfd), 0);
+
+    /* The plugin: the prices come straight from the fake server, and the
+     * proxy saw no connection at all (so not the key either). */
+    ck_assert_int_eq(start_fmp("timeout_ms: 5000, retries: 0"), 0);
+    static const char *const t[] = {"AAPL", "MSFT"};
+    capalloc_quote q[2];
+    capalloc_err err;
+    ck_assert_msg(price(t, 2, q, &err) == CAPALLOC_OK, "%s", err.msg);
+    ck_assert_int_eq(q[0].found, 1);
+    ck_assert_int_eq(q[0].price.micros, micros("268.47"));
+    ck_assert_int_eq(q[1].price.micros, micros("497.1"));
+    ck_assert_msg(!proxy_was_contacted(lfd),
+                  "the plugin connected to the proxy with a plain http URL");
+    stop_fmp();
+    unset_proxies();
+    close(lfd);
+    ck_assert_int_eq(stat_int("requests"), 1); /* the server saw it */
+}
+END_TEST
+
 START_TEST(last_known_prices)
 {
     ck_assert_int_eq(start_fmp("last_known_path: known.tsv, last_known_max_age: 3600"), 0);
@@ -1042,6 +1187,8 @@ int main(void)
     tcase_add_test(tp, wrong_key_fails_at_once);
     tcase_add_test(tp, key_from_environment_only);
     tcase_add_test(tp, last_known_prices);
+    tcase_add_test(tp, plain_http_only_to_loopback);
+    tcase_add_test(tp, plain_http_never_through_a_proxy);
     suite_add_tcase(s, tp);
     TCase *tb = tcase_create("binary");
     tcase_add_checked_fixture(tb, setup, teardown);

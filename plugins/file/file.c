@@ -20,19 +20,19 @@
  * instance: later calls answer from memory, also when the first read
  * failed (they report the same error), so one run never mixes two
  * versions of the file. Every quote's as_of is the file's mtime.
- * Lookups are a binary search in the sorted table.
+ * Lookups are a binary search in the sorted table. The parse step is in
+ * file_csv.c (fuzzed on its own: tests/fuzz/fuzz_prices_csv.c).
  *
  *   YAML:  prices: {plugin: file, options: {path: prices.csv}}
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 
 #include "capalloc_plugin.h"
+#include "file_csv.h"
 
 #define FILE_VERSION "1.0.0"
 
@@ -40,12 +40,6 @@ static const capalloc_option_spec file_options[] = {
     {"path", CAPALLOC_OPT_PATH, 0, "prices.csv",
      "CSV file of ticker,price (read on first use)"},
     {NULL, 0, 0, NULL, NULL}};
-
-typedef struct price_entry {
-    const char *ticker; /* points into file_src.text */
-    capalloc_dec price;
-    size_t line;
-} price_entry;
 
 typedef struct file_src {
     const capalloc_host *host;
@@ -117,168 +111,13 @@ static capalloc_status slurp(file_src *f, char **out, size_t *len,
     return CAPALLOC_OK;
 }
 
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && isspace((unsigned char)s[n - 1]))
-        s[--n] = '\0';
-    return s;
-}
-
-static int cmp_entry(const void *a, const void *b)
-{
-    const price_entry *x = a, *y = b;
-    int c = strcmp(x->ticker, y->ticker);
-    if (c != 0)
-        return c;
-    return (x->line > y->line) - (x->line < y->line);
-}
-
-/* Split a data line (trimmed, not blank, not a comment) into its two
- * trimmed fields. */
-static capalloc_status split_line(file_src *f, char *s, size_t line,
-                                  char **ticker, char **text, capalloc_err *err)
-{
-    char *comma = strchr(s, ',');
-    if (comma == NULL || strchr(comma + 1, ',') != NULL) {
-        f->host->set_error(err, NULL,
-                           "%s:%zu: expected 'ticker,price', found %s",
-                           f->path, line,
-                           comma == NULL
-                               ? "one field"
-                               : "more than two fields (no thousands "
-                                 "separators in prices)");
-        return CAPALLOC_ERR_INVALID;
-    }
-    *comma = '\0';
-    *ticker = trim(s);
-    *text = trim(comma + 1);
-    return CAPALLOC_OK;
-}
-
-/* Check one row's fields into *e. */
-static capalloc_status parse_row(file_src *f, const char *ticker,
-                                 const char *text, size_t line, price_entry *e,
-                                 capalloc_err *err)
-{
-    const capalloc_host *h = f->host;
-    if (*ticker == '\0') {
-        h->set_error(err, NULL, "%s:%zu: empty ticker", f->path, line);
-        return CAPALLOC_ERR_INVALID;
-    }
-    if (strchr(ticker, '"') != NULL || strchr(text, '"') != NULL) {
-        h->set_error(err, NULL,
-                     "%s:%zu: quoted fields are not supported: write "
-                     "ticker,price without quotes",
-                     f->path, line);
-        return CAPALLOC_ERR_INVALID;
-    }
-    if (*text == '\0') {
-        h->set_error(err, NULL, "%s:%zu: no price for %s", f->path, line,
-                     ticker);
-        return CAPALLOC_ERR_INVALID;
-    }
-    capalloc_dec price;
-    capalloc_status st = h->dec_parse(text, &price);
-    if (st != CAPALLOC_OK) {
-        h->set_error(err, NULL,
-                     "%s:%zu: price of %.64s ('%.40s%s') is not an exact "
-                     "decimal%s",
-                     f->path, line, ticker, text, strlen(text) > 40 ? "..." : "",
-                     st == CAPALLOC_ERR_OVERFLOW
-                         ? " in range"
-                         : " (digits with at most 6 decimal places, no "
-                           "exponent)");
-        return CAPALLOC_ERR_INVALID;
-    }
-    if (price.micros <= 0) {
-        h->set_error(err, NULL, "%s:%zu: price of %.64s ('%.40s%s') must be "
-                     "positive",
-                     f->path, line, ticker, text, strlen(text) > 40 ? "..." : "");
-        return CAPALLOC_ERR_INVALID;
-    }
-    e->ticker = ticker;
-    e->price = price;
-    e->line = line;
-    return CAPALLOC_OK;
-}
-
-static capalloc_status parse(file_src *f, char *text, size_t len,
-                             capalloc_err *err)
-{
-    const capalloc_host *h = f->host;
-    if (memchr(text, '\0', len) != NULL) {
-        size_t line = 1;
-        for (const char *p = text; *p; p++)
-            line += *p == '\n';
-        h->set_error(err, NULL, "%s:%zu: a NUL byte: not a text file",
-                     f->path, line);
-        return CAPALLOC_ERR_INVALID;
-    }
-    /* Upper bound on data lines: one per '\n', plus the last. */
-    size_t cap = 1;
-    for (size_t i = 0; i < len; i++)
-        cap += text[i] == '\n';
-    f->prices = calloc(cap, sizeof *f->prices);
-    if (f->prices == NULL) {
-        h->set_error(err, NULL, "out of memory reading price file %s",
-                     f->path);
-        return CAPALLOC_ERR_NOMEM;
-    }
-    char *p = text;
-    if ((unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB &&
-        (unsigned char)p[2] == 0xBF)
-        p += 3; /* UTF-8 byte order mark, as spreadsheets write it */
-    int seen_data = 0;
-    for (size_t line = 1; p != NULL; line++) {
-        char *nl = strchr(p, '\n');
-        if (nl != NULL)
-            *nl = '\0';
-        char *s = trim(p);
-        p = nl != NULL ? nl + 1 : NULL;
-        if (*s == '\0' || *s == '#')
-            continue;
-        char *ticker, *price;
-        capalloc_status st = split_line(f, s, line, &ticker, &price, err);
-        if (st != CAPALLOC_OK)
-            return st;
-        /* The optional header, on the first data line, in any case. */
-        if (!seen_data++ && strcasecmp(ticker, "ticker") == 0 &&
-            strcasecmp(price, "price") == 0)
-            continue;
-        st = parse_row(f, ticker, price, line, &f->prices[f->n], err);
-        if (st != CAPALLOC_OK)
-            return st;
-        f->n++;
-    }
-
-    if (f->n > 1)
-        qsort(f->prices, f->n, sizeof *f->prices, cmp_entry);
-    /* Report the duplicate that comes first in the file. */
-    const price_entry *dup = NULL, *first = NULL;
-    for (size_t i = 1; i < f->n; i++)
-        if (strcmp(f->prices[i - 1].ticker, f->prices[i].ticker) == 0 &&
-            (dup == NULL || f->prices[i].line < dup->line)) {
-            dup = &f->prices[i];
-            first = &f->prices[i - 1];
-        }
-    if (dup != NULL) {
-        h->set_error(err, NULL, "%s:%zu: ticker %s given twice (first on "
-                     "line %zu)",
-                     f->path, dup->line, dup->ticker, first->line);
-        return CAPALLOC_ERR_INVALID;
-    }
-    return CAPALLOC_OK;
-}
-
 static capalloc_status load(file_src *f, capalloc_err *err)
 {
     size_t len = 0;
     capalloc_status st = slurp(f, &f->text, &len, &f->as_of, err);
     if (st == CAPALLOC_OK)
-        st = parse(f, f->text, len, err);
+        st = file_csv_parse(f->host, f->path, f->text, len, &f->prices, &f->n,
+                            err);
     if (st != CAPALLOC_OK) {
         free(f->prices);
         f->prices = NULL;

@@ -34,9 +34,31 @@
  *                       run's output lists such tickers). Only for a ticker
  *                       FMP left out: a feed that fails (errors, 402, bad
  *                       key) still fails the run.
+ *   allow_insecure_http false: allow an http:// base_url to a host that is
+ *                       not loopback (see "The key in transit" below)
  *
  * The key is never shown: URLs in logs and messages read apikey=***, and
  * every message the plugin produces is scrubbed of the key's text.
+ *
+ * The key in transit. FMP takes the key in the URL's query, so whoever
+ * sees the request sees the key. The rule:
+ *   - https:// base_url: always allowed. Through a proxy from the
+ *     environment (https_proxy, ALL_PROXY) the request goes in a CONNECT
+ *     tunnel: the proxy sees the host name, never the URL.
+ *   - http:// base_url to a loopback host (127.0.0.0/8, localhost, [::1]):
+ *     allowed (tests, a local relay); the request never leaves the machine.
+ *   - http:// base_url to any other host: refused at create()
+ *     (CAPALLOC_ERR_INVALID at base_url: exit 3) unless the option
+ *     allow_insecure_http is true, which says the key may cross that
+ *     network in clear text. Even then it is refused when the environment
+ *     names a proxy curl would use for it (http_proxy, all_proxy,
+ *     ALL_PROXY): the key would be handed to the proxy in clear text.
+ *   - Whatever the host, an http:// request never uses a proxy
+ *     (CURLOPT_PROXY ""): a proxy variable set after create(), or one set
+ *     for loopback, is ignored rather than given the key.
+ * A base_url with a user name ('@'), a query ('?'), a fragment ('#') or a
+ * backslash is refused: the host must be the one it appears to be. The
+ * host is read with curl's own URL parser.
  *
  * Prices are exact: see fmp_json.c (the number's own text, never a double;
  * more than 6 decimals are rounded half-even on the digits).
@@ -45,8 +67,10 @@
  * "ticker price as_of fetched_at" (Unix seconds), rewritten atomically
  * (temporary file + rename) after each successful fetch.
  */
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +101,9 @@ static const capalloc_option_spec fmp_options[] = {
      "file remembering the last fetched price of each ticker"},
     {"last_known_max_age", CAPALLOC_OPT_INT, 0, "0",
      "seconds a remembered price may stand in for a missing one (0: off)"},
+    {"allow_insecure_http", CAPALLOC_OPT_BOOL, 0, "false",
+     "allow an http:// base_url that is not loopback: the API key then "
+     "crosses the network in clear text"},
     {NULL, 0, 0, NULL, NULL}};
 
 /* ------------------------------------------------------------------------ */
@@ -375,6 +402,93 @@ static void known_fill(fmp_state *s, const char *const *tickers, size_t n,
 }
 
 /* ------------------------------------------------------------------------ */
+/* the key in transit (see the header comment)                              */
+/* ------------------------------------------------------------------------ */
+
+/* 1: host (as curl's URL parser gives it) is 127.0.0.0/8, localhost or
+ * [::1]. */
+static int host_is_loopback(const char *host)
+{
+    if (strcasecmp(host, "localhost") == 0)
+        return 1;
+    struct in_addr a4;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    char h6[INET6_ADDRSTRLEN + 2];
+    size_t n = strlen(host);
+    struct in6_addr a6;
+    if (n > 2 && n < sizeof h6 && host[0] == '[' && host[n - 1] == ']') {
+        memcpy(h6, host + 1, n - 2);
+        h6[n - 2] = '\0';
+        return inet_pton(AF_INET6, h6, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+    }
+    return 0;
+}
+
+/* The proxy variable curl would use for an http:// URL, or NULL. */
+static const char *http_proxy_env(void)
+{
+    static const char *const names[] = {"http_proxy", "all_proxy",
+                                        "ALL_PROXY"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        const char *v = getenv(names[i]);
+        if (v != NULL && *v != '\0')
+            return names[i];
+    }
+    return NULL;
+}
+
+/* s->base_url is http://: allowed to loopback; elsewhere only with
+ * allow_insecure_http and no proxy in the environment. */
+static capalloc_status check_plain_http(fmp_state *s, int insecure,
+                                        capalloc_err *err)
+{
+    const capalloc_host *h = s->host;
+    CURLU *u = curl_url();
+    char *hostname = NULL;
+    if (u == NULL) {
+        h->set_error(err, NULL, "out of memory");
+        return CAPALLOC_ERR_NOMEM;
+    }
+    if (curl_url_set(u, CURLUPART_URL, s->base_url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &hostname, 0) != CURLUE_OK) {
+        curl_url_cleanup(u);
+        h->set_error(err, "base_url", "base_url '%s' is not a valid URL",
+                     s->base_url);
+        return CAPALLOC_ERR_INVALID;
+    }
+    int loopback = host_is_loopback(hostname);
+    curl_free(hostname);
+    curl_url_cleanup(u);
+    if (loopback)
+        return CAPALLOC_OK;
+    if (!insecure) {
+        h->set_error(err, "base_url",
+                     "base_url '%s' is plain http to a host that is not "
+                     "loopback: the API key would cross the network in clear "
+                     "text; use https://, or set allow_insecure_http: true "
+                     "to accept that",
+                     s->base_url);
+        return CAPALLOC_ERR_INVALID;
+    }
+    const char *proxy = http_proxy_env();
+    if (proxy != NULL) {
+        h->set_error(err, "base_url",
+                     "base_url '%s' is plain http and the environment sets a "
+                     "proxy (%s): the API key would go through the proxy in "
+                     "clear text; use https:// (the proxy then only tunnels "
+                     "it) or unset %s",
+                     s->base_url, proxy, proxy);
+        return CAPALLOC_ERR_INVALID;
+    }
+    h->log(h, CAPALLOC_LOG_WARNING,
+           "base_url %s is plain http (allow_insecure_http): the API key "
+           "crosses the network in clear text",
+           s->base_url);
+    return CAPALLOC_OK;
+}
+
+/* ------------------------------------------------------------------------ */
 /* the callbacks                                                             */
 /* ------------------------------------------------------------------------ */
 
@@ -482,10 +596,11 @@ static capalloc_status fmp_create(const capalloc_host *host,
     host->opt_string(opts, "base_url", &v);
     if (v == NULL || (strncmp(v, "https://", 8) != 0 &&
                       strncmp(v, "http://", 7) != 0) ||
-        strchr(v, '?') != NULL) {
+        strpbrk(v, "?#@\\") != NULL) {
         host->set_error(err, "base_url",
                         "base_url must be an http:// or https:// address "
-                        "without a query, got '%s'", v ? v : "");
+                        "without a query, fragment or user name, got '%s'",
+                        v ? v : "");
         goto fail;
     }
     st = CAPALLOC_ERR_NOMEM;
@@ -494,6 +609,16 @@ static capalloc_status fmp_create(const capalloc_host *host,
     size_t bl = strlen(s->base_url);
     while (bl > 0 && s->base_url[bl - 1] == '/')
         s->base_url[--bl] = '\0';
+    if (strncmp(s->base_url, "http://", 7) == 0) {
+        int insecure = 0;
+        host->opt_bool(opts, "allow_insecure_http", &insecure);
+        s->plain_http = 1;
+        capalloc_status hst = check_plain_http(s, insecure, err);
+        if (hst != CAPALLOC_OK) {
+            st = hst;
+            goto fail;
+        }
+    }
 
     v = NULL;
     if (host->opt_string(opts, "last_known_path", &v) && v != NULL && *v &&

@@ -25,7 +25,9 @@
  * The key: the URL given to CURLOPT_URL carries it; every URL shown in a
  * log or message is the redacted one (apikey=***), and every message is
  * scrubbed of the key's text anyway (curl's error buffer included).
- * Redirects are not followed (a redirect would carry the key elsewhere).
+ * Redirects are not followed (a redirect would carry the key elsewhere),
+ * and a plain http:// request never goes through a proxy (fmp.c says when
+ * plain http is allowed at all).
  */
 #include <curl/curl.h>
 #include <stdarg.h>
@@ -593,6 +595,10 @@ static int setup_easy(run *R, slot *sl, req *r, size_t qi)
     bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)s->timeout_ms) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, "capalloc-fmp/1.0") != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "") != CURLE_OK;
+    /* plain http carries the key in clear: never hand it to a proxy (an
+     * empty CURLOPT_PROXY overrides http_proxy / ALL_PROXY; see fmp.c) */
+    if (s->plain_http)
+        bad |= curl_easy_setopt(e, CURLOPT_PROXY, "") != CURLE_OK;
 #if LIBCURL_VERSION_NUM >= 0x075500
     bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
 #else

@@ -25,6 +25,7 @@ typedef enum fmp_mode {
 typedef struct fmp_state {
     const capalloc_host *host;
     char *base_url;           /* no trailing '/' */
+    int plain_http;           /* base_url is http://: never via a proxy */
     fmp_mode mode;
     int64_t batch_size;
     int64_t concurrency;

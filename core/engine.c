@@ -58,6 +58,9 @@ cap_exit storage_code(capalloc_status st)
         return CAP_EXIT_BUSY;
     case CAPALLOC_ERR_NOMEM:
         return CAP_EXIT_INTERNAL;
+    case CAPALLOC_ERR_INVALID:
+        /* the ledger does not fit the configuration (e.g. its currency) */
+        return CAP_EXIT_CONFIG;
     default:
         return CAP_EXIT_STORAGE;
     }

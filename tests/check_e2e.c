@@ -651,6 +651,25 @@ START_TEST(policy_by_path_gets_its_options)
 }
 END_TEST
 
+/* A ledger kept in one currency opened by a config in another: a
+ * configuration error (exit 3) that says how to fix it, nothing changed. */
+START_TEST(currency_mismatch_is_a_config_error)
+{
+    tu_write_file("fund.yaml", "master_portfolio_id: \"0\"\ncurrency: USD\n"
+                               "portfolio_weights: {\"1\": 0.5}\n");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "100"), 0);
+    tu_write_file("fund.yaml", "master_portfolio_id: \"0\"\ncurrency: EUR\n"
+                               "portfolio_weights: {\"1\": 0.5}\n");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "status"), 3);
+    ck_assert_ptr_nonnull(strstr(err, "booked in USD"));
+    ck_assert_ptr_nonnull(strstr(err, "set 'currency: USD'"));
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "5"), 3);
+    ck_assert_str_eq(q("capalloc.db", "SELECT portfolio_id, currency, cash "
+                                      "FROM cash_equity_book"),
+                     "0|USD|100.00");
+}
+END_TEST
+
 /* A policy built against the ABI 1.0 header (tests/abi-1.0) loads and
  * runs unchanged on an ABI 1.1 core, whose run is recorded all the same. */
 START_TEST(abi_1_0_policy_still_runs)
@@ -751,6 +770,7 @@ int main(void)
     tcase_add_test(tc, foreign_database_refused);
     tcase_add_test(tc, policy_by_path_gets_its_options);
     tcase_add_test(tc, abi_1_0_policy_still_runs);
+    tcase_add_test(tc, currency_mismatch_is_a_config_error);
     tcase_add_test(tc, dry_run_writes_nothing);
     tcase_add_test(tc, help_everywhere);
     tcase_add_test(tc, config_from_environment);

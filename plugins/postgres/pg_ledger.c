@@ -108,9 +108,11 @@ static capalloc_status cash_row(pgp *s, const PGresult *res, int r,
     if (h->currency != NULL && strcmp(cur, h->currency) != 0) {
         h->set_error(err, NULL,
                      "the ledger in %s: cash_equity_book, %s is booked in "
-                     "%.16s, but the fund's currency is %s",
-                     s->where, row, cur, h->currency);
-        return CAPALLOC_ERR_IO;
+                     "%.16s, but the fund's currency is %s: set 'currency: "
+                     "%.16s' in the configuration, or point storage at a "
+                     "ledger kept in %s (nothing was changed)",
+                     s->where, row, cur, h->currency, cur, h->currency);
+        return CAPALLOC_ERR_INVALID;
     }
     capalloc_dec cash;
     capalloc_status st = pgp_parse_stored(s, PQgetvalue(res, r, 2), &cash, err,

@@ -92,9 +92,11 @@ static capalloc_status read_cash(sqlp *s, const capalloc_ledger_sink *sink,
             /* The amounts would silently change meaning. */
             h->set_error(err, NULL,
                          "ledger %s: cash_equity_book, %s is booked in %s, but "
-                         "the fund's currency is %s",
-                         s->path, row, cur, h->currency);
-            st = CAPALLOC_ERR_IO;
+                         "the fund's currency is %s: set 'currency: %s' in "
+                         "the configuration, or point storage at a ledger "
+                         "kept in %s (nothing was changed)",
+                         s->path, row, cur, h->currency, cur, h->currency);
+            st = CAPALLOC_ERR_INVALID;
         } else if ((st = sqlp_parse_stored(s, text, &cash, err, "cash_equity_book",
                                       row, "cash")) == CAPALLOC_OK &&
                    (st = sink->cash(sink->ctx, id, cash)) != CAPALLOC_OK) {

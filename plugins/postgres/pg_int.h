@@ -37,18 +37,6 @@
 #define PGP_HIDDEN __attribute__((visibility("hidden")))
 #else
 #define PGP_HIDDEN
-/* pg_record.c: the run's record (ABI 1.1); the SQL templates of
- * PGP_SQL_HISTORY and PGP_SQL_RUN. */
-PGP_HIDDEN extern const char pgp_sql_history[];
-PGP_HIDDEN extern const char pgp_sql_run[];
-PGP_HIDDEN capalloc_status pgp_read_history(void *state,
-                                            const capalloc_history_query *q,
-                                            const capalloc_record_sink *sink,
-                                            capalloc_err *err);
-PGP_HIDDEN capalloc_status pgp_read_run(void *state, int64_t run_id,
-                                        const capalloc_record_sink *sink,
-                                        int *found, capalloc_err *err);
-
 #endif
 
 /* pg_advisory_xact_lock(PGP_LOCK_CLASS, hashtext('<schema>')) is the

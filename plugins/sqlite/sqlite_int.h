@@ -24,28 +24,6 @@
 #define SQLP_HIDDEN __attribute__((visibility("hidden")))
 #else
 #define SQLP_HIDDEN
-/* The batch's record, or NULL: a core of ABI 1.0 hands over a batch
- * without the field, which must then not be read. */
-static inline const capalloc_run_record *
-sqlp_record(const sqlp *s, const capalloc_write_batch *b)
-{
-    return CAPALLOC_HOST_HAS_MINOR(s->host, 1) ? b->record : NULL;
-}
-
-/* sqlite_record.c: the run's record (ABI 1.1). sqlp_write_record writes
- * batch->record for the run write() just inserted, in its transaction. */
-SQLP_HIDDEN capalloc_status sqlp_write_record(sqlp *s,
-                                              const capalloc_write_batch *b,
-                                              sqlite3_int64 run_id,
-                                              capalloc_err *err);
-SQLP_HIDDEN capalloc_status sqlp_read_history(void *state,
-                                              const capalloc_history_query *q,
-                                              const capalloc_record_sink *sink,
-                                              capalloc_err *err);
-SQLP_HIDDEN capalloc_status sqlp_read_run(void *state, int64_t run_id,
-                                          const capalloc_record_sink *sink,
-                                          int *found, capalloc_err *err);
-
 #endif
 
 /* Every statement the plugin runs after create(), prepared once on first

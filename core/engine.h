@@ -28,6 +28,13 @@ typedef struct engine {
                                 0: none) */
     int memory;             /* 1: the storage backend keeps the runs' record
                                (ABI 1.1: read_history, read_run) */
+    /* Strategies whose NAV the operator accepts even when it is negative,
+     * or zero while they hold positions (alloc.h rule 6; `allocate
+     * --accept-nav`): set by the caller before engine_allocate or
+     * engine_status, which refuse (CAP_EXIT_USAGE) an id that is not a
+     * strategy. Borrowed; NULL when n_accept_nav is 0. */
+    const char *const *accept_nav;
+    size_t n_accept_nav;
 } engine;
 
 /* Find and load the config (see config_find), start the three plugins. */

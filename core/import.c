@@ -100,6 +100,10 @@ static int parse_positions(engine *en, const char *path, const char **ids,
                           lineno, f2);
             break;
         }
+        /* Shorts are refused here as in the run (README "Data other
+         * systems write"). No bound on the size: whether quantity x price
+         * fits depends on a price import does not know; the run refuses a
+         * value beyond range (exit 5, naming the row). */
         capalloc_dec q;
         capalloc_status st = dec_parse(f3, &q);
         if (st != CAPALLOC_OK || dec_is_neg(q)) {

@@ -43,9 +43,13 @@ typedef struct ledger {
     size_t n_pos, cap_pos;
 } ledger;
 
+/* Every price fetched by the run's attempts. p[0..n_used): the tickers
+ * the last valuation used (held by the master or a strategy), sorted;
+ * p[n_used..n): the others (an unknown portfolio's, or held no longer),
+ * sorted: kept so a retry asks no ticker twice, out of the record. */
 typedef struct price_cache {
-    ticker_price *p; /* sorted by ticker */
-    size_t n;
+    ticker_price *p;
+    size_t n, n_used;
     size_t requests;
 } price_cache;
 

@@ -127,7 +127,7 @@ static int allocate_once(engine *en, const char *run_date, int force,
     ledger_free(&l);
 
     r->prices = pc->p; /* the prices used, for the record (plan() keeps them) */
-    r->n_prices = pc->n;
+    r->n_prices = pc->n_used;
     record_buf rb;
     rc = plan_record(en, r, dry_run ? NULL : &rb, e);
     if (rc != 0 || dry_run) {
@@ -217,8 +217,11 @@ static int plan(engine *en, const char *run_date, int force, int dry_run,
     }
     if (rc < 0)
         rc = eng_retries_exhausted(en, e);
+    /* the report keeps the prices used; the others go */
+    for (size_t i = pc.n_used; i < pc.n; i++)
+        free(pc.p[i].ticker);
     r->prices = pc.p;
-    r->n_prices = pc.n;
+    r->n_prices = pc.n_used;
     r->price_requests = pc.requests;
     return rc;
 }

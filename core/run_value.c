@@ -25,7 +25,11 @@ static int cmp_tp(const void *a, const void *b)
 const ticker_price *cache_find(const price_cache *c, const char *t)
 {
     ticker_price key = {(char *)t, DEC_ZERO, 0, 0};
-    return find_row(&key, c->p, c->n, sizeof *c->p, cmp_tp);
+    const ticker_price *hit =
+        find_row(&key, c->p, c->n_used, sizeof *c->p, cmp_tp);
+    return hit ? hit
+               : find_row(&key, c->p + c->n_used, c->n - c->n_used,
+                          sizeof *c->p, cmp_tp);
 }
 
 /* A ticker the run prices; required: held by the master or a strategy
@@ -142,9 +146,37 @@ static int fetch_prices(engine *en, price_cache *c, const need_ticker *need,
         c->p[c->n++] = (ticker_price){t, q[i].price, q[i].as_of, q[i].flags};
     }
     sort_rows(c->p, c->n, sizeof *c->p, cmp_tp);
+    c->n_used = c->n; /* one sorted run until use_prices() splits it */
     free(ask);
     free(required);
     free(q);
+    return 0;
+}
+
+/* Split the cache: the prices of need[]'s required tickers first (the
+ * ones the valuation used, for the record and the report), then the
+ * rest; each part stays sorted. 0 or -1 (out of memory). */
+static int use_prices(price_cache *c, const need_ticker *need, size_t n_need)
+{
+    ticker_price *tmp = malloc((c->n + 1) * sizeof *tmp);
+    if (tmp == NULL)
+        return -1;
+    sort_rows(c->p, c->n, sizeof *c->p, cmp_tp); /* split by an earlier call */
+    size_t k = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < c->n; i++) {
+            need_ticker key = {c->p[i].ticker, 0};
+            const need_ticker *nt =
+                find_row(&key, need, n_need, sizeof *need, cmp_need);
+            if ((nt != NULL && nt->required) == (pass == 0))
+                tmp[k++] = c->p[i];
+        }
+        if (pass == 0)
+            c->n_used = k;
+    }
+    if (c->n > 0)
+        memcpy(c->p, tmp, c->n * sizeof *tmp);
+    free(tmp);
     return 0;
 }
 
@@ -318,6 +350,8 @@ int value_fund(engine *en, const ledger *l, alloc_strategy *s, size_t n,
     n_need = d;
 
     rc = fetch_prices(en, pc, need, n_need, l, e);
+    if (rc == 0 && use_prices(pc, need, n_need) != 0)
+        rc = eng_oom(e);
     free(need);
     free(si);
     for (size_t k = 0; rc == 0 && k < l->n_pos; k++) {

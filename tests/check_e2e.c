@@ -828,6 +828,8 @@ START_TEST(master_positions_counted)
     ck_assert_has(q("fund.db", "SELECT detail FROM capalloc_runs WHERE "
                                "action = 'ALLOCATE'"),
                   "\"master_positions\":\"500.00\"");
+    ck_assert_str_eq(q("fund.db", "SELECT ticker, price FROM capalloc_run_prices"),
+                     "MSFT|100");
 }
 END_TEST
 
@@ -849,6 +851,10 @@ START_TEST(unknown_portfolio_positions_warned)
                        "value (no price for GONE)");
     ck_assert_has(out, "\"total_equity\":\"1000.00\"");
     ck_assert_has(out, "\"price_requests\":1");
+    /* priced for the warning only: not a price the run used */
+    ck_assert_has(out, "\"prices\":[]");
+    ck_assert_str_eq(q("fund.db", "SELECT count(*) FROM capalloc_run_prices"),
+                     "0");
     ck_assert_str_eq(q("fund.db", "SELECT portfolio_id, cash FROM "
                                   "cash_equity_book ORDER BY 1"),
                      "0|0.00\n1|300.00\n2|300.00\n3|400.00");

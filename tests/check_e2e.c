@@ -829,7 +829,7 @@ START_TEST(master_positions_counted)
                                "action = 'ALLOCATE'"),
                   "\"master_positions\":\"500.00\"");
     ck_assert_str_eq(q("fund.db", "SELECT ticker, price FROM capalloc_run_prices"),
-                     "MSFT|100");
+                     "MSFT|100.00");
 }
 END_TEST
 

@@ -32,6 +32,10 @@ const ticker_price *cache_find(const price_cache *c, const char *t)
                           sizeof *c->p, cmp_tp);
 }
 
+/* Whose a position is: strategy i (< n), the master, or nobody's. */
+#define OWNER_MASTER ((size_t)-1)
+#define OWNER_NONE ((size_t)-2)
+
 /* A ticker the run prices; required: held by the master or a strategy
  * (an unknown portfolio's ticker is priced only for its warning). */
 typedef struct need_ticker {
@@ -48,9 +52,11 @@ static int cmp_need(const void *a, const void *b)
 /* Price every ticker in need[] (sorted, distinct) not already cached, in
  * ONE call to the price source. A required ticker without a price fails
  * the run before anything is written, naming every such ticker and its
- * holders; an optional one is left out of the cache. */
+ * holders; an optional one is left out of the cache. owner[k]: whose
+ * l->pos[k] is. */
 static int fetch_prices(engine *en, price_cache *c, const need_ticker *need,
-                        size_t n_need, const ledger *l, cap_error *e)
+                        size_t n_need, const ledger *l, const size_t *owner,
+                        cap_error *e)
 {
     const char **ask = malloc((n_need + 1) * sizeof *ask);
     int *required = malloc((n_need + 1) * sizeof *required);
@@ -113,7 +119,8 @@ static int fetch_prices(engine *en, price_cache *c, const need_ticker *need,
             used += w > 0 ? (size_t)w : 0;
             /* who holds it: the first holder is enough to find it */
             for (size_t k = 0; k < l->n_pos; k++)
-                if (strcmp(l->pos[k].ticker, ask[i]) == 0) {
+                if (owner[k] != OWNER_NONE && !dec_is_zero(l->pos[k].qty) &&
+                    strcmp(l->pos[k].ticker, ask[i]) == 0) {
                     w = snprintf(missing + used, sizeof missing - used,
                                  " held by portfolio '%s'", l->pos[k].id);
                     used += w > 0 ? (size_t)w : 0;
@@ -194,10 +201,6 @@ static int cmp_si(const void *a, const void *b)
     return strcmp(((const strat_index *)a)->id, ((const strat_index *)b)->id);
 }
 
-/* Whose a position is: strategy i (< n), the master, or nobody's. */
-#define OWNER_MASTER ((size_t)-1)
-#define OWNER_NONE ((size_t)-2)
-
 /* Short positions are not valued (README "Data other systems write"):
  * every negative quantity in the ledger, whoever holds it, fails the run
  * before a price is asked for, naming each row. */
@@ -260,7 +263,7 @@ static void warn_unknown_positions(const engine *en, const ledger *l,
         return; /* only a warning */
     size_t nu = 0;
     for (size_t k = 0; k < l->n_pos; k++)
-        if (owner[k] == OWNER_NONE)
+        if (owner[k] == OWNER_NONE && !dec_is_zero(l->pos[k].qty))
             u[nu++] = &l->pos[k];
     sort_rows(u, nu, sizeof *u, cmp_pos_ptr);
     for (size_t a = 0, b; a < nu; a = b) {
@@ -281,8 +284,7 @@ static void warn_unknown_positions(const engine *en, const ledger *l,
             snprintf(v, sizeof v, "of unknown value (no price for %s)",
                      unpriced);
         else if (too_big)
-            snprintf(v, sizeof v,
-                     "worth more than capalloc can represent");
+            snprintf(v, sizeof v, "worth more than capalloc can represent");
         else
             snprintf(v, sizeof v, "worth %s %s",
                      dec_format(sum, en->cfg->minor_units, m, sizeof m),
@@ -349,7 +351,7 @@ int value_fund(engine *en, const ledger *l, alloc_strategy *s, size_t n,
             need[d++] = need[k];
     n_need = d;
 
-    rc = fetch_prices(en, pc, need, n_need, l, e);
+    rc = fetch_prices(en, pc, need, n_need, l, owner, e);
     if (rc == 0 && use_prices(pc, need, n_need) != 0)
         rc = eng_oom(e);
     free(need);

@@ -860,6 +860,11 @@ START_TEST(unknown_portfolio_positions_warned)
                      "0|0.00\n1|300.00\n2|300.00\n3|400.00");
     EXPECT_EXIT(RUN("--config", "fund.yaml", "status"), 0);
     ck_assert_has(err, "portfolio '9' holds 1 position worth 536.94 USD");
+    /* once a strategy holds GONE too, its missing price fails the run,
+     * naming the strategy (not the unknown '10', listed first) */
+    exec_sql("fund.db", POS_ROW("10", "GONE", "1") POS_ROW("2", "GONE", "1"));
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--dry-run"), 5);
+    ck_assert_has(err, "GONE held by portfolio '2'");
 }
 END_TEST
 

@@ -197,10 +197,9 @@ static int plan(engine *en, const char *run_date, int force, int dry_run,
         if (i == n) {
             alloc_report_free(r);
             return cap_fail(e, CAP_EXIT_USAGE,
-                            "--accept-nav %s: '%s' is not a strategy "
+                            "--accept-nav: '%s' is not a strategy "
                             "portfolio of %s",
-                            en->accept_nav[k], en->accept_nav[k],
-                            en->cfg->path);
+                            en->accept_nav[k], en->cfg->path);
         }
     }
 

@@ -87,7 +87,11 @@ typedef struct alloc_report {
 
 /* The daily allocation for run_date (YYYY-MM-DD). A date that already ran
  * makes no transfers (r->already_ran) unless force. dry_run computes the
- * plan in a read transaction and writes nothing. */
+ * plan in a read transaction and writes nothing. Positions the run cannot
+ * value - a negative quantity, a value beyond range, a strategy's NAV <= 0
+ * not in accept_nav - fail it with CAP_EXIT_PRICE before any write, naming
+ * the portfolio (README "Data other systems write"); the master's
+ * positions count in total equity; an unknown portfolio's are a warning. */
 int engine_allocate(engine *en, const char *run_date, int force, int dry_run,
                     alloc_report *r, cap_error *e);
 

@@ -374,7 +374,8 @@ typedef struct capalloc_snapshot {
     const char *currency;
     const char *run_date;          /* YYYY-MM-DD of the run */
     capalloc_dec master_cash;
-    capalloc_dec total_equity;     /* master cash + every strategy's total */
+    capalloc_dec total_equity;     /* master cash + the master's positions
+                                      value + every strategy's total */
     size_t n_portfolios;
     const capalloc_portfolio_view *portfolios; /* strategies, master excluded */
     const capalloc_options *options; /* the policy's own options (the same

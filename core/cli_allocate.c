@@ -37,6 +37,8 @@ static void print_report_json(const engine *en, const alloc_report *r,
     printf(",\"master\":{\"id\":");
     json_str(stdout, en->cfg->master_id);
     printf(",\"cash_before\":\"%s\"", fmt_money(t->master_before, mu, a));
+    printf(",\"positions_value\":\"%s\"",
+           fmt_money(t->master_positions, mu, a));
     printf(",\"cash_after\":\"%s\"}", fmt_money(t->master_after, mu, a));
     printf(",\"scaled\":%s,\"transfers\":%zu,\"attempts\":%d",
            t->scaled ? "true" : "false", t->n_transfers, r->attempts);
@@ -120,9 +122,13 @@ static void print_table(const engine *en, const alloc_report *r, int with_transf
     /* The master holds what no strategy is meant to: the reserve. Its
      * weight is 1 - the strategies' weights. */
     char m[64];
+    capalloc_dec master_nav; /* fits: part of total equity */
+    dec_add(t->master_before, t->master_positions, &master_nav);
     snprintf(m, sizeof m, "%s (reserve)", en->cfg->master_id);
     printf("  %-14s %14s %14s %14s %8s %14s %14s", m,
-           fmt_money_table(t->master_before, mu, a), "", "",
+           fmt_money_table(t->master_before, mu, a),
+           fmt_money_table(t->master_positions, mu, b),
+           fmt_money_table(master_nav, mu, c3),
            dec_format(reserve, 2, d, sizeof d), "", "");
     if (with_transfers)
         printf(" %14s %14s", "", fmt_money_table(t->master_after, mu, b));
@@ -149,13 +155,15 @@ static void print_table(const engine *en, const alloc_report *r, int with_transf
 /* options                                                                   */
 /* ------------------------------------------------------------------------ */
 
-enum { OPT_ALLOW_PAST = 256, OPT_METRICS };
+enum { OPT_ALLOW_PAST = 256, OPT_METRICS, OPT_ACCEPT_NAV };
 
 typedef struct run_opts {
     char date[16];
     int date_given;
     int force, dry, allow_past;
     const char *metrics;
+    const char *accept_nav[32]; /* --accept-nav, borrowed from argv */
+    size_t n_accept_nav;
 } run_opts;
 
 static int run_opt(cli *c, int opt, const char *arg, void *ctx)
@@ -182,6 +190,14 @@ static int run_opt(cli *c, int opt, const char *arg, void *ctx)
         if (arg[0] == '\0')
             return cli_usage_error(c, "--metrics-file needs a PATH");
         o->metrics = arg;
+        return 0;
+    case OPT_ACCEPT_NAV:
+        if (arg[0] == '\0')
+            return cli_usage_error(c, "--accept-nav needs a PORTFOLIO");
+        if (o->n_accept_nav == sizeof o->accept_nav / sizeof *o->accept_nav)
+            return cli_usage_error(c, "--accept-nav given more than %zu times",
+                                   o->n_accept_nav);
+        o->accept_nav[o->n_accept_nav++] = arg;
         return 0;
     default:
         return cli_usage_error(c, "unknown option");
@@ -216,6 +232,7 @@ static int allocate(cli *c, int argc, char **argv, run_opts *o, engine **en,
         {"dry-run", no_argument, NULL, 'n'},
         {"allow-past-date", no_argument, NULL, OPT_ALLOW_PAST},
         {"metrics-file", required_argument, NULL, OPT_METRICS},
+        {"accept-nav", required_argument, NULL, OPT_ACCEPT_NAV},
         CLI_GLOBAL_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
@@ -242,6 +259,8 @@ static int allocate(cli *c, int argc, char **argv, run_opts *o, engine **en,
     cli_progress(c, "allocate %s: reading the configuration", o->date);
     if ((rc = cli_open_engine(c, en)))
         return rc;
+    (*en)->accept_nav = o->accept_nav;
+    (*en)->n_accept_nav = o->n_accept_nav;
     cli_progress(c,
                  "allocate %s: valuing with prices from '%s', weighting with "
                  "policy '%s', %s on '%s'",
@@ -291,7 +310,7 @@ static int run_allocate(cli *c, int argc, char **argv)
 {
     struct timespec t0, t1, end;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    run_opts o = {"", 0, 0, 0, 0, NULL};
+    run_opts o = {"", 0, 0, 0, 0, NULL, {NULL}, 0};
     engine *en = NULL;
     alloc_report r;
     memset(&r, 0, sizeof r);
@@ -333,7 +352,7 @@ const cli_command cli_cmd_allocate = {
     "allocate",
     "the daily allocation run",
     "capalloc allocate [-d YYYY-MM-DD [--allow-past-date]] [-f] [-n]\n"
-    "                         [--metrics-file PATH]\n"
+    "                         [--metrics-file PATH] [--accept-nav ID]...\n"
     "       daily_allocator [same options]\n",
     "\n"
     "Values every strategy (cash + positions at current prices), computes\n"
@@ -354,6 +373,9 @@ const cli_command cli_cmd_allocate = {
     "  --metrics-file PATH write the run's metrics for node_exporter's\n"
     "                      textfile collector to PATH (atomically; also when\n"
     "                      the run fails); see capalloc(1) for the names\n"
+    "  --accept-nav ID     run although strategy ID's NAV is negative, or\n"
+    "                      zero while it holds positions (refused with exit\n"
+    "                      5 otherwise); repeatable\n"
     "\n"
     "The table shows amounts rounded to the currency's minor unit; --json\n"
     "has them exactly.\n",
@@ -368,10 +390,11 @@ static int run_status(cli *c, int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"date", required_argument, NULL, 'd'},
+        {"accept-nav", required_argument, NULL, OPT_ACCEPT_NAV},
         CLI_GLOBAL_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    run_opts o = {"", 0, 0, 0, 0, NULL};
+    run_opts o = {"", 0, 0, 0, 0, NULL, {NULL}, 0};
     int first;
     int rc = cli_parse(c, argc, argv, CLI_GLOBAL_SHORTOPTS "d:", longopts,
                        run_opt, &o, &first);
@@ -385,6 +408,8 @@ static int run_status(cli *c, int argc, char **argv)
     engine *en;
     if ((rc = cli_open_engine(c, &en)))
         return rc;
+    en->accept_nav = o.accept_nav;
+    en->n_accept_nav = o.n_accept_nav;
     /* The balances and prices are always the current ones; --date only
      * picks the day whose allocation the targets are for (the policy
      * sees it). Say so rather than label today's money with another
@@ -420,7 +445,7 @@ static int run_status(cli *c, int argc, char **argv)
 const cli_command cli_cmd_status = {
     "status",
     "each portfolio's cash, value, weight, target, drift",
-    "capalloc status [-d YYYY-MM-DD]\n",
+    "capalloc status [-d YYYY-MM-DD] [--accept-nav ID]...\n",
     "\n"
     "Shows each portfolio's cash, positions value, total, weight, target\n"
     "and drift (total - target): the current balances, valued at current\n"
@@ -430,6 +455,8 @@ const cli_command cli_cmd_status = {
     "  -d, --date DATE   the allocation date the targets are computed for\n"
     "                    (default: today); the balances and prices are the\n"
     "                    current ones whatever the date\n"
+    "  --accept-nav ID   as for allocate: show the plan although strategy\n"
+    "                    ID's NAV is negative, or zero with positions\n"
     "\n"
     "The table shows amounts rounded to the currency's minor unit; --json\n"
     "has them exactly.\n",

@@ -28,6 +28,13 @@ typedef struct engine {
                                 0: none) */
     int memory;             /* 1: the storage backend keeps the runs' record
                                (ABI 1.1: read_history, read_run) */
+    /* Strategies whose NAV the operator accepts even when it is negative,
+     * or zero while they hold positions (alloc.h rule 6; `allocate
+     * --accept-nav`): set by the caller before engine_allocate or
+     * engine_status, which refuse (CAP_EXIT_USAGE) an id that is not a
+     * strategy. Borrowed; NULL when n_accept_nav is 0. */
+    const char *const *accept_nav;
+    size_t n_accept_nav;
 } engine;
 
 /* Find and load the config (see config_find), start the three plugins. */
@@ -80,7 +87,11 @@ typedef struct alloc_report {
 
 /* The daily allocation for run_date (YYYY-MM-DD). A date that already ran
  * makes no transfers (r->already_ran) unless force. dry_run computes the
- * plan in a read transaction and writes nothing. */
+ * plan in a read transaction and writes nothing. Positions the run cannot
+ * value - a negative quantity, a value beyond range, a strategy's NAV <= 0
+ * not in accept_nav - fail it with CAP_EXIT_PRICE before any write, naming
+ * the portfolio (README "Data other systems write"); the master's
+ * positions count in total equity; an unknown portfolio's are a warning. */
 int engine_allocate(engine *en, const char *run_date, int force, int dry_run,
                     alloc_report *r, cap_error *e);
 

@@ -43,9 +43,13 @@ typedef struct ledger {
     size_t n_pos, cap_pos;
 } ledger;
 
+/* Every price fetched by the run's attempts. p[0..n_used): the tickers
+ * the last valuation used (held by the master or a strategy), sorted;
+ * p[n_used..n): the others (an unknown portfolio's, or held no longer),
+ * sorted: kept so a retry asks no ticker twice, out of the record. */
 typedef struct price_cache {
-    ticker_price *p; /* sorted by ticker */
-    size_t n;
+    ticker_price *p;
+    size_t n, n_used;
     size_t requests;
 } price_cache;
 
@@ -117,13 +121,18 @@ int strategy_ids(engine *en, const char ***ids_out, size_t *n_out,
 
 /* run_value.c */
 const ticker_price *cache_find(const price_cache *c, const char *t);
+/* Refuses negative quantities and values beyond range (CAP_EXIT_PRICE,
+ * naming the row); warns about positions of portfolios the configuration
+ * does not name (not counted). */
 int value_fund(engine *en, const ledger *l, alloc_strategy *s, size_t n,
-               price_cache *pc, cap_error *e);
+               capalloc_dec *master_positions, price_cache *pc, cap_error *e);
 
 /* run_policy.c */
+/* s[i].total and equity as alloc_equity computed them. */
 int policy_weights(engine *en, const char *run_date, capalloc_dec master_cash,
-                   alloc_strategy *s, size_t n, const capalloc_history *hist,
-                   capalloc_call_context ctx, cap_error *e);
+                   capalloc_dec equity, alloc_strategy *s, size_t n,
+                   const capalloc_history *hist, capalloc_call_context ctx,
+                   cap_error *e);
 
 /* run_plan.c */
 void batch_free(batch_buf *b);

@@ -33,6 +33,14 @@ void alloc_report_free(alloc_report *r)
     memset(r, 0, sizeof *r);
 }
 
+static int nav_accepted(const engine *en, const char *id)
+{
+    for (size_t k = 0; k < en->n_accept_nav; k++)
+        if (strcmp(en->accept_nav[k], id) == 0)
+            return 1;
+    return 0;
+}
+
 /* One attempt of a plan (and, unless dry, its write). Returns 0 done,
  * -1 retry, -2 lost the race for the date, or an exit code. */
 static int allocate_once(engine *en, const char *run_date, int force,
@@ -88,13 +96,20 @@ static int allocate_once(engine *en, const char *run_date, int force,
     r->context = !dry_run     ? CAPALLOC_CALL_RUN
                  : check_run ? CAPALLOC_CALL_DRY_RUN
                              : CAPALLOC_CALL_STATUS;
-    rc = value_fund(en, &l, r->strategies, r->n, pc, e);
+    alloc_master m = {master_cash, DEC_ZERO};
+    capalloc_dec equity = DEC_ZERO;
+    rc = value_fund(en, &l, r->strategies, r->n, &m.positions_value, pc, e);
+    for (size_t i = 0; rc == 0 && i < r->n; i++)
+        r->strategies[i].nav_accepted = nav_accepted(en, r->strategies[i].id);
     if (rc == 0)
-        rc = policy_weights(en, run_date, master_cash, r->strategies, r->n,
-                            rh.h, r->context, e);
+        rc = alloc_equity(m, r->strategies, r->n, cfg->minor_units, &equity,
+                          e);
+    if (rc == 0)
+        rc = policy_weights(en, run_date, master_cash, equity, r->strategies,
+                            r->n, rh.h, r->context, e);
     run_history_free(&rh);
     if (rc == 0)
-        rc = alloc_compute(master_cash, r->strategies, r->n, cfg->minor_units,
+        rc = alloc_compute(m, r->strategies, r->n, cfg->minor_units,
                            &r->totals, e);
     if (rc != 0) {
         ledger_free(&l);
@@ -112,7 +127,7 @@ static int allocate_once(engine *en, const char *run_date, int force,
     ledger_free(&l);
 
     r->prices = pc->p; /* the prices used, for the record (plan() keeps them) */
-    r->n_prices = pc->n;
+    r->n_prices = pc->n_used;
     record_buf rb;
     rc = plan_record(en, r, dry_run ? NULL : &rb, e);
     if (rc != 0 || dry_run) {
@@ -174,6 +189,19 @@ static int plan(engine *en, const char *run_date, int force, int dry_run,
     }
     r->n = n;
     free(ids);
+    /* --accept-nav names strategies: a typo must not pass unnoticed */
+    for (size_t k = 0; k < en->n_accept_nav; k++) {
+        size_t i = 0;
+        while (i < n && strcmp(r->strategies[i].id, en->accept_nav[k]) != 0)
+            i++;
+        if (i == n) {
+            alloc_report_free(r);
+            return cap_fail(e, CAP_EXIT_USAGE,
+                            "--accept-nav: '%s' is not a strategy "
+                            "portfolio of %s",
+                            en->accept_nav[k], en->cfg->path);
+        }
+    }
 
     price_cache pc = {0};
     rc = -1;
@@ -188,8 +216,11 @@ static int plan(engine *en, const char *run_date, int force, int dry_run,
     }
     if (rc < 0)
         rc = eng_retries_exhausted(en, e);
+    /* the report keeps the prices used; the others go */
+    for (size_t i = pc.n_used; i < pc.n; i++)
+        free(pc.p[i].ticker);
     r->prices = pc.p;
-    r->n_prices = pc.n;
+    r->n_prices = pc.n_used;
     r->price_requests = pc.requests;
     return rc;
 }

@@ -15,8 +15,9 @@
 /* Ask the policy for the weights of s[0..n), with their history (ABI 1.1
  * fields: a policy built against the 1.0 header never reads them). */
 int policy_weights(engine *en, const char *run_date, capalloc_dec master_cash,
-                   alloc_strategy *s, size_t n, const capalloc_history *hist,
-                   capalloc_call_context ctx, cap_error *e)
+                   capalloc_dec equity, alloc_strategy *s, size_t n,
+                   const capalloc_history *hist, capalloc_call_context ctx,
+                   cap_error *e)
 {
     capalloc_portfolio_view *v = calloc(n ? n : 1, sizeof *v);
     capalloc_dec *w = calloc(n ? n : 1, sizeof *w);
@@ -25,18 +26,11 @@ int policy_weights(engine *en, const char *run_date, capalloc_dec master_cash,
         free(w);
         return eng_oom(e);
     }
-    capalloc_dec equity = master_cash;
     for (size_t i = 0; i < n; i++) {
         v[i].id = s[i].id;
         v[i].cash = s[i].cash;
         v[i].positions_value = s[i].positions_value;
-        if (dec_add(s[i].cash, s[i].positions_value, &v[i].total) ||
-            dec_add(equity, v[i].total, &equity)) {
-            free(v);
-            free(w);
-            return cap_fail(e, CAP_EXIT_INTERNAL,
-                            "arithmetic overflow computing total equity");
-        }
+        v[i].total = s[i].total;
     }
     capalloc_snapshot snap = {en->cfg->master_id, en->cfg->currency, run_date,
                               master_cash, equity, n, v, en->policy->opts,

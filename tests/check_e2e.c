@@ -96,6 +96,16 @@ static const char *q(const char *dbname, const char *sql)
     return buf;
 }
 
+/* Run SQL on the ledger directly, as another system would. */
+static void exec_sql(const char *dbname, const char *sql)
+{
+    sqlite3 *db = open_db(dbname);
+    char *msg = NULL;
+    ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK,
+                  "%s: %s", sql, msg ? msg : "?");
+    sqlite3_close(db);
+}
+
 /* Everything in the ledger, to show a failed command changed nothing. */
 static char *dump(const char *dbname)
 {
@@ -748,6 +758,211 @@ START_TEST(config_from_environment)
 }
 END_TEST
 
+/* ---- data other systems write into positions_book ---------------------- */
+
+#define POS_ROW(id, ticker, qty)                                             \
+    "INSERT INTO positions_book (portfolio_id, ticker, quantity, updated_at)" \
+    " VALUES ('" id "', '" ticker "', '" qty "', '2026-01-01T00:00:00Z');"
+
+/* A short written by another system is refused by every run that reads
+ * it, naming each row, exit 5, nothing written - as positions import
+ * refuses it. */
+START_TEST(ledger_short_refused)
+{
+    tu_write_file("fund.yaml", "%s", FULL_YAML);
+    tu_write_file("prices.csv", "ticker,price\nAAPL,268.47\nMSFT,100\n");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-04-01",
+                    "--allow-past-date"), 0);
+    exec_sql("fund.db", POS_ROW("2", "AAPL", "-5") POS_ROW("0", "MSFT", "-1.5")
+                            POS_ROW("1", "AAPL", "3"));
+    char *before = dump("fund.db");
+    const char *cmds[][8] = {
+        {"allocate", "--date", "2026-04-02", "--allow-past-date"},
+        {"allocate", "--dry-run"},
+        {"allocate", "--date", "2026-04-02", "--allow-past-date",
+         "--accept-nav", "2"},
+        {"status"},
+        {"--json", "status"},
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        const char *argv[12] = {CAPALLOC_BIN, "--config", "fund.yaml"};
+        memcpy(argv + 3, cmds[i], sizeof cmds[i]);
+        int rc = run_prog(argv);
+        ck_assert_msg(rc == 5, "case %zu: exit %d, want 5: %s", i, rc, err);
+        ck_assert_has(err, "2 negative quantities");
+        ck_assert_has(err, "portfolio '2' ticker AAPL quantity -5");
+        ck_assert_has(err, "portfolio '0' ticker MSFT quantity -1.5");
+        ck_assert_has(err, "nothing was written");
+    }
+    char *after = dump("fund.db");
+    ck_assert_str_eq(before, after);
+    free(after);
+    /* positions import refuses the same quantity where it enters */
+    tu_write_file("pos.csv", "2,AAPL,-5\n");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "positions", "import", "pos.csv"), 2);
+    ck_assert_has(err, "pos.csv:1");
+    after = dump("fund.db");
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+}
+END_TEST
+
+/* A strategy that holds positions but is worth nothing is not funded
+ * unless the operator says so; a brand-new one (no book, no positions)
+ * is. */
+START_TEST(ledger_nav_zero_needs_acceptance)
+{
+    tu_write_file("fund.yaml", "%s", FULL_YAML);
+    tu_write_file("prices.csv", "ticker,price\nDUST,0.01\n");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
+    /* 0.000001 x 0.01 is worth 0.00000001: 0 at capalloc's 6 places */
+    exec_sql("fund.db", POS_ROW("1", "DUST", "0.000001"));
+    char *before = dump("fund.db");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-04-01",
+                    "--allow-past-date"), 5);
+    ck_assert_has(err, "portfolio '1' has a NAV of 0.00");
+    ck_assert_has(err, "while it holds positions");
+    ck_assert_has(err, "--accept-nav 1");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "status"), 5);
+    ck_assert_has(err, "portfolio '1' has a NAV of 0.00");
+    /* accepting another strategy does not help; a typo is a usage error */
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--dry-run",
+                    "--accept-nav", "2"), 5);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--dry-run",
+                    "--accept-nav", "9"), 2);
+    ck_assert_has(err, "'9' is not a strategy portfolio");
+    char *after = dump("fund.db");
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "status", "--accept-nav", "1"), 0);
+    /* accepted: funded like the others (2 and 3 are brand-new books) */
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-04-01",
+                    "--allow-past-date", "--accept-nav", "1"), 0);
+    ck_assert_str_eq(q("fund.db", "SELECT portfolio_id, cash FROM "
+                                  "cash_equity_book ORDER BY 1"),
+                     "0|0.00\n1|300.00\n2|300.00\n3|400.00");
+    /* and the record says it was accepted */
+    ck_assert_has(q("fund.db", "SELECT detail FROM capalloc_runs WHERE "
+                               "action = 'ALLOCATE'"),
+                  "\"accepted_nav\":[\"1\"]");
+}
+END_TEST
+
+/* Values beyond capalloc's range from ledger rows: exit 5 naming the
+ * portfolio (and the row), never 1, nothing written. */
+START_TEST(ledger_overflow_is_valuation_error)
+{
+    tu_write_file("fund.yaml", "%s", FULL_YAML);
+    tu_write_file("prices.csv", "ticker,price\nBIG,10\n");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
+    /* one position: 1e12 x 10 is beyond 9.2e12 */
+    exec_sql("fund.db", POS_ROW("2", "BIG", "1000000000000"));
+    char *before = dump("fund.db");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-04-01",
+                    "--allow-past-date"), 5);
+    ck_assert_has(err, "portfolio '2' ticker BIG: quantity 1000000000000 at "
+                       "price 10");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "status"), 5);
+    ck_assert_has(err, "portfolio '2' ticker BIG");
+    char *after = dump("fund.db");
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    /* each portfolio fits, their sum does not */
+    exec_sql("fund.db", "DELETE FROM positions_book;"
+                        POS_ROW("1", "BIG", "500000000000")
+                            POS_ROW("2", "BIG", "500000000000"));
+    before = dump("fund.db");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-04-01",
+                    "--allow-past-date"), 5);
+    ck_assert_has(err, "total equity is beyond");
+    ck_assert_has(err, "portfolio '2'");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "--json", "status"), 5);
+    ck_assert_has(err, "total equity is beyond");
+    after = dump("fund.db");
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+}
+END_TEST
+
+/* The master's positions are equity, not cash: in total equity and the
+ * targets, in the record's master row, never transferred. */
+START_TEST(master_positions_counted)
+{
+    tu_write_file("fund.yaml",
+                  "master_portfolio_id: \"0\"\ncurrency: USD\n"
+                  "storage: {plugin: sqlite, options: {path: ./fund.db}}\n"
+                  "prices: {plugin: file, options: {path: ./prices.csv}}\n"
+                  "policy: {plugin: fixed_weight, options: {weights: "
+                  "{\"1\": 0.30, \"2\": 0.30}}}\n");
+    tu_write_file("prices.csv", "ticker,price\nMSFT,100.00\n");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
+    exec_sql("fund.db", POS_ROW("0", "MSFT", "5"));
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "status"), 0);
+    ck_assert_has(out, "total equity 1500.00 USD");
+    ck_assert_has(out, "500.00");
+    /* E = 1000 + 500 = 1500: targets 450 and 450, the master keeps 100 of
+     * cash and its 500 of MSFT (the 0.4 reserve is 600) */
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "--json", "allocate", "--date",
+                    "2026-04-01", "--allow-past-date"), 0);
+    ck_assert_has(out, "\"total_equity\":\"1500.00\"");
+    ck_assert_has(out, "\"cash_before\":\"1000.00\",\"positions_value\":"
+                       "\"500.00\",\"cash_after\":\"100.00\"");
+    ck_assert_str_eq(q("fund.db", "SELECT portfolio_id, cash FROM "
+                                  "cash_equity_book ORDER BY 1"),
+                     "0|100.00\n1|450.00\n2|450.00");
+    ck_assert_str_eq(q("fund.db", "SELECT ticker, quantity FROM positions_book"),
+                     "MSFT|5");
+    ck_assert_str_eq(q("fund.db", "SELECT cash, positions_value, nav FROM "
+                                  "capalloc_valuations WHERE is_master = 1"),
+                     "1000.00|500.00|1500.00");
+    ck_assert_has(q("fund.db", "SELECT detail FROM capalloc_runs WHERE "
+                               "action = 'ALLOCATE'"),
+                  "\"master_positions\":\"500.00\"");
+    ck_assert_str_eq(q("fund.db", "SELECT ticker, price FROM capalloc_run_prices"),
+                     "MSFT|100.00");
+}
+END_TEST
+
+/* Positions of a portfolio the configuration does not name: a warning
+ * with their value, not counted, the run goes on. */
+START_TEST(unknown_portfolio_positions_warned)
+{
+    tu_write_file("fund.yaml", "%s", FULL_YAML);
+    tu_write_file("prices.csv", "ticker,price\nAAPL,268.47\n");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
+    exec_sql("fund.db", POS_ROW("9", "AAPL", "2") POS_ROW("8", "AAPL", "1")
+                            POS_ROW("8", "GONE", "3"));
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "--json", "allocate", "--date",
+                    "2026-04-01", "--allow-past-date"), 0);
+    ck_assert_has(err, "warning: portfolio '9' holds 1 position worth 536.94 "
+                       "USD but is not in the configuration; it is left "
+                       "alone and not counted in total equity");
+    ck_assert_has(err, "warning: portfolio '8' holds 2 positions of unknown "
+                       "value (no price for GONE)");
+    ck_assert_has(out, "\"total_equity\":\"1000.00\"");
+    ck_assert_has(out, "\"price_requests\":1");
+    /* priced for the warning only: not a price the run used */
+    ck_assert_has(out, "\"prices\":[]");
+    ck_assert_str_eq(q("fund.db", "SELECT count(*) FROM capalloc_run_prices"),
+                     "0");
+    ck_assert_str_eq(q("fund.db", "SELECT portfolio_id, cash FROM "
+                                  "cash_equity_book ORDER BY 1"),
+                     "0|0.00\n1|300.00\n2|300.00\n3|400.00");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "status"), 0);
+    ck_assert_has(err, "portfolio '9' holds 1 position worth 536.94 USD");
+    /* once a strategy holds GONE too, its missing price fails the run,
+     * naming the strategy (not the unknown '10', listed first) */
+    exec_sql("fund.db", POS_ROW("10", "GONE", "1") POS_ROW("2", "GONE", "1"));
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--dry-run"), 5);
+    ck_assert_has(err, "GONE held by portfolio '2'");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("e2e");
@@ -774,6 +989,11 @@ int main(void)
     tcase_add_test(tc, dry_run_writes_nothing);
     tcase_add_test(tc, help_everywhere);
     tcase_add_test(tc, config_from_environment);
+    tcase_add_test(tc, ledger_short_refused);
+    tcase_add_test(tc, ledger_nav_zero_needs_acceptance);
+    tcase_add_test(tc, ledger_overflow_is_valuation_error);
+    tcase_add_test(tc, master_positions_counted);
+    tcase_add_test(tc, unknown_portfolio_positions_warned);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -18,7 +18,9 @@ const char CLI_EXIT_CODES[] =
     "  2  usage error (unknown option, bad amount or date, bad input file)\n"
     "  3  configuration error (the message names file:line:column and key)\n"
     "  4  insufficient funds (a withdrawal above the master's cash)\n"
-    "  5  prices: a held ticker has no price, or the price source failed\n"
+    "  5  prices and positions: a held ticker has no price, the price\n"
+    "     source failed, or a position cannot be valued (a short, a value\n"
+    "     out of range, a strategy worth 0 or less while holding positions)\n"
     "  6  a plugin failed to load, or a policy failed at run time\n"
     "  7  storage failure (the transaction was rolled back)\n"
     "  8  the ledger was busy (another writer); try again later\n";

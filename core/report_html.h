@@ -1,0 +1,59 @@
+/*
+ * report_html.h - what `capalloc report` (cli_report.c) writes with: HTML
+ * escaping and charts drawn as inline SVG.
+ *
+ * A chart is a set of series of (date, value) points; values are exact
+ * decimals (an index, a percentage, an amount) and only the pixel
+ * coordinates are computed in double. The output depends on nothing but
+ * the input: the same ledger gives the same bytes.
+ *
+ * Every series is one <path class="series" data-series="NAME"> inside the
+ * chart's <svg class="chart" data-chart="ID">: the report's test counts
+ * them in a browser.
+ */
+#ifndef CAPALLOC_REPORT_HTML_H
+#define CAPALLOC_REPORT_HTML_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "capalloc_plugin.h"
+
+/* s as HTML text or a quoted attribute value: & < > " ' escaped, bytes
+ * that are not UTF-8 (RFC 3629) written as U+FFFD, control characters
+ * other than tab and newline dropped. */
+void html_str(FILE *f, const char *s);
+
+/* Days since 1970-01-01 of a valid YYYY-MM-DD (see date_valid). */
+long report_day(const char *date);
+
+typedef struct chart_series {
+    const char *name;          /* shown in the legend, data-series */
+    const char *colour;        /* "#rrggbb" */
+    size_t n;
+    const char *const *date;   /* n dates, non-decreasing */
+    const capalloc_dec *y;     /* n values (stacked: the upper edge) */
+    const capalloc_dec *y0;    /* stacked areas: the lower edge; else NULL */
+} chart_series;
+
+typedef struct chart_spec {
+    const char *id;            /* data-chart, the element's id */
+    const char *title;
+    const char *y_label;       /* the vertical axis' label */
+    const char *y_suffix;      /* after each tick label ("%"), or "" */
+    int include_zero;          /* the axis reaches 0 */
+    const chart_series *s;
+    size_t n;
+} chart_spec;
+
+/* The chart as a <figure>: the SVG (axes, grid, one path per series) and
+ * its legend. A series without points is named in the legend as "no
+ * data in this range" and draws no path. */
+void chart_svg(FILE *f, const chart_spec *c);
+
+/* A colour for series i (a fixed palette, readable on white and in
+ * print; it repeats after 9) and the reserve's grey. */
+const char *report_colour(size_t i);
+#define REPORT_RESERVE_COLOUR "#8c8c8c"
+
+#endif

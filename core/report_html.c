@@ -106,7 +106,7 @@ const char *report_colour(size_t i)
 /* charts                                                                    */
 /* ------------------------------------------------------------------------ */
 
-enum { W = 960, H = 300, ML = 96, MR = 24, MT = 16, MB = 44 };
+enum { W = 960, H = 300, ML = 96, MR = 48, MT = 16, MB = 44 };
 #define PW ((double)(W - ML - MR))
 #define PH ((double)(H - MT - MB))
 #define MAX_TICKS 6

@@ -269,6 +269,7 @@ static const char STYLE[] =
     "padding:4px 10px}\n"
     "summary{cursor:pointer;font-weight:600}\n"
     "code{font-size:12px;word-break:break-all}\n"
+    "caption{text-align:left;font-weight:600;padding:6px 0 2px}\n"
     "@media print{details>*{display:block}body{margin:0}}\n";
 
 /* A recorded amount at the minor unit, in a numeric cell. */
@@ -468,7 +469,8 @@ static void explain_policy(FILE *f, const json_t *root)
     const json_t *st;
     if (json_array_size(stages) == 0)
         return;
-    fprintf(f, "<table class=\"stages\"><thead><tr><th>stage</th>"
+    fprintf(f, "<table class=\"stages\"><caption>Weights after each stage"
+               "</caption><thead><tr><th>stage</th>"
                "<th>plugin</th><th>weights after it</th></tr></thead>"
                "<tbody>\n");
     json_array_foreach(stages, si, st) {
@@ -517,7 +519,8 @@ static void explain_prices(FILE *f, const run_explain *x)
 {
     char a[CAPALLOC_DEC_MAX_TEXT];
     long long made = iso_seconds(x->info.created_at);
-    fprintf(f, "<table class=\"prices\"><thead><tr><th>ticker</th>"
+    fprintf(f, "<table class=\"prices\"><caption>Prices</caption><thead>"
+               "<tr><th>ticker</th>"
                "<th class=\"n\">price</th><th>as of (UTC)</th>"
                "<th class=\"n\">age at the run</th><th></th></tr></thead>"
                "<tbody>\n");
@@ -556,7 +559,8 @@ static void explain_prices(FILE *f, const run_explain *x)
 static void explain_portfolios(FILE *f, const run_explain *x, int mu)
 {
     char w[CAPALLOC_DEC_MAX_TEXT];
-    fprintf(f, "<table class=\"portfolios\"><thead><tr><th>portfolio</th>"
+    fprintf(f, "<table class=\"portfolios\"><caption>Portfolios</caption>"
+               "<thead><tr><th>portfolio</th>"
                "<th class=\"n\">cash</th><th class=\"n\">positions</th>"
                "<th class=\"n\">NAV</th><th class=\"n\">weight</th>"
                "<th class=\"n\">target</th><th class=\"n\">transfer</th>"

@@ -4,8 +4,8 @@
  * no stylesheet, font or image to fetch: it opens from a mail
  * attachment and prints).
  *
- * What it shows, all read from the record (engine_history, and
- * engine_explain for each run date):
+ * What it shows, all read from the record (engine_history, and every
+ * run's record with engine_explain_runs, report_data.c):
  *   - each strategy's flow-adjusted NAV index: 100 at the valuation its
  *     first return in the range is measured from, then compounded with
  *     each recorded return (history.h); a valuation without a return
@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "report_data.h"
 #include "report_html.h"
 
 typedef struct report_opts {
@@ -82,8 +83,8 @@ typedef struct report {
     const history_row **cell;   /* [run * ns + strategy], or NULL */
     const history_row **master; /* [run] */
     index_series *ix;           /* [strategy] */
-    run_explain *x;             /* [run]: the date's latest run */
-    int *have_x;                /* [run]: x is this run's record */
+    run_explain *x;             /* [run]: its record */
+    int have_x;                 /* x is filled */
 } report;
 
 static int cmp_str(const void *a, const void *b)
@@ -108,11 +109,9 @@ static void report_free(report *r)
         free(r->ix[i].dd);
     }
     free(r->ix);
-    for (size_t k = 0; r->x && k < r->nr; k++)
-        if (r->have_x[k])
-            run_explain_free(&r->x[k]);
+    for (size_t k = 0; r->have_x && k < r->nr; k++)
+        run_explain_free(&r->x[k]);
     free(r->x);
-    free(r->have_x);
 }
 
 /* The strategies (every portfolio with a valuation in the range but the
@@ -211,31 +210,22 @@ static int index_of(report *r, size_t s)
     return 0;
 }
 
-/* The explanation of each run: engine_explain reads a date's latest run;
- * an earlier run of the same date (before a forced re-run) has only its
- * valuations, in the register. */
+/* The explanation of every run, an earlier run of a date (before a forced
+ * re-run) too: engine_explain reads only a date's latest. */
 static int explain_runs(engine *en, report *r, cap_error *e)
 {
+    int64_t *ids = calloc(r->nr + 1, sizeof *ids);
     r->x = calloc(r->nr + 1, sizeof *r->x);
-    r->have_x = calloc(r->nr + 1, sizeof *r->have_x);
-    if (r->x == NULL || r->have_x == NULL)
+    if (ids == NULL || r->x == NULL) {
+        free(ids);
         return cap_fail(e, CAP_EXIT_INTERNAL, "out of memory");
-    for (size_t k = 0; k < r->nr; k++) {
-        const fund_obs *f = &r->h->fund[k];
-        if (k + 1 < r->nr && strcmp(r->h->fund[k + 1].date, f->date) == 0)
-            continue; /* not the date's latest */
-        int rc = engine_explain(en, f->date, &r->x[k], e);
-        if (rc != 0)
-            return rc;
-        r->have_x[k] = 1;
-        if (r->x[k].info.run_id != f->run_id)
-            return cap_fail(e, CAP_EXIT_STORAGE,
-                            "the record of %s changed while the report read "
-                            "it (run %lld, then %lld); run the report again",
-                            f->date, (long long)f->run_id,
-                            (long long)r->x[k].info.run_id);
     }
-    return 0;
+    for (size_t k = 0; k < r->nr; k++)
+        ids[k] = r->h->fund[k].run_id;
+    int rc = engine_explain_runs(en, ids, r->nr, r->x, e);
+    free(ids);
+    r->have_x = rc == 0;
+    return rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -618,14 +608,6 @@ static void write_explanations(FILE *f, const report *r)
                    "<summary>%s, run %lld</summary>\n",
                 (long long)fo->run_id, (long long)fo->run_id, fo->date,
                 (long long)fo->run_id);
-        if (!r->have_x[k]) {
-            fprintf(f, "<p>A later run of %s (forced) replaced this one; its "
-                       "valuations and transfers are in the table above, and "
-                       "<code>capalloc explain %s</code> shows the later "
-                       "run.</p>\n</details>\n",
-                    fo->date, fo->date);
-            continue;
-        }
         const run_explain *x = &r->x[k];
         json_error_t jerr;
         json_t *root =

@@ -5,7 +5,8 @@
 # A scripted fund over six run dates: ADD 100000; strategy 1 holds AAA and
 # strategy "m&a<i>" (an id that must be HTML-escaped) holds BBB, imported
 # as positions; prices change every date; ADD 20000 after the second run;
-# strategy 3 joins at the fourth; WITHDRAW 5000 before the sixth.
+# strategy 3 joins at the fourth; WITHDRAW 5000 before the sixth, which
+# is then forced again at a corrected price.
 # The report is rendered to a file and then:
 #   - checked as text: self-contained (no script, stylesheet, image or
 #     font to fetch, no link but to its own anchors), ids escaped, the
@@ -82,7 +83,11 @@ allocate three.yaml 2025-03-06 9.00 22.00
 allocate three.yaml 2025-03-07 10.50 18.00
 run three.yaml capital withdraw 5000
 allocate three.yaml 2025-03-10 13.00 20.00
-runs=6
+# a forced re-run of the last date at corrected prices: both runs moved
+# money, both are reported with their explanation
+printf 'ticker,price\nAAA,12.50\nBBB,20.00\n' >prices.csv
+run three.yaml allocate --allow-past-date --date 2025-03-10 --force
+runs=7
 strategies=3
 
 # ---- the file -----------------------------------------------------------
@@ -124,6 +129,13 @@ grep -q '<td class="n">50000.00</td><td class="n">-</td><td class="n">26000.00</
 # = 62000 on a base of 60000: +3.3333% -> 103.3333
 grep -q '1 2025-03-04: 103.3333' report.html ||
     fail "the index of 1 on 2025-03-04 is not 103.3333"
+# both runs of 2025-03-10 have their own explanation, the second forced
+n=$(grep -c '<summary>2025-03-10, run [0-9]*</summary>' report.html || :)
+[ "$n" = 2 ] || fail "$n explanations of 2025-03-10's runs, want 2"
+grep -q 'AAA</td><td class="n">12.50</td>' report.html &&
+    grep -q 'AAA</td><td class="n">13.00</td>' report.html &&
+    grep -q '(a forced re-run)' report.html ||
+    fail "the forced re-run's explanation or the run before it is missing"
 rc=0
 "$BIN" --config three.yaml report --from 2025-03-07 --to 2025-03-05 >out 2>err || rc=$?
 [ "$rc" = 2 ] || fail "--from after --to: exit $rc"

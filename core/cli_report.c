@@ -362,6 +362,57 @@ static void write_charts(FILE *f, const report *r)
     free(eq);
 }
 
+/* Per strategy: where its index ended, its worst drawdown, and its NAV
+ * after the last run of the range. */
+static void write_summary(FILE *f, const report *r)
+{
+    char a[CAPALLOC_DEC_MAX_TEXT], b[CAPALLOC_DEC_MAX_TEXT];
+    int mu = r->en->cfg->minor_units;
+    fprintf(f, "<table id=\"strategies\">\n<thead><tr><th>strategy</th>"
+               "<th>index from</th><th class=\"n\">index at the end</th>"
+               "<th class=\"n\">worst drawdown</th><th class=\"n\">NAV "
+               "after the last run</th></tr></thead>\n<tbody>\n");
+    for (size_t i = 0; i < r->ns; i++) {
+        const index_series *x = &r->ix[i];
+        fprintf(f, "<tr><td><svg width=\"12\" height=\"12\" "
+                   "aria-hidden=\"true\"><rect width=\"12\" height=\"12\" "
+                   "fill=\"%s\"/></svg> ",
+                report_colour(i));
+        html_str(f, r->ids[i]);
+        fprintf(f, "</td>");
+        if (x->n == 0) {
+            fprintf(f, "<td colspan=\"3\">no return in this range</td>");
+        } else {
+            capalloc_dec worst = DEC_ZERO;
+            for (size_t k = 0; k < x->n; k++)
+                if (dec_cmp(x->dd[k], worst) < 0)
+                    worst = x->dd[k];
+            capalloc_dec end, dd;
+            if (dec_quantize(x->idx[x->n - 1], 2, CAPALLOC_ROUND_HALF_EVEN,
+                             &end) ||
+                dec_quantize(worst, 2, CAPALLOC_ROUND_HALF_EVEN, &dd)) {
+                end = x->idx[x->n - 1]; /* out of range rounded: exact */
+                dd = worst;
+            }
+            fprintf(f, "<td>%s</td><td class=\"n\">%s</td>"
+                       "<td class=\"n\">%s%%</td>",
+                    x->date[0], dec_format(end, 2, a, sizeof a),
+                    dec_format(dd, 2, b, sizeof b));
+        }
+        const history_row *last = NULL;
+        for (size_t k = r->nr; k-- > 0 && last == NULL;)
+            last = r->cell[k * r->ns + i];
+        capalloc_dec after;
+        if (last == NULL ||
+            dec_add(last->v.nav, last->v.transfer, &after) != CAPALLOC_OK)
+            fprintf(f, "<td class=\"n\">-</td>");
+        else
+            td_money(f, after, mu);
+        fprintf(f, "</tr>\n");
+    }
+    fprintf(f, "</tbody>\n</table>\n");
+}
+
 static void write_runs_table(FILE *f, const report *r)
 {
     int mu = r->en->cfg->minor_units;
@@ -662,6 +713,7 @@ static void write_document(FILE *f, const report *r, const report_opts *o)
                "flows, not performance. The index compounds these returns "
                "from 100; a valuation without a return (nothing was held "
                "before it) leaves it unchanged.</p>\n");
+    write_summary(f, r);
     write_charts(f, r);
     fprintf(f, "<h2>Runs and transfers</h2>\n");
     write_runs_table(f, r);

@@ -163,6 +163,8 @@ cat >probe.js <<'EOF'
     svg.setAttribute('data-rendered-series', String(drawn));
     out.push('chart ' + svg.id + ' ' + drawn + ' ' + names.join('|'));
   });
+  out.push('strategies ' +
+           document.querySelectorAll('#strategies tbody tr').length);
   out.push('runs ' + document.querySelectorAll('#runs tbody tr').length);
   var details = document.querySelectorAll('details.run');
   var complete = 0;
@@ -215,6 +217,7 @@ want="chart nav-index 3 1|3|m&amp;a&lt;i&gt;
 chart drawdown 3 1|3|m&amp;a&lt;i&gt;
 chart allocation 4 1|3|m&amp;a&lt;i&gt;|reserve
 chart equity 2 total equity|reserve
+strategies $strategies
 runs $runs
 details $runs $runs"
 if [ "$probe" != "$want" ]; then

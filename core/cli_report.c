@@ -260,7 +260,7 @@ static const char STYLE[] =
     "summary{cursor:pointer;font-weight:600}\n"
     "code{font-size:12px;word-break:break-all}\n"
     "caption{text-align:left;font-weight:600;padding:6px 0 2px}\n"
-    "@media print{details>*{display:block}body{margin:0}}\n";
+    "@media print{body{margin:0}}\n";
 
 /* A recorded amount at the minor unit, in a numeric cell. */
 static void td_money(FILE *f, capalloc_dec d, int mu)

@@ -110,6 +110,7 @@ enum { W = 960, H = 300, ML = 96, MR = 48, MT = 16, MB = 44 };
 #define PW ((double)(W - ML - MR))
 #define PH ((double)(H - MT - MB))
 #define MAX_TICKS 6
+#define MAX_MARKERS 60
 
 /* The smallest 1, 2 or 5 x 10^k (in micros, >= 1) that is >= raw. */
 static int64_t nice_step(int64_t raw)
@@ -306,9 +307,10 @@ static void series_path(FILE *f, const scale *sc, const chart_series *s)
     fprintf(f, "\"><title>");
     html_str(f, s->name);
     fprintf(f, "</title></path>\n");
-    if (s->y0 != NULL)
+    if (s->y0 != NULL || s->n > MAX_MARKERS)
         return;
-    /* the points, each with its value on hover */
+    /* the points, each with its value on hover (not for long series: the
+     * file would grow by a circle per point and the line says it all) */
     fprintf(f, "<g class=\"points\" fill=\"%s\">", s->colour);
     for (size_t k = 0; k < s->n; k++) {
         char t[CAPALLOC_DEC_MAX_TEXT];

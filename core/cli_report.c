@@ -255,6 +255,7 @@ static const char STYLE[] =
     "th{text-align:left;background:#f4f4f4}td.n,th.n{text-align:right;"
     "font-variant-numeric:tabular-nums;white-space:nowrap}\n"
     "tfoot td{font-weight:600;border-top:2px solid #bbb}\n"
+    "div.wide{overflow-x:auto}\n"
     "details{margin:6px 0;border:1px solid #ddd;border-radius:4px;"
     "padding:4px 10px}\n"
     "summary{cursor:pointer;font-weight:600}\n"
@@ -294,9 +295,10 @@ static void write_charts(FILE *f, const report *r)
 
     for (size_t i = 0; ok && i < ns; i++) {
         s[i] = (chart_series){r->ids[i], report_colour(i), r->ix[i].n,
-                              r->ix[i].date, r->ix[i].idx, NULL};
-        s[ns + i] = (chart_series){r->ids[i], report_colour(i), r->ix[i].n,
-                                   r->ix[i].date, r->ix[i].dd, NULL};
+                              r->ix[i].date, r->ix[i].idx, NULL,
+                              report_dash(i)};
+        s[ns + i] = s[i];
+        s[ns + i].y = r->ix[i].dd;
     }
     if (ok) {
         chart_svg(f, &(chart_spec){
@@ -333,16 +335,17 @@ static void write_charts(FILE *f, const report *r)
             s[i] = (chart_series){i < ns ? r->ids[i] : "reserve",
                                   i < ns ? report_colour(i)
                                          : REPORT_RESERVE_COLOUR,
-                                  nr, run_date, hi + i * nr, lo + i * nr};
+                                  nr, run_date, hi + i * nr, lo + i * nr,
+                                  NULL};
         chart_svg(f, &(chart_spec){"allocation",
                                    "Allocation of capital after each run "
                                    "(each strategy's NAV plus the run's "
                                    "transfer; the master's reserve on top)",
                                    r->en->cfg->currency, "", 1, s, ns + 1});
         s[0] = (chart_series){"total equity", "#1f3b5c", nr, run_date, eq,
-                              NULL};
+                              NULL, NULL};
         s[1] = (chart_series){"reserve", REPORT_RESERVE_COLOUR, nr, run_date,
-                              hi + ns * nr, lo + ns * nr};
+                              hi + ns * nr, lo + ns * nr, NULL};
         /* the reserve alone: its band's height, as a line */
         for (size_t k = 0; k < nr; k++)
             if (dec_sub(hi[ns * nr + k], lo[ns * nr + k], &hi[ns * nr + k]))
@@ -374,10 +377,9 @@ static void write_summary(FILE *f, const report *r)
                "after the last run</th></tr></thead>\n<tbody>\n");
     for (size_t i = 0; i < r->ns; i++) {
         const index_series *x = &r->ix[i];
-        fprintf(f, "<tr><td><svg width=\"12\" height=\"12\" "
-                   "aria-hidden=\"true\"><rect width=\"12\" height=\"12\" "
-                   "fill=\"%s\"/></svg> ",
-                report_colour(i));
+        fprintf(f, "<tr><td>");
+        chart_swatch(f, report_colour(i), report_dash(i), 0);
+        fprintf(f, " ");
         html_str(f, r->ids[i]);
         fprintf(f, "</td>");
         if (x->n == 0) {
@@ -422,7 +424,7 @@ static void write_runs_table(FILE *f, const report *r)
         fprintf(f, "<p>(out of memory writing the table)</p>\n");
         return;
     }
-    fprintf(f, "<table id=\"runs\">\n<thead><tr><th>date</th>"
+    fprintf(f, "<div class=\"wide\"><table id=\"runs\">\n<thead><tr><th>date</th>"
                "<th class=\"n\">run</th>");
     for (size_t i = 0; i < ns; i++)
         th_text(f, " class=\"n\"", r->ids[i]);
@@ -466,7 +468,7 @@ static void write_runs_table(FILE *f, const report *r)
             fprintf(f, "<td class=\"n\">overflow</td>");
         else
             td_money(f, sum[i], mu);
-    fprintf(f, "</tr></tfoot>\n</table>\n");
+    fprintf(f, "</tr></tfoot>\n</table></div>\n");
     fprintf(f, "<p class=\"note\">Transfers in %s at the minor unit: "
                "positive into the strategy, negative back to the master. "
                "\"reserve\" is the master's own transfer.</p>\n",

@@ -102,6 +102,12 @@ const char *report_colour(size_t i)
     return palette[i % (sizeof palette / sizeof palette[0])];
 }
 
+const char *report_dash(size_t i)
+{
+    static const char *const dashes[] = {NULL, "8 4", "2 3", "8 3 2 3"};
+    return dashes[(i / 9) % (sizeof dashes / sizeof dashes[0])];
+}
+
 /* ------------------------------------------------------------------------ */
 /* charts                                                                    */
 /* ------------------------------------------------------------------------ */
@@ -291,7 +297,10 @@ static void series_path(FILE *f, const scale *sc, const chart_series *s)
 {
     fprintf(f, "<path class=\"series%s\" data-series=\"", s->y0 ? " area" : "");
     html_str(f, s->name);
-    fprintf(f, "\" %s=\"%s\" d=\"", s->y0 ? "fill" : "stroke", s->colour);
+    fprintf(f, "\" %s=\"%s\" ", s->y0 ? "fill" : "stroke", s->colour);
+    if (s->y0 == NULL && s->dash != NULL)
+        fprintf(f, "stroke-dasharray=\"%s\" ", s->dash);
+    fprintf(f, "d=\"");
     for (size_t k = 0; k < s->n; k++)
         fprintf(f, "%s%.1f %.1f", k ? " L" : "M", px_x(sc, s->date[k]),
                 px_y(sc, s->y[k]));
@@ -325,6 +334,23 @@ static void series_path(FILE *f, const scale *sc, const chart_series *s)
     fprintf(f, "</g>\n");
 }
 
+void chart_swatch(FILE *f, const char *colour, const char *dash, int area)
+{
+    if (area) {
+        fprintf(f, "<svg width=\"14\" height=\"14\" aria-hidden=\"true\">"
+                   "<rect width=\"14\" height=\"14\" fill=\"%s\"/></svg>",
+                colour);
+        return;
+    }
+    fprintf(f, "<svg width=\"26\" height=\"14\" aria-hidden=\"true\">"
+               "<line x1=\"1\" y1=\"7\" x2=\"25\" y2=\"7\" "
+               "stroke=\"%s\" stroke-width=\"3\"",
+            colour);
+    if (dash != NULL)
+        fprintf(f, " stroke-dasharray=\"%s\"", dash);
+    fprintf(f, "/></svg>");
+}
+
 void chart_svg(FILE *f, const chart_spec *c)
 {
     scale sc;
@@ -347,9 +373,9 @@ void chart_svg(FILE *f, const chart_spec *c)
             series_path(f, &sc, &c->s[i]);
     fprintf(f, "</g>\n</svg>\n<ul class=\"legend\">\n");
     for (size_t i = 0; i < c->n; i++) {
-        fprintf(f, "<li><svg width=\"14\" height=\"14\" aria-hidden=\"true\">"
-                   "<rect width=\"14\" height=\"14\" fill=\"%s\"/></svg> ",
-                c->s[i].colour);
+        fprintf(f, "<li>");
+        chart_swatch(f, c->s[i].colour, c->s[i].dash, c->s[i].y0 != NULL);
+        fprintf(f, " ");
         html_str(f, c->s[i].name);
         if (c->s[i].n == 0)
             fprintf(f, " <small>(no data in this range)</small>");

@@ -34,6 +34,7 @@ typedef struct chart_series {
     const char *const *date;   /* n dates, non-decreasing */
     const capalloc_dec *y;     /* n values (stacked: the upper edge) */
     const capalloc_dec *y0;    /* stacked areas: the lower edge; else NULL */
+    const char *dash;          /* lines: a stroke-dasharray, or NULL */
 } chart_series;
 
 typedef struct chart_spec {
@@ -46,14 +47,20 @@ typedef struct chart_spec {
     size_t n;
 } chart_spec;
 
+/* The small sample of a series' look for a legend or a table: a square
+ * of its colour (area), or a stroke of its colour and dash (line). */
+void chart_swatch(FILE *f, const char *colour, const char *dash, int area);
+
 /* The chart as a <figure>: the SVG (axes, grid, one path per series) and
  * its legend. A series without points is named in the legend as "no
  * data in this range" and draws no path. */
 void chart_svg(FILE *f, const chart_spec *c);
 
 /* A colour for series i (a fixed palette, readable on white and in
- * print; it repeats after 9) and the reserve's grey. */
+ * print; it repeats after 9), a dash pattern that tells the repeats apart
+ * (NULL for the first 9: solid), and the reserve's grey. */
 const char *report_colour(size_t i);
+const char *report_dash(size_t i);
 #define REPORT_RESERVE_COLOUR "#8c8c8c"
 
 #endif

@@ -277,7 +277,8 @@ static void th_text(FILE *f, const char *cls, const char *s)
     fprintf(f, "</th>");
 }
 
-static void write_charts(FILE *f, const report *r)
+/* 0, -1 (out of memory) or -2 (an amount overflowed). */
+static int write_charts(FILE *f, const report *r)
 {
     const history_report *h = r->h;
     size_t ns = r->ns, nr = r->nr;
@@ -289,27 +290,29 @@ static void write_charts(FILE *f, const report *r)
     capalloc_dec *eq = calloc(nr + 1, sizeof *eq);
     if (s == NULL || run_date == NULL || lo == NULL || hi == NULL ||
         eq == NULL) {
-        fprintf(f, "<p>(out of memory drawing the charts)</p>\n");
-        ok = 0;
+        free(s);
+        free(run_date);
+        free(lo);
+        free(hi);
+        free(eq);
+        return -1;
     }
 
-    for (size_t i = 0; ok && i < ns; i++) {
+    for (size_t i = 0; i < ns; i++) {
         s[i] = (chart_series){r->ids[i], report_colour(i), r->ix[i].n,
                               r->ix[i].date, r->ix[i].idx, NULL,
                               report_dash(i)};
         s[ns + i] = s[i];
         s[ns + i].y = r->ix[i].dd;
     }
-    if (ok) {
-        chart_svg(f, &(chart_spec){
-                         "nav-index",
-                         "Flow-adjusted NAV index (100 = the valuation the "
-                         "first return is measured from)",
-                         "index", "", 0, s, ns});
-        chart_svg(f, &(chart_spec){"drawdown",
-                                   "Drawdown from the index's running high",
-                                   "drawdown", "%", 1, s + ns, ns});
-    }
+    chart_svg(f, &(chart_spec){"nav-index",
+                               "Flow-adjusted NAV index (100 = the "
+                               "valuation the first return is measured "
+                               "from)",
+                               "index", "", 0, s, ns});
+    chart_svg(f, &(chart_spec){"drawdown",
+                               "Drawdown from the index's running high",
+                               "drawdown", "%", 1, s + ns, ns});
 
     /* after each run: each strategy's NAV + transfer, the reserve on top */
     for (size_t k = 0; ok && k < nr; k++) {
@@ -328,9 +331,7 @@ static void write_charts(FILE *f, const report *r)
         }
         eq[k] = h->fund[k].equity;
     }
-    if (!ok) {
-        fprintf(f, "<p>(an amount overflowed: no allocation chart)</p>\n");
-    } else {
+    if (ok) {
         for (size_t i = 0; i <= ns; i++)
             s[i] = (chart_series){i < ns ? r->ids[i] : "reserve",
                                   i < ns ? report_colour(i)
@@ -363,6 +364,7 @@ static void write_charts(FILE *f, const report *r)
     free(lo);
     free(hi);
     free(eq);
+    return ok ? 0 : -2;
 }
 
 /* Per strategy: where its index ended, its worst drawdown, and its NAV
@@ -415,17 +417,16 @@ static void write_summary(FILE *f, const report *r)
     fprintf(f, "</tbody>\n</table>\n");
 }
 
-static void write_runs_table(FILE *f, const report *r)
+/* 0, -1 (out of memory) or -2 (a total overflowed). */
+static int write_runs_table(FILE *f, const report *r)
 {
     int mu = r->en->cfg->minor_units;
     size_t ns = r->ns;
     capalloc_dec *sum = calloc(ns + 3, sizeof *sum);
-    if (sum == NULL) {
-        fprintf(f, "<p>(out of memory writing the table)</p>\n");
-        return;
-    }
-    fprintf(f, "<div class=\"wide\"><table id=\"runs\">\n<thead><tr><th>date</th>"
-               "<th class=\"n\">run</th>");
+    if (sum == NULL)
+        return -1;
+    fprintf(f, "<div class=\"wide\"><table id=\"runs\">\n<thead><tr>"
+               "<th>date</th><th class=\"n\">run</th>");
     for (size_t i = 0; i < ns; i++)
         th_text(f, " class=\"n\"", r->ids[i]);
     fprintf(f, "<th class=\"n\">to strategies</th><th class=\"n\">from "
@@ -464,16 +465,14 @@ static void write_runs_table(FILE *f, const report *r)
                "run%s</td>",
             r->nr, r->nr == 1 ? "" : "s");
     for (size_t i = 0; i < ns + 3; i++)
-        if (overflow)
-            fprintf(f, "<td class=\"n\">overflow</td>");
-        else
-            td_money(f, sum[i], mu);
+        td_money(f, sum[i], mu);
     fprintf(f, "</tr></tfoot>\n</table></div>\n");
     fprintf(f, "<p class=\"note\">Transfers in %s at the minor unit: "
                "positive into the strategy, negative back to the master. "
                "\"reserve\" is the master's own transfer.</p>\n",
             r->en->cfg->currency);
     free(sum);
+    return overflow ? -2 : 0;
 }
 
 /* ---- one run's explanation (what `capalloc explain` shows) ------------- */
@@ -681,7 +680,8 @@ static void write_explanations(FILE *f, const report *r)
     }
 }
 
-static void write_document(FILE *f, const report *r, const report_opts *o)
+/* 0, -1 (out of memory) or -2 (an amount overflowed). */
+static int write_document(FILE *f, const report *r, const report_opts *o)
 {
     const history_report *h = r->h;
     const capalloc_config *cfg = r->en->cfg;
@@ -706,7 +706,7 @@ static void write_document(FILE *f, const report *r, const report_opts *o)
     if (r->nr == 0 && r->ns == 0) {
         fprintf(f, "<p>No allocation run is recorded in this range.</p>\n"
                    "</body>\n</html>\n");
-        return;
+        return 0;
     }
     fprintf(f, "<h2>Performance and allocation</h2>\n"
                "<p class=\"note\">A strategy's return between two "
@@ -716,12 +716,38 @@ static void write_document(FILE *f, const report *r, const report_opts *o)
                "from 100; a valuation without a return (nothing was held "
                "before it) leaves it unchanged.</p>\n");
     write_summary(f, r);
-    write_charts(f, r);
+    int rc = write_charts(f, r);
     fprintf(f, "<h2>Runs and transfers</h2>\n");
-    write_runs_table(f, r);
+    if (rc == 0)
+        rc = write_runs_table(f, r);
     fprintf(f, "<h2>Why each run did what it did</h2>\n");
     write_explanations(f, r);
     fprintf(f, "</body>\n</html>\n");
+    return rc;
+}
+
+/* The whole document in memory (*doc, malloc'd): nothing is written
+ * anywhere unless all of it could be made. */
+static int render(const report *r, const report_opts *o, char **doc,
+                  size_t *len, cap_error *e)
+{
+    *doc = NULL;
+    FILE *f = open_memstream(doc, len);
+    if (f == NULL)
+        return cap_fail(e, CAP_EXIT_INTERNAL, "out of memory");
+    int rc = write_document(f, r, o);
+    if (ferror(f))
+        rc = -1;
+    if (fclose(f) != 0)
+        rc = -1;
+    if (rc == 0)
+        return 0;
+    free(*doc);
+    *doc = NULL;
+    return rc == -2 ? cap_fail(e, CAP_EXIT_STORAGE,
+                               "arithmetic overflow adding up the recorded "
+                               "amounts")
+                    : cap_fail(e, CAP_EXIT_INTERNAL, "out of memory");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -730,8 +756,8 @@ static void write_document(FILE *f, const report *r, const report_opts *o)
 
 /* Write the document to path through a temporary file beside it, renamed
  * over it: a reader never sees half a report. */
-static int write_file(const char *path, const report *r,
-                      const report_opts *o, cap_error *e)
+static int write_file(const char *path, const char *doc, size_t len,
+                      cap_error *e)
 {
     size_t n = strlen(path);
     char *tmp = malloc(n + 8);
@@ -751,8 +777,7 @@ static int write_file(const char *path, const report *r,
         return cap_fail(e, CAP_EXIT_USAGE, "cannot write %s: %s", path,
                         strerror(err));
     }
-    write_document(f, r, o);
-    int bad = ferror(f);
+    int bad = fwrite(doc, 1, len, f) != len || ferror(f);
     int err = errno;
     mode_t mask = umask(0); /* the mode a plain fopen would give */
     umask(mask);
@@ -828,18 +853,21 @@ static int run_report(cli *c, int argc, char **argv)
                       "arithmetic overflow compounding the recorded returns");
     if (rc == 0)
         rc = explain_runs(en, &r, &e);
+    char *doc = NULL;
+    size_t len = 0;
     if (rc == 0) {
         cli_progress(c, "report: %zu runs, %zu strategies", r.nr, r.ns);
-        if (o.out != NULL) {
-            rc = write_file(o.out, &r, &o, &e);
-        } else {
-            write_document(stdout, &r, &o);
-            if (fflush(stdout) != 0 || ferror(stdout))
-                rc = cap_fail(&e, CAP_EXIT_USAGE,
-                              "cannot write the report to stdout: %s",
-                              strerror(errno));
-        }
+        rc = render(&r, &o, &doc, &len, &e);
     }
+    if (rc == 0 && o.out != NULL) {
+        rc = write_file(o.out, doc, len, &e);
+    } else if (rc == 0) {
+        if (fwrite(doc, 1, len, stdout) != len || fflush(stdout) != 0)
+            rc = cap_fail(&e, CAP_EXIT_USAGE,
+                          "cannot write the report to stdout: %s",
+                          strerror(errno));
+    }
+    free(doc);
     if (rc) {
         rc = cli_fail(c, rc, e.msg);
     } else if (o.out != NULL) {

@@ -6,6 +6,8 @@
  *
  * What it shows, all read from the record (engine_history, and every
  * run's record with engine_explain_runs, report_data.c):
+ *   - a table per strategy: where its index starts and ends, its worst
+ *     drawdown, its NAV after the last run;
  *   - each strategy's flow-adjusted NAV index: 100 at the valuation its
  *     first return in the range is measured from, then compounded with
  *     each recorded return (history.h); a valuation without a return
@@ -894,6 +896,7 @@ const cli_command cli_cmd_report = {
     "Writes one self-contained HTML file (charts drawn as inline SVG;\n"
     "nothing to download, no script: it opens from a mail attachment and\n"
     "prints) with, over the runs dated from..to:\n"
+    "  - per strategy: where its index ends, its worst drawdown, its NAV;\n"
     "  - each strategy's flow-adjusted NAV index (100 at the valuation its\n"
     "    first return is measured from, compounded with the recorded\n"
     "    returns) and its drawdown from the index's running high;\n"

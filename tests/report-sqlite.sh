@@ -129,6 +129,53 @@ grep -q '<td class="n">50000.00</td><td class="n">-</td><td class="n">26000.00</
 # = 62000 on a base of 60000: +3.3333% -> 103.3333
 grep -q '1 2025-03-04: 103.3333' report.html ||
     fail "the index of 1 on 2025-03-04 is not 103.3333"
+# every point of the index and drawdown charts against the returns of
+# `capalloc --json history`, compounded here on their own (Decimal, each
+# step rounded half-even to 6 places as the definition says)
+run three.yaml --json history
+python3 - out report.html <<'PY' || fail "the charts' points differ from the recorded returns"
+import html, json, re, sys
+from decimal import Decimal as D, ROUND_HALF_EVEN
+q = lambda x: x.quantize(D("0.000001"), rounding=ROUND_HALF_EVEN)
+rows = json.load(open(sys.argv[1]))["rows"]
+want = {"nav-index": [], "drawdown": []}
+for sid in sorted({r["portfolio"] for r in rows if r["kind"] != "reserve"},
+                  key=lambda s: s.encode()):
+    idx = high = D(100)
+    prev = None
+    pts = []
+    for r in rows:  # by date, run
+        if r["portfolio"] != sid:
+            continue
+        if not pts and r["return"] is None:
+            prev = r
+            continue
+        if not pts:
+            pts.append(((prev or r)["date"], D(100), D(0)))
+            if prev is None:
+                continue
+        if r["return"] is not None:
+            idx = q(idx * (1 + D(r["return"])))
+        high = max(high, idx)
+        pts.append((r["date"], idx, q(q(q(idx / high) - 1) * 100)))
+    want["nav-index"] += ["%s %s: %s" % (sid, d, i) for d, i, _ in pts]
+    want["drawdown"] += ["%s %s: %s" % (sid, d, x) for d, _, x in pts]
+doc = open(sys.argv[2]).read()
+bad = 0
+for chart, pts in want.items():
+    svg = doc[doc.index('data-chart="%s"' % chart):]
+    svg = svg[:svg.index("</svg>")]
+    got = [html.unescape(t) for t in
+           re.findall(r"<circle [^>]*><title>([^<]*)</title>", svg)]
+    norm = lambda t: (t.rsplit(": ", 1)[0], D(t.rsplit(": ", 1)[1]))
+    if [norm(t) for t in got] != [norm(t) for t in pts]:
+        print("%s: got %s\nwant %s" % (chart, got, pts), file=sys.stderr)
+        bad = 1
+    elif len(got) < 12:
+        print("%s: only %d points" % (chart, len(got)), file=sys.stderr)
+        bad = 1
+sys.exit(bad)
+PY
 # both runs of 2025-03-10 have their own explanation, the second forced
 n=$(grep -c '<summary>2025-03-10, run [0-9]*</summary>' report.html || :)
 [ "$n" = 2 ] || fail "$n explanations of 2025-03-10's runs, want 2"

@@ -176,6 +176,35 @@ for chart, pts in want.items():
         bad = 1
 sys.exit(bad)
 PY
+# the runs table against the same history: per run, each strategy's
+# transfer ('-' when it had no row), the sums in and out, the reserve's
+python3 - out report.html <<'PY' || fail "the runs table differs from the recorded transfers"
+import html, json, re, sys
+from decimal import Decimal as D
+rows = json.load(open(sys.argv[1]))["rows"]
+ids = sorted({r["portfolio"] for r in rows if r["kind"] == "strategy"},
+             key=lambda s: s.encode())
+want = {}
+for r in rows:
+    if r["kind"] == "imported":
+        continue
+    want.setdefault(r["run_id"], {})[r["portfolio"]] = D(r["transfer"])
+doc = open(sys.argv[2]).read()
+got = {int(m.group(1)): [html.unescape(c) for c in
+                         re.findall(r'<td class="n">([^<]*)</td>', m.group(2))]
+       for m in re.finditer(r'<tr class="run" data-run="(\d+)">(.*?)</tr>', doc)}
+bad = sorted(got) != sorted(want)
+for run, t in want.items():
+    cells = [("%.2f" % t[i]) if i in t else "-" for i in ids]
+    tin = sum((v for k, v in t.items() if k != "0" and v > 0), D(0))
+    tout = sum((v for k, v in t.items() if k != "0" and v < 0), D(0))
+    cells = [str(run)] + cells + ["%.2f" % tin, "%.2f" % tout, "%.2f" % t["0"]]
+    if got.get(run) != cells:
+        print("run %d: got %s want %s" % (run, got.get(run), cells),
+              file=sys.stderr)
+        bad = True
+sys.exit(1 if bad else 0)
+PY
 # both runs of 2025-03-10 have their own explanation, the second forced
 n=$(grep -c '<summary>2025-03-10, run [0-9]*</summary>' report.html || :)
 [ "$n" = 2 ] || fail "$n explanations of 2025-03-10's runs, want 2"

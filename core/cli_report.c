@@ -25,12 +25,10 @@
  * same bytes.
  */
 #include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -265,13 +263,6 @@ static const char STYLE[] =
     "caption{text-align:left;font-weight:600;padding:6px 0 2px}\n"
     "@media print{body{margin:0}}\n";
 
-/* A recorded amount at the minor unit, in a numeric cell. */
-static void td_money(FILE *f, capalloc_dec d, int mu)
-{
-    char a[CAPALLOC_DEC_MAX_TEXT];
-    fprintf(f, "<td class=\"n\">%s</td>", fmt_money_table(d, mu, a));
-}
-
 static void th_text(FILE *f, const char *cls, const char *s)
 {
     fprintf(f, "<th%s>", cls);
@@ -413,7 +404,7 @@ static void write_summary(FILE *f, const report *r)
             dec_add(last->v.nav, last->v.transfer, &after) != CAPALLOC_OK)
             fprintf(f, "<td class=\"n\">-</td>");
         else
-            td_money(f, after, mu);
+            html_money_td(f, after, mu);
         fprintf(f, "</tr>\n");
     }
     fprintf(f, "</tbody>\n</table>\n");
@@ -452,22 +443,22 @@ static int write_runs_table(FILE *f, const report *r)
             overflow |= dec_add(sum[i], t, &sum[i]) != CAPALLOC_OK;
             overflow |= dec_add(dec_is_neg(t) ? out : in, t,
                                 dec_is_neg(t) ? &out : &in) != CAPALLOC_OK;
-            td_money(f, t, mu);
+            html_money_td(f, t, mu);
         }
         capalloc_dec m = r->master[k] ? r->master[k]->v.transfer : DEC_ZERO;
         overflow |= dec_add(sum[ns], in, &sum[ns]) != CAPALLOC_OK;
         overflow |= dec_add(sum[ns + 1], out, &sum[ns + 1]) != CAPALLOC_OK;
         overflow |= dec_add(sum[ns + 2], m, &sum[ns + 2]) != CAPALLOC_OK;
-        td_money(f, in, mu);
-        td_money(f, out, mu);
-        td_money(f, m, mu);
+        html_money_td(f, in, mu);
+        html_money_td(f, out, mu);
+        html_money_td(f, m, mu);
         fprintf(f, "</tr>\n");
     }
     fprintf(f, "</tbody>\n<tfoot><tr><td>total</td><td class=\"n\">%zu "
                "run%s</td>",
             r->nr, r->nr == 1 ? "" : "s");
     for (size_t i = 0; i < ns + 3; i++)
-        td_money(f, sum[i], mu);
+        html_money_td(f, sum[i], mu);
     fprintf(f, "</tr></tfoot>\n</table></div>\n");
     fprintf(f, "<p class=\"note\">Transfers in %s at the minor unit: "
                "positive into the strategy, negative back to the master. "
@@ -475,182 +466,6 @@ static int write_runs_table(FILE *f, const report *r)
             r->en->cfg->currency);
     free(sum);
     return overflow ? -2 : 0;
-}
-
-/* ---- one run's explanation (what `capalloc explain` shows) ------------- */
-
-/* A recorded amount (exact decimal text) at the minor unit. */
-static void json_money(FILE *f, const json_t *j, int mu)
-{
-    capalloc_dec d;
-    char a[CAPALLOC_DEC_MAX_TEXT];
-    const char *s = json_string_value(j);
-    if (s != NULL && dec_parse(s, &d) == CAPALLOC_OK)
-        fputs(fmt_money_table(d, mu, a), f);
-    else
-        html_str(f, s ? s : "?");
-}
-
-static void explain_policy(FILE *f, const json_t *root)
-{
-    const json_t *pol = json_object_get(root, "policy");
-    if (pol != NULL) {
-        char *opts = json_dumps(json_object_get(pol, "options"),
-                                JSON_PRESERVE_ORDER | JSON_COMPACT);
-        fprintf(f, "<p>Policy: <b>");
-        html_str(f, json_string_value(json_object_get(pol, "plugin")));
-        fprintf(f, "</b> ");
-        html_str(f, json_string_value(json_object_get(pol, "version")));
-        fprintf(f, " (<code>");
-        html_str(f, json_string_value(json_object_get(pol, "path")));
-        fprintf(f, "</code>)<br>options as given: <code>");
-        html_str(f, opts ? opts : "{}");
-        fprintf(f, "</code></p>\n");
-        free(opts);
-    }
-    const json_t *stages = json_object_get(root, "stages");
-    size_t si;
-    const json_t *st;
-    if (json_array_size(stages) == 0)
-        return;
-    fprintf(f, "<table class=\"stages\"><caption>Weights after each stage"
-               "</caption><thead><tr><th>stage</th>"
-               "<th>plugin</th><th>weights after it</th></tr></thead>"
-               "<tbody>\n");
-    json_array_foreach(stages, si, st) {
-        fprintf(f, "<tr><td class=\"n\">%zu</td><td>", si + 1);
-        html_str(f, json_string_value(json_object_get(st, "plugin")));
-        fprintf(f, "</td><td>");
-        const char *k;
-        const json_t *w;
-        int first = 1;
-        json_object_foreach((json_t *)json_object_get(st, "weights"), k, w) {
-            fprintf(f, "%s", first ? "" : ", ");
-            html_str(f, k);
-            fprintf(f, " = ");
-            html_str(f, json_string_value(w));
-            first = 0;
-        }
-        fprintf(f, "</td></tr>\n");
-    }
-    fprintf(f, "</tbody></table>\n");
-    const json_t *hist = json_object_get(root, "history");
-    if (hist != NULL &&
-        json_integer_value(json_object_get(hist, "points_wanted")) > 0)
-        fprintf(f, "<p class=\"note\">History: %lld points asked per "
-                   "strategy, %lld given in all.</p>\n",
-                (long long)json_integer_value(
-                    json_object_get(hist, "points_wanted")),
-                (long long)json_integer_value(
-                    json_object_get(hist, "points_given")));
-}
-
-/* "2025-01-08T06:00:00.000Z" -> Unix seconds, or 0 (as cli_history.c). */
-static long long iso_seconds(const char *s)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year,
-                            &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-                            &tm.tm_sec) != 6)
-        return 0;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return (long long)timegm(&tm);
-}
-
-static void explain_prices(FILE *f, const run_explain *x)
-{
-    char a[CAPALLOC_DEC_MAX_TEXT];
-    long long made = iso_seconds(x->info.created_at);
-    fprintf(f, "<table class=\"prices\"><caption>Prices</caption><thead>"
-               "<tr><th>ticker</th>"
-               "<th class=\"n\">price</th><th>as of (UTC)</th>"
-               "<th class=\"n\">age at the run</th><th></th></tr></thead>"
-               "<tbody>\n");
-    for (size_t i = 0; i < x->np; i++) {
-        const capalloc_price_row *p = &x->p[i];
-        char when[32] = "unknown", age[32] = "-";
-        if (p->as_of > 0) {
-            time_t t = (time_t)p->as_of;
-            struct tm tm;
-            gmtime_r(&t, &tm);
-            strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-            if (made > 0) {
-                long long secs = made - p->as_of;
-                if (secs < 0)
-                    snprintf(age, sizeof age, "after the run");
-                else if (secs < 3600)
-                    snprintf(age, sizeof age, "%lld min", secs / 60);
-                else if (secs < 2 * 86400)
-                    snprintf(age, sizeof age, "%lld h", secs / 3600);
-                else
-                    snprintf(age, sizeof age, "%lld days", secs / 86400);
-            }
-        }
-        fprintf(f, "<tr><td>");
-        html_str(f, p->ticker);
-        fprintf(f, "</td><td class=\"n\">%s</td><td>%s</td>"
-                   "<td class=\"n\">%s</td><td>%s</td></tr>\n",
-                dec_format(p->price, 2, a, sizeof a), when, age,
-                (p->flags & CAPALLOC_QUOTE_STALE) ? "STALE (last known)" : "");
-    }
-    if (x->np == 0)
-        fprintf(f, "<tr><td colspan=\"5\">(no ticker was priced)</td></tr>\n");
-    fprintf(f, "</tbody></table>\n");
-}
-
-static void explain_portfolios(FILE *f, const run_explain *x, int mu)
-{
-    char w[CAPALLOC_DEC_MAX_TEXT];
-    fprintf(f, "<table class=\"portfolios\"><caption>Portfolios</caption>"
-               "<thead><tr><th>portfolio</th>"
-               "<th class=\"n\">cash</th><th class=\"n\">positions</th>"
-               "<th class=\"n\">NAV</th><th class=\"n\">weight</th>"
-               "<th class=\"n\">target</th><th class=\"n\">transfer</th>"
-               "<th class=\"n\">shortfall</th></tr></thead><tbody>\n");
-    for (size_t i = 0; i < x->nv; i++) {
-        const capalloc_valuation *v = &x->v[i];
-        fprintf(f, "<tr><td>");
-        html_str(f, v->portfolio_id);
-        fprintf(f, "%s</td>",
-                (v->flags & CAPALLOC_VAL_MASTER) ? " (reserve)" : "");
-        td_money(f, v->cash, mu);
-        td_money(f, v->positions_value, mu);
-        td_money(f, v->nav, mu);
-        fprintf(f, "<td class=\"n\">%s</td>",
-                dec_format(v->weight, 0, w, sizeof w));
-        td_money(f, v->target, mu);
-        td_money(f, v->transfer, mu);
-        td_money(f, v->shortfall, mu);
-        fprintf(f, "</tr>\n");
-    }
-    fprintf(f, "</tbody></table>\n<p class=\"note\">Values before the "
-               "run's transfers. The reserve's weight is what the policy "
-               "left unallocated; its target is its cash after the "
-               "run.</p>\n");
-}
-
-static void explain_totals(FILE *f, const json_t *root, const char *currency,
-                           int mu)
-{
-    const json_t *t = json_object_get(root, "totals");
-    if (t == NULL)
-        return;
-    json_int_t n = json_integer_value(json_object_get(t, "transfers"));
-    fprintf(f, "<p>Total equity ");
-    json_money(f, json_object_get(t, "total_equity"), mu);
-    fprintf(f, " ");
-    html_str(f, currency);
-    fprintf(f, "; the master paid out ");
-    json_money(f, json_object_get(t, "funded"), mu);
-    fprintf(f, " and got back ");
-    json_money(f, json_object_get(t, "returned"), mu);
-    fprintf(f, "; %lld transfer%s%s.</p>\n", (long long)n, n == 1 ? "" : "s",
-            json_is_true(json_object_get(t, "scaled"))
-                ? " (fundings scaled down pro rata: the master could not pay "
-                  "every one in full)"
-                : "");
 }
 
 static void write_explanations(FILE *f, const report *r)
@@ -662,22 +477,7 @@ static void write_explanations(FILE *f, const report *r)
                    "<summary>%s, run %lld</summary>\n",
                 (long long)fo->run_id, (long long)fo->run_id, fo->date,
                 (long long)fo->run_id);
-        const run_explain *x = &r->x[k];
-        json_error_t jerr;
-        json_t *root =
-            json_loads(x->detail_json ? x->detail_json : "", 0, &jerr);
-        fprintf(f, "<p>Recorded ");
-        html_str(f, x->info.created_at);
-        fprintf(f, " by capalloc ");
-        html_str(f, x->capalloc_version && *x->capalloc_version
-                        ? x->capalloc_version
-                        : "(unknown)");
-        fprintf(f, "%s.</p>\n", x->forced ? " (a forced re-run)" : "");
-        explain_policy(f, root);
-        explain_prices(f, x);
-        explain_portfolios(f, x, mu);
-        explain_totals(f, root, r->en->cfg->currency, mu);
-        json_decref(root);
+        report_explain_html(f, &r->x[k], r->en->cfg->currency, mu);
         fprintf(f, "</details>\n");
     }
 }

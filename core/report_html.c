@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "cli.h"
 #include "decimal.h"
 
 /* ------------------------------------------------------------------------ */
@@ -71,6 +72,12 @@ void html_str(FILE *f, const char *s)
         }
         p += n;
     }
+}
+
+void html_money_td(FILE *f, capalloc_dec d, int minor_units)
+{
+    char a[CAPALLOC_DEC_MAX_TEXT];
+    fprintf(f, "<td class=\"n\">%s</td>", fmt_money_table(d, minor_units, a));
 }
 
 /* ------------------------------------------------------------------------ */

@@ -1,6 +1,7 @@
 /*
  * report_html.h - what `capalloc report` (cli_report.c) writes with: HTML
- * escaping and charts drawn as inline SVG.
+ * escaping, money cells and charts drawn as inline SVG (report_html.c),
+ * and a run's explanation (report_explain.c).
  *
  * A chart is a set of series of (date, value) points; values are exact
  * decimals (an index, a percentage, an amount) and only the pixel
@@ -23,6 +24,16 @@
  * that are not UTF-8 (RFC 3629) written as U+FFFD, control characters
  * other than tab and newline dropped. */
 void html_str(FILE *f, const char *s);
+
+/* A recorded amount rounded half-even to the currency's minor unit, as
+ * a numeric table cell (<td class="n">). */
+void html_money_td(FILE *f, capalloc_dec d, int minor_units);
+
+/* One run's explanation (report_explain.c): the content of `capalloc
+ * explain` as HTML paragraphs and tables, for a <details> element. */
+struct run_explain;
+void report_explain_html(FILE *f, const struct run_explain *x,
+                         const char *currency, int minor_units);
 
 /* Days since 1970-01-01 of a valid YYYY-MM-DD (see date_valid). */
 long report_day(const char *date);

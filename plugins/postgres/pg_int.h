@@ -95,6 +95,9 @@ typedef struct pgp {
     pgp_pause_at test_pause_at;
     int64_t idle_in_txn_ms; /* idle_in_transaction_session_timeout; 0 off */
     pgp_txn txn;
+    int aborted;          /* a statement failed in the open transaction and
+                             it was rolled back at once (pgp_end_aborted):
+                             every call but rollback() is refused */
     /* Round trips to the server (one PQexec* each), for the debug log and
      * the benchmark: in the current transaction and since create(). */
     long txn_trips;
@@ -115,6 +118,15 @@ PGP_HIDDEN void pgp_clean_msg(const pgp *s, char *msg, size_t len);
 /* TEST ONLY: sleep test_pause_ms if at is test_pause_at and a write
  * transaction is open, after logging "test_pause_at <at>: pausing". */
 PGP_HIDDEN void pgp_test_pause(pgp *s, pgp_pause_at at);
+
+/* A statement failed inside a transaction: end it at once (ROLLBACK) and
+ * mark it aborted. At the error the server put back every SET LOCAL of the
+ * transaction, so the session's own idle_in_transaction_session_timeout -
+ * behind a pooler another client's, e.g. 1 ms - would govern the aborted
+ * transaction until the core's rollback() arrives, and could drop the
+ * connection first. No-op unless the server reports a failed transaction
+ * and nothing is pending; pgp_fail() and pgp_stream() call it. */
+PGP_HIDDEN void pgp_end_aborted(pgp *s);
 
 /* Whether res succeeded (COMMAND_OK or TUPLES_OK). */
 PGP_HIDDEN int pgp_ok(const PGresult *res);

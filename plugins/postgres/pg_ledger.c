@@ -38,6 +38,15 @@ capalloc_status pgp_need_txn(pgp *s, int write, const char *call,
                            s->where);
         return CAPALLOC_ERR_INTERNAL;
     }
+    if (s->aborted) {
+        /* the server would say "current transaction is aborted"; outside
+         * a transaction a statement would commit on its own */
+        s->host->set_error(err, NULL,
+                           "%s() called after an earlier statement of the "
+                           "transaction failed: it was rolled back (%s)",
+                           call, s->where);
+        return CAPALLOC_ERR_IO;
+    }
     return CAPALLOC_OK;
 }
 
@@ -93,6 +102,8 @@ capalloc_status pgp_stream(pgp *s, const char *sql, int n,
     }
     if (st == CAPALLOC_OK && PQstatus(s->conn) == CONNECTION_BAD)
         st = pgp_fail(s, NULL, err, "%s", what);
+    if (st != CAPALLOC_OK)
+        pgp_end_aborted(s); /* results drained: nothing pending now */
     return st;
 }
 
@@ -291,11 +302,22 @@ static int known_action(const char *a)
     " WHERE r.action = 'ALLOCATE' AND r.run_date = $1::date"                 \
     " ORDER BY r.run_id DESC LIMIT 1"
 
+/* A second unforced run of a date is refused by the unique index
+ * capalloc_runs_one_allocation_per_date as the arbiter of ON CONFLICT DO
+ * NOTHING, not by an error: the statement then inserts no run, every other
+ * CTE waits on EXISTS (SELECT 1 FROM run) and writes nothing, and write()
+ * returns CAPALLOC_ERR_EXISTS with the transaction still healthy. An error
+ * would abort it, and the server would put back its SET LOCALs at once:
+ * behind a pooler, a session idle_in_transaction_session_timeout another
+ * client left (1 ms) could then end the connection before the core's
+ * rollback(). */
 static const char SQL_WRITE[] =
     "WITH run AS ("
     "  INSERT INTO {S}.capalloc_runs (action, run_date, forced, created_at,"
     "   capalloc_version, detail)"
-    "  VALUES ($1, $2::date, $3::smallint, now(), $16, $17) RETURNING run_id),"
+    "  VALUES ($1, $2::date, $3::smallint, now(), $16, $17)"
+    "  ON CONFLICT (run_date) WHERE action = 'ALLOCATE' AND forced = 0"
+    "  DO NOTHING RETURNING run_id),"
     " tr AS ("
     "  INSERT INTO {S}.trade_execution_logs (run_id, portfolio_id, ticker, side,"
     "   quantity, arrival_price, exec_price, executed_at)"
@@ -309,6 +331,7 @@ static const char SQL_WRITE[] =
     "  INSERT INTO {S}.cash_equity_book (portfolio_id, currency, cash, updated_at)"
     "  SELECT c.p, $10, c.c, now()"
     "  FROM unnest($11::text[], $12::numeric[]) AS c(p, c)"
+    "  WHERE EXISTS (SELECT 1 FROM run)"
     "  ON CONFLICT (portfolio_id) DO UPDATE"
     "  SET cash = excluded.cash, updated_at = excluded.updated_at"
     "  WHERE cash_equity_book.currency = excluded.currency RETURNING 1),"
@@ -316,7 +339,7 @@ static const char SQL_WRITE[] =
     "  INSERT INTO {S}.positions_book (portfolio_id, ticker, quantity, updated_at)"
     "  SELECT p.p, p.k, p.q, now()"
     "  FROM unnest($13::text[], $14::text[], $15::numeric[]) AS p(p, k, q)"
-    "  WHERE p.q <> 0"
+    "  WHERE p.q <> 0 AND EXISTS (SELECT 1 FROM run)"
     "  ON CONFLICT (portfolio_id, ticker) DO UPDATE"
     "  SET quantity = excluded.quantity, updated_at = excluded.updated_at"
     "  RETURNING 1),"
@@ -324,6 +347,7 @@ static const char SQL_WRITE[] =
     "  DELETE FROM {S}.positions_book b"
     "  USING unnest($13::text[], $14::text[], $15::numeric[]) AS d(p, k, q)"
     "  WHERE d.q = 0 AND b.portfolio_id = d.p AND b.ticker = d.k"
+    "  AND EXISTS (SELECT 1 FROM run)"
     "  RETURNING 1),"
     /* The run's record (ABI 1.1). A strategy's date imported before is
      * skipped here, not an error that would leave no trace of which one:
@@ -355,7 +379,8 @@ static const char SQL_WRITE[] =
     " FROM (SELECT 1) AS one LEFT JOIN LATERAL ("
     "  SELECT v.p, v.d FROM unnest($18::date[], $19::text[], $21::smallint[])"
     "   WITH ORDINALITY AS v(d, p, i, o)"
-    "  WHERE v.i = 1 AND NOT EXISTS (SELECT 1 FROM va"
+    "  WHERE v.i = 1 AND EXISTS (SELECT 1 FROM run)"
+    "   AND NOT EXISTS (SELECT 1 FROM va"
     "   WHERE va.portfolio_id = v.p AND va.valuation_date = v.d)"
     "  ORDER BY v.o LIMIT 1) AS dup ON true";
 
@@ -390,42 +415,57 @@ static void arr_amount(const pgp *s, arr *a, capalloc_dec d, int null)
         arr_add(a, s->host->dec_format(d, s->host->minor_units, t, sizeof t));
 }
 
-static int cmp_imported(const void *x, const void *y)
+/* Valuations by portfolio, then date (an ALLOCATE record's rows all have
+ * the run's date: by portfolio). */
+static int cmp_valuation(const void *x, const void *y)
 {
     const capalloc_valuation *a = *(const capalloc_valuation *const *)x;
     const capalloc_valuation *b = *(const capalloc_valuation *const *)y;
     int c = strcmp(a->portfolio_id, b->portfolio_id);
-    return c != 0 ? c : strcmp(a->date, b->date);
+    if (c != 0 || !(a->flags & CAPALLOC_VAL_IMPORTED))
+        return c;
+    return strcmp(a->date, b->date);
 }
 
-/* An imported (portfolio, date) twice in the batch: the statement would
- * keep the first and skip the second without saying which, so it is
- * found here, before sending. */
-static capalloc_status imported_twice(pgp *s, const capalloc_run_record *rec,
-                                      capalloc_err *err)
+/* A (portfolio, date) twice in the record: an imported one is the user's
+ * (CAPALLOC_ERR_INVALID), a valued one the core's (INTERNAL). Found here,
+ * before sending: the statement would skip an imported repeat without
+ * saying which, and a key violation would abort the transaction (see
+ * SQL_WRITE). */
+static capalloc_status twice_in_record(pgp *s, const capalloc_write_batch *b,
+                                       const capalloc_run_record *rec,
+                                       capalloc_err *err)
 {
-    if (rec->n_valuations < 2)
+    size_t n = rec->n_valuations;
+    if (n < 2)
         return CAPALLOC_OK;
-    const capalloc_valuation **v = malloc(rec->n_valuations * sizeof *v);
+    const capalloc_valuation **v = malloc(n * sizeof *v);
     if (v == NULL) {
         s->host->set_error(err, NULL, "out of memory building the batch");
         return CAPALLOC_ERR_NOMEM;
     }
-    size_t n = 0;
-    for (size_t i = 0; i < rec->n_valuations; i++)
-        if (rec->valuations[i].flags & CAPALLOC_VAL_IMPORTED)
-            v[n++] = &rec->valuations[i];
-    qsort(v, n, sizeof *v, cmp_imported);
+    for (size_t i = 0; i < n; i++)
+        v[i] = &rec->valuations[i];
+    qsort(v, n, sizeof *v, cmp_valuation);
     capalloc_status st = CAPALLOC_OK;
-    for (size_t i = 1; i < n && st == CAPALLOC_OK; i++)
-        if (cmp_imported(&v[i - 1], &v[i]) == 0) {
+    for (size_t i = 1; i < n && st == CAPALLOC_OK; i++) {
+        if (cmp_valuation(&v[i - 1], &v[i]) != 0)
+            continue;
+        if (v[i]->flags & CAPALLOC_VAL_IMPORTED) {
             s->host->set_error(err, NULL,
                                "the history of portfolio '%s' on %s is "
                                "imported twice in one batch (%s): a date of "
                                "a strategy is imported once",
                                v[i]->portfolio_id, v[i]->date, s->where);
             st = CAPALLOC_ERR_INVALID;
+        } else {
+            s->host->set_error(err, NULL,
+                               "write(): the record of the run of %s values "
+                               "portfolio '%s' twice",
+                               b->run_date, v[i]->portfolio_id);
+            st = CAPALLOC_ERR_INTERNAL;
         }
+    }
     free(v);
     return st;
 }
@@ -492,7 +532,7 @@ static capalloc_status record_arrays(pgp *s, const capalloc_write_batch *b,
         arr_add(&a[R_QA], as_of);
         arr_add(&a[R_QS], (p->flags & CAPALLOC_QUOTE_STALE) ? "1" : "0");
     }
-    return allocate ? CAPALLOC_OK : imported_twice(s, rec, err);
+    return twice_in_record(s, b, rec, err);
 }
 
 capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
@@ -603,6 +643,7 @@ capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
                          "the ledger (%s)",
                          b->run_date ? b->run_date : "(no date)", s->where);
             PQclear(res);
+            pgp_end_aborted(s);
             st = CAPALLOC_ERR_EXISTS;
         } else {
             st = pgp_fail(s, res, err,
@@ -610,6 +651,15 @@ capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
                           "%zu positions)",
                           b->action, b->n_trades, b->n_cash, b->n_positions);
         }
+        goto out;
+    }
+    if (PQgetisnull(res, 0, 0)) { /* the date's run is there already */
+        h->set_error(err, NULL,
+                     "an allocation run for %s is already recorded in the "
+                     "ledger (%s)",
+                     b->run_date ? b->run_date : "(no date)", s->where);
+        PQclear(res);
+        st = CAPALLOC_ERR_EXISTS;
         goto out;
     }
     long n_tr = strtol(PQgetvalue(res, 0, 1), NULL, 10);

@@ -165,6 +165,15 @@ static int connection_lost(const pgp *s, const PGresult *res)
            strncmp(st, "08", 2) == 0 || strncmp(st, "57P0", 4) == 0;
 }
 
+void pgp_end_aborted(pgp *s)
+{
+    if (PQstatus(s->conn) != CONNECTION_OK ||
+        PQtransactionStatus(s->conn) != PQTRANS_INERROR)
+        return;
+    PQclear(pgp_exec(s, "ROLLBACK", 0, NULL));
+    s->aborted = 1;
+}
+
 capalloc_status pgp_fail(pgp *s, PGresult *res, capalloc_err *err,
                          const char *fmt, ...)
 {
@@ -205,6 +214,7 @@ capalloc_status pgp_fail(pgp *s, PGresult *res, capalloc_err *err,
         st = CAPALLOC_ERR_IO;
     }
     PQclear(res);
+    pgp_end_aborted(s); /* after the message: it may come from the conn */
     return st;
 }
 
@@ -303,6 +313,7 @@ static capalloc_status pgp_begin(void *state, capalloc_txn_mode mode,
                                                    : CAPALLOC_ERR_INTERNAL;
     }
     s->txn_trips = 0;
+    s->aborted = 0;
     int write = mode == CAPALLOC_TXN_WRITE;
     PGresult *res =
         pgp_exec(s, s->sql_begin[write], 0, NULL);
@@ -339,7 +350,7 @@ static capalloc_status pgp_commit(void *state, capalloc_err *err)
         s->host->set_error(err, NULL,
                            "cannot commit: %s (%s); nothing of the "
                            "transaction was written",
-                           ts == PQTRANS_INERROR
+                           ts == PQTRANS_INERROR || s->aborted
                                ? "an earlier statement failed and the server "
                                  "aborted the transaction"
                                : "lost the connection to PostgreSQL",
@@ -399,6 +410,7 @@ static capalloc_status pgp_rollback(void *state, capalloc_err *err)
     if (s->txn != PGP_TXN_NONE)
         log_trips(s, "rolled back");
     s->txn = PGP_TXN_NONE;
+    s->aborted = 0;
     return st;
 }
 

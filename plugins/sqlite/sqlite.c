@@ -44,8 +44,8 @@ static const capalloc_option_spec sqlp_options[] = {
 #define SQLP_VALUATION_COLUMNS                                               \
     "run_id, portfolio_id, valuation_date, is_master, imported, cash,"      \
     " positions_value, nav, weight, target, transfer, shortfall"
-#define SQLP_HISTORY_WHERE                                                   \
-    " WHERE valuation_date >= coalesce(?1, '')"                              \
+/* read_history's bounds but the lower one (see SQ_READ_HISTORY). */
+#define SQLP_HISTORY_UPPER                                                   \
     " AND valuation_date < coalesce(?2, '~')"                                \
     " AND valuation_date <= coalesce(?3, '~')"                               \
     " AND (?4 IS NULL OR portfolio_id = ?4 OR is_master = 1)"                \
@@ -103,15 +103,17 @@ static const char *const SQL[SQ_COUNT] = {
         " VALUES (?1, ?2, ?3, ?4, ?5)",
     /* Every bound is optional (NULL): '' sorts before and '~' after every
      * date (the table's CHECK keeps them YYYY-MM-DD), so an absent bound
-     * is always true and the index on valuation_date still serves a given
-     * one. ?6 > 0 keeps the latest ?6 distinct dates the other bounds
-     * select: those on or after the ?6-th latest. */
+     * is always true. ?6 > 0 keeps the latest ?6 distinct dates the other
+     * bounds select: those on or after the ?6-th latest, which becomes
+     * the lower bound - one range on valuation_date, which its index
+     * serves. */
     [SQ_READ_HISTORY] =
         "SELECT " SQLP_VALUATION_COLUMNS " FROM capalloc_valuations"
-        SQLP_HISTORY_WHERE
-        " AND (?6 = 0 OR valuation_date >= (SELECT min(d) FROM"
+        " WHERE valuation_date >= max(coalesce(?1, ''), CASE WHEN ?6 = 0"
+        "  THEN '' ELSE coalesce((SELECT min(d) FROM"
         "  (SELECT DISTINCT valuation_date AS d FROM capalloc_valuations"
-        SQLP_HISTORY_WHERE " ORDER BY d DESC LIMIT ?6)))",
+        "   WHERE valuation_date >= coalesce(?1, '')" SQLP_HISTORY_UPPER
+        "   ORDER BY d DESC LIMIT ?6)), '~') END)" SQLP_HISTORY_UPPER,
     [SQ_READ_RUN] =
         "SELECT r.run_id, r.run_date, r.created_at,"
         " (SELECT count(*) FROM trade_execution_logs t"

@@ -579,7 +579,9 @@ typedef struct capalloc_history_query {
     const char *before_date;  /* date <  before_date */
     const char *to_date;      /* date <= to_date */
     uint32_t last_dates;      /* > 0: only the latest last_dates distinct
-                                 dates within the other bounds */
+                                 dates among the rows the other fields
+                                 select (date bounds, portfolio_id,
+                                 include_master) */
     const char *portfolio_id; /* only this portfolio (and, when
                                  include_master, the master) */
     int include_master;       /* 0: strategy rows only */
@@ -589,7 +591,10 @@ typedef struct capalloc_history_query {
  * non-OK to stop. */
 typedef struct capalloc_record_sink {
     void *ctx;
-    /* read_run() only, once, before the rows. */
+    /* read_run() only, once, before the rows. capalloc_version and
+     * detail_json are NULL for a run written without a record (before ABI
+     * 1.1); info->run_date is "" for a run without a date (ADD, WITHDRAW,
+     * IMPORT). */
     capalloc_status (*run)(void *ctx, const capalloc_run_info *info,
                            const char *action, int forced,
                            const char *capalloc_version,
@@ -642,7 +647,13 @@ typedef struct capalloc_storage_plugin {
      * read_history: the recorded valuations q selects (allocation runs and
      * imported history), in no particular order (the core sorts them).
      * Since ABI 1.1 write() also stores batch->record (see there) in the
-     * same transaction. */
+     * same transaction: an ALLOCATE record's valuations are dated with
+     * run_date (v->date is ignored); an imported valuation whose
+     * (portfolio, date) is already imported, or repeated in the batch, is
+     * CAPALLOC_ERR_INVALID naming both; a record on an ADD or WITHDRAW
+     * batch, an imported row in an ALLOCATE record, a non-imported row in
+     * an IMPORT record or a portfolio valued twice is
+     * CAPALLOC_ERR_INTERNAL. */
     capalloc_status (*read_history)(void *state,
                                     const capalloc_history_query *q,
                                     const capalloc_record_sink *sink,

@@ -23,6 +23,11 @@
  *
  * A lost connection fails the call with CAPALLOC_ERR_IO and a message that
  * says so; the server rolls an unfinished transaction back on its own.
+ * A connection lost during COMMIT leaves the outcome in doubt: the plugin
+ * connects again (for up to failover_wait_ms; with a multi-host conninfo
+ * and target_session_attrs=read-write that is the standby promoted after a
+ * failover) and looks up the run's token (pg_ledger.c) to tell whether the
+ * run was applied (resolve_doubt).
  *
  * Round trips: a command costs a fixed number of them whatever the size of
  * the fund (begin+lock 1, find_run 1, read_ledger 2, write 1 - the run's

@@ -72,6 +72,7 @@ typedef enum pgp_stmt {
     PGP_SQL_WRITE,
     PGP_SQL_HISTORY,
     PGP_SQL_RUN,
+    PGP_SQL_FIND_TOKEN,
     PGP_SQL_N
 } pgp_stmt;
 
@@ -90,9 +91,18 @@ typedef struct pgp {
     char *sql[PGP_SQL_N];
     char *password;       /* parsed from conninfo, only to mask it in
                              messages (pgp_clean_msg); NULL: none */
+    char *conninfo;       /* as configured, to connect again after a lost
+                             COMMIT (wiped when freed) */
+    char connect_timeout[24]; /* seconds, as text for libpq */
+    int64_t failover_wait_ms; /* how long to try to reach a primary to
+                                 resolve a commit in doubt; 0: do not */
+    char run_token[33];   /* the token of the run write() put in the open
+                             transaction (32 hex digits); "" when none */
     int lock_timeout_ms;
     int64_t test_pause_ms; /* test only: sleep this long at test_pause_at */
     pgp_pause_at test_pause_at;
+    char *test_pause_until; /* test only: the pause ends when this file
+                               exists; NULL: it lasts test_pause_ms */
     int64_t idle_in_txn_ms; /* idle_in_transaction_session_timeout; 0 off */
     pgp_txn txn;
     int aborted;          /* a statement failed in the open transaction and
@@ -116,7 +126,8 @@ PGP_HIDDEN PGresult *pgp_exec(pgp *s, const char *sql, int n,
 PGP_HIDDEN void pgp_clean_msg(const pgp *s, char *msg, size_t len);
 
 /* TEST ONLY: sleep test_pause_ms if at is test_pause_at and a write
- * transaction is open, after logging "test_pause_at <at>: pausing". */
+ * transaction is open, after logging "test_pause_at <at>: pausing"; with
+ * test_pause_until, stop sleeping as soon as that file exists. */
 PGP_HIDDEN void pgp_test_pause(pgp *s, pgp_pause_at at);
 
 /* A statement failed inside a transaction: end it at once (ROLLBACK) and

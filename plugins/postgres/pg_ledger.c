@@ -15,11 +15,15 @@
  * ($n::text[], $n::numeric[]) and unnest() turns them into rows; the run
  * row, the trades, the cash and the positions - and since ABI 1.1 the
  * run's record (valuations, prices; read back by pg_record.c) - are
- * inserted by data-modifying CTEs of that statement.
+ * inserted by data-modifying CTEs of that statement. The run row carries a
+ * new random token: a commit in doubt is resolved by looking for it
+ * (pgp_commit).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "pg_int.h"
 
@@ -292,6 +296,10 @@ static int known_action(const char *a)
     return 0;
 }
 
+/* Whether the run of a commit in doubt is in the ledger: its token. */
+#define SQL_FIND_TOKEN                                                       \
+    "SELECT run_id FROM {S}.capalloc_runs WHERE run_token = $1"
+
 #define SQL_FIND_RUN                                                         \
     "SELECT r.run_id, to_char(r.run_date, 'YYYY-MM-DD'),"                    \
     " to_char(r.created_at AT TIME ZONE 'UTC',"                              \
@@ -314,8 +322,8 @@ static int known_action(const char *a)
 static const char SQL_WRITE[] =
     "WITH run AS ("
     "  INSERT INTO {S}.capalloc_runs (action, run_date, forced, created_at,"
-    "   capalloc_version, detail)"
-    "  VALUES ($1, $2::date, $3::smallint, now(), $16, $17)"
+    "   capalloc_version, detail, run_token)"
+    "  VALUES ($1, $2::date, $3::smallint, now(), $16, $17, $33)"
     "  ON CONFLICT (run_date) WHERE action = 'ALLOCATE' AND forced = 0"
     "  DO NOTHING RETURNING run_id),"
     " tr AS ("
@@ -384,12 +392,42 @@ static const char SQL_WRITE[] =
     "   WHERE va.portfolio_id = v.p AND va.valuation_date = v.d)"
     "  ORDER BY v.o LIMIT 1) AS dup ON true";
 
+/* A new run token in s->run_token: 16 bytes from the kernel's random
+ * source, as 32 hex digits. Unique in the ledger (UNIQUE index): a clash
+ * (2^-64 for a billion runs) fails the write, never mixes two runs up. */
+static capalloc_status new_token(pgp *s, capalloc_err *err)
+{
+    unsigned char r[16];
+    size_t got = 0;
+    while (got < sizeof r) {
+        ssize_t n = getrandom(r + got, sizeof r - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            s->host->set_error(err, NULL,
+                               "write(): no random bytes for the run token: "
+                               "%s",
+                               n < 0 ? strerror(errno) : "none returned");
+            return CAPALLOC_ERR_IO;
+        }
+        got += (size_t)n;
+    }
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof r; i++) {
+        s->run_token[2 * i] = hex[r[i] >> 4];
+        s->run_token[2 * i + 1] = hex[r[i] & 15];
+    }
+    s->run_token[2 * sizeof r] = '\0';
+    return CAPALLOC_OK;
+}
+
 enum { A_TP, A_TK, A_TS, A_TQ, A_TA, A_TE, A_CP, A_CC, A_PP, A_PK, A_PQ, A_N };
 
 /* The record's arrays, parameters $18.. in this order. */
 enum { R_VD, R_VP, R_VM, R_VI, R_VC, R_VPV, R_VN, R_VW, R_VT, R_VX, R_VS,
        R_QK, R_QP, R_QA, R_QS, R_N };
-#define N_PARAMS (17 + R_N)
+/* $1..$17 the batch, $18.. the record, the last ($33) the run token. */
+#define N_PARAMS (18 + R_N)
 
 /* The batch's record, or NULL: a core of ABI 1.0 hands over a batch
  * without the field, which must then not be read. */
@@ -609,6 +647,8 @@ capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
         arr_add(&a[A_PK], p->ticker);
         arr_add(&a[A_PQ], h->dec_format(p->quantity, mu, t, sizeof t));
     }
+    if ((st = new_token(s, err)) != CAPALLOC_OK)
+        goto out;
     const char *vals[N_PARAMS];
     vals[0] = b->action;
     vals[1] = b->run_date; /* NULL for capital movements */
@@ -632,6 +672,7 @@ capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
             st = CAPALLOC_ERR_NOMEM;
             goto out;
         }
+    vals[N_PARAMS - 1] = s->run_token;
 
     PGresult *res = pgp_exec(s, s->sql[PGP_SQL_WRITE], N_PARAMS, vals);
     if (!pgp_ok(res)) {
@@ -720,6 +761,7 @@ capalloc_status pgp_ledger_prepare(pgp *s, capalloc_err *err)
         [PGP_SQL_WRITE] = SQL_WRITE,
         [PGP_SQL_HISTORY] = pgp_sql_history,
         [PGP_SQL_RUN] = pgp_sql_run,
+        [PGP_SQL_FIND_TOKEN] = SQL_FIND_TOKEN,
     };
     for (int i = 0; i < PGP_SQL_N; i++)
         if ((s->sql[i] = pgp_qualify(s, tmpl[i])) == NULL) {

@@ -108,6 +108,14 @@ static const migration MIGRATIONS[] = {
      "  stale  SMALLINT NOT NULL CHECK (stale IN (0, 1)),"
      "  PRIMARY KEY (run_id, ticker)"
      ");"},
+    /* write() stores a random token with each run; when the connection is
+     * lost during COMMIT, the plugin reconnects (to the new primary after a
+     * failover) and looks the token up to learn whether the run was
+     * applied. Runs written before this step have none (NULL). */
+    {3, "a token per run, to resolve a commit in doubt",
+     "ALTER TABLE {S}.capalloc_runs ADD COLUMN run_token TEXT;"
+     "CREATE UNIQUE INDEX capalloc_runs_token"
+     "  ON {S}.capalloc_runs (run_token);"},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

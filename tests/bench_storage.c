@@ -649,7 +649,7 @@ static int year_in(const char *backend, int strategies, int per, int tickers,
     const char *imp[] = {CAPALLOC_BIN, "positions", "import", "positions.csv",
                          NULL};
     const char *alloc[] = {CAPALLOC_BIN, "-vv", "allocate", "--date",
-                           "2025-01-02", NULL};
+                           "2025-01-02", "--allow-past-date", NULL};
     int rc;
     if ((rc = run(add, NULL, NULL)) != 0 || (rc = run(imp, NULL, NULL)) != 0 ||
         (rc = run(alloc, NULL, NULL)) != 0) {

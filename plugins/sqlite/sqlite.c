@@ -56,12 +56,15 @@ static const char *const SQL[SQ_COUNT] = {
     [SQ_BEGIN_WRITE] = "BEGIN IMMEDIATE",
     [SQ_COMMIT] = "COMMIT",
     [SQ_ROLLBACK] = "ROLLBACK",
+    /* No ORDER BY: the core sorts what it looks up (an ordered read of
+     * positions_book walks its index and looks every row up). */
     [SQ_READ_CASH] =
-        "SELECT portfolio_id, currency, cash FROM cash_equity_book"
-        " ORDER BY portfolio_id",
+        "SELECT portfolio_id, currency, cash FROM cash_equity_book",
     [SQ_READ_POSITIONS] =
-        "SELECT portfolio_id, ticker, quantity FROM positions_book"
-        " ORDER BY portfolio_id, ticker",
+        "SELECT portfolio_id, ticker, quantity FROM positions_book",
+    [SQ_READ_BOOK] =
+        "SELECT portfolio_id, currency, cash FROM cash_equity_book"
+        " WHERE portfolio_id = ?1",
     [SQ_FIND_RUN] =
         "SELECT r.run_id, r.run_date, r.created_at,"
         " (SELECT count(*) FROM trade_execution_logs t"
@@ -470,6 +473,7 @@ static const capalloc_storage_plugin sqlite_plugin = {
     sqlp_write,
     sqlp_read_history,
     sqlp_read_run,
+    sqlp_read_books,
 };
 
 CAPALLOC_PLUGIN_DEFINE(sqlite_plugin)

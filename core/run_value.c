@@ -84,14 +84,18 @@ static int fetch_prices(engine *en, price_cache *c, const char **need,
                              n_missing > 1 ? ", " : "", ask[i],
                              q[i].found ? " (not positive)" : "");
             used += w > 0 ? (size_t)w : 0;
-            /* who holds it: the first holder is enough to find it */
+            /* who holds it: one holder is enough to find it (the least
+             * id: the ledger is read in no particular order) */
+            const char *holder = NULL;
             for (size_t k = 0; k < l->n_pos; k++)
-                if (strcmp(l->pos[k].ticker, ask[i]) == 0) {
-                    w = snprintf(missing + used, sizeof missing - used,
-                                 " held by portfolio '%s'", l->pos[k].id);
-                    used += w > 0 ? (size_t)w : 0;
-                    break;
-                }
+                if (strcmp(l->pos[k].ticker, ask[i]) == 0 &&
+                    (holder == NULL || strcmp(l->pos[k].id, holder) < 0))
+                    holder = l->pos[k].id;
+            if (holder != NULL) {
+                w = snprintf(missing + used, sizeof missing - used,
+                             " held by portfolio '%s'", holder);
+                used += w > 0 ? (size_t)w : 0;
+            }
             if (used >= sizeof missing)
                 used = sizeof missing - 1;
         }

@@ -3,6 +3,7 @@
  * to the price source, each strategy's cash + positions at those prices.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,31 @@ static int cmp_si(const void *a, const void *b)
     return strcmp(((const strat_index *)a)->id, ((const strat_index *)b)->id);
 }
 
+/* The ledger's ids and tickers are interned (run_read.c): one pointer per
+ * distinct string, so a position finds its strategy and its price by
+ * comparing addresses, not by strcmp() (at 1M positions the lookups were
+ * most of a run). */
+static int cmp_addr(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)*(const char *const *)a;
+    uintptr_t y = (uintptr_t)*(const char *const *)b;
+    return (x > y) - (x < y);
+}
+
+/* The strategy holding position p: the previous one's when the ledger
+ * gives a portfolio's positions together, else a binary search. */
+static const strat_index *holder(const strat_index *si, size_t n,
+                                 const pos_row *p, const char **last_id,
+                                 const strat_index **last)
+{
+    if (p->id != *last_id) {
+        strat_index key = {p->id, 0};
+        *last_id = p->id;
+        *last = find_row(&key, si, n, sizeof *si, cmp_si);
+    }
+    return *last;
+}
+
 /* Value the strategies: s[i].cash from the ledger, positions_value from
  * the positions and the (one-call) prices. */
 int value_fund(engine *en, const ledger *l, alloc_strategy *s, size_t n,
@@ -158,47 +184,60 @@ int value_fund(engine *en, const ledger *l, alloc_strategy *s, size_t n,
     }
     sort_rows(si, n, sizeof *si, cmp_si);
 
-    /* The tickers the run needs: held (non-zero) by a strategy. */
+    /* The tickers the run needs: held (non-zero) by a strategy; distinct
+     * by address (held, by address), then by name for the price source. */
     size_t n_need = 0;
+    const char *last_id = NULL;
+    const strat_index *last = NULL;
     for (size_t k = 0; k < l->n_pos; k++) {
-        strat_index key = {l->pos[k].id, 0};
         if (dec_is_zero(l->pos[k].qty) ||
-            find_row(&key, si, n, sizeof *si, cmp_si) == NULL)
+            holder(si, n, &l->pos[k], &last_id, &last) == NULL)
             continue;
         need[n_need++] = l->pos[k].ticker;
     }
-    sort_rows(need, n_need, sizeof *need, cmp_str);
+    sort_rows(need, n_need, sizeof *need, cmp_addr);
     size_t d = 0;
     for (size_t k = 0; k < n_need; k++)
-        if (d == 0 || strcmp(need[d - 1], need[k]) != 0)
+        if (d == 0 || need[d - 1] != need[k])
             need[d++] = need[k];
     n_need = d;
+    const char **held = malloc((n_need + 1) * sizeof *held);
+    const ticker_price **tp_of = malloc((n_need + 1) * sizeof *tp_of);
+    if (held == NULL || tp_of == NULL) {
+        free(si), free(need), free(held), free(tp_of);
+        return eng_oom(e);
+    }
+    memcpy(held, need, n_need * sizeof *held);
+    sort_rows(need, n_need, sizeof *need, cmp_str);
 
     int rc = fetch_prices(en, pc, need, n_need, l, e);
     free(need);
     if (rc != 0) {
-        free(si);
+        free(si), free(held), free(tp_of);
         return rc;
     }
+    for (size_t j = 0; j < n_need; j++)
+        tp_of[j] = cache_find(pc, held[j]);
+    last_id = NULL;
     for (size_t k = 0; k < l->n_pos; k++) {
-        strat_index key = {l->pos[k].id, 0};
-        const strat_index *hit = find_row(&key, si, n, sizeof *si, cmp_si);
+        const strat_index *hit = holder(si, n, &l->pos[k], &last_id, &last);
         if (hit == NULL || dec_is_zero(l->pos[k].qty))
             continue;
-        const ticker_price *tp = cache_find(pc, l->pos[k].ticker);
+        const char **at = find_row(&l->pos[k].ticker, held, n_need,
+                                   sizeof *held, cmp_addr);
+        const ticker_price *tp = at != NULL ? tp_of[at - held] : NULL;
         capalloc_dec v;
         /* position value rounded half-even to 6 places (a micro-unit of
          * the currency), far below the minor unit transfers move in */
         if (tp == NULL ||
             dec_mul(l->pos[k].qty, tp->price, CAPALLOC_ROUND_HALF_EVEN, &v) ||
             dec_add(s[hit->i].positions_value, v, &s[hit->i].positions_value)) {
-            free(si);
+            free(si), free(held), free(tp_of);
             return cap_fail(e, CAP_EXIT_INTERNAL,
                             "arithmetic overflow valuing portfolio '%s'",
                             l->pos[k].id);
         }
     }
-    free(si);
+    free(si), free(held), free(tp_of);
     return 0;
 }
-

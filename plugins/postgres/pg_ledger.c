@@ -130,18 +130,24 @@ static capalloc_status position_row(pgp *s, const PGresult *res, int r,
     const capalloc_ledger_sink *sink = ctx;
     const char *id = PQgetvalue(res, r, 0);
     const char *ticker = PQgetvalue(res, r, 1);
+    const char *text = PQgetvalue(res, r, 2);
     char row[256];
-    snprintf(row, sizeof row, "portfolio '%.100s' ticker '%.100s'", id,
-             ticker);
     capalloc_dec qty;
-    capalloc_status st = pgp_parse_stored(s, PQgetvalue(res, r, 2), &qty, err,
-                                      "positions_book", row, "quantity");
-    if (st == CAPALLOC_OK &&
-        (st = sink->position(sink->ctx, id, ticker, qty)) != 0)
+    capalloc_status st = s->host->dec_parse(text, &qty);
+    if (st != CAPALLOC_OK) {
+        /* the row's name is formatted for a message only, not for each of
+         * 100,000 rows */
+        snprintf(row, sizeof row, "portfolio '%.100s' ticker '%.100s'", id,
+                 ticker);
+        return pgp_parse_stored(s, text, &qty, err, "positions_book", row,
+                                "quantity");
+    }
+    if ((st = sink->position(sink->ctx, id, ticker, qty)) != 0)
         s->host->set_error(err, NULL,
                            "the core stopped reading the ledger at "
-                           "positions_book, %s (status %d)",
-                           row, (int)st);
+                           "positions_book, portfolio '%.100s' ticker "
+                           "'%.100s' (status %d)",
+                           id, ticker, (int)st);
     return st;
 }
 

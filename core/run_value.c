@@ -140,14 +140,58 @@ static int cmp_si(const void *a, const void *b)
 }
 
 /* The ledger's ids and tickers are interned (run_read.c): one pointer per
- * distinct string, so a position finds its strategy and its price by
- * comparing addresses, not by strcmp() (at 1M positions the lookups were
- * most of a run). */
-static int cmp_addr(const void *a, const void *b)
+ * distinct string, so a position finds its strategy and its price by its
+ * pointers, not by strcmp() (at 1M positions the lookups were most of a
+ * run). */
+
+/* A set of the held tickers by address: open addressing, index + 1 in
+ * at[] (0 = empty), the tickers in held[] in the order first seen. Sized
+ * by the distinct tickers (thousands), not by the positions (millions). */
+typedef struct ticker_set {
+    size_t *at;
+    size_t cap;
+    const char **held;
+    size_t n, cap_held;
+} ticker_set;
+
+static size_t addr_hash(const char *p, size_t cap)
 {
-    uintptr_t x = (uintptr_t)*(const char *const *)a;
-    uintptr_t y = (uintptr_t)*(const char *const *)b;
-    return (x > y) - (x < y);
+    uint64_t h = (uint64_t)(uintptr_t)p * UINT64_C(0x9E3779B97F4A7C15);
+    return (size_t)(h >> 32) & (cap - 1);
+}
+
+/* The index of t in held[], or SIZE_MAX (not there; or, with add, out of
+ * memory); with add, t is added when new. */
+static size_t ticker_at(ticker_set *ts, const char *t, int add)
+{
+    if (add && (ts->n + 1) * 2 > ts->cap) {
+        size_t ncap = ts->cap ? ts->cap * 2 : 1024;
+        size_t *na = calloc(ncap, sizeof *na);
+        if (na == NULL)
+            return SIZE_MAX;
+        for (size_t i = 0; i < ts->n; i++) {
+            size_t j = addr_hash(ts->held[i], ncap);
+            while (na[j] != 0)
+                j = (j + 1) & (ncap - 1);
+            na[j] = i + 1;
+        }
+        free(ts->at);
+        ts->at = na;
+        ts->cap = ncap;
+    }
+    if (ts->cap == 0)
+        return SIZE_MAX;
+    size_t j = addr_hash(t, ts->cap);
+    while (ts->at[j] != 0) {
+        if (ts->held[ts->at[j] - 1] == t)
+            return ts->at[j] - 1;
+        j = (j + 1) & (ts->cap - 1);
+    }
+    if (!add || GROW(ts->held, ts->n, ts->cap_held))
+        return SIZE_MAX;
+    ts->held[ts->n] = t;
+    ts->at[j] = ++ts->n;
+    return ts->n - 1;
 }
 
 /* The strategy holding position p: the previous one's when the ledger
@@ -169,13 +213,9 @@ static const strat_index *holder(const strat_index *si, size_t n,
 int value_fund(engine *en, const ledger *l, alloc_strategy *s, size_t n,
                       price_cache *pc, cap_error *e)
 {
-    strat_index *si = malloc(n * sizeof *si);
-    const char **need = malloc((l->n_pos + 1) * sizeof *need);
-    if (si == NULL || need == NULL) {
-        free(si);
-        free(need);
+    strat_index *si = malloc((n + 1) * sizeof *si);
+    if (si == NULL)
         return eng_oom(e);
-    }
     for (size_t i = 0; i < n; i++) {
         si[i] = (strat_index){s[i].id, i};
         const cash_row *cr = find_cash(l, s[i].id);
@@ -185,59 +225,56 @@ int value_fund(engine *en, const ledger *l, alloc_strategy *s, size_t n,
     sort_rows(si, n, sizeof *si, cmp_si);
 
     /* The tickers the run needs: held (non-zero) by a strategy; distinct
-     * by address (held, by address), then by name for the price source. */
-    size_t n_need = 0;
+     * by address, then sorted by name for the price source. */
+    ticker_set ts = {NULL, 0, NULL, 0, 0};
     const char *last_id = NULL;
     const strat_index *last = NULL;
-    for (size_t k = 0; k < l->n_pos; k++) {
-        if (dec_is_zero(l->pos[k].qty) ||
-            holder(si, n, &l->pos[k], &last_id, &last) == NULL)
-            continue;
-        need[n_need++] = l->pos[k].ticker;
-    }
-    sort_rows(need, n_need, sizeof *need, cmp_addr);
-    size_t d = 0;
-    for (size_t k = 0; k < n_need; k++)
-        if (d == 0 || need[d - 1] != need[k])
-            need[d++] = need[k];
-    n_need = d;
-    const char **held = malloc((n_need + 1) * sizeof *held);
-    const ticker_price **tp_of = malloc((n_need + 1) * sizeof *tp_of);
-    if (held == NULL || tp_of == NULL) {
-        free(si), free(need), free(held), free(tp_of);
+    for (size_t k = 0; k < l->n_pos; k++)
+        if (!dec_is_zero(l->pos[k].qty) &&
+            holder(si, n, &l->pos[k], &last_id, &last) != NULL &&
+            ticker_at(&ts, l->pos[k].ticker, 1) == SIZE_MAX) {
+            free(si), free(ts.at), free(ts.held);
+            return eng_oom(e);
+        }
+    size_t n_need = ts.n;
+    const char **need = malloc((n_need + 1) * sizeof *need);
+    if (need == NULL) {
+        free(si), free(ts.at), free(ts.held);
         return eng_oom(e);
     }
-    memcpy(held, need, n_need * sizeof *held);
+    if (n_need > 0)
+        memcpy(need, ts.held, n_need * sizeof *need);
     sort_rows(need, n_need, sizeof *need, cmp_str);
 
     int rc = fetch_prices(en, pc, need, n_need, l, e);
     free(need);
-    if (rc != 0) {
-        free(si), free(held), free(tp_of);
-        return rc;
+    /* each held ticker's price, by its index in ts.held */
+    const ticker_price **tp_of = malloc((n_need + 1) * sizeof *tp_of);
+    if (rc != 0 || tp_of == NULL) {
+        free(si), free(ts.at), free(ts.held), free(tp_of);
+        return rc != 0 ? rc : eng_oom(e);
     }
     for (size_t j = 0; j < n_need; j++)
-        tp_of[j] = cache_find(pc, held[j]);
+        tp_of[j] = cache_find(pc, ts.held[j]);
     last_id = NULL;
     for (size_t k = 0; k < l->n_pos; k++) {
         const strat_index *hit = holder(si, n, &l->pos[k], &last_id, &last);
         if (hit == NULL || dec_is_zero(l->pos[k].qty))
             continue;
-        const char **at = find_row(&l->pos[k].ticker, held, n_need,
-                                   sizeof *held, cmp_addr);
-        const ticker_price *tp = at != NULL ? tp_of[at - held] : NULL;
+        size_t j = ticker_at(&ts, l->pos[k].ticker, 0);
+        const ticker_price *tp = j != SIZE_MAX ? tp_of[j] : NULL;
         capalloc_dec v;
         /* position value rounded half-even to 6 places (a micro-unit of
          * the currency), far below the minor unit transfers move in */
         if (tp == NULL ||
             dec_mul(l->pos[k].qty, tp->price, CAPALLOC_ROUND_HALF_EVEN, &v) ||
             dec_add(s[hit->i].positions_value, v, &s[hit->i].positions_value)) {
-            free(si), free(held), free(tp_of);
+            free(si), free(ts.at), free(ts.held), free(tp_of);
             return cap_fail(e, CAP_EXIT_INTERNAL,
                             "arithmetic overflow valuing portfolio '%s'",
                             l->pos[k].id);
         }
     }
-    free(si), free(held), free(tp_of);
+    free(si), free(ts.at), free(ts.held), free(tp_of);
     return 0;
 }

@@ -38,8 +38,8 @@ capalloc_status sqlp_need_txn(sqlp *s, int write, const char *call,
 /* Column i of the current row as text ("" never stands in for NULL). */
 const char *sqlp_col_text(sqlite3_stmt *stmt, int i)
 {
-    if (sqlite3_column_type(stmt, i) == SQLITE_NULL)
-        return NULL;
+    /* NULL for SQL NULL (and when out of memory: then no value either);
+     * one call per column, not two */
     return (const char *)sqlite3_column_text(stmt, i);
 }
 

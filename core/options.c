@@ -376,6 +376,15 @@ static int bind_map(const capalloc_config *cfg, const plugin_cfg *pc,
         return oom(e);
     for (size_t k = 0; k < node->n; k++) {
         const cfg_node *val = node->items[k];
+        capalloc_status st = CAPALLOC_OK;
+        if (k != dup && val->kind == CFG_SCALAR &&
+            (st = dec_parse(val->value, &v->vals[k])) == CAPALLOC_OK) {
+            /* the common case: no message, so no key path formatted */
+            if ((v->keys[k] = strdup(node->keys[k])) == NULL)
+                return oom(e);
+            v->n = k + 1;
+            continue;
+        }
         int line = node->key_lines ? node->key_lines[k] : node->line;
         int col = node->key_cols ? node->key_cols[k] : node->col;
         snprintf(key, sizeof key, "%s.%s", v->name, node->keys[k]);
@@ -387,13 +396,8 @@ static int bind_map(const capalloc_config *cfg, const plugin_cfg *pc,
         if (val->kind != CFG_SCALAR)
             return fail_at(cfg, pc, line, col, key, e,
                            "expected a scalar, found %s", node_kind(val));
-        capalloc_status st = dec_parse(val->value, &v->vals[k]);
-        if (st != CAPALLOC_OK)
-            return fail_at(cfg, pc, line, col, key, e, "'%s' %s", val->value,
-                           st == CAPALLOC_ERR_OVERFLOW ? DEC_RANGE : DEC_HELP);
-        if ((v->keys[k] = strdup(node->keys[k])) == NULL)
-            return oom(e);
-        v->n = k + 1;
+        return fail_at(cfg, pc, line, col, key, e, "'%s' %s", val->value,
+                       st == CAPALLOC_ERR_OVERFLOW ? DEC_RANGE : DEC_HELP);
     }
     return 0;
 }

@@ -1,7 +1,8 @@
 /*
  * run_read.c - the first step of a run: what the ledger holds (every cash
  * balance and position, in a handful of queries) and which strategies the
- * run is for.
+ * run is for. A capital movement reads only the books it changes
+ * (read_books).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -17,9 +18,10 @@
 /* the ledger as read                                                        */
 /* ------------------------------------------------------------------------ */
 
-
-
-
+/* Every id and ticker of the ledger once: a hash set over an arena of
+ * 64 KiB chunks. 1M positions over 10,000 books and 5,000 tickers keep
+ * 15,000 strings (not 2M strdup()s), and equal strings are one pointer,
+ * which run_value.c compares instead of calling strcmp(). */
 struct str_pool {
     const char **slots; /* open addressing, NULL = empty */
     size_t cap, used;

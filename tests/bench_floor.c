@@ -15,7 +15,8 @@
  *   sqlite    BEGIN IMMEDIATE; the same two reads; the same rows written
  *             by prepared statements stepped once per row (SQLite has no
  *             round trips: a statement per row is its cheapest write);
- *             COMMIT; WAL, synchronous=FULL like the plugin.
+ *             COMMIT; WAL, synchronous=FULL like the plugin, and like
+ *             it a connection without mutexes (one thread).
  *
  * Values: every position at its price (exact integer micro-units), equal
  * weights of 0.9 / S as the bench's config gives, targets floored to
@@ -480,7 +481,7 @@ static int sq_row(job *j, sqlite3 *db, sqlite3_stmt *st, int n,
                   const char *const *v)
 {
     for (int k = 0; k < n; k++)
-        if (sqlite3_bind_text(st, k + 1, v[k], -1, SQLITE_TRANSIENT) !=
+        if (sqlite3_bind_text(st, k + 1, v[k], -1, SQLITE_STATIC) !=
             SQLITE_OK)
             return sq_fail(db, "bind");
     j->trips++;
@@ -494,7 +495,8 @@ static int floor_sqlite(job *j, const char *path, const char *date)
     sqlite3 *db = NULL;
     sqlite3_stmt *st[5] = {NULL};
     int rc = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK ||
         sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                          " PRAGMA foreign_keys=ON; BEGIN IMMEDIATE",
                      NULL, NULL, NULL) != SQLITE_OK) {

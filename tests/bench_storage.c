@@ -2,15 +2,24 @@
  * bench_storage.c - storage benchmark (NOT a test: `make bench` runs it).
  *
  * Builds a synthetic fund in a temporary directory: S strategies, P
- * positions spread over T tickers (with prices), capital in the master;
- * then times one allocation run with the real capalloc binary on each
- * backend and prints, per run: wall time, round trips (postgres) or
- * statements (sqlite) of the run's transaction as the plugin logs them at
- * debug level (-vv), and the peak memory of the capalloc process
- * (getrusage ru_maxrss via wait4).
+ * positions spread over T tickers (with prices), capital in the master,
+ * the date's first allocation; then, per backend and size, prints:
+ *   alloc_s / floor_s / ratio  a forced allocation by the real capalloc
+ *           binary against the floor (bench_floor.c: the same job with
+ *           the least database work), run alternately in pairs at prices
+ *           that alternate from pair to pair (every run moves cash): the
+ *           medians of the times and of the pairs' ratios;
+ *   trips   round trips (postgres) or statements (sqlite) of capalloc's
+ *           transaction as the plugin logs them (-vv), and of the floor's;
+ *   add_s   `capital add` (median of 3) and its trips;
+ *   maxrss  the allocation's peak memory (getrusage ru_maxrss via wait4),
+ *           and per position.
+ * Before the table, config load with 10,000 and 100,000 weights (in a
+ * child: config_load and the policy started); after it, per backend,
+ * capital add at the smallest size against the largest.
  *
- *   bench_storage [-b sqlite|postgres|both] [-s 10,100,1000]
- *                 [-p POSITIONS-PER-STRATEGY] [-t TICKERS] [-y]
+ *   bench_storage [-b sqlite|postgres|both] [-s 10,100,1000,10000]
+ *                 [-p POSITIONS-PER-STRATEGY] [-t TICKERS] [-r PAIRS] [-y]
  *
  * -y, a year of history (the run's record, ABI 1.1): after the first run,
  * 251 more days of allocation runs with their records (a valuation of the
@@ -30,8 +39,9 @@
  * postgres uses the PG* environment (e.g. under `tests/pg-cluster run`);
  * each run's schema bench_<strategies>_<pid> is dropped afterwards (DROP
  * SCHEMA ... CASCADE), also when the run failed.
- * Defaults: both backends, 10/100/1000 strategies, 100 positions each
- * (1000 strategies: 100,000 positions), 5,000 tickers.
+ * Defaults: both backends, 10/100/1000/10000 strategies (-y: 1000), 100
+ * positions each (10,000 strategies: 1M positions), 5,000 tickers, 5
+ * pairs.
  * Timing uses a double of seconds: it is a measurement, not money.
  */
 #define _DEFAULT_SOURCE

@@ -8,10 +8,10 @@
  * CAPALLOC_ERR_IO naming the table and row, never a silent rounding.
  *
  * read_ledger: two queries (cash, positions), streamed row by row (libpq
- * single-row mode) so memory does not grow with the result, in no order
- * (the core sorts); in a write transaction the cash rows (the balances a
- * run changes) are read FOR UPDATE. read_cash (ABI 1.1): the named books
- * only, in one query.
+ * single-row mode) so memory does not grow with the result, positions in
+ * no order (the core sorts); in a write transaction the cash rows (the
+ * balances a run changes) are read FOR UPDATE, in portfolio order.
+ * read_cash (ABI 1.1): the named books only, in one query.
  * write: ONE statement. The batch's columns go as array parameters
  * ($n::text[], $n::numeric[]) and unnest() turns them into rows; the run
  * row, the trades, the cash and the positions - and since ABI 1.1 the
@@ -151,12 +151,17 @@ static capalloc_status position_row(pgp *s, const PGresult *res, int r,
     return st;
 }
 
-/* Every column is NOT NULL in the schema. No ORDER BY: the core sorts
- * what it looks up, and a sort of 100,000 positions on the server spills
- * to disk with the default work_mem. (Row locks need no order either:
- * capalloc's writers are kept apart by the advisory lock begin() takes.) */
+/* Every column is NOT NULL in the schema. No ORDER BY on what is only
+ * read: the core sorts what it looks up, and a sort of 100,000 positions
+ * on the server spills to disk with the default work_mem. The locking
+ * reads keep their order: rows are locked one by one as the scan reaches
+ * them, so in portfolio order a writer outside capalloc (that the
+ * advisory lock does not stop) meets them in a known order (a deadlock is
+ * detected and the run retried, tests/faults-postgres.pgtest). The cash
+ * rows are one per book (10,000, not 1M): sorted in memory. */
 #define SQL_CASH                                                             \
     "SELECT portfolio_id, currency, cash::text FROM {S}.cash_equity_book"
+#define SQL_LOCK_ORDER " ORDER BY portfolio_id COLLATE \"C\" FOR UPDATE"
 #define SQL_POSITIONS                                                        \
     "SELECT portfolio_id, ticker, quantity::text FROM {S}.positions_book"
 /* read_cash: the named books only (the primary key's index). */
@@ -703,10 +708,10 @@ capalloc_status pgp_ledger_prepare(pgp *s, capalloc_err *err)
 {
     static const char *const tmpl[PGP_SQL_N] = {
         [PGP_SQL_CASH] = SQL_CASH,
-        [PGP_SQL_CASH_LOCK] = SQL_CASH " FOR UPDATE",
+        [PGP_SQL_CASH_LOCK] = SQL_CASH SQL_LOCK_ORDER,
         [PGP_SQL_POSITIONS] = SQL_POSITIONS,
         [PGP_SQL_BOOKS] = SQL_BOOKS,
-        [PGP_SQL_BOOKS_LOCK] = SQL_BOOKS " FOR UPDATE",
+        [PGP_SQL_BOOKS_LOCK] = SQL_BOOKS SQL_LOCK_ORDER,
         [PGP_SQL_FIND_RUN] = SQL_FIND_RUN,
         [PGP_SQL_WRITE] = SQL_WRITE,
         [PGP_SQL_HISTORY] = pgp_sql_history,

@@ -33,7 +33,8 @@
  * snapshot carries each strategy's history and the call's context, a policy
  * may ask for a lookback (history_wanted), the write batch carries the
  * run's record, and storage backends read it back (read_history,
- * read_run).
+ * read_run); optional read_cash (a capital movement reads and locks the
+ * master's book only).
  *
  * Ownership rules, for every call in this file:
  *   - Strings and arrays the core passes to a plugin are borrowed: valid only
@@ -664,6 +665,19 @@ typedef struct capalloc_storage_plugin {
     capalloc_status (*read_run)(void *state, int64_t run_id,
                                 const capalloc_record_sink *sink, int *found,
                                 capalloc_err *err);
+
+    /* ABI 1.1, optional (NULL, or absent from an older struct_size: the
+     * core reads the whole ledger instead). read_cash: the cash rows of
+     * the n portfolios ids names (each at most once), in no particular
+     * order, through sink->cash (sink->position is not called and may be
+     * NULL); a portfolio without a book gives no row. In a write
+     * transaction those rows, and only those, are locked until commit or
+     * rollback, as read_ledger locks every cash row. ONE query, whatever
+     * the size of the ledger: a capital movement touches the master's book
+     * only, so its cost does not grow with the fund. */
+    capalloc_status (*read_cash)(void *state, const char *const *ids,
+                                 size_t n, const capalloc_ledger_sink *sink,
+                                 capalloc_err *err);
 } capalloc_storage_plugin;
 
 /* ------------------------------------------------------------------------ */

@@ -259,8 +259,11 @@ int engine_capital(engine *en, cap_action action, capalloc_dec amount,
             continue;
         if (rc > 0)
             return rc;
+        /* the master's book only: the movement's cost does not grow with
+         * the fund (a backend without read_cash reads the whole ledger) */
+        const char *master = cfg->master_id;
         ledger l = {0};
-        rc = read_ledger(en, &l, e);
+        rc = read_books(en, &master, 1, &l, e);
         if (rc < 0) {
             eng_rollback(en);
             continue;

@@ -3,6 +3,7 @@
  * to the price source, each strategy's cash + positions at those prices.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,15 +118,19 @@ static int fetch_prices(engine *en, price_cache *c, const need_ticker *need,
                              n_missing > 1 ? ", " : "", ask[i],
                              q[i].found ? " (not positive)" : "");
             used += w > 0 ? (size_t)w : 0;
-            /* who holds it: the first holder is enough to find it */
+            /* who holds it: one holder is enough to find it (the least
+             * id: the ledger is read in no particular order) */
+            const char *holder = NULL;
             for (size_t k = 0; k < l->n_pos; k++)
                 if (owner[k] != OWNER_NONE && !dec_is_zero(l->pos[k].qty) &&
-                    strcmp(l->pos[k].ticker, ask[i]) == 0) {
-                    w = snprintf(missing + used, sizeof missing - used,
-                                 " held by portfolio '%s'", l->pos[k].id);
-                    used += w > 0 ? (size_t)w : 0;
-                    break;
-                }
+                    strcmp(l->pos[k].ticker, ask[i]) == 0 &&
+                    (holder == NULL || strcmp(l->pos[k].id, holder) < 0))
+                    holder = l->pos[k].id;
+            if (holder != NULL) {
+                w = snprintf(missing + used, sizeof missing - used,
+                             " held by portfolio '%s'", holder);
+                used += w > 0 ? (size_t)w : 0;
+            }
             if (used >= sizeof missing)
                 used = sizeof missing - 1;
         }
@@ -299,6 +304,71 @@ static void warn_unknown_positions(const engine *en, const ledger *l,
     free(u);
 }
 
+/* The ledger's ids and tickers are interned (run_read.c): one pointer per
+ * distinct string, so a position finds its owner and its price by its
+ * pointers, not by strcmp() (at 1M positions the lookups were most of a
+ * run). */
+
+/* A set of the tickers held, by address: open addressing, index + 1 in
+ * at[] (0 = empty), the tickers in held[] in the order first seen with
+ * whether an owned position needs them. Sized by the distinct tickers
+ * (thousands), not by the positions (millions). */
+typedef struct ticker_set {
+    size_t *at;
+    size_t cap;
+    need_ticker *held;
+    size_t n, cap_held;
+} ticker_set;
+
+static void ticker_set_free(ticker_set *ts)
+{
+    free(ts->at);
+    free(ts->held);
+}
+
+static size_t addr_hash(const char *p, size_t cap)
+{
+    uint64_t h = (uint64_t)(uintptr_t)p * UINT64_C(0x9E3779B97F4A7C15);
+    return (size_t)(h >> 32) & (cap - 1);
+}
+
+/* The index of t in held[], or SIZE_MAX (not there; or, with add, out of
+ * memory); with add, t is added when new and marked required when asked. */
+static size_t ticker_at(ticker_set *ts, const char *t, int add, int required)
+{
+    if (add && (ts->n + 1) * 2 > ts->cap) {
+        size_t ncap = ts->cap ? ts->cap * 2 : 1024;
+        size_t *na = calloc(ncap, sizeof *na);
+        if (na == NULL)
+            return SIZE_MAX;
+        for (size_t i = 0; i < ts->n; i++) {
+            size_t j = addr_hash(ts->held[i].ticker, ncap);
+            while (na[j] != 0)
+                j = (j + 1) & (ncap - 1);
+            na[j] = i + 1;
+        }
+        free(ts->at);
+        ts->at = na;
+        ts->cap = ncap;
+    }
+    if (ts->cap == 0)
+        return SIZE_MAX;
+    size_t j = addr_hash(t, ts->cap);
+    while (ts->at[j] != 0) {
+        size_t k = ts->at[j] - 1;
+        if (ts->held[k].ticker == t) {
+            ts->held[k].required |= required;
+            return k;
+        }
+        j = (j + 1) & (ts->cap - 1);
+    }
+    if (!add || GROW(ts->held, ts->n, ts->cap_held))
+        return SIZE_MAX;
+    ts->held[ts->n] = (need_ticker){t, required};
+    ts->at[j] = ++ts->n;
+    return ts->n - 1;
+}
+
 /* Value the fund: s[i].cash from the ledger, s[i].positions_value and
  * s[i].holds_positions from the positions and the (one-call) prices, and
  * the master's positions value. */
@@ -310,11 +380,9 @@ int value_fund(engine *en, const ledger *l, alloc_strategy *s, size_t n,
     if (rc != 0)
         return rc;
     strat_index *si = malloc((n + 1) * sizeof *si);
-    need_ticker *need = malloc((l->n_pos + 1) * sizeof *need);
     size_t *owner = malloc((l->n_pos + 1) * sizeof *owner);
-    if (si == NULL || need == NULL || owner == NULL) {
+    if (si == NULL || owner == NULL) {
         free(si);
-        free(need);
         free(owner);
         return eng_oom(e);
     }
@@ -327,35 +395,48 @@ int value_fund(engine *en, const ledger *l, alloc_strategy *s, size_t n,
     }
     sort_rows(si, n, sizeof *si, cmp_si);
 
-    /* Who holds what, and the tickers the run prices: every non-zero
-     * position's (required for the master's and the strategies'). */
-    size_t n_need = 0;
-    for (size_t k = 0; k < l->n_pos; k++) {
-        strat_index key = {l->pos[k].id, 0};
-        const strat_index *hit = find_row(&key, si, n, sizeof *si, cmp_si);
-        owner[k] = hit                                        ? hit->i
-                   : strcmp(l->pos[k].id, en->cfg->master_id) == 0
-                       ? OWNER_MASTER
-                       : OWNER_NONE;
-        if (dec_is_zero(l->pos[k].qty))
-            continue;
-        need[n_need++] =
-            (need_ticker){l->pos[k].ticker, owner[k] != OWNER_NONE};
+    /* Who holds what (the previous position's owner when the ledger gives
+     * a portfolio's positions together, else a binary search), and the
+     * tickers the run prices: every non-zero position's, required for the
+     * master's and the strategies'. */
+    ticker_set ts = {NULL, 0, NULL, 0, 0};
+    const char *last_id = NULL;
+    size_t last_owner = OWNER_NONE;
+    for (size_t k = 0; k < l->n_pos && rc == 0; k++) {
+        const pos_row *p = &l->pos[k];
+        if (p->id != last_id) {
+            strat_index key = {p->id, 0};
+            const strat_index *hit = find_row(&key, si, n, sizeof *si, cmp_si);
+            last_id = p->id;
+            last_owner = hit ? hit->i
+                         : strcmp(p->id, en->cfg->master_id) == 0
+                             ? OWNER_MASTER
+                             : OWNER_NONE;
+        }
+        owner[k] = last_owner;
+        if (!dec_is_zero(p->qty) &&
+            ticker_at(&ts, p->ticker, 1, owner[k] != OWNER_NONE) == SIZE_MAX)
+            rc = eng_oom(e);
     }
-    sort_rows(need, n_need, sizeof *need, cmp_need);
-    size_t d = 0;
-    for (size_t k = 0; k < n_need; k++)
-        if (d > 0 && strcmp(need[d - 1].ticker, need[k].ticker) == 0)
-            need[d - 1].required |= need[k].required;
-        else
-            need[d++] = need[k];
-    n_need = d;
-
-    rc = fetch_prices(en, pc, need, n_need, l, owner, e);
+    free(si);
+    /* distinct, sorted by name for the price source */
+    size_t n_need = ts.n;
+    need_ticker *need = malloc((n_need + 1) * sizeof *need);
+    const ticker_price **tp_of = malloc((n_need + 1) * sizeof *tp_of);
+    if (rc == 0 && (need == NULL || tp_of == NULL))
+        rc = eng_oom(e);
+    if (rc == 0) {
+        if (n_need > 0)
+            memcpy(need, ts.held, n_need * sizeof *need);
+        sort_rows(need, n_need, sizeof *need, cmp_need);
+        rc = fetch_prices(en, pc, need, n_need, l, owner, e);
+    }
     if (rc == 0 && use_prices(pc, need, n_need) != 0)
         rc = eng_oom(e);
     free(need);
-    free(si);
+    /* each held ticker's price, by its index in ts.held */
+    for (size_t j = 0; rc == 0 && j < n_need; j++)
+        tp_of[j] = cache_find(pc, ts.held[j].ticker);
     for (size_t k = 0; rc == 0 && k < l->n_pos; k++) {
         const pos_row *p = &l->pos[k];
         if (owner[k] == OWNER_NONE || dec_is_zero(p->qty))
@@ -365,7 +446,8 @@ int value_fund(engine *en, const ledger *l, alloc_strategy *s, size_t n,
                                 : &s[owner[k]].positions_value;
         if (owner[k] != OWNER_MASTER)
             s[owner[k]].holds_positions = 1;
-        const ticker_price *tp = cache_find(pc, p->ticker);
+        size_t j = ticker_at(&ts, p->ticker, 0, 0);
+        const ticker_price *tp = j != SIZE_MAX ? tp_of[j] : NULL;
         if (tp == NULL) /* fetch_prices checked: a bug */
             rc = cap_fail(e, CAP_EXIT_INTERNAL, "no price for %s after "
                           "pricing it", p->ticker);
@@ -381,6 +463,8 @@ int value_fund(engine *en, const ledger *l, alloc_strategy *s, size_t n,
                           dec_format(tp->price, 0, pr, sizeof pr));
         }
     }
+    free(tp_of);
+    ticker_set_free(&ts);
     if (rc == 0)
         warn_unknown_positions(en, l, owner, pc);
     free(owner);

@@ -181,19 +181,28 @@ static capalloc_dec D(const char *text)
     return d;
 }
 
-/* What read_ledger returned, as text: "id=cash;" ... "id/ticker=qty;". */
+/* What read_ledger returned, as text: "id=cash;" ... "id/ticker=qty;",
+ * cash rows by id, then positions by id and ticker (the backend returns
+ * them in no particular order: the core sorts). */
+typedef struct seen_row {
+    int pos;
+    char id[64], ticker[64], qty[CAPALLOC_DEC_MAX_TEXT];
+} seen_row;
+
 typedef struct seen {
     char text[16384];
-    size_t used;
+    seen_row rows[128];
     int n_cash, n_pos;
 } seen;
 
 static capalloc_status sink_cash(void *ctx, const char *id, capalloc_dec c)
 {
     seen *s = ctx;
-    char b[CAPALLOC_DEC_MAX_TEXT];
-    s->used += (size_t)snprintf(s->text + s->used, sizeof s->text - s->used,
-                                "%s=%s;", id, dec_format(c, 0, b, sizeof b));
+    ck_assert_int_lt(s->n_cash + s->n_pos, 128);
+    seen_row *r = &s->rows[s->n_cash + s->n_pos];
+    r->pos = 0;
+    snprintf(r->id, sizeof r->id, "%s", id);
+    dec_format(c, 0, r->qty, sizeof r->qty);
     s->n_cash++;
     return CAPALLOC_OK;
 }
@@ -202,12 +211,39 @@ static capalloc_status sink_pos(void *ctx, const char *id, const char *ticker,
                                 capalloc_dec q)
 {
     seen *s = ctx;
-    char b[CAPALLOC_DEC_MAX_TEXT];
-    s->used += (size_t)snprintf(s->text + s->used, sizeof s->text - s->used,
-                                "%s/%s=%s;", id, ticker,
-                                dec_format(q, 0, b, sizeof b));
+    ck_assert_int_lt(s->n_cash + s->n_pos, 128);
+    seen_row *r = &s->rows[s->n_cash + s->n_pos];
+    r->pos = 1;
+    snprintf(r->id, sizeof r->id, "%s", id);
+    snprintf(r->ticker, sizeof r->ticker, "%s", ticker);
+    dec_format(q, 0, r->qty, sizeof r->qty);
     s->n_pos++;
     return CAPALLOC_OK;
+}
+
+static int cmp_seen(const void *a, const void *b)
+{
+    const seen_row *x = a, *y = b;
+    if (x->pos != y->pos)
+        return x->pos - y->pos;
+    int c = strcmp(x->id, y->id);
+    return c != 0 ? c : strcmp(x->ticker, y->ticker);
+}
+
+/* The rows seen, sorted, as text. */
+static const char *seen_text(seen *s)
+{
+    int n = s->n_cash + s->n_pos;
+    size_t used = 0;
+    qsort(s->rows, (size_t)n, sizeof *s->rows, cmp_seen);
+    s->text[0] = '\0';
+    for (int k = 0; k < n; k++) {
+        const seen_row *r = &s->rows[k];
+        used += (size_t)snprintf(s->text + used, sizeof s->text - used,
+                                 r->pos ? "%s/%s=%s;" : "%s%s=%s;", r->id,
+                                 r->pos ? r->ticker : "", r->qty);
+    }
+    return s->text;
 }
 
 /* The whole ledger in one read transaction. */
@@ -219,7 +255,7 @@ static const char *read_all(inst *i)
     OK(i->sp->begin(i->st, CAPALLOC_TXN_READ, &err));
     OK(i->sp->read_ledger(i->st, &sink, &err));
     OK(i->sp->commit(i->st, &err));
-    return s.text;
+    return seen_text(&s);
 }
 
 /* A capital movement batch: one trade and the master's new balance. */
@@ -543,7 +579,7 @@ START_TEST(concurrent_writer_guard)
     memset(&s, 0, sizeof s);
     capalloc_ledger_sink sink = {&s, sink_cash, sink_pos};
     OK(b.sp->read_ledger(b.st, &sink, &err));
-    ck_assert_str_eq(s.text, "0=100;");
+    ck_assert_str_eq(seen_text(&s), "0=100;");
     OK(write_add(&b, "1", "101"));
     OK(b.sp->commit(b.st, &err));
     ck_assert_str_eq(read_all(&a), "0=101;");
@@ -578,6 +614,52 @@ START_TEST(one_run_per_date)
     OK(b.sp->commit(b.st, &err));
     close_inst(&a);
     close_inst(&b);
+}
+END_TEST
+
+/* read_cash (ABI 1.1): the named books only, in a write transaction
+ * locked (and on postgres nothing else is). */
+START_TEST(read_cash_named_books)
+{
+    inst a = open_inst();
+    ck_assert_msg(CAPALLOC_HAS_FIELD(a.sp->header.struct_size,
+                                     capalloc_storage_plugin, read_cash) &&
+                      a.sp->read_cash != NULL,
+                  "backend %s has no read_cash", backend);
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_add(&a, "100000", "100000"));
+    OK(write_alloc(&a, "2025-02-28", 0));
+    OK(a.sp->commit(a.st, &err));
+
+    static seen s;
+    memset(&s, 0, sizeof s);
+    capalloc_ledger_sink sink = {&s, sink_cash, NULL};
+    const char *ids[] = {"3", "nobody", "0"};
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_READ, &err));
+    OK(a.sp->read_cash(a.st, ids, 3, &sink, &err));
+    OK(a.sp->commit(a.st, &err));
+    ck_assert_str_eq(seen_text(&s), "0=0;3=40000;");
+
+    memset(&s, 0, sizeof s);
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(a.sp->read_cash(a.st, ids + 2, 1, &sink, &err));
+    ck_assert_str_eq(seen_text(&s), "0=0;");
+    if (is_backend("postgres"))
+        /* another session can lock every book but the master's */
+        ck_assert_str_eq(db_query("SELECT portfolio_id FROM {S}.cash_equity_book"
+                                  " ORDER BY 1 FOR UPDATE SKIP LOCKED"),
+                         "1\n2\n3\n");
+    OK(write_add(&a, "5", "5"));
+    OK(a.sp->commit(a.st, &err));
+    ck_assert_str_eq(read_all(&a), "0=5;1=30000;2=30000;3=40000;");
+
+    /* no ids: no rows */
+    memset(&s, 0, sizeof s);
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_READ, &err));
+    OK(a.sp->read_cash(a.st, NULL, 0, &sink, &err));
+    OK(a.sp->commit(a.st, &err));
+    ck_assert_int_eq(s.n_cash, 0);
+    close_inst(&a);
 }
 END_TEST
 
@@ -1466,6 +1548,7 @@ static Suite *storage_suite(void)
     tcase_add_test(tc, concurrent_writer_guard);
     tcase_add_test(tc, one_run_per_date);
     tcase_add_test(tc, find_run_by_date);
+    tcase_add_test(tc, read_cash_named_books);
     tcase_add_test(tc, ledger_rows_in_design_shape);
     tcase_add_test(tc, currency_of_a_book_kept);
     tcase_add_test(tc, record_round_trip);

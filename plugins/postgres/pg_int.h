@@ -68,6 +68,8 @@ typedef enum pgp_stmt {
     PGP_SQL_CASH = 0,
     PGP_SQL_CASH_LOCK,
     PGP_SQL_POSITIONS,
+    PGP_SQL_BOOKS,
+    PGP_SQL_BOOKS_LOCK,
     PGP_SQL_FIND_RUN,
     PGP_SQL_WRITE,
     PGP_SQL_HISTORY,
@@ -182,6 +184,10 @@ PGP_HIDDEN capalloc_status pgp_stream(pgp *s, const char *sql, int n,
                                       capalloc_err *err, const char *what);
 /* Build s->sql[] for the ledger's schema. */
 PGP_HIDDEN capalloc_status pgp_ledger_prepare(pgp *s, capalloc_err *err);
+PGP_HIDDEN capalloc_status pgp_read_books(void *state,
+                                          const char *const *ids, size_t n,
+                                          const capalloc_ledger_sink *sink,
+                                          capalloc_err *err);
 PGP_HIDDEN capalloc_status pgp_read_ledger(void *state,
                                            const capalloc_ledger_sink *sink,
                                            capalloc_err *err);

@@ -8,9 +8,10 @@
  * CAPALLOC_ERR_IO naming the table and row, never a silent rounding.
  *
  * read_ledger: two queries (cash, positions), streamed row by row (libpq
- * single-row mode) so memory does not grow with the result; in a write
- * transaction the cash rows (the balances a run changes) are read FOR
- * UPDATE.
+ * single-row mode) so memory does not grow with the result, positions in
+ * no order (the core sorts); in a write transaction the cash rows (the
+ * balances a run changes) are read FOR UPDATE, in portfolio order.
+ * read_cash (ABI 1.1): the named books only, in one query.
  * write: ONE statement. The batch's columns go as array parameters
  * ($n::text[], $n::numeric[]) and unnest() turns them into rows; the run
  * row, the trades, the cash and the positions - and since ABI 1.1 the
@@ -146,28 +147,42 @@ static capalloc_status position_row(pgp *s, const PGresult *res, int r,
     const capalloc_ledger_sink *sink = ctx;
     const char *id = PQgetvalue(res, r, 0);
     const char *ticker = PQgetvalue(res, r, 1);
+    const char *text = PQgetvalue(res, r, 2);
     char row[256];
-    snprintf(row, sizeof row, "portfolio '%.100s' ticker '%.100s'", id,
-             ticker);
     capalloc_dec qty;
-    capalloc_status st = pgp_parse_stored(s, PQgetvalue(res, r, 2), &qty, err,
-                                      "positions_book", row, "quantity");
-    if (st == CAPALLOC_OK &&
-        (st = sink->position(sink->ctx, id, ticker, qty)) != 0)
+    capalloc_status st = s->host->dec_parse(text, &qty);
+    if (st != CAPALLOC_OK) {
+        /* the row's name is formatted for a message only, not for each of
+         * 100,000 rows */
+        snprintf(row, sizeof row, "portfolio '%.100s' ticker '%.100s'", id,
+                 ticker);
+        return pgp_parse_stored(s, text, &qty, err, "positions_book", row,
+                                "quantity");
+    }
+    if ((st = sink->position(sink->ctx, id, ticker, qty)) != 0)
         s->host->set_error(err, NULL,
                            "the core stopped reading the ledger at "
-                           "positions_book, %s (status %d)",
-                           row, (int)st);
+                           "positions_book, portfolio '%.100s' ticker "
+                           "'%.100s' (status %d)",
+                           id, ticker, (int)st);
     return st;
 }
 
-/* Every column is NOT NULL in the schema. */
+/* Every column is NOT NULL in the schema. No ORDER BY on what is only
+ * read: the core sorts what it looks up, and a sort of 100,000 positions
+ * on the server spills to disk with the default work_mem. The locking
+ * reads keep their order: rows are locked one by one as the scan reaches
+ * them, so in portfolio order a writer outside capalloc (that the
+ * advisory lock does not stop) meets them in a known order (a deadlock is
+ * detected and the run retried, tests/faults-postgres.pgtest). The cash
+ * rows are one per book (10,000, not 1M): sorted in memory. */
 #define SQL_CASH                                                             \
-    "SELECT portfolio_id, currency, cash::text FROM {S}.cash_equity_book"    \
-    " ORDER BY portfolio_id COLLATE \"C\""
+    "SELECT portfolio_id, currency, cash::text FROM {S}.cash_equity_book"
+#define SQL_LOCK_ORDER " ORDER BY portfolio_id COLLATE \"C\" FOR UPDATE"
 #define SQL_POSITIONS                                                        \
-    "SELECT portfolio_id, ticker, quantity::text FROM {S}.positions_book"    \
-    " ORDER BY portfolio_id COLLATE \"C\", ticker COLLATE \"C\""
+    "SELECT portfolio_id, ticker, quantity::text FROM {S}.positions_book"
+/* read_cash: the named books only (the primary key's index). */
+#define SQL_BOOKS SQL_CASH " WHERE portfolio_id = ANY ($1::text[])"
 
 capalloc_status pgp_read_ledger(void *state, const capalloc_ledger_sink *sink,
                                 capalloc_err *err)
@@ -193,47 +208,6 @@ capalloc_status pgp_read_ledger(void *state, const capalloc_ledger_sink *sink,
         pgp_test_pause(s, PGP_PAUSE_READ);
     return st;
 }
-
-/* ------------------------------------------------------------------------ */
-/* find_run                                                                  */
-/* ------------------------------------------------------------------------ */
-
-capalloc_status pgp_find_run(void *state, const char *run_date,
-                             capalloc_run_info *info, int *found,
-                             capalloc_err *err)
-{
-    pgp *s = state;
-    *found = 0;
-    capalloc_status st = pgp_need_txn(s, 0, "find_run", err);
-    if (st != CAPALLOC_OK)
-        return st;
-    if (run_date == NULL) {
-        s->host->set_error(err, NULL, "find_run() without a run date");
-        return CAPALLOC_ERR_INTERNAL;
-    }
-    const char *v[1] = {run_date};
-    PGresult *res = pgp_exec(s, s->sql[PGP_SQL_FIND_RUN], 1, v);
-    if (!pgp_ok(res))
-        return pgp_fail(s, res, err, "looking up the allocation run of %.20s",
-                        run_date);
-    if (PQntuples(res) == 1) {
-        capalloc_run_info ri;
-        memset(&ri, 0, sizeof ri);
-        ri.run_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        ri.n_trades = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
-        snprintf(ri.run_date, sizeof ri.run_date, "%s", PQgetvalue(res, 0, 1));
-        snprintf(ri.created_at, sizeof ri.created_at, "%s",
-                 PQgetvalue(res, 0, 2));
-        *info = ri;
-        *found = 1;
-    }
-    PQclear(res);
-    return CAPALLOC_OK;
-}
-
-/* ------------------------------------------------------------------------ */
-/* write                                                                     */
-/* ------------------------------------------------------------------------ */
 
 /* A growable text buffer holding one array literal: {"a","b"}. */
 typedef struct arr {
@@ -285,6 +259,78 @@ static const char *arr_done(arr *a)
         arr_put(a, "}", 1);
     return a->oom ? NULL : a->b;
 }
+
+/* read_cash (ABI 1.1): the named books in one query; in a write
+ * transaction FOR UPDATE, so a capital movement locks the master's row
+ * and nothing else. */
+capalloc_status pgp_read_books(void *state, const char *const *ids, size_t n,
+                               const capalloc_ledger_sink *sink,
+                               capalloc_err *err)
+{
+    pgp *s = state;
+    capalloc_status st = pgp_need_txn(s, 0, "read_cash", err);
+    if (st != CAPALLOC_OK)
+        return st;
+    if (sink == NULL || sink->cash == NULL || (n > 0 && ids == NULL)) {
+        s->host->set_error(err, NULL, "read_cash() without a sink or ids");
+        return CAPALLOC_ERR_INTERNAL;
+    }
+    arr a = {0};
+    for (size_t i = 0; i < n; i++)
+        arr_add(&a, ids[i] != NULL ? ids[i] : "");
+    const char *v[1] = {arr_done(&a)};
+    if (v[0] == NULL) {
+        free(a.b);
+        s->host->set_error(err, NULL, "out of memory");
+        return CAPALLOC_ERR_NOMEM;
+    }
+    int w = s->txn == PGP_TXN_WRITE;
+    st = pgp_stream(s, s->sql[w ? PGP_SQL_BOOKS_LOCK : PGP_SQL_BOOKS], 1, v,
+                    cash_row, sink, err, "reading cash_equity_book");
+    free(a.b);
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* find_run                                                                  */
+/* ------------------------------------------------------------------------ */
+
+capalloc_status pgp_find_run(void *state, const char *run_date,
+                             capalloc_run_info *info, int *found,
+                             capalloc_err *err)
+{
+    pgp *s = state;
+    *found = 0;
+    capalloc_status st = pgp_need_txn(s, 0, "find_run", err);
+    if (st != CAPALLOC_OK)
+        return st;
+    if (run_date == NULL) {
+        s->host->set_error(err, NULL, "find_run() without a run date");
+        return CAPALLOC_ERR_INTERNAL;
+    }
+    const char *v[1] = {run_date};
+    PGresult *res = pgp_exec(s, s->sql[PGP_SQL_FIND_RUN], 1, v);
+    if (!pgp_ok(res))
+        return pgp_fail(s, res, err, "looking up the allocation run of %.20s",
+                        run_date);
+    if (PQntuples(res) == 1) {
+        capalloc_run_info ri;
+        memset(&ri, 0, sizeof ri);
+        ri.run_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        ri.n_trades = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+        snprintf(ri.run_date, sizeof ri.run_date, "%s", PQgetvalue(res, 0, 1));
+        snprintf(ri.created_at, sizeof ri.created_at, "%s",
+                 PQgetvalue(res, 0, 2));
+        *info = ri;
+        *found = 1;
+    }
+    PQclear(res);
+    return CAPALLOC_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* write                                                                     */
+/* ------------------------------------------------------------------------ */
 
 static int known_action(const char *a)
 {
@@ -755,8 +801,10 @@ capalloc_status pgp_ledger_prepare(pgp *s, capalloc_err *err)
 {
     static const char *const tmpl[PGP_SQL_N] = {
         [PGP_SQL_CASH] = SQL_CASH,
-        [PGP_SQL_CASH_LOCK] = SQL_CASH " FOR UPDATE",
+        [PGP_SQL_CASH_LOCK] = SQL_CASH SQL_LOCK_ORDER,
         [PGP_SQL_POSITIONS] = SQL_POSITIONS,
+        [PGP_SQL_BOOKS] = SQL_BOOKS,
+        [PGP_SQL_BOOKS_LOCK] = SQL_BOOKS SQL_LOCK_ORDER,
         [PGP_SQL_FIND_RUN] = SQL_FIND_RUN,
         [PGP_SQL_WRITE] = SQL_WRITE,
         [PGP_SQL_HISTORY] = pgp_sql_history,

@@ -961,6 +961,7 @@ static const capalloc_storage_plugin postgres_plugin = {
     pgp_write,
     pgp_read_history,
     pgp_read_run,
+    pgp_read_books,
 };
 
 CAPALLOC_PLUGIN_DEFINE(postgres_plugin)

@@ -56,12 +56,15 @@ static const char *const SQL[SQ_COUNT] = {
     [SQ_BEGIN_WRITE] = "BEGIN IMMEDIATE",
     [SQ_COMMIT] = "COMMIT",
     [SQ_ROLLBACK] = "ROLLBACK",
+    /* No ORDER BY: the core sorts what it looks up (an ordered read of
+     * positions_book walks its index and looks every row up). */
     [SQ_READ_CASH] =
-        "SELECT portfolio_id, currency, cash FROM cash_equity_book"
-        " ORDER BY portfolio_id",
+        "SELECT portfolio_id, currency, cash FROM cash_equity_book",
     [SQ_READ_POSITIONS] =
-        "SELECT portfolio_id, ticker, quantity FROM positions_book"
-        " ORDER BY portfolio_id, ticker",
+        "SELECT portfolio_id, ticker, quantity FROM positions_book",
+    [SQ_READ_BOOK] =
+        "SELECT portfolio_id, currency, cash FROM cash_equity_book"
+        " WHERE portfolio_id = ?1",
     [SQ_FIND_RUN] =
         "SELECT r.run_id, r.run_date, r.created_at,"
         " (SELECT count(*) FROM trade_execution_logs t"
@@ -407,9 +410,14 @@ static capalloc_status sqlp_create(const capalloc_host *host,
     s->host = host;
     s->busy_ms = (int)busy;
 
-    /* No SQLITE_OPEN_URI: the path is a file name, never a URI. */
+    /* No SQLITE_OPEN_URI: the path is a file name, never a URI.
+     * SQLITE_OPEN_NOMUTEX: the connection belongs to this instance, used by
+     * one thread at a time (the core's), so SQLite need not lock its mutex
+     * around every call (two per column of a million rows). */
     int rc = sqlite3_open_v2(path, &s->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                 SQLITE_OPEN_NOMUTEX,
+                             NULL);
     if (rc != SQLITE_OK) {
         host->set_error(err, "path", "cannot open ledger %s: %s", path,
                         s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
@@ -472,6 +480,7 @@ static const capalloc_storage_plugin sqlite_plugin = {
     sqlp_write,
     sqlp_read_history,
     sqlp_read_run,
+    sqlp_read_books,
 };
 
 CAPALLOC_PLUGIN_DEFINE(sqlite_plugin)

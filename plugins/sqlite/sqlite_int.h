@@ -36,6 +36,7 @@ typedef enum sqlp_stmt_id {
     SQ_ROLLBACK,
     SQ_READ_CASH,
     SQ_READ_POSITIONS,
+    SQ_READ_BOOK,
     SQ_FIND_RUN,
     SQ_INSERT_RUN,
     SQ_INSERT_TRADE,
@@ -126,6 +127,10 @@ SQLP_HIDDEN int sqlp_step_done(sqlite3_stmt *stmt);
 SQLP_HIDDEN capalloc_status sqlp_read_ledger(void *state,
                                              const capalloc_ledger_sink *sink,
                                              capalloc_err *err);
+SQLP_HIDDEN capalloc_status sqlp_read_books(void *state,
+                                            const char *const *ids, size_t n,
+                                            const capalloc_ledger_sink *sink,
+                                            capalloc_err *err);
 SQLP_HIDDEN capalloc_status sqlp_find_run(void *state, const char *run_date,
                                           capalloc_run_info *info, int *found,
                                           capalloc_err *err);

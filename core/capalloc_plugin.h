@@ -1,5 +1,5 @@
 /*
- * capalloc_plugin.h - the public plugin API of capalloc (ABI 1.1).
+ * capalloc_plugin.h - the public plugin API of capalloc (ABI 1.2).
  *
  * This is the only header a plugin includes. It depends on libc only.
  * A plugin is a shared object that exports exactly one symbol,
@@ -33,7 +33,9 @@
  * snapshot carries each strategy's history and the call's context, a policy
  * may ask for a lookback (history_wanted), the write batch carries the
  * run's record, and storage backends read it back (read_history,
- * read_run).
+ * read_run). 1.2 idempotent capital movements: an ADD or WITHDRAW batch
+ * carries the investor's reference, kept under a unique key, and storage
+ * backends look it up (find_reference).
  *
  * Ownership rules, for every call in this file:
  *   - Strings and arrays the core passes to a plugin are borrowed: valid only
@@ -64,7 +66,7 @@ extern "C" {
 #endif
 
 #define CAPALLOC_ABI_MAJOR 1
-#define CAPALLOC_ABI_MINOR 1
+#define CAPALLOC_ABI_MINOR 2
 #define CAPALLOC_PLUGIN_MAGIC 0x43415031u /* "CAP1" */
 #define CAPALLOC_ENTRY_SYMBOL "capalloc_plugin_entry"
 
@@ -561,7 +563,26 @@ typedef struct capalloc_write_batch {
      * record for an ALLOCATE batch (valuations and prices) or an IMPORT
      * batch of imported history (valuations only); NULL otherwise. */
     const capalloc_run_record *record;
+
+    /* ABI 1.2: read only when CAPALLOC_HOST_HAS_MINOR(host, 2). An ADD or
+     * WITHDRAW batch may carry the investor-side transaction id (UTF-8, at
+     * most CAPALLOC_REF_MAX bytes), NULL otherwise. The backend stores it
+     * with the run under a unique key: a batch whose reference is already
+     * recorded is refused with CAPALLOC_ERR_EXISTS and nothing is written,
+     * so that a retried movement can never be booked twice. */
+    const char *reference;
 } capalloc_write_batch;
+
+/* ABI 1.2: the longest reference a backend must keep, in bytes. */
+#define CAPALLOC_REF_MAX 128
+
+/* ABI 1.2: what find_reference() reports about a recorded reference. */
+typedef struct capalloc_capital_ref {
+    int64_t run_id;
+    char action[16];       /* "ADD" or "WITHDRAW" */
+    capalloc_dec amount;   /* the movement's amount (its cash trade) */
+    char created_at[32];   /* ISO 8601, UTC */
+} capalloc_capital_ref;
 
 /* What find_run() reports about an earlier allocation run. */
 typedef struct capalloc_run_info {
@@ -652,6 +673,17 @@ typedef struct capalloc_storage_plugin {
     capalloc_status (*read_run)(void *state, int64_t run_id,
                                 const capalloc_record_sink *sink, int *found,
                                 capalloc_err *err);
+
+    /* ABI 1.2, optional (NULL: the backend keeps no references, and the
+     * core refuses a movement that gives one). Inside a transaction: the
+     * capital movement recorded under reference, *found = 1 and *out
+     * filled, or *found = 0. write() of a batch with a reference enforces
+     * uniqueness itself (see capalloc_write_batch.reference); this call
+     * lets the core tell a repeat (same action and amount) from a
+     * conflict. */
+    capalloc_status (*find_reference)(void *state, const char *reference,
+                                      capalloc_capital_ref *out, int *found,
+                                      capalloc_err *err);
 } capalloc_storage_plugin;
 
 /* ------------------------------------------------------------------------ */

@@ -42,13 +42,23 @@ typedef struct capital_result {
     capalloc_dec before;
     capalloc_dec after;
     int dry_run;
+    /* With a reference: 1 when it was already booked, the same action and
+     * amount (nothing written; before/after are not set), with the run
+     * that booked it. */
+    int repeat;
+    int64_t ref_run_id;
+    char ref_created_at[32];
 } capital_result;
 
 /* ADD or WITHDRAW amount on the master. amount must be > 0 and in whole
  * minor units (else CAP_EXIT_USAGE); a withdrawal above the balance is
- * refused with CAP_EXIT_FUNDS and nothing written. */
+ * refused with CAP_EXIT_FUNDS and nothing written. reference (NULL: none)
+ * is the investor-side transaction id (see flows.c): a repeat is a no-op
+ * (r->repeat), the same reference with another action or amount is
+ * refused (CAP_EXIT_USAGE). */
 int engine_capital(engine *en, cap_action action, capalloc_dec amount,
-                   int dry_run, capital_result *r, cap_error *e);
+                   const char *reference, int dry_run, capital_result *r,
+                   cap_error *e);
 
 typedef struct ticker_price {
     char *ticker;

@@ -150,4 +150,14 @@ typedef struct record_buf {
 int plan_record(engine *en, alloc_report *r, record_buf *rb, cap_error *e);
 void record_buf_free(record_buf *rb);
 
+/* flows.c: capital references. flows_reference_valid: 0 or
+ * CAP_EXIT_USAGE. flows_storage_has_refs: the backend keeps references
+ * (ABI 1.2). flows_reference_check, in the movement's WRITE transaction:
+ * 0 when ref is not booked yet, 1 for a repeat (r->repeat set; the
+ * transaction stays open), -1 to retry, or an exit code (rolled back). */
+int flows_reference_valid(const char *ref, cap_error *e);
+int flows_storage_has_refs(const engine *en);
+int flows_reference_check(engine *en, cap_action action, capalloc_dec amount,
+                          const char *ref, capital_result *r, cap_error *e);
+
 #endif

@@ -131,7 +131,7 @@ static int allocate_once(engine *en, const char *run_date, int force,
     capalloc_write_batch wb = {"ALLOCATE", run_date, force && found,
                                cfg->currency,
                                b.trades, b.n_trades, b.cash, b.n_cash,
-                               NULL, 0, en->memory ? &rb.rec : NULL};
+                               NULL, 0, en->memory ? &rb.rec : NULL, NULL};
     rc = eng_write_commit(en, &wb, e);
     batch_free(&b);
     record_buf_free(&rb);

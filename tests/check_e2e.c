@@ -256,6 +256,88 @@ START_TEST(concurrent_allocators)
 }
 END_TEST
 
+/* ---- idempotent capital movements (--ref) ------------------------------- */
+
+/* A retried ADD with its reference books it once: the repeat exits 0 and
+ * says so, another amount or action with the reference is refused (exit 2,
+ * nothing written), and eight concurrent runs of one ADD book one. */
+START_TEST(capital_reference_books_once)
+{
+    tu_write_file("fund.yaml", "%s", FULL_YAML);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "add", "--ref", "X", "100"),
+                0);
+    ck_assert_has(out, "ADD 100.00 USD");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "add", "--ref", "X", "100"),
+                0);
+    ck_assert_has(out, "reference 'X' is already booked (run 1");
+    ck_assert_has(out, "nothing written");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "--json", "capital", "add", "100.00",
+                    "--ref=X"),
+                0);
+    ck_assert_has(out, "\"repeat\":true,\"run_id\":1,");
+    char *before = dump("fund.db");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "add", "--ref", "X", "101"),
+                2);
+    ck_assert_has(err, "reference 'X' is already booked as ADD "
+                                "100.00 USD (run 1,");
+    ck_assert_has(err, "not ADD 101.00 USD");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "withdraw", "--ref", "X",
+                    "100"),
+                2);
+    ck_assert_has(err, "not WITHDRAW 100.00 USD");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "add", "--ref", "", "1"), 2);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "add", "--ref", "a\tb", "1"),
+                2);
+    ck_assert_has(err, "control character at byte 2");
+    char *after = dump("fund.db");
+    ck_assert_str_eq(after, before);
+    free(before);
+    free(after);
+    /* a withdrawal's repeat is a no-op even when the balance no longer
+     * covers it */
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "withdraw", "--ref", "W",
+                    "100"),
+                0);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "withdraw", "--ref", "W",
+                    "100"),
+                0);
+    ck_assert_has(out, "already booked");
+
+    enum { N = 8 };
+    pid_t pids[N];
+    for (int i = 0; i < N; i++) {
+        pids[i] = fork();
+        ck_assert_int_ge(pids[i], 0);
+        if (pids[i] == 0) {
+            int dn = open("/dev/null", O_WRONLY);
+            if (dn < 0 || chdir(tu_dir) != 0)
+                _exit(127);
+            dup2(dn, 1);
+            dup2(dn, 2);
+            execl(CAPALLOC_BIN, CAPALLOC_BIN, "--config", "fund.yaml",
+                  "capital", "add", "--ref", "pay-8", "250", (char *)NULL);
+            _exit(126);
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        int st;
+        ck_assert_int_eq(waitpid(pids[i], &st, 0), pids[i]);
+        ck_assert(WIFEXITED(st));
+        ck_assert_int_eq(WEXITSTATUS(st), 0); /* booked, or already */
+    }
+    ck_assert_str_eq(q("fund.db", "SELECT count(*), group_concat(t.quantity) FROM "
+                                  "capalloc_runs r JOIN trade_execution_logs "
+                                  "t USING (run_id) WHERE r.reference = "
+                                  "'pay-8'"),
+                     "1|250.00");
+    ck_assert_str_eq(q("fund.db", "SELECT action || ' ' || reference FROM "
+                                  "capalloc_runs ORDER BY run_id"),
+                     "ADD X\nWITHDRAW W\nADD pay-8");
+    ck_assert_str_eq(q("fund.db", "SELECT cash FROM cash_equity_book"),
+                     "250.00");
+}
+END_TEST
+
 /* ---- all or nothing ----------------------------------------------------- */
 
 START_TEST(failure_mid_write_rolls_back)
@@ -739,6 +821,7 @@ int main(void)
     tcase_add_test(tc, full_form_and_subcommands);
     tcase_add_test(tc, date_keyed_run);
     tcase_add_test(tc, concurrent_allocators);
+    tcase_add_test(tc, capital_reference_books_once);
     tcase_add_test(tc, failure_mid_write_rolls_back);
     tcase_add_test(tc, missing_price_aborts_before_write);
     tcase_add_test(tc, stale_prices_reported);

@@ -84,6 +84,7 @@ typedef enum pgp_stmt {
     PGP_SQL_WRITE,
     PGP_SQL_HISTORY,
     PGP_SQL_RUN,
+    PGP_SQL_FIND_REF,
     PGP_SQL_N
 } pgp_stmt;
 
@@ -177,6 +178,10 @@ PGP_HIDDEN capalloc_status pgp_read_ledger(void *state,
 PGP_HIDDEN capalloc_status pgp_find_run(void *state, const char *run_date,
                                         capalloc_run_info *info, int *found,
                                         capalloc_err *err);
+PGP_HIDDEN capalloc_status pgp_find_reference(void *state,
+                                              const char *reference,
+                                              capalloc_capital_ref *out,
+                                              int *found, capalloc_err *err);
 PGP_HIDDEN capalloc_status pgp_write(void *state,
                                      const capalloc_write_batch *batch,
                                      capalloc_err *err);

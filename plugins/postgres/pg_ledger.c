@@ -289,11 +289,21 @@ static int known_action(const char *a)
     " WHERE r.action = 'ALLOCATE' AND r.run_date = $1::date"                 \
     " ORDER BY r.run_id DESC LIMIT 1"
 
+/* A movement's reference: its run and its one cash trade (ABI 1.2). */
+#define SQL_FIND_REF                                                         \
+    "SELECT r.run_id, r.action, t.quantity::text,"                           \
+    " to_char(r.created_at AT TIME ZONE 'UTC',"                              \
+    "         'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"                        \
+    " FROM {S}.capalloc_runs r JOIN {S}.trade_execution_logs t"              \
+    "   ON t.run_id = r.run_id"                                              \
+    " WHERE r.reference = $1 ORDER BY t.log_id LIMIT 1"
+
 static const char SQL_WRITE[] =
     "WITH run AS ("
     "  INSERT INTO {S}.capalloc_runs (action, run_date, forced, created_at,"
-    "   capalloc_version, detail)"
-    "  VALUES ($1, $2::date, $3::smallint, now(), $16, $17) RETURNING run_id),"
+    "   capalloc_version, detail, reference)"
+    "  VALUES ($1, $2::date, $3::smallint, now(), $16, $17, $33)"
+    "  RETURNING run_id),"
     " tr AS ("
     "  INSERT INTO {S}.trade_execution_logs (run_id, portfolio_id, ticker, side,"
     "   quantity, arrival_price, exec_price, executed_at)"
@@ -362,7 +372,8 @@ enum { A_TP, A_TK, A_TS, A_TQ, A_TA, A_TE, A_CP, A_CC, A_PP, A_PK, A_PQ, A_N };
 /* The record's arrays, parameters $18.. in this order. */
 enum { R_VD, R_VP, R_VM, R_VI, R_VC, R_VPV, R_VN, R_VW, R_VT, R_VX, R_VS,
        R_QK, R_QP, R_QA, R_QS, R_N };
-#define N_PARAMS (17 + R_N)
+/* ... and $33, the reference (ABI 1.2). */
+#define N_PARAMS (17 + R_N + 1)
 
 /* The batch's record, or NULL: a core of ABI 1.0 hands over a batch
  * without the field, which must then not be read. */
@@ -516,6 +527,17 @@ capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
         return CAPALLOC_ERR_INTERNAL;
     }
 
+    const char *ref = CAPALLOC_HOST_HAS_MINOR(h, 2) ? b->reference : NULL;
+    if (ref != NULL && ((strcmp(b->action, "ADD") != 0 &&
+                         strcmp(b->action, "WITHDRAW") != 0) ||
+                        *ref == '\0' || strlen(ref) > CAPALLOC_REF_MAX)) {
+        h->set_error(err, NULL,
+                     "write(): a reference belongs to an ADD or WITHDRAW "
+                     "batch and has 1 to %d bytes",
+                     CAPALLOC_REF_MAX);
+        return CAPALLOC_ERR_INTERNAL;
+    }
+
     arr a[A_N], ra[R_N];
     memset(a, 0, sizeof a);
     memset(ra, 0, sizeof ra);
@@ -591,10 +613,19 @@ capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
             goto out;
         }
 
+    vals[N_PARAMS - 1] = ref;
+
     PGresult *res = pgp_exec(s, s->sql[PGP_SQL_WRITE], N_PARAMS, vals);
     if (!pgp_ok(res)) {
         const char *c = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
-        if (c != NULL &&
+        if (c != NULL && strcmp(c, "capalloc_runs_reference_once") == 0) {
+            h->set_error(err, NULL,
+                         "reference '%.*s' is already recorded in the ledger "
+                         "(%s)",
+                         CAPALLOC_REF_MAX, ref ? ref : "", s->where);
+            PQclear(res);
+            st = CAPALLOC_ERR_EXISTS;
+        } else if (c != NULL &&
             strcmp(c, "capalloc_runs_one_allocation_per_date") == 0) {
             h->set_error(err, NULL,
                          "an allocation run for %s is already recorded in "
@@ -668,6 +699,7 @@ capalloc_status pgp_ledger_prepare(pgp *s, capalloc_err *err)
         [PGP_SQL_WRITE] = SQL_WRITE,
         [PGP_SQL_HISTORY] = pgp_sql_history,
         [PGP_SQL_RUN] = pgp_sql_run,
+        [PGP_SQL_FIND_REF] = SQL_FIND_REF,
     };
     for (int i = 0; i < PGP_SQL_N; i++)
         if ((s->sql[i] = pgp_qualify(s, tmpl[i])) == NULL) {
@@ -675,4 +707,46 @@ capalloc_status pgp_ledger_prepare(pgp *s, capalloc_err *err)
             return CAPALLOC_ERR_NOMEM;
         }
     return CAPALLOC_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* find_reference (ABI 1.2)                                                  */
+/* ------------------------------------------------------------------------ */
+
+capalloc_status pgp_find_reference(void *state, const char *reference,
+                                   capalloc_capital_ref *out, int *found,
+                                   capalloc_err *err)
+{
+    pgp *s = state;
+    *found = 0;
+    capalloc_status st = pgp_need_txn(s, 0, "find_reference", err);
+    if (st != CAPALLOC_OK)
+        return st;
+    if (reference == NULL) {
+        s->host->set_error(err, NULL, "find_reference() without a reference");
+        return CAPALLOC_ERR_INTERNAL;
+    }
+    const char *v[1] = {reference};
+    PGresult *res = pgp_exec(s, s->sql[PGP_SQL_FIND_REF], 1, v);
+    if (!pgp_ok(res))
+        return pgp_fail(s, res, err, "looking up reference '%.*s'",
+                        CAPALLOC_REF_MAX, reference);
+    if (PQntuples(res) == 1) {
+        capalloc_capital_ref r;
+        memset(&r, 0, sizeof r);
+        r.run_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        snprintf(r.action, sizeof r.action, "%s", PQgetvalue(res, 0, 1));
+        snprintf(r.created_at, sizeof r.created_at, "%s",
+                 PQgetvalue(res, 0, 3));
+        char row[32];
+        snprintf(row, sizeof row, "run_id %lld", (long long)r.run_id);
+        st = pgp_parse_stored(s, PQgetvalue(res, 0, 2), &r.amount, err,
+                              "trade_execution_logs", row, "quantity");
+        if (st == CAPALLOC_OK) {
+            *out = r;
+            *found = 1;
+        }
+    }
+    PQclear(res);
+    return st;
 }

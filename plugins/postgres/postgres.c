@@ -777,6 +777,7 @@ static const capalloc_storage_plugin postgres_plugin = {
     pgp_write,
     pgp_read_history,
     pgp_read_run,
+    pgp_find_reference,
 };
 
 CAPALLOC_PLUGIN_DEFINE(postgres_plugin)

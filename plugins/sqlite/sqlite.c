@@ -71,7 +71,14 @@ static const char *const SQL[SQ_COUNT] = {
         " ORDER BY r.run_id DESC LIMIT 1",
     [SQ_INSERT_RUN] =
         "INSERT INTO capalloc_runs (action, run_date, forced, created_at,"
-        " capalloc_version, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        " capalloc_version, detail, reference)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    /* A movement's reference: its run and its one cash trade. */
+    [SQ_FIND_REF] =
+        "SELECT r.run_id, r.action, t.quantity, r.created_at"
+        " FROM capalloc_runs r JOIN trade_execution_logs t"
+        "   ON t.run_id = r.run_id"
+        " WHERE r.reference = ?1 ORDER BY t.log_id LIMIT 1",
     [SQ_INSERT_TRADE] =
         "INSERT INTO trade_execution_logs (run_id, portfolio_id, ticker, side,"
         " quantity, arrival_price, exec_price, executed_at)"
@@ -470,6 +477,7 @@ static const capalloc_storage_plugin sqlite_plugin = {
     sqlp_write,
     sqlp_read_history,
     sqlp_read_run,
+    sqlp_find_reference,
 };
 
 CAPALLOC_PLUGIN_DEFINE(sqlite_plugin)

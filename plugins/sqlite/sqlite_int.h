@@ -60,6 +60,7 @@ typedef enum sqlp_stmt_id {
     SQ_READ_POSITIONS,
     SQ_FIND_RUN,
     SQ_INSERT_RUN,
+    SQ_FIND_REF,
     SQ_INSERT_TRADE,
     SQ_UPSERT_CASH,
     SQ_UPSERT_POSITION,
@@ -154,6 +155,19 @@ SQLP_HIDDEN capalloc_status sqlp_find_run(void *state, const char *run_date,
 SQLP_HIDDEN capalloc_status sqlp_write(void *state,
                                        const capalloc_write_batch *batch,
                                        capalloc_err *err);
+/* sqlite_ledger.c: find_reference (ABI 1.2). */
+SQLP_HIDDEN capalloc_status sqlp_find_reference(void *state,
+                                                const char *reference,
+                                                capalloc_capital_ref *out,
+                                                int *found, capalloc_err *err);
+
+/* The batch's reference, or NULL: a core before ABI 1.2 hands over a
+ * batch without the field. */
+static inline const char *sqlp_reference(const sqlp *s,
+                                         const capalloc_write_batch *b)
+{
+    return CAPALLOC_HOST_HAS_MINOR(s->host, 2) ? b->reference : NULL;
+}
 
 /* The batch's record, or NULL: a core of ABI 1.0 hands over a batch
  * without the field, which must then not be read. */

@@ -55,7 +55,18 @@ static void print_report_json(const engine *en, const alloc_report *r,
         printf(",\"drift\":\"%s\"", fmt_money(drift, mu, a));
         printf(",\"transfer\":\"%s\"", fmt_money(s->transfer, mu, a));
         printf(",\"shortfall\":\"%s\"", fmt_money(s->shortfall, mu, a));
-        printf(",\"cash_after\":\"%s\"}", fmt_money(s->cash_after, mu, a));
+        printf(",\"cash_after\":\"%s\"", fmt_money(s->cash_after, mu, a));
+        if (r->rules_on) {
+            const rule_effect *fx = &r->effects[i];
+            printf(",\"planned\":\"%s\",\"rules\":[",
+                   fmt_money(fx->planned, mu, a));
+            int k = 0;
+            for (unsigned fl = 1; fl <= RULE_FUNDS; fl <<= 1)
+                if (fx->flags & fl)
+                    printf("%s\"%s\"", k++ ? "," : "", rules_flag_name(fl));
+            printf("]");
+        }
+        printf("}");
     }
     printf("],\"new_books\":[");
     for (size_t i = 0; i < r->n_new_books; i++) {
@@ -128,8 +139,41 @@ static void print_table(const engine *en, const alloc_report *r, int with_transf
         printf(" %14s %14s", "", fmt_money_table(t->master_after, mu, b));
     printf("\n  total equity %s %s\n", fmt_money_table(t->total_equity, mu, a),
            en->cfg->currency);
+    for (size_t i = 0; r->rules_on && i < r->n; i++) {
+        const alloc_strategy *s = &r->strategies[i];
+        const rule_effect *fx = &r->effects[i];
+        if (fx->flags == 0)
+            continue;
+        printf("  rebalance: portfolio '%s' planned %s%s, moves %s%s:", s->id,
+               fx->planned.micros > 0 ? "+" : "", fmt_money(fx->planned, mu, a),
+               s->transfer.micros > 0 ? "+" : "",
+               fmt_money(s->transfer, mu, b));
+        if (fx->flags & RULE_BUFFER)
+            printf(" cash buffer (weight %s -> %s);",
+                   dec_format(fx->policy_weight, 2, d, sizeof d),
+                   dec_format(s->weight, 2, f, sizeof f));
+        if (fx->flags & RULE_IN_BAND)
+            printf(" inside the drift band (weight %s, target %s), skipped;",
+                   dec_format(fx->drift_weight, 2, d, sizeof d),
+                   dec_format(s->weight, 2, f, sizeof f));
+        if (fx->flags & RULE_MAX_CUT)
+            printf(" cut to max_transfer %s;",
+                   fmt_money(r->rules.max_transfer, mu, d));
+        if (fx->flags & RULE_TURNOVER)
+            printf(" cut by max_turnover %s;",
+                   fmt_money(r->rules.max_turnover, mu, d));
+        if (fx->flags & RULE_BELOW_MIN)
+            printf(" below min_transfer %s, skipped;",
+                   fmt_money(r->rules.min_transfer, mu, d));
+        if (fx->flags & RULE_FUNDS)
+            printf(" the master's cash above its buffer %s could not pay it "
+                   "all;",
+                   fmt_money(r->rules.buffer, mu, d));
+        printf("\n");
+    }
     for (size_t i = 0; i < r->n; i++)
-        if (!dec_is_zero(r->strategies[i].shortfall))
+        if (!dec_is_zero(r->strategies[i].shortfall) &&
+            !(r->rules_on && (r->effects[i].flags & ~RULE_BUFFER)))
             printf("  shortfall: portfolio '%s' is %s %s from its target "
                    "(%s)\n",
                    r->strategies[i].id,

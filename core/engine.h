@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "alloc.h"
+#include "rules.h"
 #include "capalloc_plugin.h"
 #include "config.h"
 #include "error.h"
@@ -86,6 +87,10 @@ typedef struct alloc_report {
     size_t history_points;       /* history points handed to the policy */
     char *detail_json;           /* the run's explanation (see run_plan.c),
                                     as recorded with a real run */
+    int rules_on;                /* the rebalance rules ran (run_rules.c) */
+    rule_effect *effects;        /* when rules_on: effects[i] for
+                                    strategies[i] */
+    rules_summary rules;         /* when rules_on */
 } alloc_report;
 
 /* The daily allocation for run_date (YYYY-MM-DD). A date that already ran

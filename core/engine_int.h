@@ -150,6 +150,16 @@ typedef struct record_buf {
 int plan_record(engine *en, alloc_report *r, record_buf *rb, cap_error *e);
 void record_buf_free(record_buf *rb);
 
+/* run_rules.c: the rebalance rules' step (rules.h). run_rules_weights
+ * after the policy (sets r->rules_on, the buffer's weights),
+ * run_rules_apply after alloc_compute; 0 or an exit code. run_rules_json:
+ * the explanation's "rebalance" object (a new reference), NULL when the
+ * rules are off or out of memory. */
+int run_rules_weights(engine *en, alloc_report *r, cap_error *e);
+int run_rules_apply(engine *en, alloc_report *r, capalloc_dec master_cash,
+                    cap_error *e);
+struct json_t *run_rules_json(const engine *en, const alloc_report *r);
+
 /* flows.c: capital references. flows_reference_valid: 0 or
  * CAP_EXIT_USAGE. flows_storage_has_refs: the backend keeps references
  * (ABI 1.2). flows_reference_check, in the movement's WRITE transaction:

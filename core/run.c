@@ -30,6 +30,7 @@ void alloc_report_free(alloc_report *r)
         free(r->prices[i].ticker);
     free(r->prices);
     free(r->detail_json);
+    free(r->effects);
     memset(r, 0, sizeof *r);
 }
 
@@ -94,8 +95,12 @@ static int allocate_once(engine *en, const char *run_date, int force,
                             rh.h, r->context, e);
     run_history_free(&rh);
     if (rc == 0)
+        rc = run_rules_weights(en, r, e);
+    if (rc == 0)
         rc = alloc_compute(master_cash, r->strategies, r->n, cfg->minor_units,
                            &r->totals, e);
+    if (rc == 0)
+        rc = run_rules_apply(en, r, master_cash, e);
     if (rc != 0) {
         ledger_free(&l);
         eng_rollback(en);

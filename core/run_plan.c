@@ -169,9 +169,13 @@ static char *explain_json(const engine *en, const alloc_report *r)
               books == NULL || hist == NULL;
     const cfg_node *opts = cfg->policy.short_form ? cfg->synth
                                                   : cfg->policy.options;
+    /* the policy's own weights (the cash buffer may scale them after) */
     for (size_t i = 0; !bad && i < r->n; i++)
         bad = json_object_set_new(weights, r->strategies[i].id,
-                                  jdec(r->strategies[i].weight, 0)) != 0;
+                                  jdec(r->rules_on
+                                           ? r->effects[i].policy_weight
+                                           : r->strategies[i].weight,
+                                       0)) != 0;
     for (size_t i = 0; !bad && i < r->n_new_books; i++)
         bad = json_array_append_new(books, jstr(r->new_books[i])) != 0;
     const alloc_totals *t = &r->totals;
@@ -212,7 +216,9 @@ static char *explain_json(const engine *en, const alloc_report *r)
           json_object_set_new(root, "stages", stages) ||
           json_object_set_new(root, "history", hist) ||
           json_object_set_new(root, "totals", totals) ||
-          json_object_set_new(root, "new_books", books);
+          json_object_set_new(root, "new_books", books) ||
+          (r->rules_on &&
+           json_object_set_new(root, "rebalance", run_rules_json(en, r)));
     char *out = bad ? NULL
                     : json_dumps(root, JSON_PRESERVE_ORDER | JSON_COMPACT);
     if (bad) {

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "decimal.h"
 #include "testutil.h"
 
 #ifndef CAPALLOC_BIN
@@ -335,6 +336,108 @@ START_TEST(capital_reference_books_once)
                      "ADD X\nWITHDRAW W\nADD pay-8");
     ck_assert_str_eq(q("fund.db", "SELECT cash FROM cash_equity_book"),
                      "250.00");
+}
+END_TEST
+
+/* ---- rebalance rules ----------------------------------------------------- */
+
+/* The cash books "id=cash" in id order, one line each, and the total. */
+#define BOOKS "SELECT group_concat(portfolio_id || '=' || cash, ' ') FROM " \
+              "(SELECT * FROM cash_equity_book ORDER BY portfolio_id)"
+
+/* Money in minus money out, in cents, and the cash in the books: equal
+ * after every command (only ADD and WITHDRAW change the fund's cash). */
+static void check_cash(long long net_cents)
+{
+    sqlite3 *db = open_db("fund.db");
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT cash FROM cash_equity_book",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    long long total = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        capalloc_dec d;
+        ck_assert_int_eq(dec_parse((const char *)sqlite3_column_text(st, 0),
+                                   &d),
+                         CAPALLOC_OK);
+        ck_assert_msg(d.micros >= 0, "a negative book");
+        total += d.micros / 10000;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    ck_assert_int_eq(total, net_cents);
+}
+
+static const char REBAL_YAML[] =
+    "master_portfolio_id: \"0\"\n"
+    "currency: USD\n"
+    "storage: {plugin: sqlite, options: {path: ./fund.db}}\n"
+    "prices: {plugin: file, options: {path: ./prices.csv}}\n"
+    "policy: {plugin: fixed_weight, options: {weights: {\"1\": 0.30, \"2\": "
+    "0.30, \"3\": 0.40}}}\n"
+    "rebalance:\n"
+    "  drift_band: {relative: 0.01}\n"
+    "  min_transfer: 500\n"
+    "  max_transfer: 20000\n"
+    "  cash_buffer: 0.05\n";
+
+/* Four runs under band + minimum + maximum + buffer (the same scenario
+ * runs on postgres in flows-postgres.pgtest): the buffer scales the
+ * weights to 0.285/0.285/0.38, the maximum cuts the first run, the second
+ * finishes it down to the buffer, the minimum skips two small fundings,
+ * the band skips every move; cash conserved after each run. */
+START_TEST(rebalance_rules_over_runs)
+{
+    tu_write_file("fund.yaml", "%s", REBAL_YAML);
+    tu_write_file("prices.csv", "ticker,price\nAAPL,268.47\n");
+#define ALLOC(date)                                                          \
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "--date", date,           \
+                    "--allow-past-date"),                                    \
+                0)
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "add", "100000"), 0);
+    ALLOC("2025-01-06");
+    ck_assert_has(out, "rebalance: portfolio '1' planned +28500.00, moves "
+                       "+20000.00: cash buffer (weight 0.30 -> 0.285); cut "
+                       "to max_transfer 20000.00;");
+    ck_assert_str_eq(q("fund.db", BOOKS),
+                     "0=40000.00 1=20000.00 2=20000.00 3=20000.00");
+    check_cash(10000000);
+    ALLOC("2025-01-07");
+    ck_assert_str_eq(q("fund.db", BOOKS),
+                     "0=5000.00 1=28500.00 2=28500.00 3=38000.00");
+    check_cash(10000000);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "add", "1500"), 0);
+    ALLOC("2025-01-08");
+    ck_assert_has(out, "portfolio '1' planned +427.50, moves 0.00: cash "
+                       "buffer (weight 0.30 -> 0.285); below min_transfer "
+                       "500.00, skipped;");
+    ck_assert_str_eq(q("fund.db", BOOKS),
+                     "0=5930.00 1=28500.00 2=28500.00 3=38570.00");
+    check_cash(10150000);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "withdraw", "500"), 0);
+    ALLOC("2025-01-09");
+    ck_assert_has(out, "allocation 2025-01-09: 0 transfers");
+    ck_assert_has(out, "portfolio '3' planned -190.00, moves 0.00: cash "
+                       "buffer (weight 0.40 -> 0.38); inside the drift band "
+                       "(weight 0.381881, target 0.38), skipped;");
+    ck_assert_str_eq(q("fund.db", BOOKS),
+                     "0=5430.00 1=28500.00 2=28500.00 3=38570.00");
+    check_cash(10100000);
+#undef ALLOC
+    /* the record says what each rule did; explain shows it */
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "explain", "2025-01-08"), 0);
+    ck_assert_has(out, "Rebalance rules: drift band relative 0.01 "
+                       "(strategy); min_transfer 500.00; max_transfer "
+                       "20000.00; cash buffer 0.05 (5075.00)");
+    ck_assert_has(out, "  2: weight 0.285 (policy 0.3, held 0.280788), "
+                       "planned 427.50, moved 0.00: cash_buffer, "
+                       "min_transfer\n");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "--json", "explain", "2025-01-06"), 0);
+    ck_assert_has(out, "\"3\":{\"policy_weight\":\"0.4\",\"weight\":"
+                       "\"0.38\",\"current_weight\":\"0\",\"outside_band\":"
+                       "true,\"planned\":\"38000.00\",\"transfer\":"
+                       "\"20000.00\",\"rules\":[\"cash_buffer\","
+                       "\"max_transfer\"]}");
 }
 END_TEST
 
@@ -822,6 +925,7 @@ int main(void)
     tcase_add_test(tc, date_keyed_run);
     tcase_add_test(tc, concurrent_allocators);
     tcase_add_test(tc, capital_reference_books_once);
+    tcase_add_test(tc, rebalance_rules_over_runs);
     tcase_add_test(tc, failure_mid_write_rolls_back);
     tcase_add_test(tc, missing_price_aborts_before_write);
     tcase_add_test(tc, stale_prices_reported);

@@ -35,7 +35,8 @@
  * run's record, and storage backends read it back (read_history,
  * read_run). 1.2 idempotent capital movements: an ADD or WITHDRAW batch
  * carries the investor's reference, kept under a unique key, and storage
- * backends look it up (find_reference).
+ * backends look it up (find_reference); queued redemptions
+ * (read_redemptions, redemption_op).
  *
  * Ownership rules, for every call in this file:
  *   - Strings and arrays the core passes to a plugin are borrowed: valid only
@@ -573,6 +574,42 @@ typedef struct capalloc_write_batch {
     const char *reference;
 } capalloc_write_batch;
 
+/* ABI 1.2: queued redemptions. A withdrawal the master cannot pay today
+ * is queued; each allocation run pays what it can of the open ones
+ * (oldest first) in its own transaction, as a WITHDRAW batch plus a PAY
+ * operation per redemption. */
+typedef enum capalloc_redemption_state {
+    CAPALLOC_RED_QUEUED = 0,   /* open: amount - paid is still owed */
+    CAPALLOC_RED_PAID = 1,     /* paid in full */
+    CAPALLOC_RED_CANCELLED = 2 /* cancelled; what was paid stays paid */
+} capalloc_redemption_state;
+
+typedef struct capalloc_redemption {
+    int64_t id;
+    uint32_t state;           /* capalloc_redemption_state */
+    capalloc_dec amount;      /* asked for */
+    capalloc_dec paid;        /* paid so far, 0 <= paid <= amount */
+    const char *reference;    /* the investor's reference, or NULL */
+    char queued_at[32];       /* ISO 8601, UTC */
+    char updated_at[32];      /* the last payment or the cancellation */
+} capalloc_redemption;
+
+typedef enum capalloc_redemption_op_kind {
+    CAPALLOC_RED_OP_QUEUE = 0, /* a new open redemption of amount
+                                  (reference optional); its id is returned */
+    CAPALLOC_RED_OP_PAY = 1,   /* id: paid += amount; PAID when it reaches
+                                  the amount. More than owed: refused */
+    CAPALLOC_RED_OP_CANCEL = 2 /* id: an open redemption is CANCELLED; any
+                                  other is refused (CAPALLOC_ERR_INVALID) */
+} capalloc_redemption_op_kind;
+
+typedef struct capalloc_redemption_op {
+    uint32_t op;              /* capalloc_redemption_op_kind */
+    int64_t id;               /* PAY, CANCEL */
+    capalloc_dec amount;      /* QUEUE, PAY: > 0 */
+    const char *reference;    /* QUEUE: or NULL */
+} capalloc_redemption_op;
+
 /* ABI 1.2: the longest reference a backend must keep, in bytes. */
 #define CAPALLOC_REF_MAX 128
 
@@ -684,6 +721,22 @@ typedef struct capalloc_storage_plugin {
     capalloc_status (*find_reference)(void *state, const char *reference,
                                       capalloc_capital_ref *out, int *found,
                                       capalloc_err *err);
+
+    /* ABI 1.2, optional as a pair (NULL: no queued redemptions; the core
+     * refuses to queue one). Inside a transaction (redemption_op: a WRITE
+     * one). read_redemptions: every redemption (open_only: the QUEUED
+     * ones), oldest first, each handed to fn (strings borrowed for the
+     * call). redemption_op: one operation; *id_out (may be NULL) gets the
+     * redemption's id. A reference of a queued redemption is unique among
+     * redemptions (CAPALLOC_ERR_EXISTS). */
+    capalloc_status (*read_redemptions)(void *state, int open_only,
+                                        capalloc_status (*fn)(
+                                            void *ctx,
+                                            const capalloc_redemption *r),
+                                        void *ctx, capalloc_err *err);
+    capalloc_status (*redemption_op)(void *state,
+                                     const capalloc_redemption_op *op,
+                                     int64_t *id_out, capalloc_err *err);
 } capalloc_storage_plugin;
 
 /* ------------------------------------------------------------------------ */

@@ -68,7 +68,19 @@ static void print_report_json(const engine *en, const alloc_report *r,
         }
         printf("}");
     }
-    printf("],\"new_books\":[");
+    printf("]");
+    if (r->n_reds > 0) {
+        printf(",\"redemptions\":{\"queued\":\"%s\"",
+               fmt_money(r->queued, mu, a));
+        printf(",\"paid\":\"%s\",\"payments\":[",
+               fmt_money(r->paid_out, mu, a));
+        for (size_t i = 0; i < r->n_reds; i++)
+            printf("%s{\"id\":%lld,\"paid\":\"%s\"}", i ? "," : "",
+                   (long long)r->reds[i].id,
+                   fmt_money(r->reds[i].pay, mu, a));
+        printf("]}");
+    }
+    printf(",\"new_books\":[");
     for (size_t i = 0; i < r->n_new_books; i++) {
         printf("%s", i ? "," : "");
         json_str(stdout, r->new_books[i]);
@@ -139,6 +151,22 @@ static void print_table(const engine *en, const alloc_report *r, int with_transf
         printf(" %14s %14s", "", fmt_money_table(t->master_after, mu, b));
     printf("\n  total equity %s %s\n", fmt_money_table(t->total_equity, mu, a),
            en->cfg->currency);
+    if (r->n_reds > 0) {
+        capalloc_dec keep;
+        dec_sub(t->master_after, r->paid_out, &keep);
+        printf("  redemptions: %s %s queued; %s %s%s", fmt_money(r->queued, mu, a),
+               en->cfg->currency, with_transfers ? "pays" : "would pay",
+               fmt_money(r->paid_out, mu, b),
+               dec_cmp(r->paid_out, r->queued) < 0
+                   ? " (partial: the master holds no more after the "
+                     "transfers; the rest stays queued)"
+                   : "");
+        for (size_t i = 0; i < r->n_reds; i++)
+            if (!dec_is_zero(r->reds[i].pay))
+                printf("; redemption %lld: %s", (long long)r->reds[i].id,
+                       fmt_money(r->reds[i].pay, mu, d));
+        printf("; master cash after the payout %s\n", fmt_money(keep, mu, f));
+    }
     for (size_t i = 0; r->rules_on && i < r->n; i++) {
         const alloc_strategy *s = &r->strategies[i];
         const rule_effect *fx = &r->effects[i];

@@ -13,6 +13,7 @@ typedef struct capital_opts {
     const char *amount;
     const char *ref;
     int dry;
+    int queue;
 } capital_opts;
 
 static int capital_opt(cli *c, int opt, const char *arg, void *ctx)
@@ -27,6 +28,9 @@ static int capital_opt(cli *c, int opt, const char *arg, void *ctx)
             return cli_usage_error(c, "the action is given twice ('%s' and '%s')",
                                    o->action, arg);
         o->action = arg;
+        return 0;
+    case 'q':
+        o->queue = 1;
         return 0;
     case 'r':
         if (o->ref != NULL)
@@ -46,6 +50,45 @@ static int capital_opt(cli *c, int opt, const char *arg, void *ctx)
     }
 }
 
+/* `capital withdraw --queue`: a redemption for the next allocation. */
+static int queue_withdrawal(cli *c, engine *en, capalloc_dec amount,
+                            const char *ref, int dry)
+{
+    redemption_list l;
+    cap_error e = {0, ""};
+    int rc = engine_redemption_queue(en, amount, ref, dry, &l, &e);
+    if (rc)
+        return cli_fail(c, rc, e.msg);
+    int mu = en->cfg->minor_units;
+    char a[CAPALLOC_DEC_MAX_TEXT];
+    const redemption_row *w = &l.rows[0];
+    if (c->json) {
+        printf("{\"command\":\"capital\",\"action\":\"WITHDRAW\","
+               "\"queued\":true,\"dry_run\":%s,\"repeat\":%s,\"id\":%lld,"
+               "\"currency\":\"%s\",\"amount\":\"%s\",\"reference\":",
+               dry ? "true" : "false", l.repeat ? "true" : "false",
+               (long long)w->id, en->cfg->currency,
+               fmt_money(w->amount, mu, a));
+        if (ref != NULL)
+            json_str(stdout, ref);
+        else
+            printf("null");
+        printf("}\n");
+    } else if (dry) {
+        printf("dry run: would queue a redemption of %s %s for the next "
+               "allocation\n",
+               fmt_money(w->amount, mu, a), en->cfg->currency);
+    } else {
+        printf("%s redemption %lld of %s %s%s%s%s: the next allocation "
+               "raises the cash and pays it (capalloc redemptions lists it)\n",
+               l.repeat ? "already queued:" : "queued", (long long)w->id,
+               fmt_money(w->amount, mu, a), en->cfg->currency,
+               ref ? " (reference '" : "", ref ? ref : "", ref ? "')" : "");
+    }
+    redemption_list_free(&l);
+    return 0;
+}
+
 static int run_capital(cli *c, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -53,6 +96,7 @@ static int run_capital(cli *c, int argc, char **argv)
         {"action", required_argument, NULL, 'a'},
         {"amount", required_argument, NULL, 'A'},
         {"ref", required_argument, NULL, 'r'},
+        {"queue", no_argument, NULL, 'q'},
         CLI_GLOBAL_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
@@ -63,7 +107,7 @@ static int run_capital(cli *c, int argc, char **argv)
             ((argv[i][1] >= '0' && argv[i][1] <= '9') || argv[i][1] == '.'))
             return cli_usage_error(c, "amount '%s' must be positive", argv[i]);
 
-    capital_opts o = {NULL, NULL, NULL, 0};
+    capital_opts o = {NULL, NULL, NULL, 0, 0};
     int first;
     int rc = cli_parse(c, argc, argv, CLI_GLOBAL_SHORTOPTS "n", longopts,
                        capital_opt, &o, &first);
@@ -102,9 +146,17 @@ static int run_capital(cli *c, int argc, char **argv)
     if ((rc = cli_parse_amount(c, o.amount, &amount)))
         return rc;
 
+    if (o.queue && act != CAP_WITHDRAW)
+        return cli_usage_error(c, "--queue is for a withdrawal (an ADD is "
+                                  "booked at once)");
     engine *en;
     if ((rc = cli_open_engine(c, &en)))
         return rc;
+    if (o.queue) {
+        rc = queue_withdrawal(c, en, amount, o.ref, o.dry);
+        engine_close(en);
+        return rc;
+    }
     capital_result r;
     cap_error e = {0, ""};
     const char *an = act == CAP_ADD ? "ADD" : "WITHDRAW";
@@ -167,6 +219,7 @@ const cli_command cli_cmd_capital = {
     "capital",
     "add or withdraw investors' capital (the master portfolio)",
     "capalloc capital add|withdraw AMOUNT [--ref REF] [-n]\n"
+    "       capalloc capital withdraw --queue AMOUNT [--ref REF] [-n]\n"
     "       capalloc capital --action ADD|WITHDRAW --amount AMOUNT [--ref REF] [-n]\n"
     "       manage_capital --action ADD|WITHDRAW --amount AMOUNT [--ref REF] [-n]\n",
     "\n"
@@ -180,10 +233,17 @@ const cli_command cli_cmd_capital = {
     "with the same REF writes nothing, says so and exits 0; the same REF\n"
     "with another action or amount is refused (exit 2).\n"
     "\n"
+    "With --queue, a withdrawal is queued instead (a redemption): the next\n"
+    "allocation computes the strategies' targets on total equity less the\n"
+    "queued amount, raises that cash and pays it out of the master in its\n"
+    "own transaction, all of it when the master then holds it, else what\n"
+    "it holds (the rest stays queued). See `capalloc redemptions`.\n"
+    "\n"
     "Options:\n"
     "  -n, --dry-run      show the result, write nothing\n"
     "  --action ACTION    ADD or WITHDRAW (any case), instead of the operand\n"
     "  --amount AMOUNT    the amount, instead of the operand\n"
-    "  --ref REF          the investor-side transaction id (idempotent)\n",
+    "  --ref REF          the investor-side transaction id (idempotent)\n"
+    "  --queue            queue the withdrawal for the next allocation\n",
     run_capital,
 };

@@ -302,10 +302,13 @@ int engine_capital(engine *en, cap_action action, capalloc_dec amount,
                 return cap_fail(e, CAP_EXIT_FUNDS,
                                 "insufficient funds: cannot withdraw %s %s, "
                                 "the master portfolio '%s' holds %s %s; "
-                                "nothing was written",
+                                "nothing was written (to have the next "
+                                "allocation raise it from the strategies, "
+                                "queue it: capalloc capital withdraw "
+                                "--queue %s)",
                                 CASH_FMT(amount, a), cfg->currency,
                                 cfg->master_id, CASH_FMT(r->before, b),
-                                cfg->currency);
+                                cfg->currency, CASH_FMT(amount, a));
             }
             dec_sub(r->before, amount, &r->after);
         }

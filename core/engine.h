@@ -68,6 +68,13 @@ typedef struct ticker_price {
     uint32_t flags;
 } ticker_price;
 
+/* An open redemption as a run sees it (flows.c). */
+typedef struct red_pay {
+    int64_t id;
+    capalloc_dec owed;  /* amount - paid before the run */
+    capalloc_dec pay;   /* what the run pays (0 <= pay <= owed) */
+} red_pay;
+
 typedef struct alloc_report {
     char run_date[16];
     int dry_run;
@@ -91,6 +98,11 @@ typedef struct alloc_report {
     rule_effect *effects;        /* when rules_on: effects[i] for
                                     strategies[i] */
     rules_summary rules;         /* when rules_on */
+    red_pay *reds;               /* open redemptions, oldest first */
+    size_t n_reds;
+    capalloc_dec queued;         /* sum of reds[].owed */
+    capalloc_dec paid_out;       /* sum of reds[].pay: paid by the run as a
+                                    WITHDRAW in its transaction */
 } alloc_report;
 
 /* The daily allocation for run_date (YYYY-MM-DD). A date that already ran
@@ -104,6 +116,38 @@ int engine_status(engine *en, const char *run_date, alloc_report *r,
                   cap_error *e);
 
 void alloc_report_free(alloc_report *r);
+
+/* ---- queued redemptions (flows.c) ------------------------------------ */
+
+typedef struct redemption_row {
+    int64_t id;
+    capalloc_redemption_state state;
+    capalloc_dec amount, paid;
+    char *reference;             /* owned, or NULL */
+    char queued_at[32], updated_at[32];
+} redemption_row;
+
+typedef struct redemption_list {
+    redemption_row *rows;
+    size_t n, cap;
+    int repeat;                  /* queue: the reference was already queued
+                                    with this amount; nothing written */
+} redemption_list;
+
+/* Queue a withdrawal of amount for the next allocation (reference: NULL
+ * or the investor's; a repeat with the same amount is a no-op, another
+ * amount is refused). l gets the queued redemption. dry_run writes
+ * nothing. */
+int engine_redemption_queue(engine *en, capalloc_dec amount,
+                            const char *reference, int dry_run,
+                            redemption_list *l, cap_error *e);
+/* Every redemption (open_only: the queued ones), oldest first. */
+int engine_redemptions(engine *en, int open_only, redemption_list *l,
+                       cap_error *e);
+/* Cancel an open redemption; l gets it as it was. */
+int engine_redemption_cancel(engine *en, int64_t id, redemption_list *l,
+                             cap_error *e);
+void redemption_list_free(redemption_list *l);
 
 /* ---- the fund's memory (record.c) ------------------------------------ */
 

@@ -159,6 +159,8 @@ int run_rules_weights(engine *en, alloc_report *r, cap_error *e);
 int run_rules_apply(engine *en, alloc_report *r, capalloc_dec master_cash,
                     cap_error *e);
 struct json_t *run_rules_json(const engine *en, const alloc_report *r);
+/* The explanation's "redemptions" object: queued, paid, each payment. */
+struct json_t *run_redemptions_json(const engine *en, const alloc_report *r);
 
 /* flows.c: capital references. flows_reference_valid: 0 or
  * CAP_EXIT_USAGE. flows_storage_has_refs: the backend keeps references
@@ -169,5 +171,16 @@ int flows_reference_valid(const char *ref, cap_error *e);
 int flows_storage_has_refs(const engine *en);
 int flows_reference_check(engine *en, cap_action action, capalloc_dec amount,
                           const char *ref, capital_result *r, cap_error *e);
+/* flows.c: queued redemptions in the allocation. flows_read_open, in the
+ * run's transaction after the ledger: r->reds and r->queued (0, -1 retry,
+ * or an exit code, rolled back). flows_plan_payout: what the run pays,
+ * oldest first (the partial payout rule, flows.c). flows_write_with_payout:
+ * write alloc, the payments and their WITHDRAW batch, and commit; returns
+ * like eng_write_commit. */
+int flows_storage_has_redemptions(const engine *en);
+int flows_read_open(engine *en, alloc_report *r, cap_error *e);
+void flows_plan_payout(alloc_report *r);
+int flows_write_with_payout(engine *en, const capalloc_write_batch *alloc,
+                            const alloc_report *r, cap_error *e);
 
 #endif

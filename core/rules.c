@@ -175,13 +175,39 @@ static void edit_moves(const rebalance_rules *r, const alloc_strategy *s,
             }
 }
 
-int rules_apply(const rebalance_rules *r, capalloc_dec master_cash,
-                alloc_strategy *s, size_t n, int minor_units, alloc_totals *t,
-                rule_effect *fx, rules_summary *sum, cap_error *e)
+/* Targets and adjustments on equity (the total less the queued
+ * redemptions). */
+static int retarget(alloc_strategy *s, size_t n, capalloc_dec equity,
+                    int minor_units)
+{
+    for (size_t i = 0; i < n; i++)
+        if (dec_mul(equity, s[i].weight, CAPALLOC_ROUND_DOWN, &s[i].target) ||
+            dec_quantize(s[i].target, minor_units, CAPALLOC_ROUND_DOWN,
+                         &s[i].target) ||
+            dec_sub(s[i].target, s[i].total, &s[i].adjustment))
+            return -1;
+    return 0;
+}
+
+int rules_apply(const rebalance_rules *rules, capalloc_dec master_cash,
+                capalloc_dec queued, alloc_strategy *s, size_t n,
+                int minor_units, alloc_totals *t, rule_effect *fx,
+                rules_summary *sum, cap_error *e)
 {
     char a[CAPALLOC_DEC_MAX_TEXT], b[CAPALLOC_DEC_MAX_TEXT];
     memset(sum, 0, sizeof *sum);
     capalloc_dec equity = t->total_equity;
+    rebalance_rules rq = *rules;
+    const rebalance_rules *r = &rq;
+    if (queued.micros > 0) {
+        /* the fund after the redemptions; their cash is raised whatever
+         * the band says */
+        if (dec_sub(equity, queued, &equity) || dec_is_neg(equity))
+            equity = DEC_ZERO;
+        rq.band = BAND_NONE;
+        if (retarget(s, n, equity, minor_units))
+            return overflow(e, "the targets less the redemptions");
+    }
     if (limit_amount(&r->min_transfer, equity, minor_units,
                      &sum->min_transfer) ||
         limit_amount(&r->max_transfer, equity, minor_units,
@@ -230,7 +256,8 @@ int rules_apply(const rebalance_rules *r, capalloc_dec master_cash,
         else
             wanted += d[i].micros;
     }
-    i128 available = (i128)master_cash.micros + returned - sum->buffer.micros;
+    i128 available = (i128)master_cash.micros + returned -
+                     sum->buffer.micros - queued.micros;
     if (available < 0)
         available = 0;
     t->scaled = wanted > available;

@@ -33,6 +33,13 @@
  *   Amounts (min_transfer, max_transfer, max_turnover) are an amount or a
  *   fraction of total equity, rounded down to the minor unit.
  *
+ * Queued redemptions (flows.c): with an amount Q queued, the targets are
+ * computed on total equity minus Q (targets floor((equity - Q) x weight)),
+ * the limits and the buffer on equity - Q too, the drift band is not
+ * applied (the redemption's cash must be raised), and the master funds
+ * strategies only from its cash above buffer + Q. What the master holds
+ * after the run pays the redemptions (flows.c).
+ *
  * The cut or skipped part of a move is the strategy's shortfall: later
  * runs finish it. The rules only remove or shrink transfers, never add
  * one, so alloc.h's invariants hold; rules_apply checks them again (no
@@ -106,12 +113,14 @@ int rules_active(const rebalance_rules *r);
 int rules_weights(const rebalance_rules *r, alloc_strategy *s, size_t n,
                   rule_effect *fx, cap_error *e);
 
-/* After alloc_compute (s and t as it left them): the rules above; every
+/* After alloc_compute (s and t as it left them): the rules above, with
+ * queued (>= 0) redemptions to raise; every target (when queued > 0),
  * transfer, shortfall, cash_after and t recomputed and checked. 0 or an
  * exit code. */
 int rules_apply(const rebalance_rules *r, capalloc_dec master_cash,
-                alloc_strategy *s, size_t n, int minor_units, alloc_totals *t,
-                rule_effect *fx, rules_summary *sum, cap_error *e);
+                capalloc_dec queued, alloc_strategy *s, size_t n,
+                int minor_units, alloc_totals *t, rule_effect *fx,
+                rules_summary *sum, cap_error *e);
 
 /* The names of the flags, comma-separated ("in_band,below_min"), for
  * messages and the run's explanation; "" for none. */

@@ -31,6 +31,7 @@ void alloc_report_free(alloc_report *r)
     free(r->prices);
     free(r->detail_json);
     free(r->effects);
+    free(r->reds);
     memset(r, 0, sizeof *r);
 }
 
@@ -76,6 +77,10 @@ static int allocate_once(engine *en, const char *run_date, int force,
     }
     const cash_row *mr = find_cash(&l, cfg->master_id);
     capalloc_dec master_cash = mr ? mr->cash : DEC_ZERO;
+    if ((rc = flows_read_open(en, r, e)) != 0) {
+        ledger_free(&l);
+        return rc;
+    }
     warn_unknown_books(en, &l, r->strategies, r->n);
     run_history rh;
     rc = read_run_history(en, run_date, r->strategies, r->n, &rh, e);
@@ -101,6 +106,8 @@ static int allocate_once(engine *en, const char *run_date, int force,
                            &r->totals, e);
     if (rc == 0)
         rc = run_rules_apply(en, r, master_cash, e);
+    if (rc == 0)
+        flows_plan_payout(r);
     if (rc != 0) {
         ledger_free(&l);
         eng_rollback(en);
@@ -137,7 +144,8 @@ static int allocate_once(engine *en, const char *run_date, int force,
                                cfg->currency,
                                b.trades, b.n_trades, b.cash, b.n_cash,
                                NULL, 0, en->memory ? &rb.rec : NULL, NULL};
-    rc = eng_write_commit(en, &wb, e);
+    rc = r->paid_out.micros > 0 ? flows_write_with_payout(en, &wb, r, e)
+                                : eng_write_commit(en, &wb, e);
     batch_free(&b);
     record_buf_free(&rb);
     return rc;

@@ -5,8 +5,9 @@
  *   policy -> rules_weights (cash buffer) -> alloc_compute -> rules_apply
  *          -> plan
  *
- * With every rule off (the default) neither runs and the run is the
- * design's. What each rule did to each strategy goes into the report
+ * With every rule off (the default) and no redemption queued, neither
+ * runs and the run is the design's. Queued redemptions alone run
+ * rules_apply with the rules off (targets on equity less the queue). What each rule did to each strategy goes into the report
  * (r->effects), the run's explanation ("rebalance" in the detail JSON,
  * shown by `capalloc explain`) and the plan's output.
  */
@@ -22,7 +23,7 @@ int run_rules_weights(engine *en, alloc_report *r, cap_error *e)
 {
     const rebalance_rules *rr = &en->cfg->rebalance;
     r->rules_on = rules_active(rr);
-    if (!r->rules_on)
+    if (!r->rules_on && r->queued.micros <= 0)
         return 0;
     if (r->effects == NULL &&
         (r->effects = calloc(r->n ? r->n : 1, sizeof *r->effects)) == NULL)
@@ -33,11 +34,14 @@ int run_rules_weights(engine *en, alloc_report *r, cap_error *e)
 int run_rules_apply(engine *en, alloc_report *r, capalloc_dec master_cash,
                     cap_error *e)
 {
-    if (!r->rules_on)
+    if (!r->rules_on && r->queued.micros <= 0)
         return 0;
-    return rules_apply(&en->cfg->rebalance, master_cash, r->strategies, r->n,
-                       en->cfg->minor_units, &r->totals, r->effects,
-                       &r->rules, e);
+    /* without rules, queued redemptions alone: the rules all off */
+    rebalance_rules off;
+    memset(&off, 0, sizeof off);
+    return rules_apply(r->rules_on ? &en->cfg->rebalance : &off, master_cash,
+                       r->queued, r->strategies, r->n, en->cfg->minor_units,
+                       &r->totals, r->effects, &r->rules, e);
 }
 
 static json_t *jd(capalloc_dec d, int places)
@@ -128,6 +132,34 @@ json_t *run_rules_json(const engine *en, const alloc_report *r)
                               jd(sum->turnover_planned, mu)) ||
           json_object_set_new(root, "turnover", jd(sum->turnover, mu)) ||
           json_object_set_new(root, "strategies", strats);
+    if (bad) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+json_t *run_redemptions_json(const engine *en, const alloc_report *r)
+{
+    int mu = en->cfg->minor_units;
+    json_t *root = json_object(), *pays = json_array();
+    int bad = root == NULL || pays == NULL;
+    for (size_t i = 0; !bad && i < r->n_reds; i++) {
+        json_t *o = json_object();
+        bad = o == NULL ||
+              json_object_set_new(o, "id", json_integer(r->reds[i].id)) ||
+              json_object_set_new(o, "owed", jd(r->reds[i].owed, mu)) ||
+              json_object_set_new(o, "paid", jd(r->reds[i].pay, mu)) ||
+              json_array_append_new(pays, o);
+    }
+    capalloc_dec master_after;
+    dec_sub(r->totals.master_after, r->paid_out, &master_after);
+    bad = bad ||
+          json_object_set_new(root, "queued", jd(r->queued, mu)) ||
+          json_object_set_new(root, "paid", jd(r->paid_out, mu)) ||
+          json_object_set_new(root, "master_after_payout",
+                              jd(master_after, mu)) ||
+          json_object_set_new(root, "payments", pays);
     if (bad) {
         json_decref(root);
         return NULL;

@@ -265,7 +265,8 @@ START_TEST(table)
     ck_assert_int_eq(rules_weights(&r, s, n, fx, &e), 0);
     ck_assert_msg(alloc_compute(master, s, n, 2, &t, &e) == 0, "%s: %s",
                   c->name, e.msg);
-    ck_assert_msg(rules_apply(&r, master, s, n, 2, &t, fx, &sum, &e) == 0,
+    ck_assert_msg(rules_apply(&r, master, DEC_ZERO, s, n, 2, &t, fx, &sum,
+                              &e) == 0,
                   "%s: %s", c->name, e.msg);
     char a[32], b[32];
     for (size_t i = 0; i < n; i++) {
@@ -337,7 +338,8 @@ START_TEST(sweep)
         ck_assert_int_eq(alloc_compute(master, s, n, 2, &t, &e), 0);
         memcpy(s0, s, sizeof s);
         t0 = t;
-        ck_assert_msg(rules_apply(&r, master, s, n, 2, &t, fx, &sum, &e) == 0,
+        ck_assert_msg(rules_apply(&r, master, DEC_ZERO, s, n, 2, &t, fx,
+                                  &sum, &e) == 0,
                       "round %d: %s", round, e.msg);
         check_invariants("sweep", &r, master, s, n, &t, fx, &sum);
         if (!rules_active(&r)) {

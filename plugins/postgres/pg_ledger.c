@@ -700,6 +700,9 @@ capalloc_status pgp_ledger_prepare(pgp *s, capalloc_err *err)
         [PGP_SQL_HISTORY] = pgp_sql_history,
         [PGP_SQL_RUN] = pgp_sql_run,
         [PGP_SQL_FIND_REF] = SQL_FIND_REF,
+        [PGP_SQL_READ_RED] = pgp_sql_read_redemptions,
+        [PGP_SQL_INSERT_RED] = pgp_sql_insert_redemption,
+        [PGP_SQL_UPDATE_RED] = pgp_sql_update_redemption,
     };
     for (int i = 0; i < PGP_SQL_N; i++)
         if ((s->sql[i] = pgp_qualify(s, tmpl[i])) == NULL) {

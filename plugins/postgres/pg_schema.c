@@ -115,7 +115,18 @@ static const migration MIGRATIONS[] = {
      "ALTER TABLE {S}.capalloc_runs ADD COLUMN reference TEXT"
      "  CHECK (reference IS NULL OR action IN ('ADD','WITHDRAW'));"
      "CREATE UNIQUE INDEX capalloc_runs_reference_once"
-     "  ON {S}.capalloc_runs (reference) WHERE reference IS NOT NULL;"},
+     "  ON {S}.capalloc_runs (reference) WHERE reference IS NOT NULL;"
+     /* Queued redemptions: paid by the allocation runs, oldest first. */
+     "CREATE TABLE {S}.capalloc_redemptions ("
+     "  redemption_id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+     "  amount     NUMERIC NOT NULL CHECK (amount > 0),"
+     "  paid       NUMERIC NOT NULL CHECK (paid >= 0 AND paid <= amount),"
+     "  state      TEXT NOT NULL"
+     "             CHECK (state IN ('QUEUED','PAID','CANCELLED')),"
+     "  reference  TEXT UNIQUE,"
+     "  queued_at  TIMESTAMPTZ NOT NULL,"
+     "  updated_at TIMESTAMPTZ NOT NULL"
+     ");"},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

@@ -131,6 +131,16 @@ static const char *const SQL[SQ_COUNT] = {
     [SQ_RUN_PRICES] =
         "SELECT ticker, price, as_of, stale FROM capalloc_run_prices"
         " WHERE run_id = ?1 ORDER BY ticker",
+    [SQ_READ_REDEMPTIONS] =
+        "SELECT redemption_id, state, amount, paid, reference, queued_at,"
+        " updated_at FROM capalloc_redemptions"
+        " WHERE ?1 = 0 OR state = 'QUEUED' ORDER BY redemption_id",
+    [SQ_INSERT_REDEMPTION] =
+        "INSERT INTO capalloc_redemptions (amount, paid, state, reference,"
+        " queued_at, updated_at) VALUES (?1, '0', 'QUEUED', ?2, ?3, ?3)",
+    [SQ_UPDATE_REDEMPTION] =
+        "UPDATE capalloc_redemptions SET paid = ?2, state = ?3,"
+        " updated_at = ?4 WHERE redemption_id = ?1",
 };
 
 capalloc_status sqlp_prepare(sqlp *s, sqlp_stmt_id id, sqlite3_stmt **out,
@@ -478,6 +488,8 @@ static const capalloc_storage_plugin sqlite_plugin = {
     sqlp_read_history,
     sqlp_read_run,
     sqlp_find_reference,
+    sqlp_read_redemptions,
+    sqlp_redemption_op,
 };
 
 CAPALLOC_PLUGIN_DEFINE(sqlite_plugin)

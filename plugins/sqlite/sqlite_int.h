@@ -71,6 +71,9 @@ typedef enum sqlp_stmt_id {
     SQ_READ_RUN,
     SQ_RUN_VALUATIONS,
     SQ_RUN_PRICES,
+    SQ_READ_REDEMPTIONS,
+    SQ_INSERT_REDEMPTION,
+    SQ_UPDATE_REDEMPTION,
     SQ_COUNT
 } sqlp_stmt_id;
 
@@ -160,6 +163,18 @@ SQLP_HIDDEN capalloc_status sqlp_find_reference(void *state,
                                                 const char *reference,
                                                 capalloc_capital_ref *out,
                                                 int *found, capalloc_err *err);
+
+/* sqlite_flows.c: queued redemptions (ABI 1.2). */
+SQLP_HIDDEN capalloc_status sqlp_read_redemptions(
+    void *state, int open_only,
+    capalloc_status (*fn)(void *ctx, const capalloc_redemption *r), void *ctx,
+    capalloc_err *err);
+SQLP_HIDDEN capalloc_status sqlp_redemption_op(void *state,
+                                               const capalloc_redemption_op *op,
+                                               int64_t *id_out,
+                                               capalloc_err *err);
+/* sqlite_ledger.c: now as ISO 8601 UTC with milliseconds. */
+SQLP_HIDDEN void sqlp_utc_now(char *buf, size_t len);
 
 /* The batch's reference, or NULL: a core before ABI 1.2 hands over a
  * batch without the field. */

@@ -229,7 +229,7 @@ capalloc_status sqlp_find_run(void *state, const char *run_date,
 /* Now, ISO 8601 UTC with milliseconds: "2025-11-24T13:22:05.123Z". One
  * timestamp for the whole batch, so its rows say they were written
  * together. */
-static void utc_now(char *buf, size_t len)
+void sqlp_utc_now(char *buf, size_t len)
 {
     struct timespec ts;
     struct tm tm;
@@ -468,7 +468,7 @@ capalloc_status sqlp_write(void *state, const capalloc_write_batch *b,
     }
 
     char now[48];
-    utc_now(now, sizeof now);
+    sqlp_utc_now(now, sizeof now);
     sqlite3_int64 run_id = 0;
     if ((st = insert_run(s, b, now, &run_id, err)) != CAPALLOC_OK ||
         (st = insert_trades(s, b, run_id, now, err)) != CAPALLOC_OK ||

@@ -121,7 +121,18 @@ static const migration MIGRATIONS[] = {
      "ALTER TABLE capalloc_runs ADD COLUMN reference TEXT"
      "  CHECK (reference IS NULL OR action IN ('ADD','WITHDRAW'));"
      "CREATE UNIQUE INDEX capalloc_runs_reference_once"
-     "  ON capalloc_runs (reference) WHERE reference IS NOT NULL;"},
+     "  ON capalloc_runs (reference) WHERE reference IS NOT NULL;"
+     /* Queued redemptions: paid by the allocation runs, oldest first. */
+     "CREATE TABLE capalloc_redemptions ("
+     "  redemption_id INTEGER PRIMARY KEY,"
+     "  amount     TEXT NOT NULL," /* exact decimal text */
+     "  paid       TEXT NOT NULL,"
+     "  state      TEXT NOT NULL"
+     "             CHECK (state IN ('QUEUED','PAID','CANCELLED')),"
+     "  reference  TEXT UNIQUE,"
+     "  queued_at  TEXT NOT NULL,"
+     "  updated_at TEXT NOT NULL"
+     ");"},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

@@ -155,7 +155,7 @@ static void print_table(const engine *en, const alloc_report *r, int with_transf
         capalloc_dec keep;
         dec_sub(t->master_after, r->paid_out, &keep);
         printf("  redemptions: %s %s queued; %s %s%s", fmt_money(r->queued, mu, a),
-               en->cfg->currency, with_transfers ? "pays" : "would pay",
+               en->cfg->currency, r->dry_run ? "would pay" : "pays",
                fmt_money(r->paid_out, mu, b),
                dec_cmp(r->paid_out, r->queued) < 0
                    ? " (partial: the master holds no more after the "

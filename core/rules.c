@@ -228,8 +228,6 @@ int rules_apply(const rebalance_rules *rules, capalloc_dec master_cash,
         return cap_fail(e, CAP_EXIT_INTERNAL, "out of memory");
     i128 planned = 0;
     for (size_t i = 0; i < n; i++) {
-        fx[i].planned = s[i].transfer;
-        planned += abs128(s[i].transfer.micros);
         capalloc_dec mag = s[i].adjustment, cash;
         if (dec_is_neg(mag))
             mag.micros = -mag.micros;
@@ -239,6 +237,10 @@ int rules_apply(const rebalance_rules *rules, capalloc_dec master_cash,
             d[i].micros = -(dec_cmp(mag, cash) <= 0 ? mag : cash).micros;
         else
             d[i] = mag;
+        /* the plan before the rules: alloc_compute's, or with a queue the
+         * moves toward the targets less the queue */
+        fx[i].planned = queued.micros > 0 ? d[i] : s[i].transfer;
+        planned += abs128(fx[i].planned.micros);
         if (equity.micros > 0 &&
             dec_div(s[i].total, equity, CAPALLOC_ROUND_HALF_EVEN,
                     &fx[i].drift_weight))

@@ -441,6 +441,143 @@ START_TEST(rebalance_rules_over_runs)
 }
 END_TEST
 
+/* ---- queued redemptions ------------------------------------------------- */
+
+/* The sum of the cash books, in cents. */
+static long long cash_cents(void)
+{
+    sqlite3 *db = open_db("fund.db");
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT cash FROM cash_equity_book",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    long long total = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        capalloc_dec d;
+        ck_assert_int_eq(dec_parse((const char *)sqlite3_column_text(st, 0),
+                                   &d),
+                         CAPALLOC_OK);
+        ck_assert_msg(d.micros >= 0, "a negative book");
+        total += d.micros / 10000;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return total;
+}
+
+/* 50,000 queued from a fully allocated 100,000 fund whose strategies hold
+ * the cash: paid in full by the next run, as a WITHDRAW in its
+ * transaction; total cash falls by exactly what was paid. */
+START_TEST(queued_redemption_paid_in_full)
+{
+    tu_write_file("fund.yaml", "%s", FULL_YAML);
+    tu_write_file("prices.csv", "ticker,price\nAAPL,100\n");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "add", "100000"), 0);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "--date", "2025-01-06",
+                    "--allow-past-date"),
+                0);
+    /* a plain withdrawal over the master's cash: exit 4, says how to queue */
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "withdraw", "50000"), 4);
+    ck_assert_has(err, "capalloc capital withdraw --queue 50000.00");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "withdraw", "--queue",
+                    "50000", "--ref", "inv-9"),
+                0);
+    ck_assert_has(out, "queued redemption 1 of 50000.00 USD (reference "
+                       "'inv-9')");
+    /* the same reference again: a no-op; another amount: refused */
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "withdraw", "--queue",
+                    "50000", "--ref", "inv-9"),
+                0);
+    ck_assert_has(out, "already queued: redemption 1");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "withdraw", "--queue",
+                    "500", "--ref", "inv-9"),
+                2);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "redemptions"), 0);
+    ck_assert_has(out, "queued           50000.00           0.00");
+    long long before = cash_cents();
+    ck_assert_int_eq(before, 10000000);
+    /* the dry run shows the payout, writes nothing */
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "--date", "2025-01-07",
+                    "--allow-past-date", "-n"),
+                0);
+    ck_assert_has(out, "redemptions: 50000.00 USD queued; would pay "
+                       "50000.00; redemption 1: 50000.00; master cash after "
+                       "the payout 0.00");
+    ck_assert_int_eq(cash_cents(), before);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "--date", "2025-01-07",
+                    "--allow-past-date"),
+                0);
+    ck_assert_has(out, "redemptions: 50000.00 USD queued; pays 50000.00");
+    ck_assert_int_eq(before - cash_cents(), 5000000);
+    ck_assert_str_eq(q("fund.db", BOOKS),
+                     "0=0.00 1=15000.00 2=15000.00 3=20000.00");
+    /* logged as a WITHDRAW is, after the run's transfers */
+    ck_assert_str_eq(q("fund.db", "SELECT r.action || ' ' || t.portfolio_id "
+                                  "|| ' ' || t.side || ' ' || t.quantity "
+                                  "FROM capalloc_runs r JOIN "
+                                  "trade_execution_logs t USING (run_id) "
+                                  "WHERE r.run_id = (SELECT max(run_id) FROM "
+                                  "capalloc_runs)"),
+                     "WITHDRAW 0 SELL 50000.00");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "redemptions"), 0);
+    ck_assert_has(out, "no queued redemptions");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "redemptions", "--all"), 0);
+    ck_assert_has(out, "paid             50000.00       50000.00");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "--json", "explain", "2025-01-07"), 0);
+    ck_assert_has(out, "\"redemptions\":{\"queued\":\"50000.00\",\"paid\":"
+                       "\"50000.00\",\"master_after_payout\":\"0.00\"");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "redemptions", "cancel", "1"), 2);
+    ck_assert_has(err, "redemption 1 is already paid");
+}
+END_TEST
+
+/* When a strategy's excess sits in positions, the run pays what the
+ * master holds after the transfers (the partial payout rule, flows.c);
+ * the rest stays queued and can be cancelled. */
+START_TEST(queued_redemption_paid_in_part)
+{
+    tu_write_file("fund.yaml", "%s", FULL_YAML);
+    tu_write_file("prices.csv", "ticker,price\nAAPL,100\n");
+    /* strategy 1 holds 30000 in AAPL and no cash */
+    tu_write_file("pos.csv", "portfolio_id,ticker,quantity\n1,AAPL,300\n");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "positions", "import", "pos.csv"), 0);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "add", "70000"), 0);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "--date", "2025-01-06",
+                    "--allow-past-date"),
+                0);
+    ck_assert_str_eq(q("fund.db", BOOKS),
+                     "0=0.00 1=0.00 2=30000.00 3=40000.00");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "withdraw", "--queue",
+                    "50000"),
+                0);
+    long long before = cash_cents();
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "--date", "2025-01-07",
+                    "--allow-past-date"),
+                0);
+    ck_assert_has(out, "redemptions: 50000.00 USD queued; pays 35000.00 "
+                       "(partial: the master holds no more after the "
+                       "transfers; the rest stays queued)");
+    ck_assert_int_eq(before - cash_cents(), 3500000);
+    ck_assert_str_eq(q("fund.db", BOOKS),
+                     "0=0.00 1=0.00 2=15000.00 3=20000.00");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "--json", "redemptions"), 0);
+    ck_assert_has(out, "{\"id\":1,\"state\":\"queued\",\"amount\":"
+                       "\"50000.00\",\"paid\":\"35000.00\",\"owed\":"
+                       "\"15000.00\",\"reference\":null,");
+    /* nothing more to raise in cash: the next run pays nothing */
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "--date", "2025-01-08",
+                    "--allow-past-date"),
+                0);
+    ck_assert_has(out, "queued; pays 0.00 (partial");
+    ck_assert_int_eq(before - cash_cents(), 3500000);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "redemptions", "cancel", "1"), 0);
+    ck_assert_has(out, "cancelled redemption 1: 15000.00 USD no longer owed");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "redemptions", "cancel", "1"), 2);
+    ck_assert_has(err, "is already cancelled");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "redemptions", "cancel", "x"), 2);
+}
+END_TEST
+
 /* ---- all or nothing ----------------------------------------------------- */
 
 START_TEST(failure_mid_write_rolls_back)
@@ -926,6 +1063,8 @@ int main(void)
     tcase_add_test(tc, concurrent_allocators);
     tcase_add_test(tc, capital_reference_books_once);
     tcase_add_test(tc, rebalance_rules_over_runs);
+    tcase_add_test(tc, queued_redemption_paid_in_full);
+    tcase_add_test(tc, queued_redemption_paid_in_part);
     tcase_add_test(tc, failure_mid_write_rolls_back);
     tcase_add_test(tc, missing_price_aborts_before_write);
     tcase_add_test(tc, stale_prices_reported);

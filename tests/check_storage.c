@@ -778,6 +778,120 @@ START_TEST(reference_unique_key_is_the_guard)
 }
 END_TEST
 
+/* ---- queued redemptions (ABI 1.2) -------------------------------------- */
+
+static capalloc_status red_line(void *ctx, const capalloc_redemption *r)
+{
+    seen *s = ctx;
+    char a[CAPALLOC_DEC_MAX_TEXT], b[CAPALLOC_DEC_MAX_TEXT];
+    ck_assert_int_eq(r->queued_at[19], '.');
+    ck_assert_int_eq(r->updated_at[19], '.');
+    s->used += (size_t)snprintf(s->text + s->used, sizeof s->text - s->used,
+                                "%lld %u %s/%s %s;", (long long)r->id,
+                                (unsigned)r->state,
+                                dec_format(r->paid, 0, a, sizeof a),
+                                dec_format(r->amount, 0, b, sizeof b),
+                                r->reference ? r->reference : "-");
+    return CAPALLOC_OK;
+}
+
+/* "id state paid/amount ref;" for every redemption (open_only: queued). */
+static const char *reds(inst *i, int open_only)
+{
+    static seen s;
+    memset(&s, 0, sizeof s);
+    OK(i->sp->begin(i->st, CAPALLOC_TXN_READ, &err));
+    OK(i->sp->read_redemptions(i->st, open_only, red_line, &s, &err));
+    OK(i->sp->commit(i->st, &err));
+    return s.text;
+}
+
+static capalloc_status red_op(inst *i, uint32_t kind, int64_t id,
+                              const char *amount, const char *ref,
+                              int64_t *id_out)
+{
+    capalloc_redemption_op o = {kind, id, amount ? D(amount) : DEC_ZERO, ref};
+    memset(&err, 0, sizeof err);
+    return i->sp->redemption_op(i->st, &o, id_out, &err);
+}
+
+/* Queue, pay in parts, pay in full, cancel; what is refused changes
+ * nothing; a rolled-back payment is not kept. */
+START_TEST(redemptions_queue_pay_cancel)
+{
+    inst a = open_inst();
+    ck_assert_ptr_nonnull(a.sp->read_redemptions);
+    ck_assert_ptr_nonnull(a.sp->redemption_op);
+    ck_assert_str_eq(reds(&a, 0), "");
+    int64_t id1 = 0, id2 = 0, id3 = 0;
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(red_op(&a, CAPALLOC_RED_OP_QUEUE, 0, "50000", "inv-1", &id1));
+    OK(red_op(&a, CAPALLOC_RED_OP_QUEUE, 0, "0.25", NULL, &id2));
+    OK(red_op(&a, CAPALLOC_RED_OP_QUEUE, 0, "10", NULL, &id3));
+    OK(a.sp->commit(a.st, &err));
+    ck_assert_int_lt(id1, id2);
+    ck_assert_int_lt(id2, id3);
+    char want[512];
+    snprintf(want, sizeof want,
+             "%lld 0 0/50000 inv-1;%lld 0 0/0.25 -;%lld 0 0/10 -;",
+             (long long)id1, (long long)id2, (long long)id3);
+    ck_assert_str_eq(reds(&a, 1), want);
+
+    /* a payment rolled back is not kept */
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(red_op(&a, CAPALLOC_RED_OP_PAY, id1, "1", NULL, NULL));
+    OK(a.sp->rollback(a.st, &err));
+    ck_assert_str_eq(reds(&a, 1), want);
+
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(red_op(&a, CAPALLOC_RED_OP_PAY, id1, "35000.01", NULL, NULL));
+    OK(red_op(&a, CAPALLOC_RED_OP_PAY, id2, "0.25", NULL, NULL));
+    OK(red_op(&a, CAPALLOC_RED_OP_CANCEL, id3, NULL, NULL, NULL));
+    OK(a.sp->commit(a.st, &err));
+    snprintf(want, sizeof want, "%lld 0 35000.01/50000 inv-1;",
+             (long long)id1);
+    ck_assert_str_eq(reds(&a, 1), want);
+    snprintf(want, sizeof want,
+             "%lld 0 35000.01/50000 inv-1;%lld 1 0.25/0.25 -;"
+             "%lld 2 0/10 -;",
+             (long long)id1, (long long)id2, (long long)id3);
+    ck_assert_str_eq(reds(&a, 0), want);
+
+    /* refused: above what is owed, paid or cancelled ones, unknown ids,
+     * a reference queued before */
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(red_op(&a, CAPALLOC_RED_OP_PAY, id1, "14999.98", NULL, NULL));
+    OK(a.sp->rollback(a.st, &err));
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    EXPECT(red_op(&a, CAPALLOC_RED_OP_PAY, id1, "14999.991", NULL, NULL),
+           CAPALLOC_ERR_INVALID);
+    ck_assert_msg(strstr(err.msg, "above what is owed") != NULL, "%s",
+                  err.msg);
+    EXPECT(red_op(&a, CAPALLOC_RED_OP_PAY, id2, "0.01", NULL, NULL),
+           CAPALLOC_ERR_INVALID);
+    ck_assert_msg(strstr(err.msg, "already paid") != NULL, "%s", err.msg);
+    EXPECT(red_op(&a, CAPALLOC_RED_OP_CANCEL, id3, NULL, NULL, NULL),
+           CAPALLOC_ERR_INVALID);
+    EXPECT(red_op(&a, CAPALLOC_RED_OP_CANCEL, 999999, NULL, NULL, NULL),
+           CAPALLOC_ERR_INVALID);
+    ck_assert_msg(strstr(err.msg, "does not exist") != NULL, "%s", err.msg);
+    EXPECT(red_op(&a, CAPALLOC_RED_OP_QUEUE, 0, "1", "inv-1", NULL),
+           CAPALLOC_ERR_EXISTS);
+    OK(a.sp->rollback(a.st, &err));
+    ck_assert_str_eq(reds(&a, 0), want);
+
+    /* the rest, in full: PAID */
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(red_op(&a, CAPALLOC_RED_OP_PAY, id1, "14999.99", NULL, NULL));
+    OK(a.sp->commit(a.st, &err));
+    ck_assert_str_eq(reds(&a, 1), "");
+    /* outside a write transaction: refused */
+    EXPECT(red_op(&a, CAPALLOC_RED_OP_QUEUE, 0, "1", NULL, NULL),
+           CAPALLOC_ERR_INTERNAL);
+    close_inst(&a);
+}
+END_TEST
+
 /* ---- the run's record (ABI 1.1) --------------------------------------- */
 
 /* What a record sink received, one line per call:
@@ -1585,6 +1699,7 @@ static Suite *storage_suite(void)
     tcase_add_test(tc, currency_of_a_book_kept);
     tcase_add_test(tc, reference_booked_once);
     tcase_add_test(tc, reference_unique_key_is_the_guard);
+    tcase_add_test(tc, redemptions_queue_pay_cancel);
     tcase_add_test(tc, record_round_trip);
     tcase_add_test(tc, record_only_with_its_run);
     tcase_add_test(tc, read_run_not_found);

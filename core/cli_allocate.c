@@ -221,12 +221,12 @@ static void print_table(const engine *en, const alloc_report *r, int with_transf
 /* options                                                                   */
 /* ------------------------------------------------------------------------ */
 
-enum { OPT_ALLOW_PAST = 256, OPT_METRICS };
+enum { OPT_ALLOW_PAST = 256, OPT_METRICS, OPT_ACCEPT_MOVES };
 
 typedef struct run_opts {
     char date[16];
     int date_given;
-    int force, dry, allow_past;
+    int force, dry, allow_past, accept_moves;
     const char *metrics;
 } run_opts;
 
@@ -249,6 +249,9 @@ static int run_opt(cli *c, int opt, const char *arg, void *ctx)
         return 0;
     case OPT_ALLOW_PAST:
         o->allow_past = 1;
+        return 0;
+    case OPT_ACCEPT_MOVES:
+        o->accept_moves = 1;
         return 0;
     case OPT_METRICS:
         if (arg[0] == '\0')
@@ -287,6 +290,7 @@ static int allocate(cli *c, int argc, char **argv, run_opts *o, engine **en,
         {"force", no_argument, NULL, 'f'},
         {"dry-run", no_argument, NULL, 'n'},
         {"allow-past-date", no_argument, NULL, OPT_ALLOW_PAST},
+        {"accept-moves", no_argument, NULL, OPT_ACCEPT_MOVES},
         {"metrics-file", required_argument, NULL, OPT_METRICS},
         CLI_GLOBAL_LONGOPTS,
         {NULL, 0, NULL, 0},
@@ -320,6 +324,7 @@ static int allocate(cli *c, int argc, char **argv, run_opts *o, engine **en,
                  o->date, (*en)->prices->hdr->name, (*en)->policy->hdr->name,
                  o->dry ? "nothing written" : "writing", (*en)->storage->hdr->name);
     cap_error e = {0, ""};
+    (*en)->accept_moves = o->accept_moves;
     rc = engine_allocate(*en, o->date, o->force, o->dry, r, &e);
     *have_report = 1; /* to be freed, also after a failure */
     if (rc)
@@ -363,7 +368,7 @@ static int run_allocate(cli *c, int argc, char **argv)
 {
     struct timespec t0, t1, end;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    run_opts o = {"", 0, 0, 0, 0, NULL};
+    run_opts o = {"", 0, 0, 0, 0, 0, NULL};
     engine *en = NULL;
     alloc_report r;
     memset(&r, 0, sizeof r);
@@ -405,7 +410,7 @@ const cli_command cli_cmd_allocate = {
     "allocate",
     "the daily allocation run",
     "capalloc allocate [-d YYYY-MM-DD [--allow-past-date]] [-f] [-n]\n"
-    "                         [--metrics-file PATH]\n"
+    "                         [--accept-moves] [--metrics-file PATH]\n"
     "       daily_allocator [same options]\n",
     "\n"
     "Values every strategy (cash + positions at current prices), computes\n"
@@ -423,6 +428,9 @@ const cli_command cli_cmd_allocate = {
     "                      today's prices, recorded as that date's run\n"
     "  -f, --force         run again for a date that already ran\n"
     "  -n, --dry-run       print the plan, write nothing\n"
+    "  --accept-moves      run although a strategy's NAV moved more than\n"
+    "                      rebalance.max_nav_move since its last recorded\n"
+    "                      valuation (else exit 9, nothing written)\n"
     "  --metrics-file PATH write the run's metrics for node_exporter's\n"
     "                      textfile collector to PATH (atomically; also when\n"
     "                      the run fails); see capalloc(1) for the names\n"
@@ -443,7 +451,7 @@ static int run_status(cli *c, int argc, char **argv)
         CLI_GLOBAL_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    run_opts o = {"", 0, 0, 0, 0, NULL};
+    run_opts o = {"", 0, 0, 0, 0, 0, NULL};
     int first;
     int rc = cli_parse(c, argc, argv, CLI_GLOBAL_SHORTOPTS "d:", longopts,
                        run_opt, &o, &first);

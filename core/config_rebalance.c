@@ -12,6 +12,9 @@
  *     max_transfer: 25000   # per strategy per run: amount or "N%"
  *     max_turnover: 10%     # all transfers of a run together
  *     cash_buffer: 0.02     # of total equity, kept in the master
+ *     max_nav_move: 0.25    # a strategy whose NAV moved more since the
+ *                           # last recorded valuation stops the run
+ *                           # (run_guard.c; allocate --accept-moves)
  *
  * Unknown keys are refused, each error names the file, line, column and
  * key (rebalance.min_transfer) and the value.
@@ -186,10 +189,13 @@ int config_rebalance(const char *file, const cfg_node *n, int minor_units,
             rc = limit(&x, v, key, &r.max_turnover);
         else if (strcmp(k, "cash_buffer") == 0)
             rc = fraction(&x, v, key, 1, 0, &r.cash_buffer);
+        else if (strcmp(k, "max_nav_move") == 0)
+            rc = fraction(&x, v, key, 100, 1, &r.max_nav_move);
         else
             rc = config_fail(e, file, n->key_lines[i], n->key_cols[i], key,
                              "unknown key (known: drift_band, min_transfer, "
-                             "max_transfer, max_turnover, cash_buffer)");
+                             "max_transfer, max_turnover, cash_buffer, "
+                             "max_nav_move)");
         if (rc != 0)
             return rc;
     }

@@ -29,6 +29,7 @@ typedef struct engine {
                                 0: none) */
     int memory;             /* 1: the storage backend keeps the runs' record
                                (ABI 1.1: read_history, read_run) */
+    int accept_moves;       /* allocate --accept-moves (run_guard.c) */
 } engine;
 
 /* Find and load the config (see config_find), start the three plugins. */
@@ -68,6 +69,12 @@ typedef struct ticker_price {
     uint32_t flags;
 } ticker_price;
 
+/* A large NAV move the operator accepted (run_guard.c). */
+typedef struct guard_move {
+    const char *id;     /* borrowed from the report's strategies */
+    capalloc_dec then, now, ratio;
+} guard_move;
+
 /* An open redemption as a run sees it (flows.c). */
 typedef struct red_pay {
     int64_t id;
@@ -103,6 +110,8 @@ typedef struct alloc_report {
     capalloc_dec queued;         /* sum of reds[].owed */
     capalloc_dec paid_out;       /* sum of reds[].pay: paid by the run as a
                                     WITHDRAW in its transaction */
+    guard_move *accepted;        /* large moves run with --accept-moves */
+    size_t n_accepted;
 } alloc_report;
 
 /* The daily allocation for run_date (YYYY-MM-DD). A date that already ran

@@ -162,6 +162,14 @@ struct json_t *run_rules_json(const engine *en, const alloc_report *r);
 /* The explanation's "redemptions" object: queued, paid, each payment. */
 struct json_t *run_redemptions_json(const engine *en, const alloc_report *r);
 
+/* run_guard.c: stop the run on a large NAV move (see there). In the run's
+ * transaction after valuing: 0 (r->accepted filled under
+ * en->accept_moves), -1 retry, or an exit code (CAP_EXIT_REVIEW), rolled
+ * back. run_guard_json: the accepted moves, for the explanation. */
+int guard_large_moves(engine *en, const char *run_date, const ledger *l,
+                      alloc_report *r, const price_cache *pc, cap_error *e);
+struct json_t *run_guard_json(const engine *en, const alloc_report *r);
+
 /* flows.c: capital references. flows_reference_valid: 0 or
  * CAP_EXIT_USAGE. flows_storage_has_refs: the backend keeps references
  * (ABI 1.2). flows_reference_check, in the movement's WRITE transaction:

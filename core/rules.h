@@ -76,6 +76,8 @@ typedef struct rebalance_rules {
     rule_limit max_transfer;  /* per strategy per run */
     rule_limit max_turnover;  /* sum of |transfers| per run */
     capalloc_dec cash_buffer; /* fraction of total equity, 0: none */
+    capalloc_dec max_nav_move; /* not a transfer rule: the large-move guard
+                                  of run_guard.c, 0: off */
 } rebalance_rules;
 
 /* What the rules did to one strategy (rule_effect.flags). */

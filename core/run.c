@@ -32,6 +32,7 @@ void alloc_report_free(alloc_report *r)
     free(r->detail_json);
     free(r->effects);
     free(r->reds);
+    free(r->accepted);
     memset(r, 0, sizeof *r);
 }
 
@@ -95,6 +96,12 @@ static int allocate_once(engine *en, const char *run_date, int force,
                  : check_run ? CAPALLOC_CALL_DRY_RUN
                              : CAPALLOC_CALL_STATUS;
     rc = value_fund(en, &l, r->strategies, r->n, pc, e);
+    if (rc == 0 && check_run &&
+        (rc = guard_large_moves(en, run_date, &l, r, pc, e)) != 0) {
+        run_history_free(&rh);
+        ledger_free(&l);
+        return rc;
+    }
     if (rc == 0)
         rc = policy_weights(en, run_date, master_cash, r->strategies, r->n,
                             rh.h, r->context, e);

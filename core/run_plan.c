@@ -220,7 +220,9 @@ static char *explain_json(const engine *en, const alloc_report *r)
           (r->rules_on &&
            json_object_set_new(root, "rebalance", run_rules_json(en, r))) ||
           (r->n_reds > 0 &&
-           json_object_set_new(root, "redemptions", run_redemptions_json(en, r)));
+           json_object_set_new(root, "redemptions", run_redemptions_json(en, r))) ||
+          (r->n_accepted > 0 &&
+           json_object_set_new(root, "accepted_moves", run_guard_json(en, r)));
     char *out = bad ? NULL
                     : json_dumps(root, JSON_PRESERVE_ORDER | JSON_COMPACT);
     if (bad) {

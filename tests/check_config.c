@@ -570,6 +570,15 @@ START_TEST(test_rebalance_section)
              "  min_transfer: 500\n  max_transfer: 100\n",
              "fund.yaml:4:3: key 'rebalance.min_transfer': is above "
              "max_transfer");
+    c = load_ok("master_portfolio_id: 0\ncurrency: USD\n"
+                "rebalance: {max_nav_move: 0.25}\n");
+    ck_assert_int_eq(c->rebalance.max_nav_move.micros, 250000);
+    ck_assert(!rules_active(&c->rebalance)); /* a guard, not a rule */
+    config_free(c);
+    LOAD_ERR("master_portfolio_id: 0\ncurrency: USD\nrebalance:\n"
+             "  max_nav_move: 0\n",
+             "fund.yaml:4:17: key 'rebalance.max_nav_move': expected a "
+             "fraction above 0");
     LOAD_ERR("master_portfolio_id: 0\ncurrency: USD\nrebalance: [1]\n",
              "fund.yaml:3:12: key 'rebalance': expected a mapping");
 }

@@ -578,6 +578,64 @@ START_TEST(queued_redemption_paid_in_part)
 }
 END_TEST
 
+/* ---- a large move is a question ------------------------------------------ */
+
+/* rebalance.max_nav_move: a strategy whose NAV moved more than 20% since
+ * its last recorded valuation stops the run before any write (exit 9),
+ * named with its old and new NAV and the tickers that moved most;
+ * --accept-moves runs it and the record says so. */
+START_TEST(large_move_stops_the_run)
+{
+    tu_write_file("fund.yaml", "%s  \nrebalance: {max_nav_move: 0.2}\n",
+                  FULL_YAML);
+    tu_write_file("prices.csv", "ticker,price\nAAPL,100\n");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "add", "100000"), 0);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "--date", "2025-01-06",
+                    "--allow-past-date"),
+                0);
+    /* a fat-fingered import: strategy 3 gains 10000 of AAPL (+25%) */
+    tu_write_file("pos.csv", "portfolio_id,ticker,quantity\n3,AAPL,100\n");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "positions", "import", "pos.csv"), 0);
+    char *before = dump("fund.db");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "--date", "2025-01-07",
+                    "--allow-past-date"),
+                9);
+    ck_assert_has(err, "a large move is a question, not a transfer: "
+                       "portfolio '3' NAV 40000.00 -> 50000.00 USD (+25.00%) "
+                       "since the run of 2025-01-06, above max_nav_move 0.2; "
+                       "moved most: AAPL 100 x (none) -> 100.00 "
+                       "(+10000.00). Nothing was written");
+    ck_assert_has(err, "re-run with --accept-moves");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "--date", "2025-01-07",
+                    "--allow-past-date", "-n"),
+                9);
+    char *after = dump("fund.db");
+    ck_assert_str_eq(after, before);
+    free(before);
+    free(after);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "--date", "2025-01-07",
+                    "--allow-past-date", "--accept-moves"),
+                0);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "--json", "explain", "2025-01-07"), 0);
+    ck_assert_has(out, "\"accepted_moves\":[{\"portfolio\":\"3\","
+                       "\"nav_then\":\"40000.00\",\"nav_now\":\"50000.00\","
+                       "\"move\":\"0.25\"}]");
+    /* a bad price: named with the price it had at the last run */
+    tu_write_file("prices.csv", "ticker,price\nAAPL,10000\n");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "--date", "2025-01-08",
+                    "--allow-past-date"),
+                9);
+    ck_assert_has(err, "portfolio '3' NAV 44000.00 -> 1034000.00 USD");
+    ck_assert_has(err, "moved most: AAPL 100 x 100.00 -> 10000.00 "
+                       "(+990000.00)");
+    /* within the limit: runs */
+    tu_write_file("prices.csv", "ticker,price\nAAPL,110\n");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "--date", "2025-01-08",
+                    "--allow-past-date"),
+                0);
+}
+END_TEST
+
 /* ---- all or nothing ----------------------------------------------------- */
 
 START_TEST(failure_mid_write_rolls_back)
@@ -1065,6 +1123,7 @@ int main(void)
     tcase_add_test(tc, rebalance_rules_over_runs);
     tcase_add_test(tc, queued_redemption_paid_in_full);
     tcase_add_test(tc, queued_redemption_paid_in_part);
+    tcase_add_test(tc, large_move_stops_the_run);
     tcase_add_test(tc, failure_mid_write_rolls_back);
     tcase_add_test(tc, missing_price_aborts_before_write);
     tcase_add_test(tc, stale_prices_reported);

@@ -57,8 +57,10 @@ static int queue_withdrawal(cli *c, engine *en, capalloc_dec amount,
     redemption_list l;
     cap_error e = {0, ""};
     int rc = engine_redemption_queue(en, amount, ref, dry, &l, &e);
-    if (rc)
+    if (rc) {
+        redemption_list_free(&l);
         return cli_fail(c, rc, e.msg);
+    }
     int mu = en->cfg->minor_units;
     char a[CAPALLOC_DEC_MAX_TEXT];
     const redemption_row *w = &l.rows[0];

@@ -113,6 +113,7 @@ static int run_redemptions(cli *c, int argc, char **argv)
     rc = id ? engine_redemption_cancel(en, id, &l, &e)
             : engine_redemptions(en, !all, &l, &e);
     if (rc) {
+        redemption_list_free(&l);
         rc = cli_fail(c, rc, e.msg);
     } else {
         if (id && !c->json) {

@@ -146,7 +146,8 @@ typedef struct redemption_list {
 /* Queue a withdrawal of amount for the next allocation (reference: NULL
  * or the investor's; a repeat with the same amount is a no-op, another
  * amount is refused). l gets the queued redemption. dry_run writes
- * nothing. */
+ * nothing. For these three calls, free l with redemption_list_free also
+ * after a failure. */
 int engine_redemption_queue(engine *en, capalloc_dec amount,
                             const char *reference, int dry_run,
                             redemption_list *l, cap_error *e);

@@ -141,6 +141,17 @@ static capalloc_status collect(void *ctx, const capalloc_redemption *r)
     return CAPALLOC_OK;
 }
 
+/* Keep row i of l alone. */
+static void keep_only(redemption_list *l, size_t i)
+{
+    redemption_row keep = l->rows[i];
+    l->rows[i].reference = NULL;
+    for (size_t k = 0; k < l->n; k++)
+        free(l->rows[k].reference);
+    l->rows[0] = keep;
+    l->n = 1;
+}
+
 /* In an open transaction: 0, -1 retry, or an exit code (rolled back). */
 static int read_list(engine *en, int open_only, redemption_list *l,
                      cap_error *e)
@@ -263,13 +274,7 @@ int engine_redemption_queue(engine *en, capalloc_dec amount,
                                     en->cfg->currency,
                                     dec_format(amount, mu, b, sizeof b),
                                     en->cfg->currency);
-                l->rows[0] = *w;
-                w->reference = NULL;
-                for (size_t k = 1; k < l->n; k++)
-                    free(l->rows[k].reference);
-                if (i != 0)
-                    free(l->rows[i].reference);
-                l->n = 1;
+                keep_only(l, i);
                 l->repeat = 1;
                 return 0;
             }
@@ -302,12 +307,7 @@ int engine_redemption_queue(engine *en, capalloc_dec amount,
         /* keep only the new one */
         for (size_t i = 0; i < l->n; i++) {
             if (l->rows[i].id == id) {
-                redemption_row keep = l->rows[i];
-                l->rows[i].reference = NULL;
-                for (size_t k = 0; k < l->n; k++)
-                    free(l->rows[k].reference);
-                l->rows[0] = keep;
-                l->n = 1;
+                keep_only(l, i);
                 return 0;
             }
         }
@@ -387,12 +387,7 @@ int engine_redemption_cancel(engine *en, int64_t id, redemption_list *l,
             continue;
         if (rc > 0)
             return rc;
-        redemption_row keep = l->rows[i];
-        l->rows[i].reference = NULL;
-        for (size_t k = 0; k < l->n; k++)
-            free(l->rows[k].reference);
-        l->rows[0] = keep;
-        l->n = 1;
+        keep_only(l, i);
         return 0;
     }
     return eng_retries_exhausted(en, e);

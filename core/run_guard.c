@@ -170,7 +170,9 @@ int guard_large_moves(engine *en, const char *run_date, const ledger *l,
     r->n_accepted = 0;
     if (limit.micros <= 0 || !en->memory)
         return 0;
-    capalloc_history_query q = {NULL, run_date, NULL, 1, NULL, 0};
+    /* up to and including run_date: a forced re-run compares with the
+     * date's earlier run (its NAV plus the transfer it made) */
+    capalloc_history_query q = {NULL, NULL, run_date, 1, NULL, 0};
     val_set vs;
     int rc = read_valuations(en, &q, &vs, e);
     if (rc != 0)

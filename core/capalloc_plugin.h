@@ -1,5 +1,5 @@
 /*
- * capalloc_plugin.h - the public plugin API of capalloc (ABI 1.1).
+ * capalloc_plugin.h - the public plugin API of capalloc (ABI 1.2).
  *
  * This is the only header a plugin includes. It depends on libc only.
  * A plugin is a shared object that exports exactly one symbol,
@@ -34,7 +34,10 @@
  * may ask for a lookback (history_wanted), the write batch carries the
  * run's record, and storage backends read it back (read_history,
  * read_run); optional read_cash (a capital movement reads and locks the
- * master's book only).
+ * master's book only). 1.2 idempotent capital movements: an ADD or
+ * WITHDRAW batch carries the investor's reference, kept under a unique
+ * key, and storage backends look it up (find_reference); queued
+ * redemptions (read_redemptions, redemption_op).
  *
  * Ownership rules, for every call in this file:
  *   - Strings and arrays the core passes to a plugin are borrowed: valid only
@@ -65,7 +68,7 @@ extern "C" {
 #endif
 
 #define CAPALLOC_ABI_MAJOR 1
-#define CAPALLOC_ABI_MINOR 1
+#define CAPALLOC_ABI_MINOR 2
 #define CAPALLOC_PLUGIN_MAGIC 0x43415031u /* "CAP1" */
 #define CAPALLOC_ENTRY_SYMBOL "capalloc_plugin_entry"
 
@@ -563,7 +566,62 @@ typedef struct capalloc_write_batch {
      * record for an ALLOCATE batch (valuations and prices) or an IMPORT
      * batch of imported history (valuations only); NULL otherwise. */
     const capalloc_run_record *record;
+
+    /* ABI 1.2: read only when CAPALLOC_HOST_HAS_MINOR(host, 2). An ADD or
+     * WITHDRAW batch may carry the investor-side transaction id (UTF-8, at
+     * most CAPALLOC_REF_MAX bytes), NULL otherwise. The backend stores it
+     * with the run under a unique key: a batch whose reference is already
+     * recorded is refused with CAPALLOC_ERR_EXISTS and nothing is written,
+     * so that a retried movement can never be booked twice. */
+    const char *reference;
 } capalloc_write_batch;
+
+/* ABI 1.2: queued redemptions. A withdrawal the master cannot pay today
+ * is queued; each allocation run pays what it can of the open ones
+ * (oldest first) in its own transaction, as a WITHDRAW batch plus a PAY
+ * operation per redemption. */
+typedef enum capalloc_redemption_state {
+    CAPALLOC_RED_QUEUED = 0,   /* open: amount - paid is still owed */
+    CAPALLOC_RED_PAID = 1,     /* paid in full */
+    CAPALLOC_RED_CANCELLED = 2 /* cancelled; what was paid stays paid */
+} capalloc_redemption_state;
+
+typedef struct capalloc_redemption {
+    int64_t id;
+    uint32_t state;           /* capalloc_redemption_state */
+    capalloc_dec amount;      /* asked for */
+    capalloc_dec paid;        /* paid so far, 0 <= paid <= amount */
+    const char *reference;    /* the investor's reference, or NULL */
+    char queued_at[32];       /* ISO 8601, UTC */
+    char updated_at[32];      /* the last payment or the cancellation */
+} capalloc_redemption;
+
+typedef enum capalloc_redemption_op_kind {
+    CAPALLOC_RED_OP_QUEUE = 0, /* a new open redemption of amount
+                                  (reference optional); its id is returned */
+    CAPALLOC_RED_OP_PAY = 1,   /* id: paid += amount; PAID when it reaches
+                                  the amount. More than owed: refused */
+    CAPALLOC_RED_OP_CANCEL = 2 /* id: an open redemption is CANCELLED; any
+                                  other is refused (CAPALLOC_ERR_INVALID) */
+} capalloc_redemption_op_kind;
+
+typedef struct capalloc_redemption_op {
+    uint32_t op;              /* capalloc_redemption_op_kind */
+    int64_t id;               /* PAY, CANCEL */
+    capalloc_dec amount;      /* QUEUE, PAY: > 0 */
+    const char *reference;    /* QUEUE: or NULL */
+} capalloc_redemption_op;
+
+/* ABI 1.2: the longest reference a backend must keep, in bytes. */
+#define CAPALLOC_REF_MAX 128
+
+/* ABI 1.2: what find_reference() reports about a recorded reference. */
+typedef struct capalloc_capital_ref {
+    int64_t run_id;
+    char action[16];       /* "ADD" or "WITHDRAW" */
+    capalloc_dec amount;   /* the movement's amount (its cash trade) */
+    char created_at[32];   /* ISO 8601, UTC */
+} capalloc_capital_ref;
 
 /* What find_run() reports about an earlier allocation run. */
 typedef struct capalloc_run_info {
@@ -678,6 +736,33 @@ typedef struct capalloc_storage_plugin {
     capalloc_status (*read_cash)(void *state, const char *const *ids,
                                  size_t n, const capalloc_ledger_sink *sink,
                                  capalloc_err *err);
+
+    /* ABI 1.2, optional (NULL: the backend keeps no references, and the
+     * core refuses a movement that gives one). Inside a transaction: the
+     * capital movement recorded under reference, *found = 1 and *out
+     * filled, or *found = 0. write() of a batch with a reference enforces
+     * uniqueness itself (see capalloc_write_batch.reference); this call
+     * lets the core tell a repeat (same action and amount) from a
+     * conflict. */
+    capalloc_status (*find_reference)(void *state, const char *reference,
+                                      capalloc_capital_ref *out, int *found,
+                                      capalloc_err *err);
+
+    /* ABI 1.2, optional as a pair (NULL: no queued redemptions; the core
+     * refuses to queue one). Inside a transaction (redemption_op: a WRITE
+     * one). read_redemptions: every redemption (open_only: the QUEUED
+     * ones), oldest first, each handed to fn (strings borrowed for the
+     * call). redemption_op: one operation; *id_out (may be NULL) gets the
+     * redemption's id. A reference of a queued redemption is unique among
+     * redemptions (CAPALLOC_ERR_EXISTS). */
+    capalloc_status (*read_redemptions)(void *state, int open_only,
+                                        capalloc_status (*fn)(
+                                            void *ctx,
+                                            const capalloc_redemption *r),
+                                        void *ctx, capalloc_err *err);
+    capalloc_status (*redemption_op)(void *state,
+                                     const capalloc_redemption_op *op,
+                                     int64_t *id_out, capalloc_err *err);
 } capalloc_storage_plugin;
 
 /* ------------------------------------------------------------------------ */

@@ -135,5 +135,6 @@ extern const cli_command cli_cmd_plugins;
 extern const cli_command cli_cmd_history;
 extern const cli_command cli_cmd_explain;
 extern const cli_command cli_cmd_report;
+extern const cli_command cli_cmd_redemptions;
 
 #endif

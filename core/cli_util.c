@@ -23,7 +23,9 @@ const char CLI_EXIT_CODES[] =
     "     out of range, a strategy worth 0 or less while holding positions)\n"
     "  6  a plugin failed to load, or a policy failed at run time\n"
     "  7  storage failure (the transaction was rolled back)\n"
-    "  8  the ledger was busy (another writer); try again later\n";
+    "  8  the ledger was busy (another writer); try again later\n"
+    "  9  a large NAV move stopped the allocation (rebalance.max_nav_move):\n"
+    "     check prices and positions, then --accept-moves if it is real\n";
 
 const char *cli_exit_kind(int code)
 {
@@ -36,6 +38,7 @@ const char *cli_exit_kind(int code)
     case CAP_EXIT_PLUGIN: return "plugin";
     case CAP_EXIT_STORAGE: return "storage";
     case CAP_EXIT_BUSY: return "busy";
+    case CAP_EXIT_REVIEW: return "review";
     default: return "internal";
     }
 }

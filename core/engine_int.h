@@ -170,4 +170,45 @@ typedef struct record_buf {
 int plan_record(engine *en, alloc_report *r, record_buf *rb, cap_error *e);
 void record_buf_free(record_buf *rb);
 
+/* run_rules.c: the rebalance rules' step (rules.h). run_rules_weights
+ * after the policy (sets r->rules_on, the buffer's weights),
+ * run_rules_apply after alloc_compute; 0 or an exit code. run_rules_json:
+ * the explanation's "rebalance" object (a new reference), NULL when the
+ * rules are off or out of memory. */
+int run_rules_weights(engine *en, alloc_report *r, cap_error *e);
+int run_rules_apply(engine *en, alloc_report *r, capalloc_dec master_cash,
+                    cap_error *e);
+struct json_t *run_rules_json(const engine *en, const alloc_report *r);
+/* The explanation's "redemptions" object: queued, paid, each payment. */
+struct json_t *run_redemptions_json(const engine *en, const alloc_report *r);
+
+/* run_guard.c: stop the run on a large NAV move (see there). In the run's
+ * transaction after valuing: 0 (r->accepted filled under
+ * en->accept_moves), -1 retry, or an exit code (CAP_EXIT_REVIEW), rolled
+ * back. run_guard_json: the accepted moves, for the explanation. */
+int guard_large_moves(engine *en, const char *run_date, const ledger *l,
+                      alloc_report *r, const price_cache *pc, cap_error *e);
+struct json_t *run_guard_json(const engine *en, const alloc_report *r);
+
+/* flows.c: capital references. flows_reference_valid: 0 or
+ * CAP_EXIT_USAGE. flows_storage_has_refs: the backend keeps references
+ * (ABI 1.2). flows_reference_check, in the movement's WRITE transaction:
+ * 0 when ref is not booked yet, 1 for a repeat (r->repeat set; the
+ * transaction stays open), -1 to retry, or an exit code (rolled back). */
+int flows_reference_valid(const char *ref, cap_error *e);
+int flows_storage_has_refs(const engine *en);
+int flows_reference_check(engine *en, cap_action action, capalloc_dec amount,
+                          const char *ref, capital_result *r, cap_error *e);
+/* flows.c: queued redemptions in the allocation. flows_read_open, in the
+ * run's transaction after the ledger: r->reds and r->queued (0, -1 retry,
+ * or an exit code, rolled back). flows_plan_payout: what the run pays,
+ * oldest first (the partial payout rule, flows.c). flows_write_with_payout:
+ * write alloc, the payments and their WITHDRAW batch, and commit; returns
+ * like eng_write_commit. */
+int flows_storage_has_redemptions(const engine *en);
+int flows_read_open(engine *en, alloc_report *r, cap_error *e);
+void flows_plan_payout(alloc_report *r);
+int flows_write_with_payout(engine *en, const capalloc_write_batch *alloc,
+                            const alloc_report *r, cap_error *e);
+
 #endif

@@ -30,6 +30,9 @@ void alloc_report_free(alloc_report *r)
         free(r->prices[i].ticker);
     free(r->prices);
     free(r->detail_json);
+    free(r->effects);
+    free(r->reds);
+    free(r->accepted);
     memset(r, 0, sizeof *r);
 }
 
@@ -83,6 +86,10 @@ static int allocate_once(engine *en, const char *run_date, int force,
     }
     const cash_row *mr = find_cash(&l, cfg->master_id);
     capalloc_dec master_cash = mr ? mr->cash : DEC_ZERO;
+    if ((rc = flows_read_open(en, r, e)) != 0) {
+        ledger_free(&l);
+        return rc;
+    }
     warn_unknown_books(en, &l, r->strategies, r->n);
     run_history rh;
     rc = read_run_history(en, run_date, r->strategies, r->n, &rh, e);
@@ -101,6 +108,12 @@ static int allocate_once(engine *en, const char *run_date, int force,
     rc = value_fund(en, &l, r->strategies, r->n, &m.positions_value, pc, e);
     for (size_t i = 0; rc == 0 && i < r->n; i++)
         r->strategies[i].nav_accepted = nav_accepted(en, r->strategies[i].id);
+    if (rc == 0 && check_run &&
+        (rc = guard_large_moves(en, run_date, &l, r, pc, e)) != 0) {
+        run_history_free(&rh);
+        ledger_free(&l);
+        return rc;
+    }
     if (rc == 0)
         rc = alloc_equity(m, r->strategies, r->n, cfg->minor_units, &equity,
                           e);
@@ -109,8 +122,14 @@ static int allocate_once(engine *en, const char *run_date, int force,
                             r->n, rh.h, r->context, e);
     run_history_free(&rh);
     if (rc == 0)
+        rc = run_rules_weights(en, r, e);
+    if (rc == 0)
         rc = alloc_compute(m, r->strategies, r->n, cfg->minor_units,
                            &r->totals, e);
+    if (rc == 0)
+        rc = run_rules_apply(en, r, master_cash, e);
+    if (rc == 0)
+        flows_plan_payout(r);
     if (rc != 0) {
         ledger_free(&l);
         eng_rollback(en);
@@ -146,8 +165,9 @@ static int allocate_once(engine *en, const char *run_date, int force,
     capalloc_write_batch wb = {"ALLOCATE", run_date, force && found,
                                cfg->currency,
                                b.trades, b.n_trades, b.cash, b.n_cash,
-                               NULL, 0, en->memory ? &rb.rec : NULL};
-    rc = eng_write_commit(en, &wb, e);
+                               NULL, 0, en->memory ? &rb.rec : NULL, NULL};
+    rc = r->paid_out.micros > 0 ? flows_write_with_payout(en, &wb, r, e)
+                                : eng_write_commit(en, &wb, e);
     batch_free(&b);
     record_buf_free(&rb);
     return rc;

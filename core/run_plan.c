@@ -170,9 +170,13 @@ static char *explain_json(const engine *en, const alloc_report *r)
               books == NULL || hist == NULL || accepted == NULL;
     const cfg_node *opts = cfg->policy.short_form ? cfg->synth
                                                   : cfg->policy.options;
+    /* the policy's own weights (the cash buffer may scale them after) */
     for (size_t i = 0; !bad && i < r->n; i++)
         bad = json_object_set_new(weights, r->strategies[i].id,
-                                  jdec(r->strategies[i].weight, 0)) != 0;
+                                  jdec(r->rules_on
+                                           ? r->effects[i].policy_weight
+                                           : r->strategies[i].weight,
+                                       0)) != 0;
     for (size_t i = 0; !bad && i < r->n_new_books; i++)
         bad = json_array_append_new(books, jstr(r->new_books[i])) != 0;
     /* the --accept-nav the run's NAVs needed (alloc.h rule 6) */
@@ -222,7 +226,13 @@ static char *explain_json(const engine *en, const alloc_report *r)
           json_object_set_new(root, "history", hist) ||
           json_object_set_new(root, "totals", totals) ||
           json_object_set_new(root, "new_books", books) ||
-          json_object_set_new(root, "accepted_nav", accepted);
+          json_object_set_new(root, "accepted_nav", accepted) ||
+          (r->rules_on &&
+           json_object_set_new(root, "rebalance", run_rules_json(en, r))) ||
+          (r->n_reds > 0 &&
+           json_object_set_new(root, "redemptions", run_redemptions_json(en, r))) ||
+          (r->n_accepted > 0 &&
+           json_object_set_new(root, "accepted_moves", run_guard_json(en, r)));
     char *out = bad ? NULL
                     : json_dumps(root, JSON_PRESERVE_ORDER | JSON_COMPACT);
     if (bad) {

@@ -75,6 +75,10 @@ typedef enum pgp_stmt {
     PGP_SQL_HISTORY,
     PGP_SQL_RUN,
     PGP_SQL_FIND_TOKEN,
+    PGP_SQL_FIND_REF,
+    PGP_SQL_READ_RED,
+    PGP_SQL_INSERT_RED,
+    PGP_SQL_UPDATE_RED,
     PGP_SQL_N
 } pgp_stmt;
 
@@ -194,6 +198,22 @@ PGP_HIDDEN capalloc_status pgp_read_ledger(void *state,
 PGP_HIDDEN capalloc_status pgp_find_run(void *state, const char *run_date,
                                         capalloc_run_info *info, int *found,
                                         capalloc_err *err);
+/* pg_flows.c: queued redemptions (ABI 1.2). */
+PGP_HIDDEN extern const char pgp_sql_read_redemptions[];
+PGP_HIDDEN extern const char pgp_sql_insert_redemption[];
+PGP_HIDDEN extern const char pgp_sql_update_redemption[];
+PGP_HIDDEN capalloc_status pgp_read_redemptions(
+    void *state, int open_only,
+    capalloc_status (*fn)(void *ctx, const capalloc_redemption *r), void *ctx,
+    capalloc_err *err);
+PGP_HIDDEN capalloc_status pgp_redemption_op(void *state,
+                                             const capalloc_redemption_op *op,
+                                             int64_t *id_out,
+                                             capalloc_err *err);
+PGP_HIDDEN capalloc_status pgp_find_reference(void *state,
+                                              const char *reference,
+                                              capalloc_capital_ref *out,
+                                              int *found, capalloc_err *err);
 PGP_HIDDEN capalloc_status pgp_write(void *state,
                                      const capalloc_write_batch *batch,
                                      capalloc_err *err);

@@ -356,6 +356,15 @@ static int known_action(const char *a)
     " WHERE r.action = 'ALLOCATE' AND r.run_date = $1::date"                 \
     " ORDER BY r.run_id DESC LIMIT 1"
 
+/* A movement's reference: its run and its one cash trade (ABI 1.2). */
+#define SQL_FIND_REF                                                         \
+    "SELECT r.run_id, r.action, t.quantity::text,"                           \
+    " to_char(r.created_at AT TIME ZONE 'UTC',"                              \
+    "         'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"                        \
+    " FROM {S}.capalloc_runs r JOIN {S}.trade_execution_logs t"              \
+    "   ON t.run_id = r.run_id"                                              \
+    " WHERE r.reference = $1 ORDER BY t.log_id LIMIT 1"
+
 /* A second unforced run of a date is refused by the unique index
  * capalloc_runs_one_allocation_per_date as the arbiter of ON CONFLICT DO
  * NOTHING, not by an error: the statement then inserts no run, every other
@@ -368,8 +377,8 @@ static int known_action(const char *a)
 static const char SQL_WRITE[] =
     "WITH run AS ("
     "  INSERT INTO {S}.capalloc_runs (action, run_date, forced, created_at,"
-    "   capalloc_version, detail, run_token)"
-    "  VALUES ($1, $2::date, $3::smallint, now(), $16, $17, $33)"
+    "   capalloc_version, detail, run_token, reference)"
+    "  VALUES ($1, $2::date, $3::smallint, now(), $16, $17, $33, $34)"
     "  ON CONFLICT (run_date) WHERE action = 'ALLOCATE' AND forced = 0"
     "  DO NOTHING RETURNING run_id),"
     " tr AS ("
@@ -472,8 +481,9 @@ enum { A_TP, A_TK, A_TS, A_TQ, A_TA, A_TE, A_CP, A_CC, A_PP, A_PK, A_PQ, A_N };
 /* The record's arrays, parameters $18.. in this order. */
 enum { R_VD, R_VP, R_VM, R_VI, R_VC, R_VPV, R_VN, R_VW, R_VT, R_VX, R_VS,
        R_QK, R_QP, R_QA, R_QS, R_N };
-/* $1..$17 the batch, $18.. the record, the last ($33) the run token. */
-#define N_PARAMS (18 + R_N)
+/* $1..$17 the batch, $18..$32 the record, $33 the run token, $34 the
+ * reference (ABI 1.2). */
+#define N_PARAMS (18 + R_N + 1)
 
 /* The batch's record, or NULL: a core of ABI 1.0 hands over a batch
  * without the field, which must then not be read. */
@@ -642,6 +652,17 @@ capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
         return CAPALLOC_ERR_INTERNAL;
     }
 
+    const char *ref = CAPALLOC_HOST_HAS_MINOR(h, 2) ? b->reference : NULL;
+    if (ref != NULL && ((strcmp(b->action, "ADD") != 0 &&
+                         strcmp(b->action, "WITHDRAW") != 0) ||
+                        *ref == '\0' || strlen(ref) > CAPALLOC_REF_MAX)) {
+        h->set_error(err, NULL,
+                     "write(): a reference belongs to an ADD or WITHDRAW "
+                     "batch and has 1 to %d bytes",
+                     CAPALLOC_REF_MAX);
+        return CAPALLOC_ERR_INTERNAL;
+    }
+
     arr a[A_N], ra[R_N];
     memset(a, 0, sizeof a);
     memset(ra, 0, sizeof ra);
@@ -718,12 +739,20 @@ capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
             st = CAPALLOC_ERR_NOMEM;
             goto out;
         }
-    vals[N_PARAMS - 1] = s->run_token;
+    vals[N_PARAMS - 2] = s->run_token;
+    vals[N_PARAMS - 1] = ref;
 
     PGresult *res = pgp_exec(s, s->sql[PGP_SQL_WRITE], N_PARAMS, vals);
     if (!pgp_ok(res)) {
         const char *c = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
-        if (c != NULL &&
+        if (c != NULL && strcmp(c, "capalloc_runs_reference_once") == 0) {
+            h->set_error(err, NULL,
+                         "reference '%.*s' is already recorded in the ledger "
+                         "(%s)",
+                         CAPALLOC_REF_MAX, ref ? ref : "", s->where);
+            PQclear(res);
+            st = CAPALLOC_ERR_EXISTS;
+        } else if (c != NULL &&
             strcmp(c, "capalloc_runs_one_allocation_per_date") == 0) {
             h->set_error(err, NULL,
                          "an allocation run for %s is already recorded in "
@@ -810,6 +839,10 @@ capalloc_status pgp_ledger_prepare(pgp *s, capalloc_err *err)
         [PGP_SQL_HISTORY] = pgp_sql_history,
         [PGP_SQL_RUN] = pgp_sql_run,
         [PGP_SQL_FIND_TOKEN] = SQL_FIND_TOKEN,
+        [PGP_SQL_FIND_REF] = SQL_FIND_REF,
+        [PGP_SQL_READ_RED] = pgp_sql_read_redemptions,
+        [PGP_SQL_INSERT_RED] = pgp_sql_insert_redemption,
+        [PGP_SQL_UPDATE_RED] = pgp_sql_update_redemption,
     };
     for (int i = 0; i < PGP_SQL_N; i++)
         if ((s->sql[i] = pgp_qualify(s, tmpl[i])) == NULL) {
@@ -817,4 +850,46 @@ capalloc_status pgp_ledger_prepare(pgp *s, capalloc_err *err)
             return CAPALLOC_ERR_NOMEM;
         }
     return CAPALLOC_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* find_reference (ABI 1.2)                                                  */
+/* ------------------------------------------------------------------------ */
+
+capalloc_status pgp_find_reference(void *state, const char *reference,
+                                   capalloc_capital_ref *out, int *found,
+                                   capalloc_err *err)
+{
+    pgp *s = state;
+    *found = 0;
+    capalloc_status st = pgp_need_txn(s, 0, "find_reference", err);
+    if (st != CAPALLOC_OK)
+        return st;
+    if (reference == NULL) {
+        s->host->set_error(err, NULL, "find_reference() without a reference");
+        return CAPALLOC_ERR_INTERNAL;
+    }
+    const char *v[1] = {reference};
+    PGresult *res = pgp_exec(s, s->sql[PGP_SQL_FIND_REF], 1, v);
+    if (!pgp_ok(res))
+        return pgp_fail(s, res, err, "looking up reference '%.*s'",
+                        CAPALLOC_REF_MAX, reference);
+    if (PQntuples(res) == 1) {
+        capalloc_capital_ref r;
+        memset(&r, 0, sizeof r);
+        r.run_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        snprintf(r.action, sizeof r.action, "%s", PQgetvalue(res, 0, 1));
+        snprintf(r.created_at, sizeof r.created_at, "%s",
+                 PQgetvalue(res, 0, 3));
+        char row[32];
+        snprintf(row, sizeof row, "run_id %lld", (long long)r.run_id);
+        st = pgp_parse_stored(s, PQgetvalue(res, 0, 2), &r.amount, err,
+                              "trade_execution_logs", row, "quantity");
+        if (st == CAPALLOC_OK) {
+            *out = r;
+            *found = 1;
+        }
+    }
+    PQclear(res);
+    return st;
 }

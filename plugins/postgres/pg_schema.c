@@ -116,6 +116,25 @@ static const migration MIGRATIONS[] = {
      "ALTER TABLE {S}.capalloc_runs ADD COLUMN run_token TEXT;"
      "CREATE UNIQUE INDEX capalloc_runs_token"
      "  ON {S}.capalloc_runs (run_token);"},
+    /* ABI 1.2, idempotent capital movements: the investor-side reference
+     * of an ADD or WITHDRAW, once per ledger. The unique index is the
+     * guard; the core's look-up only tells a repeat from a conflict. */
+    {4, "capital movements keep their reference",
+     "ALTER TABLE {S}.capalloc_runs ADD COLUMN reference TEXT"
+     "  CHECK (reference IS NULL OR action IN ('ADD','WITHDRAW'));"
+     "CREATE UNIQUE INDEX capalloc_runs_reference_once"
+     "  ON {S}.capalloc_runs (reference) WHERE reference IS NOT NULL;"
+     /* Queued redemptions: paid by the allocation runs, oldest first. */
+     "CREATE TABLE {S}.capalloc_redemptions ("
+     "  redemption_id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+     "  amount     NUMERIC NOT NULL CHECK (amount > 0),"
+     "  paid       NUMERIC NOT NULL CHECK (paid >= 0 AND paid <= amount),"
+     "  state      TEXT NOT NULL"
+     "             CHECK (state IN ('QUEUED','PAID','CANCELLED')),"
+     "  reference  TEXT UNIQUE,"
+     "  queued_at  TIMESTAMPTZ NOT NULL,"
+     "  updated_at TIMESTAMPTZ NOT NULL"
+     ");"},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

@@ -962,6 +962,9 @@ static const capalloc_storage_plugin postgres_plugin = {
     pgp_read_history,
     pgp_read_run,
     pgp_read_books,
+    pgp_find_reference,
+    pgp_read_redemptions,
+    pgp_redemption_op,
 };
 
 CAPALLOC_PLUGIN_DEFINE(postgres_plugin)

@@ -74,7 +74,14 @@ static const char *const SQL[SQ_COUNT] = {
         " ORDER BY r.run_id DESC LIMIT 1",
     [SQ_INSERT_RUN] =
         "INSERT INTO capalloc_runs (action, run_date, forced, created_at,"
-        " capalloc_version, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        " capalloc_version, detail, reference)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    /* A movement's reference: its run and its one cash trade. */
+    [SQ_FIND_REF] =
+        "SELECT r.run_id, r.action, t.quantity, r.created_at"
+        " FROM capalloc_runs r JOIN trade_execution_logs t"
+        "   ON t.run_id = r.run_id"
+        " WHERE r.reference = ?1 ORDER BY t.log_id LIMIT 1",
     [SQ_INSERT_TRADE] =
         "INSERT INTO trade_execution_logs (run_id, portfolio_id, ticker, side,"
         " quantity, arrival_price, exec_price, executed_at)"
@@ -129,6 +136,16 @@ static const char *const SQL[SQ_COUNT] = {
     [SQ_RUN_PRICES] =
         "SELECT ticker, price, as_of, stale FROM capalloc_run_prices"
         " WHERE run_id = ?1 ORDER BY ticker",
+    [SQ_READ_REDEMPTIONS] =
+        "SELECT redemption_id, state, amount, paid, reference, queued_at,"
+        " updated_at FROM capalloc_redemptions"
+        " WHERE ?1 = 0 OR state = 'QUEUED' ORDER BY redemption_id",
+    [SQ_INSERT_REDEMPTION] =
+        "INSERT INTO capalloc_redemptions (amount, paid, state, reference,"
+        " queued_at, updated_at) VALUES (?1, '0', 'QUEUED', ?2, ?3, ?3)",
+    [SQ_UPDATE_REDEMPTION] =
+        "UPDATE capalloc_redemptions SET paid = ?2, state = ?3,"
+        " updated_at = ?4 WHERE redemption_id = ?1",
 };
 
 capalloc_status sqlp_prepare(sqlp *s, sqlp_stmt_id id, sqlite3_stmt **out,
@@ -481,6 +498,9 @@ static const capalloc_storage_plugin sqlite_plugin = {
     sqlp_read_history,
     sqlp_read_run,
     sqlp_read_books,
+    sqlp_find_reference,
+    sqlp_read_redemptions,
+    sqlp_redemption_op,
 };
 
 CAPALLOC_PLUGIN_DEFINE(sqlite_plugin)

@@ -39,6 +39,7 @@ typedef enum sqlp_stmt_id {
     SQ_READ_BOOK,
     SQ_FIND_RUN,
     SQ_INSERT_RUN,
+    SQ_FIND_REF,
     SQ_INSERT_TRADE,
     SQ_UPSERT_CASH,
     SQ_UPSERT_POSITION,
@@ -49,6 +50,9 @@ typedef enum sqlp_stmt_id {
     SQ_READ_RUN,
     SQ_RUN_VALUATIONS,
     SQ_RUN_PRICES,
+    SQ_READ_REDEMPTIONS,
+    SQ_INSERT_REDEMPTION,
+    SQ_UPDATE_REDEMPTION,
     SQ_COUNT
 } sqlp_stmt_id;
 
@@ -137,6 +141,31 @@ SQLP_HIDDEN capalloc_status sqlp_find_run(void *state, const char *run_date,
 SQLP_HIDDEN capalloc_status sqlp_write(void *state,
                                        const capalloc_write_batch *batch,
                                        capalloc_err *err);
+/* sqlite_ledger.c: find_reference (ABI 1.2). */
+SQLP_HIDDEN capalloc_status sqlp_find_reference(void *state,
+                                                const char *reference,
+                                                capalloc_capital_ref *out,
+                                                int *found, capalloc_err *err);
+
+/* sqlite_flows.c: queued redemptions (ABI 1.2). */
+SQLP_HIDDEN capalloc_status sqlp_read_redemptions(
+    void *state, int open_only,
+    capalloc_status (*fn)(void *ctx, const capalloc_redemption *r), void *ctx,
+    capalloc_err *err);
+SQLP_HIDDEN capalloc_status sqlp_redemption_op(void *state,
+                                               const capalloc_redemption_op *op,
+                                               int64_t *id_out,
+                                               capalloc_err *err);
+/* sqlite_ledger.c: now as ISO 8601 UTC with milliseconds. */
+SQLP_HIDDEN void sqlp_utc_now(char *buf, size_t len);
+
+/* The batch's reference, or NULL: a core before ABI 1.2 hands over a
+ * batch without the field. */
+static inline const char *sqlp_reference(const sqlp *s,
+                                         const capalloc_write_batch *b)
+{
+    return CAPALLOC_HOST_HAS_MINOR(s->host, 2) ? b->reference : NULL;
+}
 
 /* The batch's record, or NULL: a core of ABI 1.0 hands over a batch
  * without the field, which must then not be read. */

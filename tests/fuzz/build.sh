@@ -32,7 +32,7 @@ jansson_libs=$(pkg-config --libs jansson)
 
 core="$top/core/decimal.c $top/core/error.c"
 # options.c (the host table) needs config.c (and so libyaml).
-host="$core $top/core/config.c $top/core/options.c"
+host="$core $top/core/config.c $top/core/config_rebalance.c $top/core/options.c"
 
 build() {
     name=$1

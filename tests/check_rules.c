@@ -263,7 +263,7 @@ START_TEST(table)
     cap_error e = {0, ""};
     capalloc_dec master = D(c->master);
     ck_assert_int_eq(rules_weights(&r, s, n, fx, &e), 0);
-    ck_assert_msg(alloc_compute(master, s, n, 2, &t, &e) == 0, "%s: %s",
+    ck_assert_msg(alloc_compute((alloc_master){master, DEC_ZERO}, s, n, 2, &t, &e) == 0, "%s: %s",
                   c->name, e.msg);
     ck_assert_msg(rules_apply(&r, master, DEC_ZERO, s, n, 2, &t, fx, &sum,
                               &e) == 0,
@@ -349,7 +349,7 @@ START_TEST(queued_table)
     cap_error e = {0, ""};
     capalloc_dec master = D(c->master);
     ck_assert_int_eq(rules_weights(&r, s, n, fx, &e), 0);
-    ck_assert_int_eq(alloc_compute(master, s, n, 2, &t, &e), 0);
+    ck_assert_int_eq(alloc_compute((alloc_master){master, DEC_ZERO}, s, n, 2, &t, &e), 0);
     ck_assert_msg(rules_apply(&r, master, D(c->queued), s, n, 2, &t, fx, &sum,
                               &e) == 0,
                   "%s: %s", c->name, e.msg);
@@ -425,7 +425,7 @@ START_TEST(sweep)
         rules_summary sum;
         cap_error e;
         ck_assert_int_eq(rules_weights(&r, s, n, fx, &e), 0);
-        ck_assert_int_eq(alloc_compute(master, s, n, 2, &t, &e), 0);
+        ck_assert_int_eq(alloc_compute((alloc_master){master, DEC_ZERO}, s, n, 2, &t, &e), 0);
         memcpy(s0, s, sizeof s);
         t0 = t;
         ck_assert_msg(rules_apply(&r, master, DEC_ZERO, s, n, 2, &t, fx,

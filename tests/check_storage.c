@@ -868,7 +868,8 @@ static capalloc_status red_line(void *ctx, const capalloc_redemption *r)
     char a[CAPALLOC_DEC_MAX_TEXT], b[CAPALLOC_DEC_MAX_TEXT];
     ck_assert_int_eq(r->queued_at[19], '.');
     ck_assert_int_eq(r->updated_at[19], '.');
-    s->used += (size_t)snprintf(s->text + s->used, sizeof s->text - s->used,
+    size_t used = strlen(s->text);
+    snprintf(s->text + used, sizeof s->text - used,
                                 "%lld %u %s/%s %s;", (long long)r->id,
                                 (unsigned)r->state,
                                 dec_format(r->paid, 0, a, sizeof a),

@@ -49,7 +49,7 @@ const char *cli_exit_kind(int code)
 
 /* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs,
  * no surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_len(const unsigned char *p)
+size_t cli_utf8_len(const unsigned char *p)
 {
     if (p[0] < 0x80)
         return 1;
@@ -85,7 +85,7 @@ void json_str(FILE *f, const char *s)
 {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        size_t n = utf8_len(p);
+        size_t n = cli_utf8_len(p);
         if (n == 0) {
             fputs("\\ufffd", f);
             p++;

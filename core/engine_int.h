@@ -104,6 +104,15 @@ typedef struct run_history {
     size_t n_points;
 } run_history;
 
+/* record.c: a sink that copies one run's record (read_run) into *x, its
+ * strings owned by x (run_explain_free). */
+typedef struct explain_sink {
+    run_explain *x;
+    size_t cap_v, cap_p;
+} explain_sink;
+void explain_sink_init(explain_sink *xs, run_explain *x,
+                       capalloc_record_sink *sink);
+
 /* run_read.c */
 void val_set_free(val_set *vs);
 /* Every valuation q selects, in one read_history call, sorted

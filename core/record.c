@@ -201,11 +201,6 @@ void run_explain_free(run_explain *x)
     memset(x, 0, sizeof *x);
 }
 
-typedef struct explain_sink {
-    run_explain *x;
-    size_t cap_v, cap_p;
-} explain_sink;
-
 static char *dup_or_empty(const char *s)
 {
     return strdup(s ? s : "");
@@ -259,6 +254,13 @@ static capalloc_status x_price(void *ctx, const capalloc_price_row *p)
     return CAPALLOC_OK;
 }
 
+void explain_sink_init(explain_sink *xs, run_explain *x,
+                       capalloc_record_sink *sink)
+{
+    *xs = (explain_sink){x, 0, 0};
+    *sink = (capalloc_record_sink){xs, x_run, x_val, x_price};
+}
+
 static int explain_once(engine *en, const char *date, run_explain *out,
                         cap_error *e)
 {
@@ -271,8 +273,9 @@ static int explain_once(engine *en, const char *date, run_explain *out,
     capalloc_status st =
         SP(en)->find_run(en->storage->state, date, &info, &found, &err);
     if (st == CAPALLOC_OK && found) {
-        explain_sink xs = {out, 0, 0};
-        capalloc_record_sink sink = {&xs, x_run, x_val, x_price};
+        explain_sink xs;
+        capalloc_record_sink sink;
+        explain_sink_init(&xs, out, &sink);
         st = SP(en)->read_run(en->storage->state, info.run_id, &sink, &found,
                               &err);
     }

@@ -1,10 +1,8 @@
 /*
  * report_data.c - many runs' records in one read transaction, for `capalloc
  * report` (see report_data.h).
- *
- * The sink below copies a run's record like record.c's for `capalloc
- * explain` (which reads one run, found by date); record.c is not changed
- * here, so the two copies could later become one.
+ * Each run is copied by record.c's explain sink, as `capalloc explain`
+ * copies one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,64 +10,6 @@
 
 #include "engine_int.h"
 #include "report_data.h"
-
-typedef struct runs_sink {
-    run_explain *x;
-    size_t cap_v, cap_p;
-} runs_sink;
-
-static char *dup_or_empty(const char *s)
-{
-    return strdup(s ? s : "");
-}
-
-static capalloc_status s_run(void *ctx, const capalloc_run_info *info,
-                             const char *action, int forced,
-                             const char *version, const char *detail)
-{
-    run_explain *x = ((runs_sink *)ctx)->x;
-    x->info = *info;
-    snprintf(x->action, sizeof x->action, "%s", action ? action : "");
-    x->forced = forced;
-    free(x->capalloc_version);
-    free(x->detail_json);
-    x->capalloc_version = dup_or_empty(version);
-    x->detail_json = dup_or_empty(detail);
-    return x->capalloc_version && x->detail_json ? CAPALLOC_OK
-                                                 : CAPALLOC_ERR_NOMEM;
-}
-
-static capalloc_status s_val(void *ctx, const capalloc_valuation *v)
-{
-    runs_sink *rs = ctx;
-    run_explain *x = rs->x;
-    if (GROW(x->v, x->nv, rs->cap_v))
-        return CAPALLOC_ERR_NOMEM;
-    capalloc_valuation c = *v;
-    c.portfolio_id = dup_or_empty(v->portfolio_id);
-    c.date = dup_or_empty(v->date);
-    if (c.portfolio_id == NULL || c.date == NULL) {
-        free((char *)c.portfolio_id);
-        free((char *)c.date);
-        return CAPALLOC_ERR_NOMEM;
-    }
-    x->v[x->nv++] = c;
-    return CAPALLOC_OK;
-}
-
-static capalloc_status s_price(void *ctx, const capalloc_price_row *p)
-{
-    runs_sink *rs = ctx;
-    run_explain *x = rs->x;
-    if (GROW(x->p, x->np, rs->cap_p))
-        return CAPALLOC_ERR_NOMEM;
-    capalloc_price_row c = *p;
-    c.ticker = dup_or_empty(p->ticker);
-    if (c.ticker == NULL)
-        return CAPALLOC_ERR_NOMEM;
-    x->p[x->np++] = c;
-    return CAPALLOC_OK;
-}
 
 static void free_all(run_explain *out, size_t n)
 {
@@ -89,8 +29,9 @@ static int read_runs_once(engine *en, const int64_t *ids, size_t n,
     size_t i;
     int found = 1;
     for (i = 0; i < n && st == CAPALLOC_OK && found; i++) {
-        runs_sink rs = {&out[i], 0, 0};
-        capalloc_record_sink sink = {&rs, s_run, s_val, s_price};
+        explain_sink xs;
+        capalloc_record_sink sink;
+        explain_sink_init(&xs, &out[i], &sink);
         found = 0;
         st = SP(en)->read_run(en->storage->state, ids[i], &sink, &found,
                               &err);

@@ -111,8 +111,14 @@ typedef enum capalloc_status {
     CAPALLOC_ERR_NOMEM = 6,
     CAPALLOC_ERR_OVERFLOW = 7, /* a decimal left its range */
     CAPALLOC_ERR_INTERNAL = 8, /* a bug */
-    CAPALLOC_ERR_EXISTS = 9    /* a thing that must be unique (the run for a
+    CAPALLOC_ERR_EXISTS = 9,   /* a thing that must be unique (the run for a
                                   date) already exists */
+    /* ABI 1.1, policies only: "not enough history to decide" - a decision,
+     * not a failure. The core applies the stage's fallback (its `fallback`
+     * setting: the incoming weights, equal weights, or failing the run),
+     * and records err->msg as the reason in the run's explanation. A
+     * policy documents when it returns this. */
+    CAPALLOC_ERR_NO_DATA = 10
 } capalloc_status;
 
 /*

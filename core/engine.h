@@ -28,6 +28,8 @@ typedef struct engine {
                                 0: none) */
     int memory;             /* 1: the storage backend keeps the runs' record
                                (ABI 1.1: read_history, read_run) */
+    struct policy_stack *stack; /* the policy's stages (policy_stack.h);
+                                   policy is its first */
 } engine;
 
 /* Find and load the config (see config_find), start the three plugins. */
@@ -76,6 +78,8 @@ typedef struct alloc_report {
     size_t history_points;       /* history points handed to the policy */
     char *detail_json;           /* the run's explanation (see run_plan.c),
                                     as recorded with a real run */
+    struct stage_result *stages; /* what each policy stage did (owned) */
+    size_t n_stages;
 } alloc_report;
 
 /* The daily allocation for run_date (YYYY-MM-DD). A date that already ran

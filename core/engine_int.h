@@ -121,9 +121,11 @@ int value_fund(engine *en, const ledger *l, alloc_strategy *s, size_t n,
                price_cache *pc, cap_error *e);
 
 /* run_policy.c */
+/* Run the policy stack on r's strategies (r->context set): their weights,
+ * and what each stage did in r->stages. */
 int policy_weights(engine *en, const char *run_date, capalloc_dec master_cash,
-                   alloc_strategy *s, size_t n, const capalloc_history *hist,
-                   capalloc_call_context ctx, cap_error *e);
+                   alloc_report *r, const capalloc_history *hist,
+                   cap_error *e);
 
 /* run_plan.c */
 void batch_free(batch_buf *b);

@@ -13,6 +13,7 @@
 #include "decimal.h"
 #include "engine_int.h"
 #include "options.h"
+#include "policy_stack.h"
 
 /* ------------------------------------------------------------------------ */
 /* allocation and status                                                     */
@@ -30,6 +31,8 @@ void alloc_report_free(alloc_report *r)
         free(r->prices[i].ticker);
     free(r->prices);
     free(r->detail_json);
+    stage_results_free(r->stages, r->n_stages);
+    free(r->stages);
     memset(r, 0, sizeof *r);
 }
 
@@ -90,8 +93,7 @@ static int allocate_once(engine *en, const char *run_date, int force,
                              : CAPALLOC_CALL_STATUS;
     rc = value_fund(en, &l, r->strategies, r->n, pc, e);
     if (rc == 0)
-        rc = policy_weights(en, run_date, master_cash, r->strategies, r->n,
-                            rh.h, r->context, e);
+        rc = policy_weights(en, run_date, master_cash, r, rh.h, e);
     run_history_free(&rh);
     if (rc == 0)
         rc = alloc_compute(master_cash, r->strategies, r->n, cfg->minor_units,

@@ -1,7 +1,8 @@
 /*
  * run_policy.c - the weighting policy's call: the snapshot (with each
  * strategy's history and the call's context) in, one weight per strategy
- * out.
+ * out, through the stages of the policy stack (policy_stack.c), each in
+ * its own child process (policy_isolate.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,20 +12,30 @@
 #include "decimal.h"
 #include "engine_int.h"
 #include "options.h"
+#include "policy_stack.h"
 
-/* Ask the policy for the weights of s[0..n), with their history (ABI 1.1
- * fields: a policy built against the 1.0 header never reads them). */
+/* Ask the stack for the weights of r's strategies, with their history
+ * (ABI 1.1 fields: a policy built against the 1.0 header never reads
+ * them). */
 int policy_weights(engine *en, const char *run_date, capalloc_dec master_cash,
-                   alloc_strategy *s, size_t n, const capalloc_history *hist,
-                   capalloc_call_context ctx, cap_error *e)
+                   alloc_report *r, const capalloc_history *hist,
+                   cap_error *e)
 {
+    alloc_strategy *s = r->strategies;
+    size_t n = r->n;
+    policy_stack *ps = en->stack;
+    stage_results_free(r->stages, r->n_stages); /* from an earlier attempt */
+    free(r->stages);
+    r->n_stages = 0;
+    r->stages = calloc(ps->n, sizeof *r->stages);
     capalloc_portfolio_view *v = calloc(n ? n : 1, sizeof *v);
     capalloc_dec *w = calloc(n ? n : 1, sizeof *w);
-    if (v == NULL || w == NULL) {
+    if (v == NULL || w == NULL || r->stages == NULL) {
         free(v);
         free(w);
         return eng_oom(e);
     }
+    r->n_stages = ps->n;
     capalloc_dec equity = master_cash;
     for (size_t i = 0; i < n; i++) {
         v[i].id = s[i].id;
@@ -39,21 +50,13 @@ int policy_weights(engine *en, const char *run_date, capalloc_dec master_cash,
         }
     }
     capalloc_snapshot snap = {en->cfg->master_id, en->cfg->currency, run_date,
-                              master_cash, equity, n, v, en->policy->opts,
-                              ctx, hist, NULL};
-    const capalloc_policy_plugin *pp =
-        (const capalloc_policy_plugin *)en->policy->hdr;
-    capalloc_err err = {{0}, {0}};
-    capalloc_status st = pp->weights(en->policy->state, &snap, w, &err);
+                              master_cash, equity, n, v, NULL,
+                              r->context, hist, NULL};
+    int rc = policy_stack_run(ps, &snap, w, r->stages, e);
     free(v);
-    if (st != CAPALLOC_OK) {
-        free(w);
-        return plugin_fail(en->policy, &err, CAP_EXIT_PLUGIN,
-                           "computing target weights", e);
-    }
-    for (size_t i = 0; i < n; i++)
-        s[i].weight = w[i];
+    if (rc == 0)
+        for (size_t i = 0; i < n; i++)
+            s[i].weight = w[i];
     free(w);
-    return 0;
+    return rc;
 }
-

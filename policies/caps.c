@@ -211,12 +211,22 @@ static capalloc_status caps_weights(void *state, const capalloc_snapshot *snap,
         for (size_t i = 0; i < n; i++)
             w[i] = w[i] < lo[i] ? lo[i] : w[i] - f * (w[i] - lo[i]);
     }
+    /* exact guards: no weight above its cap, the sum never above the
+     * incoming sum (float noise taken from the largest weight) */
+    int64_t in_sum = 0, out_sum = 0;
+    size_t big = 0;
     for (size_t i = 0; i < n; i++) {
         weights[i] = ps_to_dec(w[i]);
-        int64_t cap = ps_to_dec(hi[i] + 1e-12).micros;
+        int64_t cap = ps_to_dec(hi[i]).micros;
         if (weights[i].micros > cap)
             weights[i].micros = cap;
+        in_sum += snap->incoming[i].micros;
+        out_sum += weights[i].micros;
+        if (weights[i].micros > weights[big].micros)
+            big = i;
     }
+    if (out_sum > in_sum)
+        weights[big].micros -= out_sum - in_sum;
     free(w);
     free(lo);
     free(hi);

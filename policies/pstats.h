@@ -15,12 +15,16 @@
 
 #include "capalloc_plugin.h"
 
-/* The exact decimal of w >= 0, rounded down to 6 places. */
+/* The exact decimal of w >= 0, rounded down to 6 places. A value within
+ * float noise (1e-12) below a whole millionth is that millionth: 0.1 +
+ * 0.05 + 0.05 computed in doubles is 0.2, not 0.199999. */
 static inline capalloc_dec ps_to_dec(double w)
 {
     capalloc_dec d = {0};
-    if (w > 0 && isfinite(w))
-        d.micros = (int64_t)floor(w * (double)CAPALLOC_DEC_ONE);
+    if (w > 0 && isfinite(w)) {
+        double x = w * (double)CAPALLOC_DEC_ONE, r = nearbyint(x);
+        d.micros = (int64_t)(fabs(x - r) < 1e-6 ? r : floor(x));
+    }
     return d;
 }
 

@@ -396,6 +396,13 @@ typedef struct capalloc_snapshot {
     /* The weights of the previous stage of a policy stack, n_portfolios of
      * them, or NULL for the first (or only) stage. */
     const capalloc_dec *incoming;
+    /* A buffer of note_size bytes (zeroed; note_size 0: none) where the
+     * stage may leave one line of UTF-8 text saying what it decided (an
+     * override applied, a strategy cut by its drawdown). The core records
+     * it with the stage's weights in the run's explanation and `capalloc
+     * explain` shows it. Never put a secret in it. */
+    char *note;
+    size_t note_size;
 } capalloc_snapshot;
 
 typedef struct capalloc_policy_plugin {

@@ -391,6 +391,14 @@ static void explain_text(const engine *en, const run_explain *x)
         json_object_foreach(json_object_get(st, "weights"), k, w)
             printf(" %s=%s", k, json_string_value(w));
         printf("\n");
+        json_t *fb = json_object_get(st, "fallback");
+        if (fb != NULL)
+            printf("     fell back to the %s weights: %s\n",
+                   json_string_value(json_object_get(fb, "to")),
+                   json_string_value(json_object_get(fb, "why")));
+        const char *note = json_string_value(json_object_get(st, "note"));
+        if (note != NULL)
+            printf("     %s\n", note);
     }
     json_t *hist = json_object_get(root, "history");
     if (hist != NULL && json_integer_value(json_object_get(hist, "points_wanted")) > 0)

@@ -31,6 +31,7 @@
 typedef struct child_answer {
     int32_t status;
     capalloc_err err;
+    char note[POLICY_NOTE_SIZE];
 } child_answer;
 
 static int write_all(int fd, const void *buf, size_t len)
@@ -70,6 +71,10 @@ static void run_child(const policy_stage *s, const capalloc_snapshot *snap,
     const capalloc_policy_plugin *pp =
         (const capalloc_policy_plugin *)s->p->hdr;
     a.status = (int32_t)pp->weights(s->p->state, snap, w, &a.err);
+    if (snap->note != NULL && snap->note_size > 0)
+        memcpy(a.note, snap->note,
+               snap->note_size < sizeof a.note ? snap->note_size
+                                               : sizeof a.note);
     int bad = write_all(fd, &a, sizeof a) ||
               write_all(fd, w, snap->n_portfolios * sizeof *w);
     _exit(bad ? 1 : 0);
@@ -169,6 +174,12 @@ int isolate_weights(const policy_stage *s, size_t index,
         memcpy(w, buf + sizeof a, snap->n_portfolios * sizeof *w);
         *st = (capalloc_status)a.status;
         *err = a.err;
+        if (snap->note != NULL && snap->note_size > 0) {
+            size_t k = snap->note_size < sizeof a.note ? snap->note_size
+                                                       : sizeof a.note;
+            memcpy(snap->note, a.note, k);
+            snap->note[k - 1] = '\0';
+        }
         err->key[sizeof err->key - 1] = '\0';
         err->msg[sizeof err->msg - 1] = '\0';
         if (*st == CAPALLOC_ERR_NOMEM)

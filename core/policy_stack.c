@@ -91,6 +91,7 @@ void stage_results_free(stage_result *res, size_t n)
     for (size_t i = 0; res != NULL && i < n; i++) {
         free(res[i].weights);
         free(res[i].why);
+        free(res[i].note);
         memset(&res[i], 0, sizeof res[i]);
     }
 }
@@ -149,7 +150,10 @@ int policy_stack_run(policy_stack *ps, const capalloc_snapshot *snap,
         si.options = s->p->opts;
         si.incoming = i > 0 ? res[i - 1].weights : NULL;
         res[i].weights = calloc(n ? n : 1, sizeof *res[i].weights);
-        if (res[i].weights == NULL)
+        res[i].note = calloc(1, POLICY_NOTE_SIZE);
+        si.note = res[i].note;
+        si.note_size = POLICY_NOTE_SIZE;
+        if (res[i].weights == NULL || res[i].note == NULL)
             return cap_fail(e, CAP_EXIT_INTERNAL, "out of memory");
         capalloc_err err = {{0}, {0}};
         capalloc_status st;
@@ -181,10 +185,12 @@ int policy_stack_run(policy_stack *ps, const capalloc_snapshot *snap,
                 res[i].fallback = "equal";
             }
         } else if (st != CAPALLOC_OK) {
+            res[i].note[0] = '\0';
             char what[300];
             snprintf(what, sizeof what, "%s: computing target weights", name);
             return plugin_fail(s->p, &err, CAP_EXIT_PLUGIN, what, e);
         }
+        res[i].note[POLICY_NOTE_SIZE - 1] = '\0';
         int rc = check_weights(ps, i, snap, res[i].weights, e);
         if (rc != 0)
             return rc;

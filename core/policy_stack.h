@@ -43,7 +43,12 @@ typedef struct stage_result {
                                  it fell back (its CAPALLOC_ERR_NO_DATA
                                  message) */
     const char *fallback;     /* "incoming" or "equal" when why != NULL */
+    char *note;               /* the stage's note (snapshot->note), owned;
+                                 "" when it left none */
 } stage_result;
+
+/* The size of the note buffer a stage gets. */
+#define POLICY_NOTE_SIZE 1024
 
 /* Open every stage of cfg (the single `policy` section, or the short
  * form, when cfg->n_stages is 0): load, bind options, create, ask each for

@@ -179,6 +179,8 @@ static int stages_json(const engine *en, const alloc_report *r,
               json_object_set_new(stage, "version", jstr(p->hdr->version)) ||
               json_object_set_new(stage, "options", jnode(p->pc->options)) ||
               json_object_set_new(stage, "weights", weights);
+        if (!bad && sr->note != NULL && sr->note[0] != '\0')
+            bad = json_object_set_new(stage, "note", jstr(sr->note));
         if (!bad && sr->why != NULL) {
             json_t *fb = json_object();
             bad = fb == NULL ||

@@ -51,7 +51,7 @@ int policy_weights(engine *en, const char *run_date, capalloc_dec master_cash,
     }
     capalloc_snapshot snap = {en->cfg->master_id, en->cfg->currency, run_date,
                               master_cash, equity, n, v, NULL,
-                              r->context, hist, NULL};
+                              r->context, hist, NULL, NULL, 0};
     int rc = policy_stack_run(ps, &snap, w, r->stages, e);
     free(v);
     if (rc == 0)

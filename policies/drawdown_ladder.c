@@ -173,8 +173,10 @@ static size_t step_of(const dl_state *s, double dd)
     return k;
 }
 
-/* The level after the strategy's history h. */
-static size_t dl_level(const dl_state *s, const capalloc_history *h)
+/* The level after the strategy's history h; its drawdown into *dd_out
+ * and the points since its cut into *since_out. */
+static size_t dl_level(const dl_state *s, const capalloc_history *h,
+                       double *dd_out, int64_t *since_out)
 {
     double idx = 1, mark = 1;
     size_t level = 0;
@@ -188,6 +190,7 @@ static size_t dl_level(const dl_state *s, const capalloc_history *h)
         if (idx > mark)
             mark = idx;
         double dd = 1 - idx / mark;
+        *dd_out = dd;
         size_t k = step_of(s, dd);
         if (!rules) {
             level = k;
@@ -210,6 +213,7 @@ static size_t dl_level(const dl_state *s, const capalloc_history *h)
             mark = idx;
         }
     }
+    *since_out = since;
     return level;
 }
 
@@ -223,8 +227,29 @@ static capalloc_status dl_weights(void *state, const capalloc_snapshot *snap,
                            "gives weights before it");
         return CAPALLOC_ERR_INVALID;
     }
+    size_t used = 0;
     for (size_t i = 0; i < snap->n_portfolios; i++) {
-        size_t level = snap->history ? dl_level(s, &snap->history[i]) : 0;
+        double dd = 0;
+        int64_t since = 0;
+        size_t level =
+            snap->history ? dl_level(s, &snap->history[i], &dd, &since) : 0;
+        /* the note: every strategy under a cut, e.g.
+         * "B: drawdown 12.61%, step 0.20 -> scale 0 (cut 1 point ago)" */
+        if (level > 0 && snap->note_size > used + 1) {
+            char a[CAPALLOC_DEC_MAX_TEXT];
+            int k = snprintf(snap->note + used, snap->note_size - used,
+                             "%s%s: drawdown %.2f%%, step %.2f -> scale %s "
+                             "(cut %lld point%s ago)",
+                             used ? "; " : "", snap->portfolios[i].id,
+                             dd * 100, s->thr[level - 1],
+                             s->host->dec_format(s->scale[level - 1], 0, a,
+                                                 sizeof a),
+                             (long long)since, since == 1 ? "" : "s");
+            if (k > 0)
+                used += (size_t)k < snap->note_size - used
+                            ? (size_t)k
+                            : snap->note_size - used - 1;
+        }
         weights[i] = snap->incoming[i];
         if (level > 0 &&
             s->host->dec_mul(snap->incoming[i], s->scale[level - 1],

@@ -10,7 +10,8 @@
  * RETURNS.txt: "strategies ID..." then one line per date, oldest first:
  * "YYYY-MM-DD R..." with each strategy's flow-adjusted return as an exact
  * decimal, or "-" for a point without one (a strategy with "x" has no
- * point on that date).
+ * point on that date). An optional line "totals V..." sets each
+ * strategy's value (the master holds nothing).
  * Output: one line per stage, "STAGE PLUGIN ID=W ... [fallback TO: WHY]".
  * Exit: 0, or the stack's exit code with its message on stderr.
  */
@@ -43,7 +44,9 @@ int main(int argc, char **argv)
     char line[8192];
     size_t n = 0, T = 0;
     capalloc_history h[MAX_N];
+    capalloc_dec totals[MAX_N], equity = DEC_ZERO;
     memset(h, 0, sizeof h);
+    memset(totals, 0, sizeof totals);
     while (fgets(line, sizeof line, f) != NULL) {
         char *save = NULL, *tok = strtok_r(line, " \t\n", &save);
         if (tok == NULL || tok[0] == '#')
@@ -51,6 +54,15 @@ int main(int argc, char **argv)
         if (strcmp(tok, "strategies") == 0) {
             while ((tok = strtok_r(NULL, " \t\n", &save)) != NULL && n < MAX_N)
                 snprintf(ids[n++], sizeof ids[0], "%s", tok);
+            continue;
+        }
+        if (strcmp(tok, "totals") == 0) {
+            for (size_t i = 0; i < n; i++) {
+                tok = strtok_r(NULL, " \t\n", &save);
+                if (tok == NULL || dec_parse(tok, &totals[i]) != 0 ||
+                    dec_add(equity, totals[i], &equity) != 0)
+                    return 2;
+            }
             continue;
         }
         if (T == MAX_T)
@@ -88,13 +100,15 @@ int main(int argc, char **argv)
     }
     capalloc_portfolio_view v[MAX_N];
     memset(v, 0, sizeof v);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         v[i].id = ids[i];
+        v[i].cash = v[i].total = totals[i];
+    }
     capalloc_dec w[MAX_N];
     stage_result *res = calloc(ps->n, sizeof *res);
     capalloc_snapshot snap = {cfg->master_id, cfg->currency, "2099-01-01",
-                              DEC_ZERO, DEC_ZERO, n, v, NULL,
-                              CAPALLOC_CALL_DRY_RUN, h, NULL};
+                              DEC_ZERO, equity, n, v, NULL,
+                              CAPALLOC_CALL_DRY_RUN, h, NULL, NULL, 0};
     int rc = res ? policy_stack_run(ps, &snap, w, res, &e) : 1;
     for (size_t k = 0; rc == 0 && k < ps->n; k++) {
         char b[CAPALLOC_DEC_MAX_TEXT];
@@ -103,6 +117,8 @@ int main(int argc, char **argv)
             printf(" %s=%s", ids[i], dec_format(res[k].weights[i], 6, b, sizeof b));
         if (res[k].why)
             printf(" [fallback %s: %s]", res[k].fallback, res[k].why);
+        if (res[k].note && res[k].note[0])
+            printf(" {note: %s}", res[k].note);
         printf("\n");
     }
     if (rc != 0)

@@ -35,7 +35,7 @@ def fail(msg):
     print("FAIL: " + msg)
 
 
-def run(stages_yaml, ids, dates, rets):
+def run(stages_yaml, ids, dates, rets, totals=None):
     """rets[t][i]: float, None (a point without a return) or 'x' (no
     point). Returns (exit code, stdout, stderr)."""
     CASE[0] += 1
@@ -46,6 +46,8 @@ def run(stages_yaml, ids, dates, rets):
         f.write(stages_yaml)
     with open(data, "w") as f:
         f.write("strategies " + " ".join(ids) + "\n")
+        if totals is not None:
+            f.write("totals " + " ".join(totals) + "\n")
         for d, row in zip(dates, rets):
             cells = []
             for r in row:
@@ -64,6 +66,7 @@ def parse(out, ids):
     """[(plugin, np.array of weights, fallback text or None)]"""
     stages = []
     for line in out.splitlines():
+        line = line.split(" {note: ", 1)[0]
         parts = line.split(" [fallback ", 1)
         fb = parts[1].rstrip("]") if len(parts) > 1 else None
         toks = parts[0].split()
@@ -370,6 +373,7 @@ def main():
     hand_worked()
     fallbacks_and_refusals()
     isolation()
+    overrides()
 
     for p in sorted(MAXDIFF):
         print("max |C - numpy| per weight, %-16s %.3g" % (p, MAXDIFF[p]))
@@ -385,10 +389,14 @@ def main():
     return 0
 
 
-def expect(label, stages_yaml, ids, rets, want, code=0, err_has=()):
-    """Run and compare with hand-worked weights (the final stage's, as
-    text) or the exit code and message."""
-    rc, out, err, _, _ = run(stages_yaml, ids, dates_for(len(rets)), rets)
+def expect(label, stages_yaml, ids, rets, want, code=0, err_has=(),
+           totals=None, note=None):
+    """Run and compare with hand-worked weights (per stage, as text, or
+    its fallback text), or the exit code and message."""
+    rc, out, err, _, _ = run(stages_yaml, ids, dates_for(len(rets)), rets,
+                             totals)
+    if note is not None and "{note: %s}" % note not in out:
+        fail("%s: note %r not in %r" % (label, note, out))
     if rc != code:
         fail("%s: exit %d, expected %d (%s)" % (label, rc, code, err.strip()))
         return
@@ -450,7 +458,9 @@ def hand_worked():
               "{\"0.10\": 0.5, \"0.20\": 0}%s}\n")
     base = [[None, None], [0.0, 0.0], [-0.05, 0.0], [-0.06, 0.0]]
     expect("hand-worked ladder step 1", ladder % "", ["A", "B"], base,
-           {1: ["0.250000", "0.500000"]})
+           {1: ["0.250000", "0.500000"]},
+           note="A: drawdown 10.70%, step 0.10 -> scale 0.5 (cut 0 points "
+                "ago)")
     expect("hand-worked ladder step 2", ladder % "", ["A", "B"],
            base + [[-0.11, 0.0]], {1: ["0.000000", "0.500000"]})
     # re-entry: +10% -> 0.874247, drawdown 12.6% from 1: without rules
@@ -518,6 +528,42 @@ def fallbacks_and_refusals():
            ["A", "B", "C"],
            [[None] * 3, [0.01, 0.03, -0.02], [-0.01, 0.01, 0.02]], {}, 6,
            ["did not converge in 1 iterations"])
+
+
+def overrides():
+    with open(os.path.join(TMP, "ov.txt"), "w") as f:
+        f.write("# manual overrides\nA freeze\nB reduce_only\n"
+                "C scale 0.5  # halve C\nZ freeze\n")
+    fw = ("  - plugin: fixed_weight\n    options: {weights: {A: 0.5, "
+          "B: 0.3, C: 0.2}}\n"
+          "  - plugin: overrides\n    options: {file: ov.txt}\n")
+    # equity 100: A holds 40 (frozen: 0.4), B 40 (reduce-only:
+    # min(0.3, 0.4) = 0.3), C scaled 0.2 x 0.5 = 0.1.
+    expect("overrides", fw, ["A", "B", "C"], [[None] * 3],
+           {1: ["0.400000", "0.300000", "0.100000"]},
+           totals=["40", "40", "20"],
+           note="A frozen at its share 0.400000; B reduce-only: 0.300000; "
+                "C scaled by 0.5; override for 'Z' ignored: not a strategy "
+                "of this run")
+    with open(os.path.join(TMP, "ov2.txt"), "w") as f:
+        f.write("A freeze\n")
+    # A holds 70 of 100: frozen at 0.7; B (0.5) must fit in 0.3: scaled
+    # by 0.3 / 0.5 = 0.6 -> 0.3.
+    expect("overrides make room",
+           "  - plugin: fixed_weight\n    options: {weights: {A: 0.5, "
+           "B: 0.5}}\n"
+           "  - plugin: overrides\n    options: {file: ov2.txt}\n",
+           ["A", "B"], [[None] * 2], {1: ["0.700000", "0.300000"]},
+           totals=["70", "30"],
+           note="A frozen at its share 0.700000; the others scaled by 0.6 "
+                "to make room")
+    with open(os.path.join(TMP, "ov3.txt"), "w") as f:
+        f.write("A freeze\nB scale 1.5\n")
+    expect("overrides bad factor",
+           "  - plugin: equal_weight\n  - plugin: overrides\n"
+           "    options: {file: ov3.txt}\n", ["A", "B"], [[None] * 2], {},
+           3, ["key 'policy[1].options.file'", "ov3.txt:2: scale factor "
+               "'1.5' must be an exact decimal within 0..1"])
 
 
 def isolation():

@@ -56,16 +56,33 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Sanitizers reserve terabytes of address space for their shadow memory:
+ * a build with them cannot limit a stage's address space. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
+int isolate_memory_limited(void)
+{
+    return !SANITIZED;
+}
+
 static void run_child(const policy_stage *s, const capalloc_snapshot *snap,
                       capalloc_dec *w, int fd)
 {
-    /* Sanitizers reserve terabytes of address space: no RLIMIT_AS there. */
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-    struct rlimit rl;
-    rl.rlim_cur = rl.rlim_max = (rlim_t)s->memory_mb * 1024 * 1024;
-    if (getenv("CAPALLOC_POLICY_NO_RLIMIT") == NULL)
+    if (!SANITIZED) {
+        struct rlimit rl;
+        rl.rlim_cur = rl.rlim_max = (rlim_t)s->memory_mb * 1024 * 1024;
         setrlimit(RLIMIT_AS, &rl);
-#endif
+    }
     child_answer a;
     memset(&a, 0, sizeof a);
     const capalloc_policy_plugin *pp =

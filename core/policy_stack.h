@@ -76,4 +76,8 @@ int isolate_weights(const policy_stage *s, size_t index,
                     const capalloc_snapshot *snap, capalloc_dec *w,
                     capalloc_status *st, capalloc_err *err, cap_error *e);
 
+/* policy_isolate.c: 1 when stages run under their memory limit (0 in a sanitizer build,
+ * whose shadow memory an address-space limit cannot hold). */
+int isolate_memory_limited(void);
+
 #endif

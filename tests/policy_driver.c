@@ -6,6 +6,7 @@
  * independent numpy implementations.
  *
  *   policy_driver CONFIG.yaml RETURNS.txt
+ *   policy_driver --memory-limited   1, or 0 in a sanitizer build
  *
  * RETURNS.txt: "strategies ID..." then one line per date, oldest first:
  * "YYYY-MM-DD R..." with each strategy's flow-adjusted return as an exact
@@ -32,6 +33,10 @@ static capalloc_history_point pts[MAX_N][MAX_T];
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--memory-limited") == 0) {
+        printf("%d\n", isolate_memory_limited());
+        return 0;
+    }
     if (argc != 3) {
         fprintf(stderr, "usage: policy_driver CONFIG.yaml RETURNS.txt\n");
         return 2;

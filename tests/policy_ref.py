@@ -570,22 +570,30 @@ def isolation():
     two = [[None, None], [0.01, 0.02]]
     bad = ("  - plugin: equal_weight\n  - plugin: bad_policy\n"
            "    options: {mode: %s}\n%s")
+    limited = subprocess.run([DRIVER, "--memory-limited"], capture_output=True,
+                             text=True).stdout.strip() == "1"
+    # a sanitizer build reports the crash itself and exits 1
     expect("crash", bad % ("crash", ""), ["A", "B"], two, {}, 6,
-           ["policy stage 2 ('bad_policy') crashed (signal 11"])
+           ["policy stage 2 ('bad_policy') " +
+            ("crashed (signal 11" if limited else "exited (status 1)")])
     expect("hang", bad % ("hang", "    timeout_ms: 300\n"), ["A", "B"],
            two, {}, 6,
            ["policy stage 2 ('bad_policy') did not finish within its time "
             "limit of 300 ms"])
-    expect("hog", bad % ("hog", "    memory_mb: 200\n"), ["A", "B"], two,
-           {}, 6, ["policy stage 2 ('bad_policy') crashed", "200 MB"])
-    expect("nomem", bad % ("nomem", "    memory_mb: 200\n"), ["A", "B"],
-           two, {}, 6, ["policy stage 2 ('bad_policy') ran out of memory",
-                        "200 MB"])
     expect("over", bad % ("over", ""), ["A", "B"], two, {}, 6,
            ["policy stage 2 of 2 ('bad_policy') returned weights summing "
             "to 2, more than 1"])
     expect("nodata", bad % ("nodata", ""), ["A", "B"], two,
            {1: "incoming: not enough history, on purpose"})
+    if not limited:
+        print("note: a sanitizer build: no memory limit, hog and nomem not "
+              "run here (they run in the plain build)")
+        return
+    expect("hog", bad % ("hog", "    memory_mb: 200\n"), ["A", "B"], two,
+           {}, 6, ["policy stage 2 ('bad_policy') crashed", "200 MB"])
+    expect("nomem", bad % ("nomem", "    memory_mb: 200\n"), ["A", "B"],
+           two, {}, 6, ["policy stage 2 ('bad_policy') ran out of memory",
+                        "200 MB"])
 
 
 if __name__ == "__main__":

@@ -374,6 +374,7 @@ def main():
     fallbacks_and_refusals()
     isolation()
     overrides()
+    example_overlay()
 
     for p in sorted(MAXDIFF):
         print("max |C - numpy| per weight, %-16s %.3g" % (p, MAXDIFF[p]))
@@ -564,6 +565,23 @@ def overrides():
            "    options: {file: ov3.txt}\n", ["A", "B"], [[None] * 2], {},
            3, ["key 'policy[1].options.file'", "ov3.txt:2: scale factor "
                "'1.5' must be an exact decimal within 0..1"])
+
+
+def example_overlay():
+    """examples/plugin/loser_cut.c, the overlay of PLUGINS.md."""
+    st = ("  - plugin: fixed_weight\n    options: {weights: {A: 0.5, "
+          "B: 0.4}}\n"
+          "  - plugin: loser_cut\n    options: {lookback: 2, threshold: "
+          "-0.05, scale: 0.5}\n")
+    # A: 0.97 x 0.96 = 0.9312, -6.88% < -5%: 0.5 x 0.5 = 0.25. B: 1.01 x
+    # 1.00, +1%: kept.
+    expect("loser_cut", st, ["A", "B"],
+           [[None, None], [-0.03, 0.01], [-0.04, 0.0]],
+           {1: ["0.250000", "0.400000"]},
+           note="A cut: -6.88% over 2 returns")
+    expect("loser_cut, not enough history", st, ["A", "B"],
+           [[None, None], [-0.03, 0.01]],
+           {1: "incoming: strategy 'A' has 1 returns, 2 needed"})
 
 
 def isolation():

@@ -177,9 +177,11 @@ EOF
 
 # explain as text: every stage, the fallback and the ladder's note
 run stack.yaml explain 2025-04-04
-for want in 'Weights after each stage:' '1\. risk_parity: 1=0.333333' \
+for want in 'Policy: a stack of 4 stages' 'Weights after each stage:' \
+    '1\. risk_parity 1\.0\.0 {"lookback":"3"}: 1=0.333333' \
     'fell back to the equal weights: 2 dates with a return' \
-    '2\. drawdown_ladder:' '3\. caps:' '4\. target_vol:'; do
+    '2\. drawdown_ladder 1\.0\.0 {"steps":{"0.10":"0.5","0.20":"0"},"reentry_runs":"2"}:' \
+    '3\. caps 1\.0\.0 {"max":"0.44"}:' '4\. target_vol 1\.0\.0 '; do
     grep -q "$want" out || fail "explain 2025-04-04 lacks '$want': $(cat out)"
 done
 run stack.yaml explain 2025-04-09
@@ -206,6 +208,10 @@ assert "policy stage 2 (\x27bad_policy\x27) crashed (signal 11" in e["message"] 
     fail "a crashing stage wrote to the ledger"
 
 # a policy built against the ABI 1.0 header, as the single stage
+run abi10.yaml plugins
+grep -q '^policy   policy_abi10 ' out || fail "plugins with the ABI 1.0 policy: $(cat out)"
+run stack.yaml plugins
+grep -q '^policy\[3\] target_vol ' out || fail "plugins of the stack: $(cat out)"
 run abi10.yaml allocate --allow-past-date --date 2025-04-15
 run abi10.yaml --json explain 2025-04-15
 python3 -c '

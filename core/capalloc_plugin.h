@@ -147,7 +147,19 @@ typedef enum capalloc_opt_type {
     CAPALLOC_OPT_INT = 3,        /* scalar, a decimal integer (int64) */
     CAPALLOC_OPT_DECIMAL = 4,    /* scalar, an exact decimal */
     CAPALLOC_OPT_BOOL = 5,       /* true / false */
-    CAPALLOC_OPT_DECIMAL_MAP = 6 /* mapping of scalar keys to exact decimals */
+    CAPALLOC_OPT_DECIMAL_MAP = 6, /* mapping of scalar keys to exact decimals */
+    /* ABI 1.1: structured options. Their fields are declared by further
+     * entries of the same array named "OPTION.FIELD", of the scalar types
+     * above (e.g. "steps" RECORD_LIST with "steps.drawdown" DECIMAL,
+     * required, and "steps.scale" DECIMAL). The core checks every field
+     * like an option (unknown, missing required, wrong type, duplicate:
+     * FILE:LINE:COL key 'policy[1].options.steps[2].scale'). Read a field
+     * with the scalar accessors by its path: "steps[2].scale" (0-based),
+     * "reentry.runs"; host->opt_list_count() says how many records there
+     * are (a RECORD: 1 when given, 0 when not). No default (a field may
+     * have one). */
+    CAPALLOC_OPT_RECORD = 7,     /* a mapping of declared fields */
+    CAPALLOC_OPT_RECORD_LIST = 8 /* a sequence of such mappings */
 } capalloc_opt_type;
 
 /*
@@ -245,6 +257,10 @@ struct capalloc_host {
 
     /* Opaque to plugins. */
     void *core_private;
+
+    /* ABI 1.1 (read when host->struct_size covers it): the records of a
+     * RECORD_LIST option (a RECORD: 1 when given, else 0). */
+    size_t (*opt_list_count)(const capalloc_options *o, const char *name);
 };
 
 /* ------------------------------------------------------------------------ */

@@ -7,11 +7,13 @@
  *     - plugin: risk_parity
  *     - plugin: drawdown_ladder
  *       options:
- *         steps: {"0.10": 0.5, "0.20": 0}   # drawdown >= 10%: half;
- *                                           # >= 20%: nothing
- *         reentry_drawdown: 0.05            # back within 5% of the mark
- *         reentry_runs: 5                   # and/or 5 runs after the cut
- *         reentry: all                      # all (default) or any
+ *         steps:                            # drawdown >= 10%: half;
+ *           - {drawdown: 0.10, scale: 0.5}  # >= 20%: nothing
+ *           - {drawdown: 0.20, scale: 0}
+ *         reentry:                          # optional
+ *           drawdown: 0.05                  # back within 5% of the mark
+ *           runs: 5                         # and/or 5 runs after the cut
+ *           require: all                    # all (default) or any
  *         lookback: 252
  *
  * State is derived from the recorded history only (no state between
@@ -22,8 +24,8 @@
  * the drawdown.
  *   - Without re-entry rules the scale follows the drawdown point by point.
  *   - With them, a cut (entering a deeper step) holds until the re-entry
- *     rule is met: the drawdown is back at or below reentry_drawdown,
- *     and/or reentry_runs points have passed since the cut (`reentry`:
+ *     rule is met: the drawdown is back at or below reentry.drawdown,
+ *     and/or reentry.runs points have passed since the cut (reentry.require:
  *     all = every rule given, any = one of them). On re-entry the scale is
  *     1 again and the high-water mark restarts at the current index (a
  *     fresh start: a strategy re-entered after N runs is not cut again at
@@ -31,11 +33,12 @@
  * The level after the latest point applies to the run. Each weight is
  * incoming x scale, rounded down (exact decimals).
  *
- * Options: steps (decimal map, required: threshold in (0, 1] -> scale in
- * [0, 1]; thresholds increasing and scales not increasing, in file order),
- * reentry_drawdown (decimal in [0, 1), optional), reentry_runs (int >= 1,
- * optional), reentry (string all|any, default all), lookback (int
- * 2..100000, default 252: the history points asked for).
+ * Options (structured, checked by the core with file:line:key): steps
+ * (list of records, required: drawdown in (0, 1] and scale in [0, 1],
+ * drawdowns increasing and scales not increasing), reentry (record,
+ * optional: drawdown in [0, first step), runs >= 1, require all|any,
+ * default all), lookback (int 2..100000, default 252: the history points
+ * asked for).
  * Failure modes: bad steps or re-entry options are refused at config load
  * (exit 3). As a first stage (no incoming weights) the run fails (exit 6).
  * A strategy without history is not cut (scale 1): nothing to measure.
@@ -56,13 +59,19 @@ typedef struct dl_state {
 } dl_state;
 
 static const capalloc_option_spec dl_options[] = {
-    {"steps", CAPALLOC_OPT_DECIMAL_MAP, 1, NULL,
-     "drawdown threshold -> scale factor, thresholds increasing"},
-    {"reentry_drawdown", CAPALLOC_OPT_DECIMAL, 0, NULL,
+    {"steps", CAPALLOC_OPT_RECORD_LIST, 1, NULL,
+     "the ladder: - {drawdown: D, scale: S}, drawdowns increasing"},
+    {"steps.drawdown", CAPALLOC_OPT_DECIMAL, 1, NULL,
+     "from this drawdown on (0..1]"},
+    {"steps.scale", CAPALLOC_OPT_DECIMAL, 1, NULL,
+     "the weight is multiplied by this (0..1, not increasing)"},
+    {"reentry", CAPALLOC_OPT_RECORD, 0, NULL,
+     "when a cut ends: {drawdown: D, runs: N, require: all|any}"},
+    {"reentry.drawdown", CAPALLOC_OPT_DECIMAL, 0, NULL,
      "re-enter when the drawdown is back at or below this"},
-    {"reentry_runs", CAPALLOC_OPT_INT, 0, NULL,
+    {"reentry.runs", CAPALLOC_OPT_INT, 0, NULL,
      "re-enter this many history points after the cut"},
-    {"reentry", CAPALLOC_OPT_STRING, 0, "all",
+    {"reentry.require", CAPALLOC_OPT_STRING, 0, "all",
      "all: every re-entry rule given must hold; any: one of them"},
     {"lookback", CAPALLOC_OPT_INT, 0, "252",
      "history points the state is derived from (2..100000)"},
@@ -76,33 +85,38 @@ static capalloc_status dl_create(const capalloc_host *host,
     dl_state st;
     memset(&st, 0, sizeof st);
     st.host = host;
-    size_t n = host->opt_map_count(opts, "steps");
+    if (!CAPALLOC_HAS_FIELD(host->struct_size, capalloc_host,
+                            opt_list_count)) {
+        host->set_error(err, NULL, "needs a capalloc of ABI 1.1 or later");
+        return CAPALLOC_ERR_INVALID;
+    }
+    size_t n = host->opt_list_count(opts, "steps");
     if (n == 0 || n > MAX_STEPS) {
         host->set_error(err, "steps", "give 1 to %d steps", MAX_STEPS);
         return CAPALLOC_ERR_INVALID;
     }
     for (size_t k = 0; k < n; k++) {
-        const char *t;
-        capalloc_dec sc, td;
-        host->opt_map_entry(opts, "steps", k, &t, &sc);
-        snprintf(key, sizeof key, "steps.%s", t);
-        if (host->dec_parse(t, &td) != CAPALLOC_OK || td.micros <= 0 ||
-            td.micros > CAPALLOC_DEC_ONE) {
-            host->set_error(err, key,
-                            "the threshold '%s' must be a drawdown in (0, 1], "
-                            "e.g. 0.10",
-                            t);
+        capalloc_dec sc = {0}, td = {0};
+        snprintf(key, sizeof key, "steps[%zu].drawdown", k);
+        host->opt_decimal(opts, key, &td);
+        if (td.micros <= 0 || td.micros > CAPALLOC_DEC_ONE) {
+            host->set_error(err, key, "a drawdown in (0, 1], e.g. 0.10");
             return CAPALLOC_ERR_INVALID;
         }
+        if (k > 0 && ps_to_double(td) <= st.thr[k - 1]) {
+            host->set_error(err, key, "steps must be ordered: drawdowns "
+                                      "increasing");
+            return CAPALLOC_ERR_INVALID;
+        }
+        snprintf(key, sizeof key, "steps[%zu].scale", k);
+        host->opt_decimal(opts, key, &sc);
         if (sc.micros < 0 || sc.micros > CAPALLOC_DEC_ONE) {
             host->set_error(err, key, "the scale must be within 0..1");
             return CAPALLOC_ERR_INVALID;
         }
-        if (k > 0 && (ps_to_double(td) <= st.thr[k - 1] ||
-                      sc.micros > st.scale[k - 1].micros)) {
-            host->set_error(err, key,
-                            "steps must be ordered: thresholds increasing, "
-                            "scales not increasing");
+        if (k > 0 && sc.micros > st.scale[k - 1].micros) {
+            host->set_error(err, key, "steps must be ordered: scales not "
+                                      "increasing");
             return CAPALLOC_ERR_INVALID;
         }
         st.thr[k] = ps_to_double(td);
@@ -110,29 +124,33 @@ static capalloc_status dl_create(const capalloc_host *host,
     }
     st.n_steps = n;
     capalloc_dec rdd;
-    if (host->opt_decimal(opts, "reentry_drawdown", &rdd)) {
-        if (rdd.micros < 0 || rdd.micros >= CAPALLOC_DEC_ONE ||
-            ps_to_double(rdd) >= st.thr[0]) {
-            host->set_error(err, "reentry_drawdown",
+    if (host->opt_decimal(opts, "reentry.drawdown", &rdd)) {
+        if (rdd.micros < 0 || ps_to_double(rdd) >= st.thr[0]) {
+            host->set_error(err, "reentry.drawdown",
                             "must be >= 0 and below the first step's "
-                            "threshold");
+                            "drawdown");
             return CAPALLOC_ERR_INVALID;
         }
         st.has_rdd = 1;
         st.rdd = ps_to_double(rdd);
     }
-    if (host->opt_int(opts, "reentry_runs", &st.rruns)) {
+    if (host->opt_int(opts, "reentry.runs", &st.rruns)) {
         if (st.rruns < 1) {
-            host->set_error(err, "reentry_runs", "must be >= 1");
+            host->set_error(err, "reentry.runs", "must be >= 1");
             return CAPALLOC_ERR_INVALID;
         }
         st.has_rruns = 1;
     }
     const char *mode = "all";
-    host->opt_string(opts, "reentry", &mode);
+    host->opt_string(opts, "reentry.require", &mode);
     if (strcmp(mode, "all") != 0 && strcmp(mode, "any") != 0) {
-        host->set_error(err, "reentry", "expected all or any, not '%s'",
-                        mode);
+        host->set_error(err, "reentry.require",
+                        "expected all or any, not '%s'", mode);
+        return CAPALLOC_ERR_INVALID;
+    }
+    if (host->opt_list_count(opts, "reentry") > 0 && !st.has_rdd &&
+        !st.has_rruns) {
+        host->set_error(err, "reentry", "give drawdown, runs or both");
         return CAPALLOC_ERR_INVALID;
     }
     st.all = strcmp(mode, "all") == 0;

@@ -15,6 +15,7 @@ the reference by more than float noise), sum to at most 1, and be the same
 bytes on a second run. Prints the largest difference per policy.
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -329,14 +330,16 @@ def main():
 
     # ---- drawdown ladder on random walks with deep drawdowns
     ladders = [
-        ("{\"0.05\": 0.5, \"0.10\": 0.25, \"0.15\": 0}", {}),
-        ("{\"0.05\": 0.5, \"0.10\": 0}",
-         {"reentry_drawdown": 0.02}),
-        ("{\"0.05\": 0.5, \"0.10\": 0}", {"reentry_runs": 4}),
-        ("{\"0.04\": 0.6, \"0.12\": 0.1}",
-         {"reentry_drawdown": 0.03, "reentry_runs": 3, "reentry": "any"}),
-        ("{\"0.04\": 0.6, \"0.12\": 0.1}",
-         {"reentry_drawdown": 0.03, "reentry_runs": 3}),
+        ("[{drawdown: 0.05, scale: 0.5}, {drawdown: 0.10, scale: 0.25}, "
+         "{drawdown: 0.15, scale: 0}]", {}),
+        ("[{drawdown: 0.05, scale: 0.5}, {drawdown: 0.10, scale: 0}]",
+         {"drawdown": 0.02}),
+        ("[{drawdown: 0.05, scale: 0.5}, {drawdown: 0.10, scale: 0}]",
+         {"runs": 4}),
+        ("[{drawdown: 0.04, scale: 0.6}, {drawdown: 0.12, scale: 0.1}]",
+         {"drawdown": 0.03, "runs": 3, "require": "any"}),
+        ("[{drawdown: 0.04, scale: 0.6}, {drawdown: 0.12, scale: 0.1}]",
+         {"drawdown": 0.03, "runs": 3}),
     ]
     for case in range(15):
         n = 4
@@ -348,19 +351,19 @@ def main():
         rets.insert(0, [None] * n)
         lb = [252, 30][case % 2]
         opt = "steps: %s, lookback: %d" % (steps_yaml, lb)
-        for k, v in extra.items():
-            opt += ", %s: %s" % (k, v)
-        steps = sorted((float(t), float(s)) for t, s in
-                       (kv.split(":") for kv in
-                        steps_yaml.strip("{}").replace('"', "").split(",")))
+        if extra:
+            opt += ", reentry: {%s}" % ", ".join(
+                "%s: %s" % kv for kv in extra.items())
+        steps = [(float(a), float(b)) for a, b in re.findall(
+            r"drawdown: ([0-9.]+), scale: ([0-9.]+)", steps_yaml)]
         stages = ("  - plugin: equal_weight\n"
                   "  - plugin: drawdown_ladder\n    options: {%s}\n" % opt)
 
         def ref(inc, rr, steps=steps, extra=extra, lb=lb):
             sc = [ref_ladder_scale([row[i] for row in rr], steps,
-                                   extra.get("reentry_drawdown"),
-                                   extra.get("reentry_runs"),
-                                   extra.get("reentry", "all"), lb)
+                                   extra.get("drawdown"),
+                                   extra.get("runs"),
+                                   extra.get("require", "all"), lb)
                   for i in range(len(inc))]
             return inc * np.array(sc)
 
@@ -455,8 +458,10 @@ def hand_worked():
     # -11% more -> 0.79477, 20.5%: step 0.20 -> 0. B flat: 1.
     ladder = ("  - plugin: fixed_weight\n    options: {weights: {A: 0.5, "
               "B: 0.5}}\n"
-              "  - plugin: drawdown_ladder\n    options: {steps: "
-              "{\"0.10\": 0.5, \"0.20\": 0}%s}\n")
+              "  - plugin: drawdown_ladder\n    options:\n"
+              "      steps:\n"
+              "        - {drawdown: 0.10, scale: 0.5}\n"
+              "        - {drawdown: 0.20, scale: 0}\n%s")
     base = [[None, None], [0.0, 0.0], [-0.05, 0.0], [-0.06, 0.0]]
     expect("hand-worked ladder step 1", ladder % "", ["A", "B"], base,
            {1: ["0.250000", "0.500000"]},
@@ -470,13 +475,14 @@ def hand_worked():
     up = base + [[-0.11, 0.0], [0.10, 0.0]]
     expect("hand-worked ladder follows", ladder % "", ["A", "B"], up,
            {1: ["0.250000", "0.500000"]})
-    expect("hand-worked ladder held", ladder % ", reentry_drawdown: 0.02",
+    expect("hand-worked ladder held",
+           ladder % "      reentry: {drawdown: 0.02}\n",
            ["A", "B"], up, {1: ["0.000000", "0.500000"]})
     expect("hand-worked ladder runs",
-           ladder % ", reentry_runs: 3", ["A", "B"],
+           ladder % "      reentry: {runs: 3}\n", ["A", "B"],
            up + [[0.0, 0.0], [0.0, 0.0]], {1: ["0.500000", "0.500000"]})
     expect("hand-worked ladder runs, not yet",
-           ladder % ", reentry_runs: 3", ["A", "B"],
+           ladder % "      reentry: {runs: 3}\n", ["A", "B"],
            up + [[0.0, 0.0]], {1: ["0.000000", "0.500000"]})
 
 
@@ -512,11 +518,38 @@ def fallbacks_and_refusals():
            "    options: {max_per: {A: 0.1}, min_per: {A: 0.2}}\n",
            ["A"], two, {}, 3, ["key 'policy[1].options.max_per.A'",
                                "infeasible"])
+    ladder = ("  - plugin: equal_weight\n  - plugin: drawdown_ladder\n"
+              "    options:\n      steps:\n%s")
     expect("ladder unordered",
-           "  - plugin: equal_weight\n  - plugin: drawdown_ladder\n"
-           "    options: {steps: {\"0.20\": 0.5, \"0.10\": 0}}\n",
-           ["A"], two, {}, 3, ["key 'policy[1].options.steps.0.10'",
-                               "ordered"])
+           ladder % "        - {drawdown: 0.20, scale: 0.5}\n"
+                    "        - {drawdown: 0.10, scale: 0}\n",
+           ["A"], two, {}, 3, [":9:12: key 'policy[1].options.steps[1]."
+                               "drawdown'", "ordered"])
+    # the core checks the structure, before the plugin's create()
+    expect("ladder unknown field",
+           ladder % "        - {drawdown: 0.10, scael: 0.5}\n",
+           ["A"], two, {}, 3, [":8:28: key 'policy[1].options.steps[0]."
+                               "scael': unknown field (known: drawdown, "
+                               "scale)"])
+    expect("ladder missing field",
+           ladder % "        - {drawdown: 0.10, scale: 0.5}\n"
+                    "        - {scale: 0}\n",
+           ["A"], two, {}, 3, [":9:11: key 'policy[1].options.steps[1]."
+                               "drawdown': missing required field"])
+    expect("ladder wrong type",
+           ladder % "        - {drawdown: 0.10, scale: half}\n",
+           ["A"], two, {}, 3, [":8:28: key 'policy[1].options.steps[0]."
+                               "scale': 'half' is not"])
+    expect("ladder steps not a list",
+           ladder.replace("steps:\n%s", "steps: {drawdown: 0.1}\n"),
+           ["A"], two, {}, 3, ["key 'policy[1].options.steps': expected a "
+                               "list of records"])
+    expect("ladder reentry unknown field",
+           ladder % "        - {drawdown: 0.10, scale: 0.5}\n"
+                    "      reentry: {run: 2}\n",
+           ["A"], two, {}, 3, [":9:17: key 'policy[1].options.reentry.run'"
+                               ": unknown field (known: drawdown, runs, "
+                               "require)"])
     expect("unknown option",
            "  - plugin: equal_weight\n  - plugin: target_vol\n"
            "    options: {targett: 0.1}\n",

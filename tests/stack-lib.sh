@@ -74,8 +74,10 @@ policy:
     options: {lookback: 3}
   - plugin: drawdown_ladder
     options:
-      steps: {"0.10": 0.5, "0.20": 0}
-      reentry_runs: 2
+      steps:
+        - {drawdown: 0.10, scale: 0.5}
+        - {drawdown: 0.20, scale: 0}
+      reentry: {runs: 2}
   - plugin: caps
     options: {max: 0.44}
   - plugin: target_vol
@@ -180,7 +182,7 @@ run stack.yaml explain 2025-04-04
 for want in 'Policy: a stack of 4 stages' 'Weights after each stage:' \
     '1\. risk_parity 1\.0\.0 {"lookback":"3"}: 1=0.333333' \
     'fell back to the equal weights: 2 dates with a return' \
-    '2\. drawdown_ladder 1\.0\.0 {"steps":{"0.10":"0.5","0.20":"0"},"reentry_runs":"2"}:' \
+    '2\. drawdown_ladder 1\.0\.0 {"steps":\[{"drawdown":"0.10","scale":"0.5"},{"drawdown":"0.20","scale":"0"}\],"reentry":{"runs":"2"}}:' \
     '3\. caps 1\.0\.0 {"max":"0.44"}:' '4\. target_vol 1\.0\.0 '; do
     grep -q "$want" out || fail "explain 2025-04-04 lacks '$want': $(cat out)"
 done

@@ -127,6 +127,12 @@ int policy_weights(engine *en, const char *run_date, capalloc_dec master_cash,
                    alloc_report *r, const capalloc_history *hist,
                    cap_error *e);
 
+/* The policy's inputs as bytes (master cash; each strategy's id, cash,
+ * positions value and history), to tell whether a later read of the
+ * ledger saw the same fund. *buf malloc'd. 0 or -1 (out of memory). */
+int policy_inputs(capalloc_dec master_cash, const alloc_strategy *s, size_t n,
+                  const capalloc_history *h, unsigned char **buf, size_t *len);
+
 /* run_plan.c */
 void batch_free(batch_buf *b);
 int add_trade(batch_buf *b, const char *id, const char *ticker,

@@ -60,3 +60,53 @@ int policy_weights(engine *en, const char *run_date, capalloc_dec master_cash,
     free(w);
     return rc;
 }
+
+/* Append len bytes to a growing buffer. */
+static int put(unsigned char **buf, size_t *len, size_t *cap, const void *p,
+               size_t n)
+{
+    if (*len + n > *cap) {
+        size_t nc = *cap ? *cap : 256;
+        while (nc < *len + n)
+            nc *= 2;
+        unsigned char *nb = realloc(*buf, nc);
+        if (nb == NULL)
+            return -1;
+        *buf = nb;
+        *cap = nc;
+    }
+    memcpy(*buf + *len, p, n);
+    *len += n;
+    return 0;
+}
+
+int policy_inputs(capalloc_dec master_cash, const alloc_strategy *s, size_t n,
+                  const capalloc_history *h, unsigned char **buf, size_t *len)
+{
+    size_t cap = 0;
+    int bad = 0;
+    *buf = NULL;
+    *len = 0;
+    bad |= put(buf, len, &cap, &master_cash, sizeof master_cash);
+    for (size_t i = 0; i < n && !bad; i++) {
+        bad |= put(buf, len, &cap, s[i].id, strlen(s[i].id) + 1);
+        bad |= put(buf, len, &cap, &s[i].cash, sizeof s[i].cash);
+        bad |= put(buf, len, &cap, &s[i].positions_value,
+                   sizeof s[i].positions_value);
+        size_t np = h != NULL ? h[i].n : 0;
+        bad |= put(buf, len, &cap, &np, sizeof np);
+        for (size_t k = 0; k < np && !bad; k++) {
+            const capalloc_history_point *p = &h[i].points[k];
+            int64_t f[4] = {p->nav.micros, p->flow.micros, p->ret.micros,
+                            p->has_return};
+            bad |= put(buf, len, &cap, p->date, strlen(p->date) + 1);
+            bad |= put(buf, len, &cap, f, sizeof f);
+        }
+    }
+    if (bad) {
+        free(*buf);
+        *buf = NULL;
+        return -1;
+    }
+    return 0;
+}

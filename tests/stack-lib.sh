@@ -26,8 +26,10 @@
 # one (each acts on some runs); the stages' notes and
 # fallbacks; and `capalloc explain` shows every stage. Then: a policy stage
 # that crashes exits 6 naming the plugin and the stage (also as JSON) and
-# leaves the ledger as it was; a policy built against the ABI 1.0 header
-# still runs as the single stage.
+# leaves the ledger as it was; a stage runs before the run takes the
+# ledger's write lock (it can make another capalloc write, and the run
+# notices); a policy built against the ABI 1.0 header still runs as the
+# single stage.
 set -euo pipefail
 : "${BACKEND:?}"
 BIN=${abs_top_builddir:?}/core/capalloc
@@ -90,6 +92,15 @@ policy:
     options: {lookback: 3}
   - plugin: $TESTPLUGINS/bad_policy.so
     options: {mode: crash}
+EOF
+cat >writer.yaml <<EOF
+$head
+policy:
+  - plugin: $TESTPLUGINS/bad_policy.so
+    options:
+      mode: writer
+      marker: writer.done
+      command: "$BIN --config $st_work/stack.yaml capital add 1000 >/dev/null"
 EOF
 cat >abi10.yaml <<EOF
 $head
@@ -208,6 +219,20 @@ assert "policy stage 2 (\x27bad_policy\x27) crashed (signal 11" in e["message"] 
 [ "$(sql "SELECT count(*) FROM trade_execution_logs")" = "$trades" ] &&
     [ "$(sql "SELECT count(*) FROM capalloc_valuations")" = "$runs" ] ||
     fail "a crashing stage wrote to the ledger"
+
+# the policy runs before the write lock: a stage that makes another
+# capalloc write the ledger (capital add 1000) succeeds, and the run,
+# finding the fund changed under the lock, asks the policy again (a second
+# attempt) and plans from the new balance
+run writer.yaml --json allocate --allow-past-date --date 2025-04-16
+python3 -c '
+import json
+r = json.load(open("out"))
+assert r["attempts"] == 2, r
+' || fail "a writer during the policy: $(cat out) $(cat err)"
+[ -f writer.done ] || fail "the writer stage never ran its command"
+n=$(sql "SELECT count(*) FROM trade_execution_logs WHERE portfolio_id = '0' AND side = 'BUY' AND CAST(quantity AS REAL) = 1000")
+[ "$n" = 1 ] || fail "the writer's capital add: $n rows"
 
 # a policy built against the ABI 1.0 header, as the single stage
 run abi10.yaml plugins

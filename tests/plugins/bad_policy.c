@@ -8,7 +8,13 @@
  *   nomem   allocates until malloc fails, then says CAPALLOC_ERR_NOMEM
  *   nodata  says CAPALLOC_ERR_NO_DATA ("not enough history, on purpose")
  *   over    returns weights summing above 1
+ *   writer  the first time (no file `marker` yet: it creates it) runs
+ *           `command` - another capalloc writing the same ledger - and
+ *           fails unless it succeeded; then equal weights. It shows that
+ *           the policy runs before the run takes the ledger's write lock,
+ *           and that the run notices the change (tests/stack-lib.sh).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,11 +23,15 @@
 typedef struct bp_state {
     const capalloc_host *host;
     char mode[16];
+    const char *command; /* borrowed from the options */
+    const char *marker;
 } bp_state;
 
 static const capalloc_option_spec bp_options[] = {
     {"mode", CAPALLOC_OPT_STRING, 1, NULL,
-     "crash, hang, hog, nomem, nodata or over"},
+     "crash, hang, hog, nomem, nodata, over or writer"},
+    {"command", CAPALLOC_OPT_STRING, 0, NULL, "writer: the command to run"},
+    {"marker", CAPALLOC_OPT_PATH, 0, NULL, "writer: run it once"},
     {NULL, 0, 0, NULL, NULL}};
 
 static capalloc_status bp_create(const capalloc_host *host,
@@ -37,6 +47,8 @@ static capalloc_status bp_create(const capalloc_host *host,
     }
     s->host = host;
     strncpy(s->mode, mode, sizeof s->mode - 1);
+    host->opt_string(opts, "command", &s->command);
+    host->opt_string(opts, "marker", &s->marker);
     *state = s;
     return CAPALLOC_OK;
 }
@@ -69,6 +81,23 @@ static capalloc_status bp_weights(void *state, const capalloc_snapshot *snap,
     } else if (strcmp(s->mode, "nodata") == 0) {
         s->host->set_error(err, NULL, "not enough history, on purpose");
         return CAPALLOC_ERR_NO_DATA;
+    } else if (strcmp(s->mode, "writer") == 0) {
+        FILE *m = fopen(s->marker, "r");
+        if (m != NULL) {
+            fclose(m);
+        } else {
+            m = fopen(s->marker, "w");
+            if (m != NULL)
+                fclose(m);
+            int rc = system(s->command);
+            if (rc != 0) {
+                s->host->set_error(err, NULL, "'%s' failed (%d)", s->command,
+                                   rc);
+                return CAPALLOC_ERR_IO;
+            }
+        }
+        for (size_t i = 0; i < snap->n_portfolios; i++)
+            weights[i].micros = CAPALLOC_DEC_ONE / (int64_t)snap->n_portfolios;
     } else if (strcmp(s->mode, "over") == 0) {
         for (size_t i = 0; i < snap->n_portfolios; i++)
             weights[i].micros = CAPALLOC_DEC_ONE;

@@ -115,7 +115,8 @@ static const capalloc_policy_plugin equal_weight_plugin = {
                          "equal weights over the strategies, minus a reserve",
                          ew_options, ew_create, ew_destroy),
     ew_weights,
-    NULL /* portfolios: the YAML's top-level list opens the books */
+    NULL, /* portfolios: the YAML's top-level list opens the books */
+    NULL, /* history_wanted (ABI 1.1): it needs no history */
 };
 
 CAPALLOC_PLUGIN_DEFINE(equal_weight_plugin)

@@ -9,11 +9,16 @@
 
 typedef __int128 i128;
 
+/* Ledger data beyond the range of capalloc_dec: exit 5, naming what. */
+#define RANGE "beyond +/-9,223,372,036,854.775807"
+
+/* Past alloc_equity every amount is bounded by total equity (targets,
+ * returns and fundings are parts of it), so an overflow there is a bug. */
 static int overflow(cap_error *e, const char *what)
 {
     return cap_fail(e, CAP_EXIT_INTERNAL,
                     "arithmetic overflow while computing %s: amounts are "
-                    "beyond +/-9,223,372,036,854.775807",
+                    RANGE,
                     what);
 }
 
@@ -22,21 +27,36 @@ static capalloc_dec min_dec(capalloc_dec a, capalloc_dec b)
     return dec_cmp(a, b) <= 0 ? a : b;
 }
 
-int alloc_compute(capalloc_dec master_cash, alloc_strategy *s, size_t n,
-                  int minor_units, alloc_totals *t, cap_error *e)
+int alloc_nav_needs_accept(const alloc_strategy *s)
 {
-    char a[CAPALLOC_DEC_MAX_TEXT], b[CAPALLOC_DEC_MAX_TEXT];
-    memset(t, 0, sizeof *t);
-    t->master_before = master_cash;
+    return dec_is_neg(s->total) ||
+           (dec_is_zero(s->total) && s->holds_positions);
+}
 
-    if (dec_is_neg(master_cash))
+int alloc_equity(alloc_master m, alloc_strategy *s, size_t n, int minor_units,
+                 capalloc_dec *equity, cap_error *e)
+{
+    char a[CAPALLOC_DEC_MAX_TEXT], b[CAPALLOC_DEC_MAX_TEXT],
+        c[CAPALLOC_DEC_MAX_TEXT];
+    if (dec_is_neg(m.cash))
         return cap_fail(e, CAP_EXIT_STORAGE,
                         "the master portfolio's cash is negative (%s): the "
                         "ledger is inconsistent",
-                        dec_format(master_cash, minor_units, a, sizeof a));
-
-    /* Valuation and weights. */
-    capalloc_dec equity = master_cash, wsum = DEC_ZERO;
+                        dec_format(m.cash, minor_units, a, sizeof a));
+    if (dec_is_neg(m.positions_value))
+        return cap_fail(e, CAP_EXIT_PRICE,
+                        "the master portfolio's positions are worth %s: a "
+                        "negative value",
+                        dec_format(m.positions_value, minor_units, a,
+                                   sizeof a));
+    capalloc_dec eq;
+    if (dec_add(m.cash, m.positions_value, &eq))
+        return cap_fail(e, CAP_EXIT_PRICE,
+                        "the master portfolio's cash %s plus its positions "
+                        "%s is " RANGE,
+                        dec_format(m.cash, minor_units, a, sizeof a),
+                        dec_format(m.positions_value, minor_units, b,
+                                   sizeof b));
     for (size_t i = 0; i < n; i++) {
         if (dec_is_neg(s[i].cash))
             return cap_fail(e, CAP_EXIT_STORAGE,
@@ -44,15 +64,62 @@ int alloc_compute(capalloc_dec master_cash, alloc_strategy *s, size_t n,
                             "ledger is inconsistent",
                             s[i].id,
                             dec_format(s[i].cash, minor_units, a, sizeof a));
+        if (dec_add(s[i].cash, s[i].positions_value, &s[i].total))
+            return cap_fail(e, CAP_EXIT_PRICE,
+                            "portfolio '%s': its cash %s plus its positions "
+                            "%s is " RANGE,
+                            s[i].id,
+                            dec_format(s[i].cash, minor_units, a, sizeof a),
+                            dec_format(s[i].positions_value, minor_units, b,
+                                       sizeof b));
+        if (dec_add(eq, s[i].total, &eq))
+            return cap_fail(e, CAP_EXIT_PRICE,
+                            "total equity is " RANGE " with portfolio '%s' "
+                            "(worth %s)",
+                            s[i].id,
+                            dec_format(s[i].total, minor_units, a, sizeof a));
+        if (!s[i].nav_accepted && alloc_nav_needs_accept(&s[i]))
+            return cap_fail(e, CAP_EXIT_PRICE,
+                            "portfolio '%s' has a NAV of %s (cash %s, "
+                            "positions %s)%s: it is not funded "
+                            "automatically; correct its books, or accept "
+                            "this NAV explicitly (--accept-nav %s)",
+                            s[i].id,
+                            dec_format(s[i].total, minor_units, a, sizeof a),
+                            dec_format(s[i].cash, minor_units, b, sizeof b),
+                            dec_format(s[i].positions_value, minor_units,
+                                       c, sizeof c),
+                            dec_is_zero(s[i].total)
+                                ? " while it holds positions"
+                                : "",
+                            s[i].id);
+    }
+    *equity = eq;
+    return 0;
+}
+
+int alloc_compute(alloc_master m, alloc_strategy *s, size_t n,
+                  int minor_units, alloc_totals *t, cap_error *e)
+{
+    char a[CAPALLOC_DEC_MAX_TEXT], b[CAPALLOC_DEC_MAX_TEXT];
+    memset(t, 0, sizeof *t);
+    capalloc_dec master_cash = m.cash;
+    t->master_before = master_cash;
+    t->master_positions = m.positions_value;
+
+    /* Valuation (and the ledger's checks), then the weights. */
+    capalloc_dec equity, wsum = DEC_ZERO;
+    int rc = alloc_equity(m, s, n, minor_units, &equity, e);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
         if (dec_is_neg(s[i].weight))
             return cap_fail(e, CAP_EXIT_PLUGIN,
                             "the policy gave portfolio '%s' a negative "
                             "weight (%s)",
                             s[i].id, dec_format(s[i].weight, 0, a, sizeof a));
-        if (dec_add(s[i].cash, s[i].positions_value, &s[i].total) ||
-            dec_add(equity, s[i].total, &equity) ||
-            dec_add(wsum, s[i].weight, &wsum))
-            return overflow(e, "total equity");
+        if (dec_add(wsum, s[i].weight, &wsum))
+            return overflow(e, "the weights");
     }
     if (dec_cmp(wsum, dec_from_int(1)) > 0)
         return cap_fail(e, CAP_EXIT_PLUGIN,
@@ -69,7 +136,13 @@ int alloc_compute(capalloc_dec master_cash, alloc_strategy *s, size_t n,
             return overflow(e, "a target");
         s[i].target = target;
         if (dec_sub(target, s[i].total, &s[i].adjustment))
-            return overflow(e, "an adjustment");
+            /* only with an accepted negative NAV: ledger data */
+            return cap_fail(e, CAP_EXIT_PRICE,
+                            "portfolio '%s': its target %s minus its NAV %s "
+                            "is " RANGE,
+                            s[i].id,
+                            dec_format(target, minor_units, a, sizeof a),
+                            dec_format(s[i].total, minor_units, b, sizeof b));
         s[i].transfer = DEC_ZERO;
         s[i].shortfall = DEC_ZERO;
 

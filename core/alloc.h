@@ -2,10 +2,12 @@
  * alloc.h - the allocation arithmetic, a pure function of the valuation
  * (no I/O), so every rule is table-tested on its own.
  *
- * Given the master's cash M and, for each strategy i, its cash c_i, its
- * positions value p_i (total v_i = c_i + p_i) and its weight w_i:
+ * Given the master's cash M and positions value P (not cash: it cannot be
+ * transferred, but it is the fund's equity), and, for each strategy i, its
+ * cash c_i, its positions value p_i (total, its NAV, v_i = c_i + p_i) and
+ * its weight w_i:
  *
- *   E        = M + sum(v_i)                                 total equity
+ *   E        = M + P + sum(v_i)                             total equity
  *   target_i = E x w_i, rounded DOWN to the currency's minor unit
  *   adj_i    = target_i - v_i                               exact
  *
@@ -24,7 +26,17 @@
  *   4. Weights must each be >= 0 and sum to at most 1 (the rest is the
  *      master's reserve).
  *   5. Transfers only move cash between the master and one strategy:
- *      the sum of all cash is unchanged (checked).
+ *      the sum of all cash is unchanged (checked). Only the master's cash
+ *      M (with the returns) funds strategies, never its positions P.
+ *   6. A strategy whose NAV is negative, or zero while it holds positions,
+ *      is never funded automatically: the run is refused (CAP_EXIT_PRICE,
+ *      naming it) unless the operator accepted that NAV (nav_accepted). A
+ *      strategy with nothing (no positions, NAV 0) is a new one: funded.
+ *
+ * Ledger data that cannot be valued is refused with CAP_EXIT_PRICE naming
+ * the portfolio (a value or total equity beyond the range of capalloc_dec),
+ * negative cash with CAP_EXIT_STORAGE; never CAP_EXIT_INTERNAL, which is
+ * kept for the checks of rule 5 (a bug).
  */
 #ifndef CAPALLOC_ALLOC_H
 #define CAPALLOC_ALLOC_H
@@ -34,12 +46,20 @@
 #include "capalloc_plugin.h"
 #include "error.h"
 
+/* The master portfolio: its cash and the value of its positions. */
+typedef struct alloc_master {
+    capalloc_dec cash;
+    capalloc_dec positions_value;
+} alloc_master;
+
 typedef struct alloc_strategy {
     /* inputs */
     const char *id;
     capalloc_dec cash;
     capalloc_dec positions_value;
     capalloc_dec weight;
+    int holds_positions; /* 1: at least one non-zero position (rule 6) */
+    int nav_accepted;    /* 1: the operator accepts a NAV <= 0 (rule 6) */
     /* outputs */
     capalloc_dec total;      /* cash + positions_value */
     capalloc_dec target;     /* E x weight, rounded down to the minor unit */
@@ -53,6 +73,7 @@ typedef struct alloc_strategy {
 
 typedef struct alloc_totals {
     capalloc_dec total_equity;
+    capalloc_dec master_positions; /* the master's positions value, in E */
     capalloc_dec master_before;
     capalloc_dec master_after;
     capalloc_dec returned;   /* sum paid by strategies to the master */
@@ -62,9 +83,20 @@ typedef struct alloc_totals {
     size_t n_transfers;
 } alloc_totals;
 
-/* Compute every output field. Returns 0, or a CAP_EXIT_* with e set
- * (overflow, a negative weight, weights above 1, negative cash). */
-int alloc_compute(capalloc_dec master_cash, alloc_strategy *s, size_t n,
+/* 1 when s's NAV (s->total, valued) needs the operator's acceptance:
+ * negative, or zero while it holds positions (rule 6). */
+int alloc_nav_needs_accept(const alloc_strategy *s);
+
+/* Value the fund: every s[i].total and the total equity E, with the
+ * checks on the ledger's data (negative cash, an overflow, rule 6); the
+ * weights are not read. Returns 0, or a CAP_EXIT_* with e set. */
+int alloc_equity(alloc_master m, alloc_strategy *s, size_t n, int minor_units,
+                 capalloc_dec *equity, cap_error *e);
+
+/* Compute every output field (alloc_equity first). Returns 0, or a
+ * CAP_EXIT_* with e set (alloc_equity's, a negative weight, weights
+ * above 1). */
+int alloc_compute(alloc_master m, alloc_strategy *s, size_t n,
                   int minor_units, alloc_totals *t, cap_error *e);
 
 #endif

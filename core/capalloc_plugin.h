@@ -1,5 +1,5 @@
 /*
- * capalloc_plugin.h - the public plugin API of capalloc (ABI 1.1).
+ * capalloc_plugin.h - the public plugin API of capalloc (ABI 1.2).
  *
  * This is the only header a plugin includes. It depends on libc only.
  * A plugin is a shared object that exports exactly one symbol,
@@ -33,7 +33,15 @@
  * snapshot carries each strategy's history and the call's context, a policy
  * may ask for a lookback (history_wanted), the write batch carries the
  * run's record, and storage backends read it back (read_history,
- * read_run).
+ * read_run); optional read_cash (a capital movement reads and locks the
+ * master's book only). 1.2 idempotent capital movements: an ADD or
+ * WITHDRAW batch carries the investor's reference, kept under a unique
+ * key, and storage backends look it up (find_reference); queued
+ * redemptions (read_redemptions, redemption_op); policy stacks: a
+ * policy may answer CAPALLOC_ERR_NO_DATA (the stage's fallback applies),
+ * structured options (CAPALLOC_OPT_RECORD, CAPALLOC_OPT_RECORD_LIST,
+ * host->opt_list_count) and the stage's note in the snapshot (note,
+ * note_size).
  *
  * Ownership rules, for every call in this file:
  *   - Strings and arrays the core passes to a plugin are borrowed: valid only
@@ -64,7 +72,7 @@ extern "C" {
 #endif
 
 #define CAPALLOC_ABI_MAJOR 1
-#define CAPALLOC_ABI_MINOR 1
+#define CAPALLOC_ABI_MINOR 2
 #define CAPALLOC_PLUGIN_MAGIC 0x43415031u /* "CAP1" */
 #define CAPALLOC_ENTRY_SYMBOL "capalloc_plugin_entry"
 
@@ -113,7 +121,7 @@ typedef enum capalloc_status {
     CAPALLOC_ERR_INTERNAL = 8, /* a bug */
     CAPALLOC_ERR_EXISTS = 9,   /* a thing that must be unique (the run for a
                                   date) already exists */
-    /* ABI 1.1, policies only: "not enough history to decide" - a decision,
+    /* ABI 1.2, policies only: "not enough history to decide" - a decision,
      * not a failure. The core applies the stage's fallback (its `fallback`
      * setting: the incoming weights, equal weights, or failing the run),
      * and records err->msg as the reason in the run's explanation. A
@@ -148,7 +156,7 @@ typedef enum capalloc_opt_type {
     CAPALLOC_OPT_DECIMAL = 4,    /* scalar, an exact decimal */
     CAPALLOC_OPT_BOOL = 5,       /* true / false */
     CAPALLOC_OPT_DECIMAL_MAP = 6, /* mapping of scalar keys to exact decimals */
-    /* ABI 1.1: structured options. Their fields are declared by further
+    /* ABI 1.2: structured options. Their fields are declared by further
      * entries of the same array named "OPTION.FIELD", of the scalar types
      * above (e.g. "steps" RECORD_LIST with "steps.drawdown" DECIMAL,
      * required, and "steps.scale" DECIMAL). The core checks every field
@@ -258,7 +266,7 @@ struct capalloc_host {
     /* Opaque to plugins. */
     void *core_private;
 
-    /* ABI 1.1 (read when host->struct_size covers it): the records of a
+    /* ABI 1.2 (read when host->struct_size covers it): the records of a
      * RECORD_LIST option (a RECORD: 1 when given, else 0). */
     size_t (*opt_list_count)(const capalloc_options *o, const char *name);
 };
@@ -396,7 +404,8 @@ typedef struct capalloc_snapshot {
     const char *currency;
     const char *run_date;          /* YYYY-MM-DD of the run */
     capalloc_dec master_cash;
-    capalloc_dec total_equity;     /* master cash + every strategy's total */
+    capalloc_dec total_equity;     /* master cash + the master's positions
+                                      value + every strategy's total */
     size_t n_portfolios;
     const capalloc_portfolio_view *portfolios; /* strategies, master excluded */
     const capalloc_options *options; /* the policy's own options (the same
@@ -412,7 +421,8 @@ typedef struct capalloc_snapshot {
     /* The weights of the previous stage of a policy stack, n_portfolios of
      * them, or NULL for the first (or only) stage. */
     const capalloc_dec *incoming;
-    /* A buffer of note_size bytes (zeroed; note_size 0: none) where the
+    /* ABI 1.2: read only when CAPALLOC_HOST_HAS_MINOR(host, 2). A buffer
+     * of note_size bytes (zeroed; note_size 0: none) where the
      * stage may leave one line of UTF-8 text saying what it decided (an
      * override applied, a strategy cut by its drawdown). The core records
      * it with the stage's weights in the run's explanation and `capalloc
@@ -590,7 +600,62 @@ typedef struct capalloc_write_batch {
      * record for an ALLOCATE batch (valuations and prices) or an IMPORT
      * batch of imported history (valuations only); NULL otherwise. */
     const capalloc_run_record *record;
+
+    /* ABI 1.2: read only when CAPALLOC_HOST_HAS_MINOR(host, 2). An ADD or
+     * WITHDRAW batch may carry the investor-side transaction id (UTF-8, at
+     * most CAPALLOC_REF_MAX bytes), NULL otherwise. The backend stores it
+     * with the run under a unique key: a batch whose reference is already
+     * recorded is refused with CAPALLOC_ERR_EXISTS and nothing is written,
+     * so that a retried movement can never be booked twice. */
+    const char *reference;
 } capalloc_write_batch;
+
+/* ABI 1.2: queued redemptions. A withdrawal the master cannot pay today
+ * is queued; each allocation run pays what it can of the open ones
+ * (oldest first) in its own transaction, as a WITHDRAW batch plus a PAY
+ * operation per redemption. */
+typedef enum capalloc_redemption_state {
+    CAPALLOC_RED_QUEUED = 0,   /* open: amount - paid is still owed */
+    CAPALLOC_RED_PAID = 1,     /* paid in full */
+    CAPALLOC_RED_CANCELLED = 2 /* cancelled; what was paid stays paid */
+} capalloc_redemption_state;
+
+typedef struct capalloc_redemption {
+    int64_t id;
+    uint32_t state;           /* capalloc_redemption_state */
+    capalloc_dec amount;      /* asked for */
+    capalloc_dec paid;        /* paid so far, 0 <= paid <= amount */
+    const char *reference;    /* the investor's reference, or NULL */
+    char queued_at[32];       /* ISO 8601, UTC */
+    char updated_at[32];      /* the last payment or the cancellation */
+} capalloc_redemption;
+
+typedef enum capalloc_redemption_op_kind {
+    CAPALLOC_RED_OP_QUEUE = 0, /* a new open redemption of amount
+                                  (reference optional); its id is returned */
+    CAPALLOC_RED_OP_PAY = 1,   /* id: paid += amount; PAID when it reaches
+                                  the amount. More than owed: refused */
+    CAPALLOC_RED_OP_CANCEL = 2 /* id: an open redemption is CANCELLED; any
+                                  other is refused (CAPALLOC_ERR_INVALID) */
+} capalloc_redemption_op_kind;
+
+typedef struct capalloc_redemption_op {
+    uint32_t op;              /* capalloc_redemption_op_kind */
+    int64_t id;               /* PAY, CANCEL */
+    capalloc_dec amount;      /* QUEUE, PAY: > 0 */
+    const char *reference;    /* QUEUE: or NULL */
+} capalloc_redemption_op;
+
+/* ABI 1.2: the longest reference a backend must keep, in bytes. */
+#define CAPALLOC_REF_MAX 128
+
+/* ABI 1.2: what find_reference() reports about a recorded reference. */
+typedef struct capalloc_capital_ref {
+    int64_t run_id;
+    char action[16];       /* "ADD" or "WITHDRAW" */
+    capalloc_dec amount;   /* the movement's amount (its cash trade) */
+    char created_at[32];   /* ISO 8601, UTC */
+} capalloc_capital_ref;
 
 /* What find_run() reports about an earlier allocation run. */
 typedef struct capalloc_run_info {
@@ -607,7 +672,9 @@ typedef struct capalloc_history_query {
     const char *before_date;  /* date <  before_date */
     const char *to_date;      /* date <= to_date */
     uint32_t last_dates;      /* > 0: only the latest last_dates distinct
-                                 dates within the other bounds */
+                                 dates among the rows the other fields
+                                 select (date bounds, portfolio_id,
+                                 include_master) */
     const char *portfolio_id; /* only this portfolio (and, when
                                  include_master, the master) */
     int include_master;       /* 0: strategy rows only */
@@ -617,7 +684,10 @@ typedef struct capalloc_history_query {
  * non-OK to stop. */
 typedef struct capalloc_record_sink {
     void *ctx;
-    /* read_run() only, once, before the rows. */
+    /* read_run() only, once, before the rows. capalloc_version and
+     * detail_json are NULL for a run written without a record (before ABI
+     * 1.1); info->run_date is "" for a run without a date (ADD, WITHDRAW,
+     * IMPORT). */
     capalloc_status (*run)(void *ctx, const capalloc_run_info *info,
                            const char *action, int forced,
                            const char *capalloc_version,
@@ -670,7 +740,13 @@ typedef struct capalloc_storage_plugin {
      * read_history: the recorded valuations q selects (allocation runs and
      * imported history), in no particular order (the core sorts them).
      * Since ABI 1.1 write() also stores batch->record (see there) in the
-     * same transaction. */
+     * same transaction: an ALLOCATE record's valuations are dated with
+     * run_date (v->date is ignored); an imported valuation whose
+     * (portfolio, date) is already imported, or repeated in the batch, is
+     * CAPALLOC_ERR_INVALID naming both; a record on an ADD or WITHDRAW
+     * batch, an imported row in an ALLOCATE record, a non-imported row in
+     * an IMPORT record or a portfolio valued twice is
+     * CAPALLOC_ERR_INTERNAL. */
     capalloc_status (*read_history)(void *state,
                                     const capalloc_history_query *q,
                                     const capalloc_record_sink *sink,
@@ -681,6 +757,46 @@ typedef struct capalloc_storage_plugin {
     capalloc_status (*read_run)(void *state, int64_t run_id,
                                 const capalloc_record_sink *sink, int *found,
                                 capalloc_err *err);
+
+    /* ABI 1.1, optional (NULL, or absent from an older struct_size: the
+     * core reads the whole ledger instead). read_cash: the cash rows of
+     * the n portfolios ids names (each at most once), in no particular
+     * order, through sink->cash (sink->position is not called and may be
+     * NULL); a portfolio without a book gives no row. In a write
+     * transaction those rows, and only those, are locked until commit or
+     * rollback, as read_ledger locks every cash row. ONE query, whatever
+     * the size of the ledger: a capital movement touches the master's book
+     * only, so its cost does not grow with the fund. */
+    capalloc_status (*read_cash)(void *state, const char *const *ids,
+                                 size_t n, const capalloc_ledger_sink *sink,
+                                 capalloc_err *err);
+
+    /* ABI 1.2, optional (NULL: the backend keeps no references, and the
+     * core refuses a movement that gives one). Inside a transaction: the
+     * capital movement recorded under reference, *found = 1 and *out
+     * filled, or *found = 0. write() of a batch with a reference enforces
+     * uniqueness itself (see capalloc_write_batch.reference); this call
+     * lets the core tell a repeat (same action and amount) from a
+     * conflict. */
+    capalloc_status (*find_reference)(void *state, const char *reference,
+                                      capalloc_capital_ref *out, int *found,
+                                      capalloc_err *err);
+
+    /* ABI 1.2, optional as a pair (NULL: no queued redemptions; the core
+     * refuses to queue one). Inside a transaction (redemption_op: a WRITE
+     * one). read_redemptions: every redemption (open_only: the QUEUED
+     * ones), oldest first, each handed to fn (strings borrowed for the
+     * call). redemption_op: one operation; *id_out (may be NULL) gets the
+     * redemption's id. A reference of a queued redemption is unique among
+     * redemptions (CAPALLOC_ERR_EXISTS). */
+    capalloc_status (*read_redemptions)(void *state, int open_only,
+                                        capalloc_status (*fn)(
+                                            void *ctx,
+                                            const capalloc_redemption *r),
+                                        void *ctx, capalloc_err *err);
+    capalloc_status (*redemption_op)(void *state,
+                                     const capalloc_redemption_op *op,
+                                     int64_t *id_out, capalloc_err *err);
 } capalloc_storage_plugin;
 
 /* ------------------------------------------------------------------------ */

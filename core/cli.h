@@ -134,5 +134,7 @@ extern const cli_command cli_cmd_positions;
 extern const cli_command cli_cmd_plugins;
 extern const cli_command cli_cmd_history;
 extern const cli_command cli_cmd_explain;
+extern const cli_command cli_cmd_report;
+extern const cli_command cli_cmd_redemptions;
 
 #endif

@@ -37,6 +37,8 @@ static void print_report_json(const engine *en, const alloc_report *r,
     printf(",\"master\":{\"id\":");
     json_str(stdout, en->cfg->master_id);
     printf(",\"cash_before\":\"%s\"", fmt_money(t->master_before, mu, a));
+    printf(",\"positions_value\":\"%s\"",
+           fmt_money(t->master_positions, mu, a));
     printf(",\"cash_after\":\"%s\"}", fmt_money(t->master_after, mu, a));
     printf(",\"scaled\":%s,\"transfers\":%zu,\"attempts\":%d",
            t->scaled ? "true" : "false", t->n_transfers, r->attempts);
@@ -55,9 +57,32 @@ static void print_report_json(const engine *en, const alloc_report *r,
         printf(",\"drift\":\"%s\"", fmt_money(drift, mu, a));
         printf(",\"transfer\":\"%s\"", fmt_money(s->transfer, mu, a));
         printf(",\"shortfall\":\"%s\"", fmt_money(s->shortfall, mu, a));
-        printf(",\"cash_after\":\"%s\"}", fmt_money(s->cash_after, mu, a));
+        printf(",\"cash_after\":\"%s\"", fmt_money(s->cash_after, mu, a));
+        if (r->rules_on) {
+            const rule_effect *fx = &r->effects[i];
+            printf(",\"planned\":\"%s\",\"rules\":[",
+                   fmt_money(fx->planned, mu, a));
+            int k = 0;
+            for (unsigned fl = 1; fl <= RULE_FUNDS; fl <<= 1)
+                if (fx->flags & fl)
+                    printf("%s\"%s\"", k++ ? "," : "", rules_flag_name(fl));
+            printf("]");
+        }
+        printf("}");
     }
-    printf("],\"new_books\":[");
+    printf("]");
+    if (r->n_reds > 0) {
+        printf(",\"redemptions\":{\"queued\":\"%s\"",
+               fmt_money(r->queued, mu, a));
+        printf(",\"paid\":\"%s\",\"payments\":[",
+               fmt_money(r->paid_out, mu, a));
+        for (size_t i = 0; i < r->n_reds; i++)
+            printf("%s{\"id\":%lld,\"paid\":\"%s\"}", i ? "," : "",
+                   (long long)r->reds[i].id,
+                   fmt_money(r->reds[i].pay, mu, a));
+        printf("]}");
+    }
+    printf(",\"new_books\":[");
     for (size_t i = 0; i < r->n_new_books; i++) {
         printf("%s", i ? "," : "");
         json_str(stdout, r->new_books[i]);
@@ -120,16 +145,69 @@ static void print_table(const engine *en, const alloc_report *r, int with_transf
     /* The master holds what no strategy is meant to: the reserve. Its
      * weight is 1 - the strategies' weights. */
     char m[64];
+    capalloc_dec master_nav; /* fits: part of total equity */
+    dec_add(t->master_before, t->master_positions, &master_nav);
     snprintf(m, sizeof m, "%s (reserve)", en->cfg->master_id);
     printf("  %-14s %14s %14s %14s %8s %14s %14s", m,
-           fmt_money_table(t->master_before, mu, a), "", "",
+           fmt_money_table(t->master_before, mu, a),
+           fmt_money_table(t->master_positions, mu, b),
+           fmt_money_table(master_nav, mu, c3),
            dec_format(reserve, 2, d, sizeof d), "", "");
     if (with_transfers)
         printf(" %14s %14s", "", fmt_money_table(t->master_after, mu, b));
     printf("\n  total equity %s %s\n", fmt_money_table(t->total_equity, mu, a),
            en->cfg->currency);
+    if (r->n_reds > 0) {
+        capalloc_dec keep;
+        dec_sub(t->master_after, r->paid_out, &keep);
+        printf("  redemptions: %s %s queued; %s %s%s", fmt_money(r->queued, mu, a),
+               en->cfg->currency, r->dry_run ? "would pay" : "pays",
+               fmt_money(r->paid_out, mu, b),
+               dec_cmp(r->paid_out, r->queued) < 0
+                   ? " (partial: the master holds no more after the "
+                     "transfers; the rest stays queued)"
+                   : "");
+        for (size_t i = 0; i < r->n_reds; i++)
+            if (!dec_is_zero(r->reds[i].pay))
+                printf("; redemption %lld: %s", (long long)r->reds[i].id,
+                       fmt_money(r->reds[i].pay, mu, d));
+        printf("; master cash after the payout %s\n", fmt_money(keep, mu, f));
+    }
+    for (size_t i = 0; r->rules_on && i < r->n; i++) {
+        const alloc_strategy *s = &r->strategies[i];
+        const rule_effect *fx = &r->effects[i];
+        if (fx->flags == 0)
+            continue;
+        printf("  rebalance: portfolio '%s' planned %s%s, moves %s%s:", s->id,
+               fx->planned.micros > 0 ? "+" : "", fmt_money(fx->planned, mu, a),
+               s->transfer.micros > 0 ? "+" : "",
+               fmt_money(s->transfer, mu, b));
+        if (fx->flags & RULE_BUFFER)
+            printf(" cash buffer (weight %s -> %s);",
+                   dec_format(fx->policy_weight, 2, d, sizeof d),
+                   dec_format(s->weight, 2, f, sizeof f));
+        if (fx->flags & RULE_IN_BAND)
+            printf(" inside the drift band (weight %s, target %s), skipped;",
+                   dec_format(fx->drift_weight, 2, d, sizeof d),
+                   dec_format(s->weight, 2, f, sizeof f));
+        if (fx->flags & RULE_MAX_CUT)
+            printf(" cut to max_transfer %s;",
+                   fmt_money(r->rules.max_transfer, mu, d));
+        if (fx->flags & RULE_TURNOVER)
+            printf(" cut by max_turnover %s;",
+                   fmt_money(r->rules.max_turnover, mu, d));
+        if (fx->flags & RULE_BELOW_MIN)
+            printf(" below min_transfer %s, skipped;",
+                   fmt_money(r->rules.min_transfer, mu, d));
+        if (fx->flags & RULE_FUNDS)
+            printf(" the master's cash above its buffer %s could not pay it "
+                   "all;",
+                   fmt_money(r->rules.buffer, mu, d));
+        printf("\n");
+    }
     for (size_t i = 0; i < r->n; i++)
-        if (!dec_is_zero(r->strategies[i].shortfall))
+        if (!dec_is_zero(r->strategies[i].shortfall) &&
+            !(r->rules_on && (r->effects[i].flags & ~RULE_BUFFER)))
             printf("  shortfall: portfolio '%s' is %s %s from its target "
                    "(%s)\n",
                    r->strategies[i].id,
@@ -149,13 +227,15 @@ static void print_table(const engine *en, const alloc_report *r, int with_transf
 /* options                                                                   */
 /* ------------------------------------------------------------------------ */
 
-enum { OPT_ALLOW_PAST = 256, OPT_METRICS };
+enum { OPT_ALLOW_PAST = 256, OPT_METRICS, OPT_ACCEPT_NAV, OPT_ACCEPT_MOVES };
 
 typedef struct run_opts {
     char date[16];
     int date_given;
-    int force, dry, allow_past;
+    int force, dry, allow_past, accept_moves;
     const char *metrics;
+    const char *accept_nav[32]; /* --accept-nav, borrowed from argv */
+    size_t n_accept_nav;
 } run_opts;
 
 static int run_opt(cli *c, int opt, const char *arg, void *ctx)
@@ -178,10 +258,21 @@ static int run_opt(cli *c, int opt, const char *arg, void *ctx)
     case OPT_ALLOW_PAST:
         o->allow_past = 1;
         return 0;
+    case OPT_ACCEPT_MOVES:
+        o->accept_moves = 1;
+        return 0;
     case OPT_METRICS:
         if (arg[0] == '\0')
             return cli_usage_error(c, "--metrics-file needs a PATH");
         o->metrics = arg;
+        return 0;
+    case OPT_ACCEPT_NAV:
+        if (arg[0] == '\0')
+            return cli_usage_error(c, "--accept-nav needs a PORTFOLIO");
+        if (o->n_accept_nav == sizeof o->accept_nav / sizeof *o->accept_nav)
+            return cli_usage_error(c, "--accept-nav given more than %zu times",
+                                   o->n_accept_nav);
+        o->accept_nav[o->n_accept_nav++] = arg;
         return 0;
     default:
         return cli_usage_error(c, "unknown option");
@@ -215,7 +306,9 @@ static int allocate(cli *c, int argc, char **argv, run_opts *o, engine **en,
         {"force", no_argument, NULL, 'f'},
         {"dry-run", no_argument, NULL, 'n'},
         {"allow-past-date", no_argument, NULL, OPT_ALLOW_PAST},
+        {"accept-moves", no_argument, NULL, OPT_ACCEPT_MOVES},
         {"metrics-file", required_argument, NULL, OPT_METRICS},
+        {"accept-nav", required_argument, NULL, OPT_ACCEPT_NAV},
         CLI_GLOBAL_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
@@ -242,12 +335,15 @@ static int allocate(cli *c, int argc, char **argv, run_opts *o, engine **en,
     cli_progress(c, "allocate %s: reading the configuration", o->date);
     if ((rc = cli_open_engine(c, en)))
         return rc;
+    (*en)->accept_nav = o->accept_nav;
+    (*en)->n_accept_nav = o->n_accept_nav;
     cli_progress(c,
                  "allocate %s: valuing with prices from '%s', weighting with "
                  "policy '%s', %s on '%s'",
                  o->date, (*en)->prices->hdr->name, (*en)->policy->hdr->name,
                  o->dry ? "nothing written" : "writing", (*en)->storage->hdr->name);
     cap_error e = {0, ""};
+    (*en)->accept_moves = o->accept_moves;
     rc = engine_allocate(*en, o->date, o->force, o->dry, r, &e);
     *have_report = 1; /* to be freed, also after a failure */
     if (rc)
@@ -291,7 +387,7 @@ static int run_allocate(cli *c, int argc, char **argv)
 {
     struct timespec t0, t1, end;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    run_opts o = {"", 0, 0, 0, 0, NULL};
+    run_opts o = {"", 0, 0, 0, 0, 0, NULL, {NULL}, 0};
     engine *en = NULL;
     alloc_report r;
     memset(&r, 0, sizeof r);
@@ -333,7 +429,8 @@ const cli_command cli_cmd_allocate = {
     "allocate",
     "the daily allocation run",
     "capalloc allocate [-d YYYY-MM-DD [--allow-past-date]] [-f] [-n]\n"
-    "                         [--metrics-file PATH]\n"
+    "                         [--accept-moves] [--metrics-file PATH]\n"
+    "                         [--accept-nav ID]...\n"
     "       daily_allocator [same options]\n",
     "\n"
     "Values every strategy (cash + positions at current prices), computes\n"
@@ -351,9 +448,15 @@ const cli_command cli_cmd_allocate = {
     "                      today's prices, recorded as that date's run\n"
     "  -f, --force         run again for a date that already ran\n"
     "  -n, --dry-run       print the plan, write nothing\n"
+    "  --accept-moves      run although a strategy's NAV moved more than\n"
+    "                      rebalance.max_nav_move since its last recorded\n"
+    "                      valuation (else exit 9, nothing written)\n"
     "  --metrics-file PATH write the run's metrics for node_exporter's\n"
     "                      textfile collector to PATH (atomically; also when\n"
     "                      the run fails); see capalloc(1) for the names\n"
+    "  --accept-nav ID     run although strategy ID's NAV is negative, or\n"
+    "                      zero while it holds positions (refused with exit\n"
+    "                      5 otherwise); repeatable\n"
     "\n"
     "The table shows amounts rounded to the currency's minor unit; --json\n"
     "has them exactly.\n",
@@ -368,10 +471,11 @@ static int run_status(cli *c, int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"date", required_argument, NULL, 'd'},
+        {"accept-nav", required_argument, NULL, OPT_ACCEPT_NAV},
         CLI_GLOBAL_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    run_opts o = {"", 0, 0, 0, 0, NULL};
+    run_opts o = {"", 0, 0, 0, 0, 0, NULL, {NULL}, 0};
     int first;
     int rc = cli_parse(c, argc, argv, CLI_GLOBAL_SHORTOPTS "d:", longopts,
                        run_opt, &o, &first);
@@ -385,6 +489,8 @@ static int run_status(cli *c, int argc, char **argv)
     engine *en;
     if ((rc = cli_open_engine(c, &en)))
         return rc;
+    en->accept_nav = o.accept_nav;
+    en->n_accept_nav = o.n_accept_nav;
     /* The balances and prices are always the current ones; --date only
      * picks the day whose allocation the targets are for (the policy
      * sees it). Say so rather than label today's money with another
@@ -420,7 +526,7 @@ static int run_status(cli *c, int argc, char **argv)
 const cli_command cli_cmd_status = {
     "status",
     "each portfolio's cash, value, weight, target, drift",
-    "capalloc status [-d YYYY-MM-DD]\n",
+    "capalloc status [-d YYYY-MM-DD] [--accept-nav ID]...\n",
     "\n"
     "Shows each portfolio's cash, positions value, total, weight, target\n"
     "and drift (total - target): the current balances, valued at current\n"
@@ -430,6 +536,8 @@ const cli_command cli_cmd_status = {
     "  -d, --date DATE   the allocation date the targets are computed for\n"
     "                    (default: today); the balances and prices are the\n"
     "                    current ones whatever the date\n"
+    "  --accept-nav ID   as for allocate: show the plan although strategy\n"
+    "                    ID's NAV is negative, or zero with positions\n"
     "\n"
     "The table shows amounts rounded to the currency's minor unit; --json\n"
     "has them exactly.\n",

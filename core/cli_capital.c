@@ -11,7 +11,9 @@
 typedef struct capital_opts {
     const char *action;
     const char *amount;
+    const char *ref;
     int dry;
+    int queue;
 } capital_opts;
 
 static int capital_opt(cli *c, int opt, const char *arg, void *ctx)
@@ -27,6 +29,16 @@ static int capital_opt(cli *c, int opt, const char *arg, void *ctx)
                                    o->action, arg);
         o->action = arg;
         return 0;
+    case 'q':
+        o->queue = 1;
+        return 0;
+    case 'r':
+        if (o->ref != NULL)
+            return cli_usage_error(c, "the reference is given twice ('%s' "
+                                      "and '%s')",
+                                   o->ref, arg);
+        o->ref = arg;
+        return 0;
     case 'A':
         if (o->amount != NULL)
             return cli_usage_error(c, "the amount is given twice ('%s' and '%s')",
@@ -38,12 +50,55 @@ static int capital_opt(cli *c, int opt, const char *arg, void *ctx)
     }
 }
 
+/* `capital withdraw --queue`: a redemption for the next allocation. */
+static int queue_withdrawal(cli *c, engine *en, capalloc_dec amount,
+                            const char *ref, int dry)
+{
+    redemption_list l;
+    cap_error e = {0, ""};
+    int rc = engine_redemption_queue(en, amount, ref, dry, &l, &e);
+    if (rc) {
+        redemption_list_free(&l);
+        return cli_fail(c, rc, e.msg);
+    }
+    int mu = en->cfg->minor_units;
+    char a[CAPALLOC_DEC_MAX_TEXT];
+    const redemption_row *w = &l.rows[0];
+    if (c->json) {
+        printf("{\"command\":\"capital\",\"action\":\"WITHDRAW\","
+               "\"queued\":true,\"dry_run\":%s,\"repeat\":%s,\"id\":%lld,"
+               "\"currency\":\"%s\",\"amount\":\"%s\",\"reference\":",
+               dry ? "true" : "false", l.repeat ? "true" : "false",
+               (long long)w->id, en->cfg->currency,
+               fmt_money(w->amount, mu, a));
+        if (ref != NULL)
+            json_str(stdout, ref);
+        else
+            printf("null");
+        printf("}\n");
+    } else if (dry) {
+        printf("dry run: would queue a redemption of %s %s for the next "
+               "allocation\n",
+               fmt_money(w->amount, mu, a), en->cfg->currency);
+    } else {
+        printf("%s redemption %lld of %s %s%s%s%s: the next allocation "
+               "raises the cash and pays it (capalloc redemptions lists it)\n",
+               l.repeat ? "already queued:" : "queued", (long long)w->id,
+               fmt_money(w->amount, mu, a), en->cfg->currency,
+               ref ? " (reference '" : "", ref ? ref : "", ref ? "')" : "");
+    }
+    redemption_list_free(&l);
+    return 0;
+}
+
 static int run_capital(cli *c, int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"dry-run", no_argument, NULL, 'n'},
         {"action", required_argument, NULL, 'a'},
         {"amount", required_argument, NULL, 'A'},
+        {"ref", required_argument, NULL, 'r'},
+        {"queue", no_argument, NULL, 'q'},
         CLI_GLOBAL_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
@@ -54,7 +109,7 @@ static int run_capital(cli *c, int argc, char **argv)
             ((argv[i][1] >= '0' && argv[i][1] <= '9') || argv[i][1] == '.'))
             return cli_usage_error(c, "amount '%s' must be positive", argv[i]);
 
-    capital_opts o = {NULL, NULL, 0};
+    capital_opts o = {NULL, NULL, NULL, 0, 0};
     int first;
     int rc = cli_parse(c, argc, argv, CLI_GLOBAL_SHORTOPTS "n", longopts,
                        capital_opt, &o, &first);
@@ -93,29 +148,61 @@ static int run_capital(cli *c, int argc, char **argv)
     if ((rc = cli_parse_amount(c, o.amount, &amount)))
         return rc;
 
+    if (o.queue && act != CAP_WITHDRAW)
+        return cli_usage_error(c, "--queue is for a withdrawal (an ADD is "
+                                  "booked at once)");
     engine *en;
     if ((rc = cli_open_engine(c, &en)))
         return rc;
+    if (o.queue) {
+        rc = queue_withdrawal(c, en, amount, o.ref, o.dry);
+        engine_close(en);
+        return rc;
+    }
     capital_result r;
     cap_error e = {0, ""};
     const char *an = act == CAP_ADD ? "ADD" : "WITHDRAW";
     cli_progress(c, "capital %s %s: %s", an, o.amount,
                  o.dry ? "dry run" : "writing");
-    rc = engine_capital(en, act, amount, o.dry, &r, &e);
+    rc = engine_capital(en, act, amount, o.ref, o.dry, &r, &e);
     if (rc) {
         rc = cli_fail(c, rc, e.msg);
         engine_close(en);
         return rc;
     }
-    cli_progress(c, "capital %s: %s", an, o.dry ? "nothing written" : "committed");
     int mu = en->cfg->minor_units;
     char a[CAPALLOC_DEC_MAX_TEXT], b[CAPALLOC_DEC_MAX_TEXT],
         d[CAPALLOC_DEC_MAX_TEXT];
+    if (r.repeat) {
+        cli_progress(c, "capital %s: already booked, nothing written", an);
+        if (c->json) {
+            printf("{\"command\":\"capital\",\"action\":\"%s\","
+                   "\"dry_run\":%s,\"reference\":",
+                   an, o.dry ? "true" : "false");
+            json_str(stdout, o.ref);
+            printf(",\"repeat\":true,\"run_id\":%lld,\"booked_at\":\"%s\","
+                   "\"currency\":\"%s\",\"amount\":\"%s\"}\n",
+                   (long long)r.ref_run_id, r.ref_created_at,
+                   en->cfg->currency, fmt_money(amount, mu, a));
+        } else {
+            printf("%s %s %s with reference '%s' is already booked (run "
+                   "%lld, %s): nothing written\n",
+                   an, fmt_money(amount, mu, a), en->cfg->currency, o.ref,
+                   (long long)r.ref_run_id, r.ref_created_at);
+        }
+        engine_close(en);
+        return 0;
+    }
+    cli_progress(c, "capital %s: %s", an, o.dry ? "nothing written" : "committed");
     if (c->json) {
         printf("{\"command\":\"capital\",\"action\":\"%s\",\"dry_run\":%s,"
                "\"master_portfolio_id\":",
                an, o.dry ? "true" : "false");
         json_str(stdout, en->cfg->master_id);
+        if (o.ref != NULL) {
+            printf(",\"reference\":");
+            json_str(stdout, o.ref);
+        }
         printf(",\"currency\":\"%s\",\"amount\":\"%s\",\"before\":\"%s\","
                "\"after\":\"%s\"}\n",
                en->cfg->currency, fmt_money(amount, mu, a),
@@ -133,18 +220,32 @@ static int run_capital(cli *c, int argc, char **argv)
 const cli_command cli_cmd_capital = {
     "capital",
     "add or withdraw investors' capital (the master portfolio)",
-    "capalloc capital add|withdraw AMOUNT [-n]\n"
-    "       capalloc capital --action ADD|WITHDRAW --amount AMOUNT [-n]\n"
-    "       manage_capital --action ADD|WITHDRAW --amount AMOUNT [-n]\n",
+    "capalloc capital add|withdraw AMOUNT [--ref REF] [-n]\n"
+    "       capalloc capital withdraw --queue AMOUNT [--ref REF] [-n]\n"
+    "       capalloc capital --action ADD|WITHDRAW --amount AMOUNT [--ref REF] [-n]\n"
+    "       manage_capital --action ADD|WITHDRAW --amount AMOUNT [--ref REF] [-n]\n",
     "\n"
     "Moves investors' capital in or out of the master portfolio. AMOUNT is a\n"
     "positive decimal in the currency's minor units at most (e.g. 100000 or\n"
     "1234.56 for USD). A withdrawal above the master's cash is refused (exit\n"
     "4) and nothing is written.\n"
     "\n"
+    "With --ref, the movement is booked once: REF is the investor-side\n"
+    "transaction id (1 to 128 bytes). Repeating the same action and amount\n"
+    "with the same REF writes nothing, says so and exits 0; the same REF\n"
+    "with another action or amount is refused (exit 2).\n"
+    "\n"
+    "With --queue, a withdrawal is queued instead (a redemption): the next\n"
+    "allocation computes the strategies' targets on total equity less the\n"
+    "queued amount, raises that cash and pays it out of the master in its\n"
+    "own transaction, all of it when the master then holds it, else what\n"
+    "it holds (the rest stays queued). See `capalloc redemptions`.\n"
+    "\n"
     "Options:\n"
     "  -n, --dry-run      show the result, write nothing\n"
     "  --action ACTION    ADD or WITHDRAW (any case), instead of the operand\n"
-    "  --amount AMOUNT    the amount, instead of the operand\n",
+    "  --amount AMOUNT    the amount, instead of the operand\n"
+    "  --ref REF          the investor-side transaction id (idempotent)\n"
+    "  --queue            queue the withdrawal for the next allocation\n",
     run_capital,
 };

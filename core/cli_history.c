@@ -353,6 +353,54 @@ static const char *table_amount(const json_t *j, int mu, char *buf)
     return fmt_money_table(d, mu, buf);
 }
 
+/* The run's rebalance rules and what each did (detail "rebalance"). */
+static void explain_rules(const json_t *rb)
+{
+    const json_t *rules = json_object_get(rb, "rules");
+    printf("\nRebalance rules:");
+    const json_t *band = json_object_get(rules, "drift_band");
+    if (band != NULL) {
+        const json_t *w = json_object_get(band, "absolute");
+        printf(" drift band %s %s (%s)",
+               w ? "absolute" : "relative",
+               json_string_value(w ? w : json_object_get(band, "relative")),
+               json_string_value(json_object_get(band, "scope")));
+    }
+    static const char *const limits[] = {"min_transfer", "max_transfer",
+                                         "max_turnover"};
+    for (size_t i = 0; i < 3; i++) {
+        const json_t *l = json_object_get(rules, limits[i]);
+        if (json_is_object(l))
+            printf("; %s %s", limits[i],
+                   json_string_value(json_object_get(l, "amount")));
+    }
+    const char *buf = json_string_value(json_object_get(rules, "cash_buffer"));
+    if (buf != NULL && strcmp(buf, "0") != 0)
+        printf("; cash buffer %s (%s)", buf,
+               json_string_value(json_object_get(rules, "buffer_amount")));
+    printf("\n  turnover planned %s, moved %s\n",
+           json_string_value(json_object_get(rb, "turnover_planned")),
+           json_string_value(json_object_get(rb, "turnover")));
+    const char *id;
+    json_t *o;
+    json_object_foreach((json_t *)json_object_get(rb, "strategies"), id, o) {
+        json_t *fl = json_object_get(o, "rules");
+        if (json_array_size(fl) == 0)
+            continue;
+        printf("  %s: weight %s (policy %s, held %s), planned %s, moved %s:",
+               id, json_string_value(json_object_get(o, "weight")),
+               json_string_value(json_object_get(o, "policy_weight")),
+               json_string_value(json_object_get(o, "current_weight")),
+               json_string_value(json_object_get(o, "planned")),
+               json_string_value(json_object_get(o, "transfer")));
+        size_t k;
+        json_t *f;
+        json_array_foreach(fl, k, f)
+            printf("%s%s", k ? ", " : " ", json_string_value(f));
+        printf("\n");
+    }
+}
+
 static void explain_text(const engine *en, const run_explain *x)
 {
     char a[CAPALLOC_DEC_MAX_TEXT], b[CAPALLOC_DEC_MAX_TEXT],
@@ -476,6 +524,8 @@ static void explain_text(const engine *en, const run_explain *x)
                    ? " (fundings scaled down pro rata: the master could not "
                      "pay every one in full)"
                    : "");
+    if (json_is_object(json_object_get(root, "rebalance")))
+        explain_rules(json_object_get(root, "rebalance"));
     json_decref(root);
 }
 

@@ -18,10 +18,14 @@ const char CLI_EXIT_CODES[] =
     "  2  usage error (unknown option, bad amount or date, bad input file)\n"
     "  3  configuration error (the message names file:line:column and key)\n"
     "  4  insufficient funds (a withdrawal above the master's cash)\n"
-    "  5  prices: a held ticker has no price, or the price source failed\n"
+    "  5  prices and positions: a held ticker has no price, the price\n"
+    "     source failed, or a position cannot be valued (a short, a value\n"
+    "     out of range, a strategy worth 0 or less while holding positions)\n"
     "  6  a plugin failed to load, or a policy failed at run time\n"
     "  7  storage failure (the transaction was rolled back)\n"
-    "  8  the ledger was busy (another writer); try again later\n";
+    "  8  the ledger was busy (another writer); try again later\n"
+    "  9  a large NAV move stopped the allocation (rebalance.max_nav_move):\n"
+    "     check prices and positions, then --accept-moves if it is real\n";
 
 const char *cli_exit_kind(int code)
 {
@@ -34,6 +38,7 @@ const char *cli_exit_kind(int code)
     case CAP_EXIT_PLUGIN: return "plugin";
     case CAP_EXIT_STORAGE: return "storage";
     case CAP_EXIT_BUSY: return "busy";
+    case CAP_EXIT_REVIEW: return "review";
     default: return "internal";
     }
 }

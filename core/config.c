@@ -73,6 +73,17 @@ static int loc_fail(cap_error *e, cap_exit code, const char *file, int line,
     return (int)code;
 }
 
+int config_fail(cap_error *e, const char *file, int line, int col,
+                const char *key, const char *fmt, ...)
+{
+    char what[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return loc_fail(e, CAP_EXIT_CONFIG, file, line, col, key, "%s", what);
+}
+
 static int oom(cap_error *e, const char *file)
 {
     return cap_fail(e, CAP_EXIT_INTERNAL, "%s: out of memory reading the configuration",
@@ -752,17 +763,19 @@ enum top_key {
     K_PRICES,
     K_POLICY,
     K_WEIGHTS,
+    K_REBALANCE,
     K_COUNT
 };
 
 static const char *const TOP_KEYS[K_COUNT] = {
     "master_portfolio_id", "currency", "minor_units", "portfolios",
     "plugin_dir", "storage", "prices", "policy", "portfolio_weights",
+    "rebalance",
 };
 
 #define TOP_KNOWN                                                           \
     "master_portfolio_id, currency, minor_units, portfolios, plugin_dir, "  \
-    "storage, prices, policy, portfolio_weights"
+    "storage, prices, policy, portfolio_weights, rebalance"
 
 typedef struct vctx {
     const char *file;
@@ -1162,6 +1175,9 @@ static int validate(vctx *v)
         case K_WEIGHTS:
             rc = v_short_form(v, i);
             break;
+        case K_REBALANCE:
+            rc = 0; /* amounts need minor_units: below */
+            break;
         default:
             rc = v_fail(v, root->key_lines[i], root->key_cols[i],
                         root->keys[i], "internal error: unclassified key");
@@ -1204,6 +1220,10 @@ static int validate(vctx *v)
                           c->minor_units);
         }
     }
+    if (v->at[K_REBALANCE] != SIZE_MAX &&
+        (rc = config_rebalance(v->file, root->items[v->at[K_REBALANCE]],
+                               c->minor_units, &c->rebalance, v->e)) != 0)
+        return rc;
     if (v->at[K_PORTFOLIOS] != SIZE_MAX) {
         const cfg_node *n = root->items[v->at[K_PORTFOLIOS]];
         for (size_t i = 0; i < c->n_portfolios; i++) {

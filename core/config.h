@@ -19,6 +19,8 @@
  *   portfolio_weights    the design's short form: a mapping id -> weight,
  *                        meaning policy {plugin: fixed_weight, options:
  *                        {weights: ...}}; refused together with policy
+ *   rebalance            the rebalance rules (config_rebalance.c,
+ *                        rules.h); optional, every rule off by default
  * Plugin options are checked against each plugin's declared options later,
  * by options_bind(), once the plugin is loaded.
  */
@@ -28,6 +30,7 @@
 #include <stddef.h>
 
 #include "error.h"
+#include "rules.h"
 
 typedef enum cfg_kind { CFG_SCALAR, CFG_MAP, CFG_SEQ } cfg_kind;
 
@@ -72,6 +75,7 @@ typedef struct capalloc_config {
      * one plugin (or the short form) and runs as the only stage. */
     struct policy_stage_cfg *stages;
     size_t n_stages;
+    rebalance_rules rebalance; /* all off unless the section sets them */
 } capalloc_config;
 
 /* One stage of a policy stack: `policy: [{plugin: X, options: {...},
@@ -110,6 +114,17 @@ void config_free(capalloc_config *c);
 /* Format "FILE:LINE:COL: " for a node into buf (for other modules). */
 void config_where(const capalloc_config *c, int line, int col, char *buf,
                   size_t len);
+
+/* A CAP_EXIT_CONFIG error "FILE:LINE:COL: key 'K': what" (for the
+ * sections parsed in their own files). */
+int config_fail(cap_error *e, const char *file, int line, int col,
+                const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+/* config_rebalance.c: the `rebalance:` section n into *out. 0 or
+ * CAP_EXIT_CONFIG with e naming the file, line and key. */
+int config_rebalance(const char *file, const cfg_node *n, int minor_units,
+                     rebalance_rules *out, cap_error *e);
 
 /* Minor units of a known ISO 4217 currency, or -1. */
 int currency_minor_units(const char *code);

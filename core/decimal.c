@@ -107,14 +107,30 @@ char *dec_format(capalloc_dec d, int min_places, char *buf, size_t len)
     uint64_t whole = mag / CAPALLOC_DEC_ONE;
     uint64_t frac = mag % CAPALLOC_DEC_ONE;
     frac /= (uint64_t)POW10[CAPALLOC_DEC_PLACES - places];
-    char fbuf[CAPALLOC_DEC_PLACES + 1];
-    for (int i = places - 1; i >= 0; i--) {
-        fbuf[i] = (char)('0' + frac % 10);
+    /* written backwards into t, digit by digit: no snprintf() (it was
+     * most of the cost of writing a run's record) */
+    char t[CAPALLOC_DEC_MAX_TEXT + 8];
+    char *p = t + sizeof t;
+    *--p = '\0';
+    for (int i = 0; i < places; i++) {
+        *--p = (char)('0' + frac % 10);
         frac /= 10;
     }
-    fbuf[places] = '\0';
-    snprintf(buf, len, "%s%llu%s%s", d.micros < 0 ? "-" : "",
-             (unsigned long long)whole, places > 0 ? "." : "", fbuf);
+    if (places > 0)
+        *--p = '.';
+    do {
+        *--p = (char)('0' + whole % 10);
+        whole /= 10;
+    } while (whole > 0);
+    if (d.micros < 0)
+        *--p = '-';
+    if (len > 0) {
+        size_t n = (size_t)(t + sizeof t - 1 - p);
+        if (n > len - 1)
+            n = len - 1; /* truncated as snprintf() would */
+        memcpy(buf, p, n);
+        buf[n] = '\0';
+    }
     return buf;
 }
 

@@ -222,7 +222,8 @@ int eng_retries_exhausted(engine *en, cap_error *e)
 /* ------------------------------------------------------------------------ */
 
 int engine_capital(engine *en, cap_action action, capalloc_dec amount,
-                   int dry_run, capital_result *r, cap_error *e)
+                   const char *reference, int dry_run, capital_result *r,
+                   cap_error *e)
 {
     char a[CAPALLOC_DEC_MAX_TEXT], b[CAPALLOC_DEC_MAX_TEXT];
     const capalloc_config *cfg = en->cfg;
@@ -241,6 +242,15 @@ int engine_capital(engine *en, cap_action action, capalloc_dec amount,
                         "(%d)",
                         dec_format(amount, 0, a, sizeof a), cfg->currency,
                         cfg->minor_units);
+    if (reference != NULL && flows_reference_valid(reference, e))
+        return e->code;
+    if (reference != NULL && !flows_storage_has_refs(en))
+        return cap_fail(e, CAP_EXIT_CONFIG,
+                        "storage '%s' keeps no references (it speaks ABI "
+                        "%u.%u, references need 1.2): nothing was written",
+                        en->storage->hdr->name,
+                        (unsigned)SP(en)->header.abi_major,
+                        (unsigned)SP(en)->header.abi_minor);
 
     for (int attempt = 1; attempt <= en->max_attempts; attempt++) {
         int rc = eng_begin(en, dry_run ? CAPALLOC_TXN_READ : CAPALLOC_TXN_WRITE, e);
@@ -248,8 +258,22 @@ int engine_capital(engine *en, cap_action action, capalloc_dec amount,
             continue;
         if (rc > 0)
             return rc;
+        if (reference != NULL &&
+            (rc = flows_reference_check(en, action, amount, reference, r,
+                                        e)) != 0) {
+            if (rc < 0)
+                continue;
+            if (rc == 1) { /* a repeat: nothing to write */
+                eng_rollback(en);
+                return 0;
+            }
+            return rc;
+        }
+        /* the master's book only: the movement's cost does not grow with
+         * the fund (a backend without read_cash reads the whole ledger) */
+        const char *master = cfg->master_id;
         ledger l = {0};
-        rc = read_ledger(en, &l, e);
+        rc = read_books(en, &master, 1, &l, e);
         if (rc < 0) {
             eng_rollback(en);
             continue;
@@ -273,10 +297,13 @@ int engine_capital(engine *en, cap_action action, capalloc_dec amount,
                 return cap_fail(e, CAP_EXIT_FUNDS,
                                 "insufficient funds: cannot withdraw %s %s, "
                                 "the master portfolio '%s' holds %s %s; "
-                                "nothing was written",
+                                "nothing was written (to have the next "
+                                "allocation raise it from the strategies, "
+                                "queue it: capalloc capital withdraw "
+                                "--queue %s)",
                                 CASH_FMT(amount, a), cfg->currency,
                                 cfg->master_id, CASH_FMT(r->before, b),
-                                cfg->currency);
+                                cfg->currency, CASH_FMT(amount, a));
             }
             dec_sub(r->before, amount, &r->after);
         }
@@ -290,10 +317,10 @@ int engine_capital(engine *en, cap_action action, capalloc_dec amount,
         capalloc_cash_row c = {cfg->master_id, r->after};
         capalloc_write_batch wb = {action == CAP_ADD ? "ADD" : "WITHDRAW",
                                    NULL, 0, cfg->currency, &t, 1, &c, 1,
-                                   NULL, 0, NULL};
+                                   NULL, 0, NULL, reference};
         rc = eng_write_commit(en, &wb, e);
-        if (rc == -1)
-            continue;
+        if (rc == -1 || (rc == -2 && reference != NULL))
+            continue; /* -2: booked meanwhile, the look-up will say so */
         if (rc == -2)
             return cap_fail(e, CAP_EXIT_STORAGE,
                             "storage refused the capital movement as a "

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "alloc.h"
+#include "rules.h"
 #include "capalloc_plugin.h"
 #include "config.h"
 #include "error.h"
@@ -30,6 +31,14 @@ typedef struct engine {
                                (ABI 1.1: read_history, read_run) */
     struct policy_stack *stack; /* the policy's stages (policy_stack.h);
                                    policy is its first */
+    /* Strategies whose NAV the operator accepts even when it is negative,
+     * or zero while they hold positions (alloc.h rule 6; `allocate
+     * --accept-nav`): set by the caller before engine_allocate or
+     * engine_status, which refuse (CAP_EXIT_USAGE) an id that is not a
+     * strategy. Borrowed; NULL when n_accept_nav is 0. */
+    const char *const *accept_nav;
+    size_t n_accept_nav;
+    int accept_moves;       /* allocate --accept-moves (run_guard.c) */
 } engine;
 
 /* Find and load the config (see config_find), start the three plugins. */
@@ -44,13 +53,23 @@ typedef struct capital_result {
     capalloc_dec before;
     capalloc_dec after;
     int dry_run;
+    /* With a reference: 1 when it was already booked, the same action and
+     * amount (nothing written; before/after are not set), with the run
+     * that booked it. */
+    int repeat;
+    int64_t ref_run_id;
+    char ref_created_at[32];
 } capital_result;
 
 /* ADD or WITHDRAW amount on the master. amount must be > 0 and in whole
  * minor units (else CAP_EXIT_USAGE); a withdrawal above the balance is
- * refused with CAP_EXIT_FUNDS and nothing written. */
+ * refused with CAP_EXIT_FUNDS and nothing written. reference (NULL: none)
+ * is the investor-side transaction id (see flows.c): a repeat is a no-op
+ * (r->repeat), the same reference with another action or amount is
+ * refused (CAP_EXIT_USAGE). */
 int engine_capital(engine *en, cap_action action, capalloc_dec amount,
-                   int dry_run, capital_result *r, cap_error *e);
+                   const char *reference, int dry_run, capital_result *r,
+                   cap_error *e);
 
 typedef struct ticker_price {
     char *ticker;
@@ -58,6 +77,19 @@ typedef struct ticker_price {
     int64_t as_of;
     uint32_t flags;
 } ticker_price;
+
+/* A large NAV move the operator accepted (run_guard.c). */
+typedef struct guard_move {
+    const char *id;     /* borrowed from the report's strategies */
+    capalloc_dec then, now, ratio;
+} guard_move;
+
+/* An open redemption as a run sees it (flows.c). */
+typedef struct red_pay {
+    int64_t id;
+    capalloc_dec owed;  /* amount - paid before the run */
+    capalloc_dec pay;   /* what the run pays (0 <= pay <= owed) */
+} red_pay;
 
 typedef struct alloc_report {
     char run_date[16];
@@ -80,11 +112,26 @@ typedef struct alloc_report {
                                     as recorded with a real run */
     struct stage_result *stages; /* what each policy stage did (owned) */
     size_t n_stages;
+    int rules_on;                /* the rebalance rules ran (run_rules.c) */
+    rule_effect *effects;        /* when rules_on: effects[i] for
+                                    strategies[i] */
+    rules_summary rules;         /* when rules_on */
+    red_pay *reds;               /* open redemptions, oldest first */
+    size_t n_reds;
+    capalloc_dec queued;         /* sum of reds[].owed */
+    capalloc_dec paid_out;       /* sum of reds[].pay: paid by the run as a
+                                    WITHDRAW in its transaction */
+    guard_move *accepted;        /* large moves run with --accept-moves */
+    size_t n_accepted;
 } alloc_report;
 
 /* The daily allocation for run_date (YYYY-MM-DD). A date that already ran
  * makes no transfers (r->already_ran) unless force. dry_run computes the
- * plan in a read transaction and writes nothing. */
+ * plan in a read transaction and writes nothing. Positions the run cannot
+ * value - a negative quantity, a value beyond range, a strategy's NAV <= 0
+ * not in accept_nav - fail it with CAP_EXIT_PRICE before any write, naming
+ * the portfolio (README "Data other systems write"); the master's
+ * positions count in total equity; an unknown portfolio's are a warning. */
 int engine_allocate(engine *en, const char *run_date, int force, int dry_run,
                     alloc_report *r, cap_error *e);
 
@@ -93,6 +140,39 @@ int engine_status(engine *en, const char *run_date, alloc_report *r,
                   cap_error *e);
 
 void alloc_report_free(alloc_report *r);
+
+/* ---- queued redemptions (flows.c) ------------------------------------ */
+
+typedef struct redemption_row {
+    int64_t id;
+    capalloc_redemption_state state;
+    capalloc_dec amount, paid;
+    char *reference;             /* owned, or NULL */
+    char queued_at[32], updated_at[32];
+} redemption_row;
+
+typedef struct redemption_list {
+    redemption_row *rows;
+    size_t n, cap;
+    int repeat;                  /* queue: the reference was already queued
+                                    with this amount; nothing written */
+} redemption_list;
+
+/* Queue a withdrawal of amount for the next allocation (reference: NULL
+ * or the investor's; a repeat with the same amount is a no-op, another
+ * amount is refused). l gets the queued redemption. dry_run writes
+ * nothing. For these three calls, free l with redemption_list_free also
+ * after a failure. */
+int engine_redemption_queue(engine *en, capalloc_dec amount,
+                            const char *reference, int dry_run,
+                            redemption_list *l, cap_error *e);
+/* Every redemption (open_only: the queued ones), oldest first. */
+int engine_redemptions(engine *en, int open_only, redemption_list *l,
+                       cap_error *e);
+/* Cancel an open redemption; l gets it as it was. */
+int engine_redemption_cancel(engine *en, int64_t id, redemption_list *l,
+                             cap_error *e);
+void redemption_list_free(redemption_list *l);
 
 /* ---- the fund's memory (record.c) ------------------------------------ */
 

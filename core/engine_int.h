@@ -25,14 +25,19 @@
     ((n) < (cap) ? 0                                                         \
                  : grow_array((void **)&(ptr), &(cap), sizeof *(ptr)))
 
+/* The ledger's strings, each stored once (run_read.c): a fund of 1M
+ * positions holds 10,000 portfolio ids and 5,000 tickers, not 2M copies. */
+typedef struct str_pool str_pool;
+
+/* Row strings point into the ledger's pool: never freed one by one. */
 typedef struct cash_row {
-    char *id;
+    const char *id;
     capalloc_dec cash;
 } cash_row;
 
 typedef struct pos_row {
-    char *id;
-    char *ticker;
+    const char *id;
+    const char *ticker;
     capalloc_dec qty;
 } pos_row;
 
@@ -41,13 +46,27 @@ typedef struct ledger {
     size_t n_cash, cap_cash;
     pos_row *pos;
     size_t n_pos, cap_pos;
+    str_pool *pool;
 } ledger;
 
+/* Every price fetched by the run's attempts. p[0..n_used): the tickers
+ * the last valuation used (held by the master or a strategy), sorted;
+ * p[n_used..n): the others (an unknown portfolio's, or held no longer),
+ * sorted: kept so a retry asks no ticker twice, out of the record. */
 typedef struct price_cache {
-    ticker_price *p; /* sorted by ticker */
-    size_t n;
+    ticker_price *p;
+    size_t n, n_used;
     size_t requests;
+    /* Optional tickers (an unknown portfolio's) the source had no price
+     * for, sorted, owned: not asked again by a later valuation of the same
+     * run (a real run values the fund twice: before the policy and under
+     * the write lock). */
+    char **absent;
+    size_t n_absent;
 } price_cache;
+
+/* Free what pc owns besides the prices handed to the report. */
+void price_cache_free_absent(price_cache *pc);
 
 typedef struct batch_buf {
     capalloc_trade *trades;
@@ -111,26 +130,37 @@ void warn_unknown_books(engine *en, const ledger *l, const alloc_strategy *s,
                         size_t n);
 void ledger_free(ledger *l);
 int read_ledger(engine *en, ledger *l, cap_error *e);
+/* Only the cash rows of ids[0..n) (read_cash, ABI 1.1; locked in a write
+ * transaction), or the whole ledger from a backend without read_cash.
+ * Returns like read_ledger. */
+int read_books(engine *en, const char *const *ids, size_t n, ledger *l,
+               cap_error *e);
 const cash_row *find_cash(const ledger *l, const char *id);
 int strategy_ids(engine *en, const char ***ids_out, size_t *n_out,
                  cap_error *e);
 
 /* run_value.c */
 const ticker_price *cache_find(const price_cache *c, const char *t);
+/* Refuses negative quantities and values beyond range (CAP_EXIT_PRICE,
+ * naming the row); warns about positions of portfolios the configuration
+ * does not name (not counted). */
 int value_fund(engine *en, const ledger *l, alloc_strategy *s, size_t n,
-               price_cache *pc, cap_error *e);
+               capalloc_dec *master_positions, price_cache *pc, cap_error *e);
 
 /* run_policy.c */
 /* Run the policy stack on r's strategies (r->context set): their weights,
- * and what each stage did in r->stages. */
+ * and what each stage did in r->stages. r->strategies[i].total and equity
+ * (master cash + the master's positions + every strategy's total) as
+ * alloc_equity computed them. */
 int policy_weights(engine *en, const char *run_date, capalloc_dec master_cash,
-                   alloc_report *r, const capalloc_history *hist,
-                   cap_error *e);
+                   capalloc_dec equity, alloc_report *r,
+                   const capalloc_history *hist, cap_error *e);
 
-/* The policy's inputs as bytes (master cash; each strategy's id, cash,
- * positions value and history), to tell whether a later read of the
- * ledger saw the same fund. *buf malloc'd. 0 or -1 (out of memory). */
-int policy_inputs(capalloc_dec master_cash, const alloc_strategy *s, size_t n,
+/* The policy's inputs as bytes (master cash, total equity; each strategy's
+ * id, cash, positions value and history), to tell whether a later read of
+ * the ledger saw the same fund. *buf malloc'd. 0 or -1 (out of memory). */
+int policy_inputs(capalloc_dec master_cash, capalloc_dec equity,
+                  const alloc_strategy *s, size_t n,
                   const capalloc_history *h, unsigned char **buf, size_t *len);
 
 /* run_plan.c */
@@ -157,5 +187,46 @@ typedef struct record_buf {
  * record to write. 0 or an exit code. */
 int plan_record(engine *en, alloc_report *r, record_buf *rb, cap_error *e);
 void record_buf_free(record_buf *rb);
+
+/* run_rules.c: the rebalance rules' step (rules.h). run_rules_weights
+ * after the policy (sets r->rules_on, the buffer's weights),
+ * run_rules_apply after alloc_compute; 0 or an exit code. run_rules_json:
+ * the explanation's "rebalance" object (a new reference), NULL when the
+ * rules are off or out of memory. */
+int run_rules_weights(engine *en, alloc_report *r, cap_error *e);
+int run_rules_apply(engine *en, alloc_report *r, capalloc_dec master_cash,
+                    cap_error *e);
+struct json_t *run_rules_json(const engine *en, const alloc_report *r);
+/* The explanation's "redemptions" object: queued, paid, each payment. */
+struct json_t *run_redemptions_json(const engine *en, const alloc_report *r);
+
+/* run_guard.c: stop the run on a large NAV move (see there). In the run's
+ * transaction after valuing: 0 (r->accepted filled under
+ * en->accept_moves), -1 retry, or an exit code (CAP_EXIT_REVIEW), rolled
+ * back. run_guard_json: the accepted moves, for the explanation. */
+int guard_large_moves(engine *en, const char *run_date, const ledger *l,
+                      alloc_report *r, const price_cache *pc, cap_error *e);
+struct json_t *run_guard_json(const engine *en, const alloc_report *r);
+
+/* flows.c: capital references. flows_reference_valid: 0 or
+ * CAP_EXIT_USAGE. flows_storage_has_refs: the backend keeps references
+ * (ABI 1.2). flows_reference_check, in the movement's WRITE transaction:
+ * 0 when ref is not booked yet, 1 for a repeat (r->repeat set; the
+ * transaction stays open), -1 to retry, or an exit code (rolled back). */
+int flows_reference_valid(const char *ref, cap_error *e);
+int flows_storage_has_refs(const engine *en);
+int flows_reference_check(engine *en, cap_action action, capalloc_dec amount,
+                          const char *ref, capital_result *r, cap_error *e);
+/* flows.c: queued redemptions in the allocation. flows_read_open, in the
+ * run's transaction after the ledger: r->reds and r->queued (0, -1 retry,
+ * or an exit code, rolled back). flows_plan_payout: what the run pays,
+ * oldest first (the partial payout rule, flows.c). flows_write_with_payout:
+ * write alloc, the payments and their WITHDRAW batch, and commit; returns
+ * like eng_write_commit. */
+int flows_storage_has_redemptions(const engine *en);
+int flows_read_open(engine *en, alloc_report *r, cap_error *e);
+void flows_plan_payout(alloc_report *r);
+int flows_write_with_payout(engine *en, const capalloc_write_batch *alloc,
+                            const alloc_report *r, cap_error *e);
 
 #endif

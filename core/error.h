@@ -14,10 +14,14 @@ typedef enum cap_exit {
     CAP_EXIT_USAGE = 2,        /* bad command line (unknown flag, bad amount) */
     CAP_EXIT_CONFIG = 3,       /* bad or missing configuration */
     CAP_EXIT_FUNDS = 4,        /* insufficient funds (withdrawal over balance) */
-    CAP_EXIT_PRICE = 5,        /* a held ticker has no price */
+    CAP_EXIT_PRICE = 5,        /* a held ticker has no price, or the ledger's
+                                  positions cannot be valued (a short, an
+                                  overflow, a NAV <= 0 not accepted) */
     CAP_EXIT_PLUGIN = 6,       /* a plugin failed to load or failed at run time */
     CAP_EXIT_STORAGE = 7,      /* the ledger could not be read or written */
-    CAP_EXIT_BUSY = 8          /* another writer held the ledger too long; retry */
+    CAP_EXIT_BUSY = 8,         /* another writer held the ledger too long; retry */
+    CAP_EXIT_REVIEW = 9        /* a large NAV move stopped the run: an
+                                  operator looks, then --accept-moves */
 } cap_exit;
 
 typedef struct cap_error {

@@ -39,8 +39,11 @@ int engine_import_positions(engine *en, const char *csv_path, int dry_run,
         rc = eng_begin(en, CAPALLOC_TXN_WRITE, e);
         if (rc != 0)
             continue;
+        /* the books of the imported portfolios only (read_cash), not
+         * every position of the ledger */
         ledger l = {0};
-        rc = read_ledger(en, &l, e);
+        rc = read_books(en, (const char *const *)pc.portfolios,
+                        pc.n_portfolios, &l, e);
         if (rc < 0)
             eng_rollback(en);
         if (rc != 0)
@@ -60,7 +63,7 @@ int engine_import_positions(engine *en, const char *csv_path, int dry_run,
         }
         capalloc_write_batch wb = {"IMPORT", NULL, 0, en->cfg->currency,
                                    NULL, 0, b.cash, b.n_cash,
-                                   pc.rows, pc.n, NULL};
+                                   pc.rows, pc.n, NULL, NULL};
         rc = eng_write_commit(en, &wb, e);
         batch_free(&b);
         if (rc == -2)

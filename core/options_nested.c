@@ -1,5 +1,5 @@
 /*
- * options_nested.c - structured plugin options (ABI 1.1): a RECORD (a
+ * options_nested.c - structured plugin options (ABI 1.2): a RECORD (a
  * mapping of declared fields, e.g. `reentry: {drawdown: 0.02, runs: 5}`)
  * and a RECORD_LIST (a sequence of them, e.g. ladder steps), their fields
  * declared as "OPTION.FIELD" entries of the plugin's option array.

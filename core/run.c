@@ -35,7 +35,18 @@ void alloc_report_free(alloc_report *r)
     free(r->detail_json);
     stage_results_free(r->stages, r->n_stages);
     free(r->stages);
+    free(r->effects);
+    free(r->reds);
+    free(r->accepted);
     memset(r, 0, sizeof *r);
+}
+
+static int nav_accepted(const engine *en, const char *id)
+{
+    for (size_t k = 0; k < en->n_accept_nav; k++)
+        if (strcmp(en->accept_nav[k], id) == 0)
+            return 1;
+    return 0;
 }
 
 /* A real run asks the policy stack in a read transaction first (PHASE_
@@ -64,11 +75,13 @@ static void memo_clear(policy_memo *m)
  * inputs are those the policy saw (the weights are then set), 0 when not,
  * -1 out of memory. */
 static int memo_use(run_phase phase, policy_memo *m, capalloc_dec master_cash,
-                    alloc_report *r, const capalloc_history *h)
+                    capalloc_dec equity, alloc_report *r,
+                    const capalloc_history *h)
 {
     unsigned char *in;
     size_t len;
-    if (policy_inputs(master_cash, r->strategies, r->n, h, &in, &len) != 0)
+    if (policy_inputs(master_cash, equity, r->strategies, r->n, h, &in,
+                      &len) != 0)
         return -1;
     if (phase == PHASE_POLICY) {
         memo_clear(m);
@@ -136,6 +149,10 @@ static int allocate_once(engine *en, const char *run_date, int force,
     }
     const cash_row *mr = find_cash(&l, cfg->master_id);
     capalloc_dec master_cash = mr ? mr->cash : DEC_ZERO;
+    if ((rc = flows_read_open(en, r, e)) != 0) {
+        ledger_free(&l);
+        return rc;
+    }
     warn_unknown_books(en, &l, r->strategies, r->n);
     run_history rh;
     rc = read_run_history(en, run_date, r->strategies, r->n, &rh, e);
@@ -149,9 +166,24 @@ static int allocate_once(engine *en, const char *run_date, int force,
     r->context = !dry_run     ? CAPALLOC_CALL_RUN
                  : check_run ? CAPALLOC_CALL_DRY_RUN
                              : CAPALLOC_CALL_STATUS;
-    rc = value_fund(en, &l, r->strategies, r->n, pc, e);
+    alloc_master m = {master_cash, DEC_ZERO};
+    capalloc_dec equity = DEC_ZERO;
+    rc = value_fund(en, &l, r->strategies, r->n, &m.positions_value, pc, e);
+    for (size_t i = 0; rc == 0 && i < r->n; i++)
+        r->strategies[i].nav_accepted = nav_accepted(en, r->strategies[i].id);
+    /* the guard runs in every phase: before a slow policy, and again under
+     * the write lock on what is then applied */
+    if (rc == 0 && check_run &&
+        (rc = guard_large_moves(en, run_date, &l, r, pc, e)) != 0) {
+        run_history_free(&rh);
+        ledger_free(&l);
+        return rc;
+    }
+    if (rc == 0)
+        rc = alloc_equity(m, r->strategies, r->n, cfg->minor_units, &equity,
+                          e);
     if (rc == 0 && phase == PHASE_APPLY) {
-        int same = memo_use(phase, memo, master_cash, r, rh.h);
+        int same = memo_use(phase, memo, master_cash, equity, r, rh.h);
         if (same <= 0) {
             /* another writer changed the fund since the policy ran */
             run_history_free(&rh);
@@ -160,10 +192,12 @@ static int allocate_once(engine *en, const char *run_date, int force,
             return same < 0 ? eng_oom(e) : -1;
         }
     } else if (rc == 0) {
-        rc = policy_weights(en, run_date, master_cash, r, rh.h, e);
+        rc = policy_weights(en, run_date, master_cash, equity, r, rh.h, e);
     }
     if (rc == 0 && phase == PHASE_POLICY) {
-        rc = memo_use(phase, memo, master_cash, r, rh.h) < 0 ? eng_oom(e) : 0;
+        rc = memo_use(phase, memo, master_cash, equity, r, rh.h) < 0
+                 ? eng_oom(e)
+                 : 0;
         run_history_free(&rh);
         ledger_free(&l);
         eng_rollback(en);
@@ -171,8 +205,14 @@ static int allocate_once(engine *en, const char *run_date, int force,
     }
     run_history_free(&rh);
     if (rc == 0)
-        rc = alloc_compute(master_cash, r->strategies, r->n, cfg->minor_units,
+        rc = run_rules_weights(en, r, e);
+    if (rc == 0)
+        rc = alloc_compute(m, r->strategies, r->n, cfg->minor_units,
                            &r->totals, e);
+    if (rc == 0)
+        rc = run_rules_apply(en, r, master_cash, e);
+    if (rc == 0)
+        flows_plan_payout(r);
     if (rc != 0) {
         ledger_free(&l);
         eng_rollback(en);
@@ -189,7 +229,7 @@ static int allocate_once(engine *en, const char *run_date, int force,
     ledger_free(&l);
 
     r->prices = pc->p; /* the prices used, for the record (plan() keeps them) */
-    r->n_prices = pc->n;
+    r->n_prices = pc->n_used;
     record_buf rb;
     rc = plan_record(en, r, dry_run ? NULL : &rb, e);
     if (rc != 0 || dry_run) {
@@ -208,8 +248,9 @@ static int allocate_once(engine *en, const char *run_date, int force,
     capalloc_write_batch wb = {"ALLOCATE", run_date, force && found,
                                cfg->currency,
                                b.trades, b.n_trades, b.cash, b.n_cash,
-                               NULL, 0, en->memory ? &rb.rec : NULL};
-    rc = eng_write_commit(en, &wb, e);
+                               NULL, 0, en->memory ? &rb.rec : NULL, NULL};
+    rc = r->paid_out.micros > 0 ? flows_write_with_payout(en, &wb, r, e)
+                                : eng_write_commit(en, &wb, e);
     batch_free(&b);
     record_buf_free(&rb);
     return rc;
@@ -251,6 +292,19 @@ static int plan(engine *en, const char *run_date, int force, int dry_run,
     }
     r->n = n;
     free(ids);
+    /* --accept-nav names strategies: a typo must not pass unnoticed */
+    for (size_t k = 0; k < en->n_accept_nav; k++) {
+        size_t i = 0;
+        while (i < n && strcmp(r->strategies[i].id, en->accept_nav[k]) != 0)
+            i++;
+        if (i == n) {
+            alloc_report_free(r);
+            return cap_fail(e, CAP_EXIT_USAGE,
+                            "--accept-nav: '%s' is not a strategy "
+                            "portfolio of %s",
+                            en->accept_nav[k], en->cfg->path);
+        }
+    }
 
     price_cache pc = {0};
     policy_memo memo = {0};
@@ -276,8 +330,12 @@ static int plan(engine *en, const char *run_date, int force, int dry_run,
     memo_clear(&memo);
     if (rc < 0)
         rc = eng_retries_exhausted(en, e);
+    /* the report keeps the prices used; the others go */
+    for (size_t i = pc.n_used; i < pc.n; i++)
+        free(pc.p[i].ticker);
+    price_cache_free_absent(&pc);
     r->prices = pc.p;
-    r->n_prices = pc.n;
+    r->n_prices = pc.n_used;
     r->price_requests = pc.requests;
     return rc;
 }

@@ -206,14 +206,23 @@ static char *explain_json(const engine *en, const alloc_report *r)
     int mu = cfg->minor_units;
     json_t *root = json_object(), *policy = json_object(),
            *stages = json_array(), *totals = json_object(),
-           *books = json_array(), *hist = json_object();
+           *books = json_array(), *hist = json_object(),
+           *accepted = json_array();
     int bad = root == NULL || policy == NULL || stages == NULL ||
-              totals == NULL ||
-              books == NULL || hist == NULL;
+              totals == NULL || books == NULL || hist == NULL ||
+              accepted == NULL;
     const cfg_node *opts = pol->pc->options; /* the first stage's */
+    /* every stage's weights: the last stage's are the policy's own, before
+     * the rebalance rules (their effects: the "rebalance" section) */
     bad = bad || stages_json(en, r, stages) != 0;
     for (size_t i = 0; !bad && i < r->n_new_books; i++)
         bad = json_array_append_new(books, jstr(r->new_books[i])) != 0;
+    /* the --accept-nav the run's NAVs needed (alloc.h rule 6) */
+    for (size_t i = 0; !bad && i < r->n; i++) {
+        const alloc_strategy *s = &r->strategies[i];
+        if (s->nav_accepted && alloc_nav_needs_accept(s))
+            bad = json_array_append_new(accepted, jstr(s->id)) != 0;
+    }
     const alloc_totals *t = &r->totals;
     bad = bad ||
           json_object_set_new(policy, "plugin", jstr(pol->hdr->name)) ||
@@ -227,6 +236,8 @@ static char *explain_json(const engine *en, const alloc_report *r)
           json_object_set_new(hist, "recorded", json_boolean(en->memory)) ||
           json_object_set_new(totals, "total_equity",
                               jdec(t->total_equity, mu)) ||
+          json_object_set_new(totals, "master_positions",
+                              jdec(t->master_positions, mu)) ||
           json_object_set_new(totals, "master_before",
                               jdec(t->master_before, mu)) ||
           json_object_set_new(totals, "master_after",
@@ -249,7 +260,14 @@ static char *explain_json(const engine *en, const alloc_report *r)
           json_object_set_new(root, "stages", stages) ||
           json_object_set_new(root, "history", hist) ||
           json_object_set_new(root, "totals", totals) ||
-          json_object_set_new(root, "new_books", books);
+          json_object_set_new(root, "new_books", books) ||
+          json_object_set_new(root, "accepted_nav", accepted) ||
+          (r->rules_on &&
+           json_object_set_new(root, "rebalance", run_rules_json(en, r))) ||
+          (r->n_reds > 0 &&
+           json_object_set_new(root, "redemptions", run_redemptions_json(en, r))) ||
+          (r->n_accepted > 0 &&
+           json_object_set_new(root, "accepted_moves", run_guard_json(en, r)));
     char *out = bad ? NULL
                     : json_dumps(root, JSON_PRESERVE_ORDER | JSON_COMPACT);
     if (bad) {
@@ -291,9 +309,11 @@ int plan_record(engine *en, alloc_report *r, record_buf *rb, cap_error *e)
         dec_add(wsum, r->strategies[i].weight, &wsum); /* <= 1: checked */
     dec_sub(dec_from_int(1), wsum, &reserve);
     dec_sub(t->master_after, t->master_before, &moved);
+    capalloc_dec master_nav; /* fits: part of total equity */
+    dec_add(t->master_before, t->master_positions, &master_nav);
     rb->v[0] = (capalloc_valuation){0, r->run_date, en->cfg->master_id,
                                     CAPALLOC_VAL_MASTER, t->master_before,
-                                    DEC_ZERO, t->master_before, reserve,
+                                    t->master_positions, master_nav, reserve,
                                     t->master_after, moved, DEC_ZERO};
     for (size_t i = 0; i < r->n; i++) {
         const alloc_strategy *s = &r->strategies[i];

@@ -18,8 +18,8 @@
  * (ABI 1.1 fields: a policy built against the 1.0 header never reads
  * them). */
 int policy_weights(engine *en, const char *run_date, capalloc_dec master_cash,
-                   alloc_report *r, const capalloc_history *hist,
-                   cap_error *e)
+                   capalloc_dec equity, alloc_report *r,
+                   const capalloc_history *hist, cap_error *e)
 {
     alloc_strategy *s = r->strategies;
     size_t n = r->n;
@@ -36,18 +36,11 @@ int policy_weights(engine *en, const char *run_date, capalloc_dec master_cash,
         return eng_oom(e);
     }
     r->n_stages = ps->n;
-    capalloc_dec equity = master_cash;
     for (size_t i = 0; i < n; i++) {
         v[i].id = s[i].id;
         v[i].cash = s[i].cash;
         v[i].positions_value = s[i].positions_value;
-        if (dec_add(s[i].cash, s[i].positions_value, &v[i].total) ||
-            dec_add(equity, v[i].total, &equity)) {
-            free(v);
-            free(w);
-            return cap_fail(e, CAP_EXIT_INTERNAL,
-                            "arithmetic overflow computing total equity");
-        }
+        v[i].total = s[i].total;
     }
     capalloc_snapshot snap = {en->cfg->master_id, en->cfg->currency, run_date,
                               master_cash, equity, n, v, NULL,
@@ -80,7 +73,8 @@ static int put(unsigned char **buf, size_t *len, size_t *cap, const void *p,
     return 0;
 }
 
-int policy_inputs(capalloc_dec master_cash, const alloc_strategy *s, size_t n,
+int policy_inputs(capalloc_dec master_cash, capalloc_dec equity,
+                  const alloc_strategy *s, size_t n,
                   const capalloc_history *h, unsigned char **buf, size_t *len)
 {
     size_t cap = 0;
@@ -88,6 +82,7 @@ int policy_inputs(capalloc_dec master_cash, const alloc_strategy *s, size_t n,
     *buf = NULL;
     *len = 0;
     bad |= put(buf, len, &cap, &master_cash, sizeof master_cash);
+    bad |= put(buf, len, &cap, &equity, sizeof equity);
     for (size_t i = 0; i < n && !bad; i++) {
         bad |= put(buf, len, &cap, s[i].id, strlen(s[i].id) + 1);
         bad |= put(buf, len, &cap, &s[i].cash, sizeof s[i].cash);

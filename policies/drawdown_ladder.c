@@ -87,7 +87,7 @@ static capalloc_status dl_create(const capalloc_host *host,
     st.host = host;
     if (!CAPALLOC_HAS_FIELD(host->struct_size, capalloc_host,
                             opt_list_count)) {
-        host->set_error(err, NULL, "needs a capalloc of ABI 1.1 or later");
+        host->set_error(err, NULL, "needs a capalloc of ABI 1.2 or later");
         return CAPALLOC_ERR_INVALID;
     }
     size_t n = host->opt_list_count(opts, "steps");

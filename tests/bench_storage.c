@@ -2,15 +2,24 @@
  * bench_storage.c - storage benchmark (NOT a test: `make bench` runs it).
  *
  * Builds a synthetic fund in a temporary directory: S strategies, P
- * positions spread over T tickers (with prices), capital in the master;
- * then times one allocation run with the real capalloc binary on each
- * backend and prints, per run: wall time, round trips (postgres) or
- * statements (sqlite) of the run's transaction as the plugin logs them at
- * debug level (-vv), and the peak memory of the capalloc process
- * (getrusage ru_maxrss via wait4).
+ * positions spread over T tickers (with prices), capital in the master,
+ * the date's first allocation; then, per backend and size, prints:
+ *   alloc_s / floor_s / ratio  a forced allocation by the real capalloc
+ *           binary against the floor (bench_floor.c: the same job with
+ *           the least database work), run alternately in pairs at prices
+ *           that alternate from pair to pair (every run moves cash): the
+ *           medians of the times and of the pairs' ratios;
+ *   trips   round trips (postgres) or statements (sqlite) of capalloc's
+ *           transaction as the plugin logs them (-vv), and of the floor's;
+ *   add_s   `capital add` (median of 3) and its trips;
+ *   maxrss  the allocation's peak memory (getrusage ru_maxrss via wait4),
+ *           and per position.
+ * Before the table, config load with 10,000 and 100,000 weights (in a
+ * child: config_load and the policy started); after it, per backend,
+ * capital add at the smallest size against the largest.
  *
- *   bench_storage [-b sqlite|postgres|both] [-s 10,100,1000]
- *                 [-p POSITIONS-PER-STRATEGY] [-t TICKERS] [-y]
+ *   bench_storage [-b sqlite|postgres|both] [-s 10,100,1000,10000]
+ *                 [-p POSITIONS-PER-STRATEGY] [-t TICKERS] [-r PAIRS] [-y]
  *
  * -y, a year of history (the run's record, ABI 1.1): after the first run,
  * 251 more days of allocation runs with their records (a valuation of the
@@ -30,8 +39,9 @@
  * postgres uses the PG* environment (e.g. under `tests/pg-cluster run`);
  * each run's schema bench_<strategies>_<pid> is dropped afterwards (DROP
  * SCHEMA ... CASCADE), also when the run failed.
- * Defaults: both backends, 10/100/1000 strategies, 100 positions each
- * (1000 strategies: 100,000 positions), 5,000 tickers.
+ * Defaults: both backends, 10/100/1000/10000 strategies (-y: 1000), 100
+ * positions each (10,000 strategies: 1M positions), 5,000 tickers, 5
+ * pairs.
  * Timing uses a double of seconds: it is a measurement, not money.
  */
 #define _DEFAULT_SOURCE
@@ -53,6 +63,7 @@
 #include <sqlite3.h>
 #endif
 
+#include "bench_floor.h"
 #include "config.h"
 #include "decimal.h"
 #include "loader.h"
@@ -241,6 +252,82 @@ static int bench(const char *backend, int strategies, int per, int tickers)
     return rc;
 }
 
+/* The prices file of pair r: every price moves by r % 2 x 0.37, so each
+ * measured run really moves cash (a forced run at unchanged prices would
+ * find every strategy on target). */
+static void write_prices(int tickers, int r)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/prices.csv", dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        die(path);
+    fprintf(f, "ticker,price\n");
+    for (int t = 0; t < tickers; t++)
+        fprintf(f, "T%05d,%d.%02d\n", t, 10 + t % 490 + (r % 2),
+                (t % 100 + (r % 2) * 37) % 100);
+    if (fclose(f) != 0)
+        die(path);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* The floor's run in a child process (so it pays for its own start,
+ * connection and prices file, as capalloc does): wall seconds, trips. */
+static int run_floor(const char *backend, const char *schema, int strategies,
+                     double *wall, long *trips)
+{
+    char ledger[300], prices[300], path[300];
+    snprintf(ledger, sizeof ledger, "%s/fund.db", dir);
+    snprintf(prices, sizeof prices, "%s/prices.csv", dir);
+    snprintf(path, sizeof path, "%s/floor", dir);
+    fflush(stdout);
+    fflush(stderr);
+    double t0 = now();
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork");
+    if (pid == 0) {
+        long n = 0;
+        int rc = floor_run(backend,
+                           strcmp(backend, "postgres") == 0 ? schema : ledger,
+                           prices, strategies, "2025-01-02", &n);
+        FILE *f = fopen(path, "w");
+        if (f == NULL || fprintf(f, "%ld\n", n) < 0 || fclose(f) != 0)
+            _exit(5);
+        _exit(rc == 0 ? 0 : 4);
+    }
+    int status;
+    if (waitpid(pid, &status, 0) != pid)
+        die("waitpid");
+    *wall = now() - t0;
+    FILE *f = fopen(path, "r");
+    int ok = f && fscanf(f, "%ld", trips) == 1;
+    if (f)
+        fclose(f);
+    return ok && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
+
+static int pairs = 5;
+
+/* Per backend, for the size-independence summary: capital add at the
+ * smallest and the largest size. */
+typedef struct add_seen {
+    int s_small, s_large;
+    double small, large;
+} add_seen;
+static add_seen adds[2];
+
 static int bench_in(const char *backend, int strategies, int per,
                     int tickers, const char *schema)
 {
@@ -250,43 +337,148 @@ static int bench_in(const char *backend, int strategies, int per,
     const char *imp[] = {CAPALLOC_BIN, "positions", "import", "positions.csv",
                          NULL};
     const char *alloc[] = {CAPALLOC_BIN, "-vv", "allocate", "--date",
-                           "2025-01-02", "--allow-past-date", NULL};
-    double wall = 0, wall2 = 0;
-    long rss = 0, rss2 = 0;
+                           "2025-01-02", "--allow-past-date", NULL, NULL};
     int rc;
-    if ((rc = run(add, NULL, NULL)) != 0 || (rc = run(imp, NULL, NULL)) != 0) {
+    /* setup, unmeasured: capital, positions, the date's first run (every
+     * strategy's book opened) */
+    if ((rc = run(add, NULL, NULL)) != 0 || (rc = run(imp, NULL, NULL)) != 0 ||
+        (rc = run(alloc, NULL, NULL)) != 0) {
         fprintf(stderr, "bench_storage: %s setup failed (exit %d)\n", backend,
                 rc);
         show_err();
         return 1;
     }
-    if ((rc = run(alloc, &wall, &rss)) != 0) {
-        fprintf(stderr, "bench_storage: %s allocate failed (exit %d)\n",
-                backend, rc);
-        show_err();
-        return 1;
-    }
+    alloc[6] = "--force";
+
+    /* capalloc and the floor alternately, at alternating prices; the
+     * pair's order alternates too */
+    double ratio[64], cap[64], flo[64];
+    long rss = 0, n = -1, fn = -1;
     char unit[32] = "?";
-    long n = trips(unit, sizeof unit);
-    /* a second date after new capital: every book exists now, and every
-     * strategy gets a transfer again */
-    const char *add2[] = {CAPALLOC_BIN, "capital", "add", "12345.67", NULL};
-    if ((rc = run(add2, NULL, NULL)) != 0) {
-        show_err();
-        return 1;
+    for (int r = 0; r < pairs; r++) {
+        write_prices(tickers, r + 1);
+        for (int k = 0; k < 2; k++) {
+            if ((k == 0) == (r % 2 == 0)) {
+                long rss1 = 0;
+                if ((rc = run(alloc, &cap[r], &rss1)) != 0) {
+                    fprintf(stderr, "bench_storage: %s allocate failed "
+                                    "(exit %d)\n", backend, rc);
+                    show_err();
+                    return 1;
+                }
+                if (rss1 > rss)
+                    rss = rss1;
+                n = trips(unit, sizeof unit);
+            } else if (run_floor(backend, schema, strategies, &flo[r], &fn)) {
+                fprintf(stderr, "bench_storage: %s floor failed\n", backend);
+                return 1;
+            }
+        }
+        ratio[r] = cap[r] / flo[r];
     }
-    alloc[4] = "2025-01-03";
-    if ((rc = run(alloc, &wall2, &rss2)) != 0) {
-        show_err();
-        return 1;
-    }
-    char unit2[32] = "?";
-    long n2 = trips(unit2, sizeof unit2);
-    printf("%-9s %6d %9d %7d %9.3f %9.3f %8ld %-11s %8ld %9ld\n", backend,
-           strategies, strategies * per, tickers, wall, wall2, n, unit, n2,
-           rss > rss2 ? rss : rss2);
+    double mr = median(ratio, pairs), mc = median(cap, pairs),
+           mf = median(flo, pairs);
+
+    /* capital add: reads and locks the master's book only */
+    const char *add2[] = {CAPALLOC_BIN, "-vv", "capital", "add", "1000", NULL};
+    double at[3];
+    for (int k = 0; k < 3; k++)
+        if ((rc = run(add2, &at[k], NULL)) != 0) {
+            show_err();
+            return 1;
+        }
+    char aunit[32] = "?";
+    long an = trips(aunit, sizeof aunit);
+    double ma = median(at, 3);
+    add_seen *as = &adds[strcmp(backend, "postgres") == 0];
+    if (as->s_small == 0 || strategies < as->s_small)
+        as->s_small = strategies, as->small = ma;
+    if (strategies > as->s_large)
+        as->s_large = strategies, as->large = ma;
+
+    long positions = (long)strategies * per;
+    printf("%-8s %6d %8ld %8.3f %8.3f %6.2f %5ld %5ld %-11s %7.4f %4ld "
+           "%9ld %7.1f\n",
+           backend, strategies, positions, mc, mf, mr, n, fn, unit, ma, an,
+           rss, (double)rss * 1024.0 / (double)positions);
     fflush(stdout);
     return 0;
+}
+
+/* ---- config load ------------------------------------------------------ */
+
+/* config_load + the policy started (its options bound: the weights map
+ * checked for duplicates and parsed, fixed_weight's create) for a config
+ * of n weights; median of 3, in this process. */
+static int config_bench_in(int n);
+
+/* In a child: the bench's own memory stays small (a child's peak RSS, as
+ * wait4 reports it, starts from its parent's at fork). */
+static int config_bench(int n)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork");
+    if (pid == 0) {
+        int rc = config_bench_in(n);
+        fflush(stdout);
+        _exit(rc);
+    }
+    int status;
+    if (waitpid(pid, &status, 0) != pid)
+        die("waitpid");
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
+
+static int config_bench_in(int n)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/capalloc-bench-XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir))
+        die("mkdtemp");
+    char path[300];
+    snprintf(path, sizeof path, "%s/capalloc.yaml", dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        die(path);
+    fprintf(f, "master_portfolio_id: \"0\"\ncurrency: USD\n"
+               "storage: {plugin: sqlite, options: {path: fund.db}}\n"
+               "prices: {plugin: file, options: {path: prices.csv}}\n"
+               "policy:\n  plugin: fixed_weight\n  options:\n    weights:\n");
+    for (int s = 1; s <= n; s++)
+        fprintf(f, "      s%d: 0.000001\n", s);
+    if (fclose(f) != 0)
+        die(path);
+    setenv("CAPALLOC_PLUGIN_DIR",
+           CAPALLOC_BUILDDIR "/policies/.libs:" CAPALLOC_BUILDDIR
+                             "/plugins/.libs", 1);
+    double t[3];
+    int rc = 0;
+    for (int k = 0; k < 3 && rc == 0; k++) {
+        capalloc_config *cfg = NULL;
+        loaded_plugin *pl = NULL;
+        cap_error e = {0, ""};
+        double t0 = now();
+        if (config_load(path, &cfg, &e) != 0 ||
+            plugin_start(cfg, &cfg->policy, "fixed_weight",
+                         CAPALLOC_KIND_POLICY, "policy", &pl, &e) != 0) {
+            fprintf(stderr, "bench_storage: config: %s\n", e.msg);
+            rc = 1;
+        }
+        t[k] = now() - t0;
+        plugin_close(pl);
+        config_free(cfg);
+    }
+    if (rc == 0)
+        printf("config load (%d weights, policy started): %.3f s\n", n,
+               median(t, 3));
+    char cmd[320];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench_storage: could not remove %s\n", dir);
+    return rc;
 }
 
 /* ---- -y: a year of history ------------------------------------------ */
@@ -481,7 +673,7 @@ static int write_year_last(const capalloc_storage_plugin *sp, void *st,
     capalloc_run_record rec = {"bench", "{\"bench\":true}", v, ns + 1, p,
                                (size_t)tickers};
     capalloc_write_batch b = {"ALLOCATE", YEAR_LAST, 0, "USD", t, 2 * ns,
-                              c, ns + 1, NULL, 0, &rec};
+                              c, ns + 1, NULL, 0, &rec, NULL};
     capalloc_status rc = sp->write(st, &b, err);
     free(t), free(c), free(v), free(p), free(ids), free(tk);
     return rc;
@@ -649,7 +841,7 @@ static int year_in(const char *backend, int strategies, int per, int tickers,
     const char *imp[] = {CAPALLOC_BIN, "positions", "import", "positions.csv",
                          NULL};
     const char *alloc[] = {CAPALLOC_BIN, "-vv", "allocate", "--date",
-                           "2025-01-02", NULL};
+                           "2025-01-02", "--allow-past-date", NULL};
     int rc;
     if ((rc = run(add, NULL, NULL)) != 0 || (rc = run(imp, NULL, NULL)) != 0 ||
         (rc = run(alloc, NULL, NULL)) != 0) {
@@ -725,30 +917,39 @@ int main(int argc, char **argv)
 {
     const char *backends = "both", *sizes = NULL;
     int per = 100, tickers = 5000, opt, year_mode = 0;
-    while ((opt = getopt(argc, argv, "b:s:p:t:y")) != -1) {
+    while ((opt = getopt(argc, argv, "b:s:p:t:r:y")) != -1) {
         switch (opt) {
         case 'y': year_mode = 1; break;
+        case 'r': pairs = atoi(optarg); break;
         case 'b': backends = optarg; break;
         case 's': sizes = optarg; break;
         case 'p': per = atoi(optarg); break;
         case 't': tickers = atoi(optarg); break;
         default:
             fprintf(stderr, "usage: bench_storage [-b sqlite|postgres|both] "
-                            "[-s 10,100,1000] [-p N] [-t N] [-y]\n");
+                            "[-s 10,100,1000,10000] [-p N] [-t N] [-r PAIRS] "
+                            "[-y]\n");
             return 2;
         }
     }
-    if (per < 1 || tickers < 1) {
-        fprintf(stderr, "bench_storage: -p and -t must be >= 1\n");
+    if (per < 1 || tickers < 1 || pairs < 1 || pairs > 64) {
+        fprintf(stderr, "bench_storage: -p and -t must be >= 1, -r 1..64\n");
         return 2;
     }
     if (sizes == NULL)
-        sizes = year_mode ? "1000" : "10,100,1000";
-    if (!year_mode)
-        printf("%-9s %6s %9s %7s %9s %9s %8s %-11s %8s %9s\n", "backend",
-               "strats", "positions", "tickers", "run1_s", "run2_s", "trips1",
-               "unit", "trips2", "maxrss_kb");
+        sizes = year_mode ? "1000" : "10,100,1000,10000";
     int failed = 0;
+    if (!year_mode) {
+        failed |= config_bench(10000);
+        failed |= config_bench(100000);
+        printf("\nallocation (median of %d pairs, capalloc and the floor "
+               "alternately), capital add (median of 3); %d tickers\n",
+               pairs, tickers);
+        printf("%-8s %6s %8s %8s %8s %6s %5s %5s %-11s %7s %4s %9s %7s\n",
+               "backend", "strats", "posns", "alloc_s", "floor_s", "ratio",
+               "trips", "floor", "unit", "add_s", "trip", "maxrss_kb",
+               "B/posn");
+    }
     char *list = strdup(sizes);
     if (list == NULL)
         die("strdup");
@@ -765,5 +966,12 @@ int main(int argc, char **argv)
             failed |= fn("postgres", s, per, tickers);
     }
     free(list);
+    for (int b = 0; b < 2 && !year_mode; b++)
+        if (adds[b].s_small > 0 && adds[b].s_large > adds[b].s_small)
+            printf("capital add, %s: %.4f s at %d strategies, %.4f s at %d: "
+                   "%.2fx\n",
+                   b ? "postgres" : "sqlite", adds[b].small, adds[b].s_small,
+                   adds[b].large, adds[b].s_large,
+                   adds[b].large / adds[b].small);
     return failed;
 }

@@ -487,7 +487,100 @@ START_TEST(test_unknown_top_key)
     LOAD_ERR("master_portfolio_id: 0\ncurrency: USD\ncolour: blue\n",
              "fund.yaml:3:1: key 'colour': unknown key (known: "
              "master_portfolio_id, currency,",
-             "portfolio_weights)");
+             "portfolio_weights, rebalance)");
+}
+END_TEST
+
+/* The rebalance section (config_rebalance.c): every rule off by default,
+ * each one parsed, every bad value named by file, line, key and value. */
+START_TEST(test_rebalance_section)
+{
+    static const char HEAD[] = "master_portfolio_id: 0\ncurrency: USD\n";
+    capalloc_config *c = load_ok(HEAD);
+    ck_assert(!rules_active(&c->rebalance));
+    config_free(c);
+    c = load_ok("master_portfolio_id: 0\ncurrency: USD\nrebalance:\n");
+    ck_assert(!rules_active(&c->rebalance));
+    config_free(c);
+
+    c = load_ok("rebalance:\n"
+                "  drift_band: {relative: 0.25, scope: fund}\n"
+                "  min_transfer: 1000.50\n"
+                "  max_transfer: 1.5%\n"
+                "  max_turnover: \"10%\"\n"
+                "  cash_buffer: 0.02\n"
+                "master_portfolio_id: 0\ncurrency: USD\n");
+    const rebalance_rules *r = &c->rebalance;
+    ck_assert(rules_active(r));
+    ck_assert_int_eq(r->band, BAND_RELATIVE);
+    ck_assert_int_eq(r->scope, BAND_FUND);
+    ck_assert_int_eq(r->band_width.micros, 250000);
+    ck_assert(r->min_transfer.set && !r->min_transfer.fraction);
+    ck_assert_int_eq(r->min_transfer.v.micros, 1000500000);
+    ck_assert(r->max_transfer.set && r->max_transfer.fraction);
+    ck_assert_int_eq(r->max_transfer.v.micros, 15000);
+    ck_assert(r->max_turnover.set && r->max_turnover.fraction);
+    ck_assert_int_eq(r->max_turnover.v.micros, 100000);
+    ck_assert_int_eq(r->cash_buffer.micros, 20000);
+    config_free(c);
+    c = load_ok("master_portfolio_id: 0\ncurrency: USD\n"
+                "rebalance: {drift_band: {absolute: 0.05}}\n");
+    ck_assert_int_eq(c->rebalance.band, BAND_ABSOLUTE);
+    ck_assert_int_eq(c->rebalance.scope, BAND_STRATEGY);
+    config_free(c);
+
+    LOAD_ERR("master_portfolio_id: 0\ncurrency: USD\nrebalance:\n"
+             "  min_transfr: 5\n",
+             "fund.yaml:4:3: key 'rebalance.min_transfr': unknown key "
+             "(known: drift_band,");
+    /* the amount is checked against the currency, declared after it */
+    LOAD_ERR("rebalance:\n  min_transfer: 10.005\n"
+             "master_portfolio_id: 0\ncurrency: USD\n",
+             "fund.yaml:2:17: key 'rebalance.min_transfer': expected a "
+             "positive amount with at most 2 decimal places",
+             "(found '10.005')");
+    LOAD_ERR("master_portfolio_id: 0\ncurrency: JPY\nrebalance:\n"
+             "  max_transfer: -3\n",
+             "fund.yaml:4:17: key 'rebalance.max_transfer'", "(found '-3')",
+             "at most 0 decimal places");
+    LOAD_ERR("master_portfolio_id: 0\ncurrency: USD\nrebalance:\n"
+             "  max_turnover: 120%\n",
+             "key 'rebalance.max_turnover': expected a percentage",
+             "(found '120%')");
+    LOAD_ERR("master_portfolio_id: 0\ncurrency: USD\nrebalance:\n"
+             "  cash_buffer: 1\n",
+             "fund.yaml:4:16: key 'rebalance.cash_buffer': expected a "
+             "fraction above 0 and below 1");
+    LOAD_ERR("master_portfolio_id: 0\ncurrency: USD\nrebalance:\n"
+             "  drift_band: {absolute: 0.1, relative: 0.2}\n",
+             "key 'rebalance.drift_band.relative': give one of absolute "
+             "and relative");
+    LOAD_ERR("master_portfolio_id: 0\ncurrency: USD\nrebalance:\n"
+             "  drift_band: {scope: all}\n",
+             "key 'rebalance.drift_band.scope': expected strategy or fund",
+             "(found 'all')");
+    LOAD_ERR("master_portfolio_id: 0\ncurrency: USD\nrebalance:\n"
+             "  drift_band: {scope: fund}\n",
+             "fund.yaml:4:15: key 'rebalance.drift_band': missing absolute "
+             "or relative");
+    LOAD_ERR("master_portfolio_id: 0\ncurrency: USD\nrebalance:\n"
+             "  drift_band: 0.1\n",
+             "key 'rebalance.drift_band': expected a mapping");
+    LOAD_ERR("master_portfolio_id: 0\ncurrency: USD\nrebalance:\n"
+             "  min_transfer: 500\n  max_transfer: 100\n",
+             "fund.yaml:4:3: key 'rebalance.min_transfer': is above "
+             "max_transfer");
+    c = load_ok("master_portfolio_id: 0\ncurrency: USD\n"
+                "rebalance: {max_nav_move: 0.25}\n");
+    ck_assert_int_eq(c->rebalance.max_nav_move.micros, 250000);
+    ck_assert(!rules_active(&c->rebalance)); /* a guard, not a rule */
+    config_free(c);
+    LOAD_ERR("master_portfolio_id: 0\ncurrency: USD\nrebalance:\n"
+             "  max_nav_move: 0\n",
+             "fund.yaml:4:17: key 'rebalance.max_nav_move': expected a "
+             "fraction above 0");
+    LOAD_ERR("master_portfolio_id: 0\ncurrency: USD\nrebalance: [1]\n",
+             "fund.yaml:3:12: key 'rebalance': expected a mapping");
 }
 END_TEST
 
@@ -971,6 +1064,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_find_order);
     tcase_add_test(tc, test_find_errors);
     tcase_add_test(tc, test_find_then_load);
+    tcase_add_test(tc, test_rebalance_section);
     suite_add_tcase(s, tc);
     return s;
 }

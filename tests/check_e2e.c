@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "decimal.h"
 #include "testutil.h"
 
 #ifndef CAPALLOC_BIN
@@ -94,6 +95,16 @@ static const char *q(const char *dbname, const char *sql)
     sqlite3_finalize(st);
     sqlite3_close(db);
     return buf;
+}
+
+/* Run SQL on the ledger directly, as another system would. */
+static void exec_sql(const char *dbname, const char *sql)
+{
+    sqlite3 *db = open_db(dbname);
+    char *msg = NULL;
+    ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK,
+                  "%s: %s", sql, msg ? msg : "?");
+    sqlite3_close(db);
 }
 
 /* Everything in the ledger, to show a failed command changed nothing. */
@@ -253,6 +264,385 @@ START_TEST(concurrent_allocators)
                      "6");
     ck_assert_str_eq(q("fund.db", "SELECT cash FROM cash_equity_book ORDER BY portfolio_id"),
                      "0.00\n30000.00\n30000.00\n40000.00");
+}
+END_TEST
+
+/* ---- idempotent capital movements (--ref) ------------------------------- */
+
+/* A retried ADD with its reference books it once: the repeat exits 0 and
+ * says so, another amount or action with the reference is refused (exit 2,
+ * nothing written), and eight concurrent runs of one ADD book one. */
+START_TEST(capital_reference_books_once)
+{
+    tu_write_file("fund.yaml", "%s", FULL_YAML);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "add", "--ref", "X", "100"),
+                0);
+    ck_assert_has(out, "ADD 100.00 USD");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "add", "--ref", "X", "100"),
+                0);
+    ck_assert_has(out, "reference 'X' is already booked (run 1");
+    ck_assert_has(out, "nothing written");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "--json", "capital", "add", "100.00",
+                    "--ref=X"),
+                0);
+    ck_assert_has(out, "\"repeat\":true,\"run_id\":1,");
+    char *before = dump("fund.db");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "add", "--ref", "X", "101"),
+                2);
+    ck_assert_has(err, "reference 'X' is already booked as ADD "
+                                "100.00 USD (run 1,");
+    ck_assert_has(err, "not ADD 101.00 USD");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "withdraw", "--ref", "X",
+                    "100"),
+                2);
+    ck_assert_has(err, "not WITHDRAW 100.00 USD");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "add", "--ref", "", "1"), 2);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "add", "--ref", "a\tb", "1"),
+                2);
+    ck_assert_has(err, "control character at byte 2");
+    char *after = dump("fund.db");
+    ck_assert_str_eq(after, before);
+    free(before);
+    free(after);
+    /* a withdrawal's repeat is a no-op even when the balance no longer
+     * covers it */
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "withdraw", "--ref", "W",
+                    "100"),
+                0);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "withdraw", "--ref", "W",
+                    "100"),
+                0);
+    ck_assert_has(out, "already booked");
+
+    enum { N = 8 };
+    pid_t pids[N];
+    for (int i = 0; i < N; i++) {
+        pids[i] = fork();
+        ck_assert_int_ge(pids[i], 0);
+        if (pids[i] == 0) {
+            int dn = open("/dev/null", O_WRONLY);
+            if (dn < 0 || chdir(tu_dir) != 0)
+                _exit(127);
+            dup2(dn, 1);
+            dup2(dn, 2);
+            execl(CAPALLOC_BIN, CAPALLOC_BIN, "--config", "fund.yaml",
+                  "capital", "add", "--ref", "pay-8", "250", (char *)NULL);
+            _exit(126);
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        int st;
+        ck_assert_int_eq(waitpid(pids[i], &st, 0), pids[i]);
+        ck_assert(WIFEXITED(st));
+        ck_assert_int_eq(WEXITSTATUS(st), 0); /* booked, or already */
+    }
+    ck_assert_str_eq(q("fund.db", "SELECT count(*), group_concat(t.quantity) FROM "
+                                  "capalloc_runs r JOIN trade_execution_logs "
+                                  "t USING (run_id) WHERE r.reference = "
+                                  "'pay-8'"),
+                     "1|250.00");
+    ck_assert_str_eq(q("fund.db", "SELECT action || ' ' || reference FROM "
+                                  "capalloc_runs ORDER BY run_id"),
+                     "ADD X\nWITHDRAW W\nADD pay-8");
+    ck_assert_str_eq(q("fund.db", "SELECT cash FROM cash_equity_book"),
+                     "250.00");
+}
+END_TEST
+
+/* ---- rebalance rules ----------------------------------------------------- */
+
+/* The cash books "id=cash" in id order, one line each, and the total. */
+#define BOOKS "SELECT group_concat(portfolio_id || '=' || cash, ' ') FROM " \
+              "(SELECT * FROM cash_equity_book ORDER BY portfolio_id)"
+
+/* Money in minus money out, in cents, and the cash in the books: equal
+ * after every command (only ADD and WITHDRAW change the fund's cash). */
+static void check_cash(long long net_cents)
+{
+    sqlite3 *db = open_db("fund.db");
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT cash FROM cash_equity_book",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    long long total = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        capalloc_dec d;
+        ck_assert_int_eq(dec_parse((const char *)sqlite3_column_text(st, 0),
+                                   &d),
+                         CAPALLOC_OK);
+        ck_assert_msg(d.micros >= 0, "a negative book");
+        total += d.micros / 10000;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    ck_assert_int_eq(total, net_cents);
+}
+
+static const char REBAL_YAML[] =
+    "master_portfolio_id: \"0\"\n"
+    "currency: USD\n"
+    "storage: {plugin: sqlite, options: {path: ./fund.db}}\n"
+    "prices: {plugin: file, options: {path: ./prices.csv}}\n"
+    "policy: {plugin: fixed_weight, options: {weights: {\"1\": 0.30, \"2\": "
+    "0.30, \"3\": 0.40}}}\n"
+    "rebalance:\n"
+    "  drift_band: {relative: 0.01}\n"
+    "  min_transfer: 500\n"
+    "  max_transfer: 20000\n"
+    "  cash_buffer: 0.05\n";
+
+/* Four runs under band + minimum + maximum + buffer (the same scenario
+ * runs on postgres in flows-postgres.pgtest): the buffer scales the
+ * weights to 0.285/0.285/0.38, the maximum cuts the first run, the second
+ * finishes it down to the buffer, the minimum skips two small fundings,
+ * the band skips every move; cash conserved after each run. */
+START_TEST(rebalance_rules_over_runs)
+{
+    tu_write_file("fund.yaml", "%s", REBAL_YAML);
+    tu_write_file("prices.csv", "ticker,price\nAAPL,268.47\n");
+#define ALLOC(date)                                                          \
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "--date", date,           \
+                    "--allow-past-date"),                                    \
+                0)
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "add", "100000"), 0);
+    ALLOC("2025-01-06");
+    ck_assert_has(out, "rebalance: portfolio '1' planned +28500.00, moves "
+                       "+20000.00: cash buffer (weight 0.30 -> 0.285); cut "
+                       "to max_transfer 20000.00;");
+    ck_assert_str_eq(q("fund.db", BOOKS),
+                     "0=40000.00 1=20000.00 2=20000.00 3=20000.00");
+    check_cash(10000000);
+    ALLOC("2025-01-07");
+    ck_assert_str_eq(q("fund.db", BOOKS),
+                     "0=5000.00 1=28500.00 2=28500.00 3=38000.00");
+    check_cash(10000000);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "add", "1500"), 0);
+    ALLOC("2025-01-08");
+    ck_assert_has(out, "portfolio '1' planned +427.50, moves 0.00: cash "
+                       "buffer (weight 0.30 -> 0.285); below min_transfer "
+                       "500.00, skipped;");
+    ck_assert_str_eq(q("fund.db", BOOKS),
+                     "0=5930.00 1=28500.00 2=28500.00 3=38570.00");
+    check_cash(10150000);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "withdraw", "500"), 0);
+    ALLOC("2025-01-09");
+    ck_assert_has(out, "allocation 2025-01-09: 0 transfers");
+    ck_assert_has(out, "portfolio '3' planned -190.00, moves 0.00: cash "
+                       "buffer (weight 0.40 -> 0.38); inside the drift band "
+                       "(weight 0.381881, target 0.38), skipped;");
+    ck_assert_str_eq(q("fund.db", BOOKS),
+                     "0=5430.00 1=28500.00 2=28500.00 3=38570.00");
+    check_cash(10100000);
+#undef ALLOC
+    /* the record says what each rule did; explain shows it */
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "explain", "2025-01-08"), 0);
+    ck_assert_has(out, "Rebalance rules: drift band relative 0.01 "
+                       "(strategy); min_transfer 500.00; max_transfer "
+                       "20000.00; cash buffer 0.05 (5075.00)");
+    ck_assert_has(out, "  2: weight 0.285 (policy 0.3, held 0.280788), "
+                       "planned 427.50, moved 0.00: cash_buffer, "
+                       "min_transfer\n");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "--json", "explain", "2025-01-06"), 0);
+    ck_assert_has(out, "\"3\":{\"policy_weight\":\"0.4\",\"weight\":"
+                       "\"0.38\",\"current_weight\":\"0\",\"outside_band\":"
+                       "true,\"planned\":\"38000.00\",\"transfer\":"
+                       "\"20000.00\",\"rules\":[\"cash_buffer\","
+                       "\"max_transfer\"]}");
+}
+END_TEST
+
+/* ---- queued redemptions ------------------------------------------------- */
+
+/* The sum of the cash books, in cents. */
+static long long cash_cents(void)
+{
+    sqlite3 *db = open_db("fund.db");
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT cash FROM cash_equity_book",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    long long total = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        capalloc_dec d;
+        ck_assert_int_eq(dec_parse((const char *)sqlite3_column_text(st, 0),
+                                   &d),
+                         CAPALLOC_OK);
+        ck_assert_msg(d.micros >= 0, "a negative book");
+        total += d.micros / 10000;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return total;
+}
+
+/* 50,000 queued from a fully allocated 100,000 fund whose strategies hold
+ * the cash: paid in full by the next run, as a WITHDRAW in its
+ * transaction; total cash falls by exactly what was paid. */
+START_TEST(queued_redemption_paid_in_full)
+{
+    tu_write_file("fund.yaml", "%s", FULL_YAML);
+    tu_write_file("prices.csv", "ticker,price\nAAPL,100\n");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "add", "100000"), 0);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "--date", "2025-01-06",
+                    "--allow-past-date"),
+                0);
+    /* a plain withdrawal over the master's cash: exit 4, says how to queue */
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "withdraw", "50000"), 4);
+    ck_assert_has(err, "capalloc capital withdraw --queue 50000.00");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "withdraw", "--queue",
+                    "50000", "--ref", "inv-9"),
+                0);
+    ck_assert_has(out, "queued redemption 1 of 50000.00 USD (reference "
+                       "'inv-9')");
+    /* the same reference again: a no-op; another amount: refused */
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "withdraw", "--queue",
+                    "50000", "--ref", "inv-9"),
+                0);
+    ck_assert_has(out, "already queued: redemption 1");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "withdraw", "--queue",
+                    "500", "--ref", "inv-9"),
+                2);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "redemptions"), 0);
+    ck_assert_has(out, "queued           50000.00           0.00");
+    long long before = cash_cents();
+    ck_assert_int_eq(before, 10000000);
+    /* the dry run shows the payout, writes nothing */
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "--date", "2025-01-07",
+                    "--allow-past-date", "-n"),
+                0);
+    ck_assert_has(out, "redemptions: 50000.00 USD queued; would pay "
+                       "50000.00; redemption 1: 50000.00; master cash after "
+                       "the payout 0.00");
+    ck_assert_int_eq(cash_cents(), before);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "--date", "2025-01-07",
+                    "--allow-past-date"),
+                0);
+    ck_assert_has(out, "redemptions: 50000.00 USD queued; pays 50000.00");
+    ck_assert_int_eq(before - cash_cents(), 5000000);
+    ck_assert_str_eq(q("fund.db", BOOKS),
+                     "0=0.00 1=15000.00 2=15000.00 3=20000.00");
+    /* logged as a WITHDRAW is, after the run's transfers */
+    ck_assert_str_eq(q("fund.db", "SELECT r.action || ' ' || t.portfolio_id "
+                                  "|| ' ' || t.side || ' ' || t.quantity "
+                                  "FROM capalloc_runs r JOIN "
+                                  "trade_execution_logs t USING (run_id) "
+                                  "WHERE r.run_id = (SELECT max(run_id) FROM "
+                                  "capalloc_runs)"),
+                     "WITHDRAW 0 SELL 50000.00");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "redemptions"), 0);
+    ck_assert_has(out, "no queued redemptions");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "redemptions", "--all"), 0);
+    ck_assert_has(out, "paid             50000.00       50000.00");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "--json", "explain", "2025-01-07"), 0);
+    ck_assert_has(out, "\"redemptions\":{\"queued\":\"50000.00\",\"paid\":"
+                       "\"50000.00\",\"master_after_payout\":\"0.00\"");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "redemptions", "cancel", "1"), 2);
+    ck_assert_has(err, "redemption 1 is already paid");
+}
+END_TEST
+
+/* When a strategy's excess sits in positions, the run pays what the
+ * master holds after the transfers (the partial payout rule, flows.c);
+ * the rest stays queued and can be cancelled. */
+START_TEST(queued_redemption_paid_in_part)
+{
+    tu_write_file("fund.yaml", "%s", FULL_YAML);
+    tu_write_file("prices.csv", "ticker,price\nAAPL,100\n");
+    /* strategy 1 holds 30000 in AAPL and no cash */
+    tu_write_file("pos.csv", "portfolio_id,ticker,quantity\n1,AAPL,300\n");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "positions", "import", "pos.csv"), 0);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "add", "70000"), 0);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "--date", "2025-01-06",
+                    "--allow-past-date"),
+                0);
+    ck_assert_str_eq(q("fund.db", BOOKS),
+                     "0=0.00 1=0.00 2=30000.00 3=40000.00");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "withdraw", "--queue",
+                    "50000"),
+                0);
+    long long before = cash_cents();
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "--date", "2025-01-07",
+                    "--allow-past-date"),
+                0);
+    ck_assert_has(out, "redemptions: 50000.00 USD queued; pays 35000.00 "
+                       "(partial: the master holds no more after the "
+                       "transfers; the rest stays queued)");
+    ck_assert_int_eq(before - cash_cents(), 3500000);
+    ck_assert_str_eq(q("fund.db", BOOKS),
+                     "0=0.00 1=0.00 2=15000.00 3=20000.00");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "--json", "redemptions"), 0);
+    ck_assert_has(out, "{\"id\":1,\"state\":\"queued\",\"amount\":"
+                       "\"50000.00\",\"paid\":\"35000.00\",\"owed\":"
+                       "\"15000.00\",\"reference\":null,");
+    /* nothing more to raise in cash: the next run pays nothing */
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "--date", "2025-01-08",
+                    "--allow-past-date"),
+                0);
+    ck_assert_has(out, "queued; pays 0.00 (partial");
+    ck_assert_int_eq(before - cash_cents(), 3500000);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "redemptions", "cancel", "1"), 0);
+    ck_assert_has(out, "cancelled redemption 1: 15000.00 USD no longer owed");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "redemptions", "cancel", "1"), 2);
+    ck_assert_has(err, "is already cancelled");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "redemptions", "cancel", "x"), 2);
+}
+END_TEST
+
+/* ---- a large move is a question ------------------------------------------ */
+
+/* rebalance.max_nav_move: a strategy whose NAV moved more than 20% since
+ * its last recorded valuation stops the run before any write (exit 9),
+ * named with its old and new NAV and the tickers that moved most;
+ * --accept-moves runs it and the record says so. */
+START_TEST(large_move_stops_the_run)
+{
+    tu_write_file("fund.yaml", "%s  \nrebalance: {max_nav_move: 0.2}\n",
+                  FULL_YAML);
+    tu_write_file("prices.csv", "ticker,price\nAAPL,100\n");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "add", "100000"), 0);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "--date", "2025-01-06",
+                    "--allow-past-date"),
+                0);
+    /* a fat-fingered import: strategy 3 gains 10000 of AAPL (+25%) */
+    tu_write_file("pos.csv", "portfolio_id,ticker,quantity\n3,AAPL,100\n");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "positions", "import", "pos.csv"), 0);
+    char *before = dump("fund.db");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "--date", "2025-01-07",
+                    "--allow-past-date"),
+                9);
+    ck_assert_has(err, "a large move is a question, not a transfer: "
+                       "portfolio '3' NAV 40000.00 -> 50000.00 USD (+25.00%) "
+                       "since the run of 2025-01-06, above max_nav_move 0.2; "
+                       "moved most: AAPL 100 x (none) -> 100.00 "
+                       "(+10000.00). Nothing was written");
+    ck_assert_has(err, "re-run with --accept-moves");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "--date", "2025-01-07",
+                    "--allow-past-date", "-n"),
+                9);
+    char *after = dump("fund.db");
+    ck_assert_str_eq(after, before);
+    free(before);
+    free(after);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "--date", "2025-01-07",
+                    "--allow-past-date", "--accept-moves"),
+                0);
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "--json", "explain", "2025-01-07"), 0);
+    ck_assert_has(out, "\"accepted_moves\":[{\"portfolio\":\"3\","
+                       "\"nav_then\":\"40000.00\",\"nav_now\":\"50000.00\","
+                       "\"move\":\"0.25\"}]");
+    /* a bad price: named with the price it had at the last run */
+    tu_write_file("prices.csv", "ticker,price\nAAPL,10000\n");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "--date", "2025-01-08",
+                    "--allow-past-date"),
+                9);
+    ck_assert_has(err, "portfolio '3' NAV 44000.00 -> 1034000.00 USD");
+    ck_assert_has(err, "moved most: AAPL 100 x 100.00 -> 10000.00 "
+                       "(+990000.00)");
+    /* within the limit: runs */
+    tu_write_file("prices.csv", "ticker,price\nAAPL,110\n");
+    EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "--date", "2025-01-08",
+                    "--allow-past-date"),
+                0);
 }
 END_TEST
 
@@ -748,6 +1138,211 @@ START_TEST(config_from_environment)
 }
 END_TEST
 
+/* ---- data other systems write into positions_book ---------------------- */
+
+#define POS_ROW(id, ticker, qty)                                             \
+    "INSERT INTO positions_book (portfolio_id, ticker, quantity, updated_at)" \
+    " VALUES ('" id "', '" ticker "', '" qty "', '2026-01-01T00:00:00Z');"
+
+/* A short written by another system is refused by every run that reads
+ * it, naming each row, exit 5, nothing written - as positions import
+ * refuses it. */
+START_TEST(ledger_short_refused)
+{
+    tu_write_file("fund.yaml", "%s", FULL_YAML);
+    tu_write_file("prices.csv", "ticker,price\nAAPL,268.47\nMSFT,100\n");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-04-01",
+                    "--allow-past-date"), 0);
+    exec_sql("fund.db", POS_ROW("2", "AAPL", "-5") POS_ROW("0", "MSFT", "-1.5")
+                            POS_ROW("1", "AAPL", "3"));
+    char *before = dump("fund.db");
+    const char *cmds[][8] = {
+        {"allocate", "--date", "2026-04-02", "--allow-past-date"},
+        {"allocate", "--dry-run"},
+        {"allocate", "--date", "2026-04-02", "--allow-past-date",
+         "--accept-nav", "2"},
+        {"status"},
+        {"--json", "status"},
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        const char *argv[12] = {CAPALLOC_BIN, "--config", "fund.yaml"};
+        memcpy(argv + 3, cmds[i], sizeof cmds[i]);
+        int rc = run_prog(argv);
+        ck_assert_msg(rc == 5, "case %zu: exit %d, want 5: %s", i, rc, err);
+        ck_assert_has(err, "2 negative quantities");
+        ck_assert_has(err, "portfolio '2' ticker AAPL quantity -5");
+        ck_assert_has(err, "portfolio '0' ticker MSFT quantity -1.5");
+        ck_assert_has(err, "nothing was written");
+    }
+    char *after = dump("fund.db");
+    ck_assert_str_eq(before, after);
+    free(after);
+    /* positions import refuses the same quantity where it enters */
+    tu_write_file("pos.csv", "2,AAPL,-5\n");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "positions", "import", "pos.csv"), 2);
+    ck_assert_has(err, "pos.csv:1");
+    after = dump("fund.db");
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+}
+END_TEST
+
+/* A strategy that holds positions but is worth nothing is not funded
+ * unless the operator says so; a brand-new one (no book, no positions)
+ * is. */
+START_TEST(ledger_nav_zero_needs_acceptance)
+{
+    tu_write_file("fund.yaml", "%s", FULL_YAML);
+    tu_write_file("prices.csv", "ticker,price\nDUST,0.01\n");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
+    /* 0.000001 x 0.01 is worth 0.00000001: 0 at capalloc's 6 places */
+    exec_sql("fund.db", POS_ROW("1", "DUST", "0.000001"));
+    char *before = dump("fund.db");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-04-01",
+                    "--allow-past-date"), 5);
+    ck_assert_has(err, "portfolio '1' has a NAV of 0.00");
+    ck_assert_has(err, "while it holds positions");
+    ck_assert_has(err, "--accept-nav 1");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "status"), 5);
+    ck_assert_has(err, "portfolio '1' has a NAV of 0.00");
+    /* accepting another strategy does not help; a typo is a usage error */
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--dry-run",
+                    "--accept-nav", "2"), 5);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--dry-run",
+                    "--accept-nav", "9"), 2);
+    ck_assert_has(err, "'9' is not a strategy portfolio");
+    char *after = dump("fund.db");
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "status", "--accept-nav", "1"), 0);
+    /* accepted: funded like the others (2 and 3 are brand-new books) */
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-04-01",
+                    "--allow-past-date", "--accept-nav", "1"), 0);
+    ck_assert_str_eq(q("fund.db", "SELECT portfolio_id, cash FROM "
+                                  "cash_equity_book ORDER BY 1"),
+                     "0|0.00\n1|300.00\n2|300.00\n3|400.00");
+    /* and the record says it was accepted */
+    ck_assert_has(q("fund.db", "SELECT detail FROM capalloc_runs WHERE "
+                               "action = 'ALLOCATE'"),
+                  "\"accepted_nav\":[\"1\"]");
+}
+END_TEST
+
+/* Values beyond capalloc's range from ledger rows: exit 5 naming the
+ * portfolio (and the row), never 1, nothing written. */
+START_TEST(ledger_overflow_is_valuation_error)
+{
+    tu_write_file("fund.yaml", "%s", FULL_YAML);
+    tu_write_file("prices.csv", "ticker,price\nBIG,10\n");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
+    /* one position: 1e12 x 10 is beyond 9.2e12 */
+    exec_sql("fund.db", POS_ROW("2", "BIG", "1000000000000"));
+    char *before = dump("fund.db");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-04-01",
+                    "--allow-past-date"), 5);
+    ck_assert_has(err, "portfolio '2' ticker BIG: quantity 1000000000000 at "
+                       "price 10");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "status"), 5);
+    ck_assert_has(err, "portfolio '2' ticker BIG");
+    char *after = dump("fund.db");
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    /* each portfolio fits, their sum does not */
+    exec_sql("fund.db", "DELETE FROM positions_book;"
+                        POS_ROW("1", "BIG", "500000000000")
+                            POS_ROW("2", "BIG", "500000000000"));
+    before = dump("fund.db");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-04-01",
+                    "--allow-past-date"), 5);
+    ck_assert_has(err, "total equity is beyond");
+    ck_assert_has(err, "portfolio '2'");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "--json", "status"), 5);
+    ck_assert_has(err, "total equity is beyond");
+    after = dump("fund.db");
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+}
+END_TEST
+
+/* The master's positions are equity, not cash: in total equity and the
+ * targets, in the record's master row, never transferred. */
+START_TEST(master_positions_counted)
+{
+    tu_write_file("fund.yaml",
+                  "master_portfolio_id: \"0\"\ncurrency: USD\n"
+                  "storage: {plugin: sqlite, options: {path: ./fund.db}}\n"
+                  "prices: {plugin: file, options: {path: ./prices.csv}}\n"
+                  "policy: {plugin: fixed_weight, options: {weights: "
+                  "{\"1\": 0.30, \"2\": 0.30}}}\n");
+    tu_write_file("prices.csv", "ticker,price\nMSFT,100.00\n");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
+    exec_sql("fund.db", POS_ROW("0", "MSFT", "5"));
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "status"), 0);
+    ck_assert_has(out, "total equity 1500.00 USD");
+    ck_assert_has(out, "500.00");
+    /* E = 1000 + 500 = 1500: targets 450 and 450, the master keeps 100 of
+     * cash and its 500 of MSFT (the 0.4 reserve is 600) */
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "--json", "allocate", "--date",
+                    "2026-04-01", "--allow-past-date"), 0);
+    ck_assert_has(out, "\"total_equity\":\"1500.00\"");
+    ck_assert_has(out, "\"cash_before\":\"1000.00\",\"positions_value\":"
+                       "\"500.00\",\"cash_after\":\"100.00\"");
+    ck_assert_str_eq(q("fund.db", "SELECT portfolio_id, cash FROM "
+                                  "cash_equity_book ORDER BY 1"),
+                     "0|100.00\n1|450.00\n2|450.00");
+    ck_assert_str_eq(q("fund.db", "SELECT ticker, quantity FROM positions_book"),
+                     "MSFT|5");
+    ck_assert_str_eq(q("fund.db", "SELECT cash, positions_value, nav FROM "
+                                  "capalloc_valuations WHERE is_master = 1"),
+                     "1000.00|500.00|1500.00");
+    ck_assert_has(q("fund.db", "SELECT detail FROM capalloc_runs WHERE "
+                               "action = 'ALLOCATE'"),
+                  "\"master_positions\":\"500.00\"");
+    ck_assert_str_eq(q("fund.db", "SELECT ticker, price FROM capalloc_run_prices"),
+                     "MSFT|100.00");
+}
+END_TEST
+
+/* Positions of a portfolio the configuration does not name: a warning
+ * with their value, not counted, the run goes on. */
+START_TEST(unknown_portfolio_positions_warned)
+{
+    tu_write_file("fund.yaml", "%s", FULL_YAML);
+    tu_write_file("prices.csv", "ticker,price\nAAPL,268.47\n");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "capital", "add", "1000"), 0);
+    exec_sql("fund.db", POS_ROW("9", "AAPL", "2") POS_ROW("8", "AAPL", "1")
+                            POS_ROW("8", "GONE", "3"));
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "--json", "allocate", "--date",
+                    "2026-04-01", "--allow-past-date"), 0);
+    ck_assert_has(err, "warning: portfolio '9' holds 1 position worth 536.94 "
+                       "USD but is not in the configuration; it is left "
+                       "alone and not counted in total equity");
+    ck_assert_has(err, "warning: portfolio '8' holds 2 positions of unknown "
+                       "value (no price for GONE)");
+    ck_assert_has(out, "\"total_equity\":\"1000.00\"");
+    ck_assert_has(out, "\"price_requests\":1");
+    /* priced for the warning only: not a price the run used */
+    ck_assert_has(out, "\"prices\":[]");
+    ck_assert_str_eq(q("fund.db", "SELECT count(*) FROM capalloc_run_prices"),
+                     "0");
+    ck_assert_str_eq(q("fund.db", "SELECT portfolio_id, cash FROM "
+                                  "cash_equity_book ORDER BY 1"),
+                     "0|0.00\n1|300.00\n2|300.00\n3|400.00");
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "status"), 0);
+    ck_assert_has(err, "portfolio '9' holds 1 position worth 536.94 USD");
+    /* once a strategy holds GONE too, its missing price fails the run,
+     * naming the strategy (not the unknown '10', listed first) */
+    exec_sql("fund.db", POS_ROW("10", "GONE", "1") POS_ROW("2", "GONE", "1"));
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--dry-run"), 5);
+    ck_assert_has(err, "GONE held by portfolio '2'");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("e2e");
@@ -758,6 +1353,11 @@ int main(void)
     tcase_add_test(tc, full_form_and_subcommands);
     tcase_add_test(tc, date_keyed_run);
     tcase_add_test(tc, concurrent_allocators);
+    tcase_add_test(tc, capital_reference_books_once);
+    tcase_add_test(tc, rebalance_rules_over_runs);
+    tcase_add_test(tc, queued_redemption_paid_in_full);
+    tcase_add_test(tc, queued_redemption_paid_in_part);
+    tcase_add_test(tc, large_move_stops_the_run);
     tcase_add_test(tc, failure_mid_write_rolls_back);
     tcase_add_test(tc, missing_price_aborts_before_write);
     tcase_add_test(tc, stale_prices_reported);
@@ -774,6 +1374,11 @@ int main(void)
     tcase_add_test(tc, dry_run_writes_nothing);
     tcase_add_test(tc, help_everywhere);
     tcase_add_test(tc, config_from_environment);
+    tcase_add_test(tc, ledger_short_refused);
+    tcase_add_test(tc, ledger_nav_zero_needs_acceptance);
+    tcase_add_test(tc, ledger_overflow_is_valuation_error);
+    tcase_add_test(tc, master_positions_counted);
+    tcase_add_test(tc, unknown_portfolio_positions_warned);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

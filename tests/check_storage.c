@@ -181,19 +181,28 @@ static capalloc_dec D(const char *text)
     return d;
 }
 
-/* What read_ledger returned, as text: "id=cash;" ... "id/ticker=qty;". */
+/* What read_ledger returned, as text: "id=cash;" ... "id/ticker=qty;",
+ * cash rows by id, then positions by id and ticker (the backend returns
+ * them in no particular order: the core sorts). */
+typedef struct seen_row {
+    int pos;
+    char id[64], ticker[64], qty[CAPALLOC_DEC_MAX_TEXT];
+} seen_row;
+
 typedef struct seen {
     char text[16384];
-    size_t used;
+    seen_row rows[128];
     int n_cash, n_pos;
 } seen;
 
 static capalloc_status sink_cash(void *ctx, const char *id, capalloc_dec c)
 {
     seen *s = ctx;
-    char b[CAPALLOC_DEC_MAX_TEXT];
-    s->used += (size_t)snprintf(s->text + s->used, sizeof s->text - s->used,
-                                "%s=%s;", id, dec_format(c, 0, b, sizeof b));
+    ck_assert_int_lt(s->n_cash + s->n_pos, 128);
+    seen_row *r = &s->rows[s->n_cash + s->n_pos];
+    r->pos = 0;
+    snprintf(r->id, sizeof r->id, "%s", id);
+    dec_format(c, 0, r->qty, sizeof r->qty);
     s->n_cash++;
     return CAPALLOC_OK;
 }
@@ -202,12 +211,39 @@ static capalloc_status sink_pos(void *ctx, const char *id, const char *ticker,
                                 capalloc_dec q)
 {
     seen *s = ctx;
-    char b[CAPALLOC_DEC_MAX_TEXT];
-    s->used += (size_t)snprintf(s->text + s->used, sizeof s->text - s->used,
-                                "%s/%s=%s;", id, ticker,
-                                dec_format(q, 0, b, sizeof b));
+    ck_assert_int_lt(s->n_cash + s->n_pos, 128);
+    seen_row *r = &s->rows[s->n_cash + s->n_pos];
+    r->pos = 1;
+    snprintf(r->id, sizeof r->id, "%s", id);
+    snprintf(r->ticker, sizeof r->ticker, "%s", ticker);
+    dec_format(q, 0, r->qty, sizeof r->qty);
     s->n_pos++;
     return CAPALLOC_OK;
+}
+
+static int cmp_seen(const void *a, const void *b)
+{
+    const seen_row *x = a, *y = b;
+    if (x->pos != y->pos)
+        return x->pos - y->pos;
+    int c = strcmp(x->id, y->id);
+    return c != 0 ? c : strcmp(x->ticker, y->ticker);
+}
+
+/* The rows seen, sorted, as text. */
+static const char *seen_text(seen *s)
+{
+    int n = s->n_cash + s->n_pos;
+    size_t used = 0;
+    qsort(s->rows, (size_t)n, sizeof *s->rows, cmp_seen);
+    s->text[0] = '\0';
+    for (int k = 0; k < n; k++) {
+        const seen_row *r = &s->rows[k];
+        used += (size_t)snprintf(s->text + used, sizeof s->text - used,
+                                 r->pos ? "%s/%s=%s;" : "%s%s=%s;", r->id,
+                                 r->pos ? r->ticker : "", r->qty);
+    }
+    return s->text;
 }
 
 /* The whole ledger in one read transaction. */
@@ -219,7 +255,7 @@ static const char *read_all(inst *i)
     OK(i->sp->begin(i->st, CAPALLOC_TXN_READ, &err));
     OK(i->sp->read_ledger(i->st, &sink, &err));
     OK(i->sp->commit(i->st, &err));
-    return s.text;
+    return seen_text(&s);
 }
 
 /* A capital movement batch: one trade and the master's new balance. */
@@ -229,9 +265,45 @@ static capalloc_status write_add(inst *i, const char *amount,
     capalloc_trade t = {"0", "USD_CASH", CAPALLOC_BUY, D(amount), D("1"),
                         D("1")};
     capalloc_cash_row c = {"0", D(after)};
-    capalloc_write_batch b = {"ADD", NULL, 0, "USD", &t, 1, &c, 1, NULL, 0, NULL};
+    capalloc_write_batch b = {"ADD", NULL, 0, "USD", &t, 1, &c, 1, NULL, 0, NULL, NULL};
     memset(&err, 0, sizeof err);
     return i->sp->write(i->st, &b, &err);
+}
+
+/* A capital movement with the investor's reference (ABI 1.2). */
+static capalloc_status write_ref(inst *i, const char *action,
+                                 const char *amount, const char *after,
+                                 const char *ref)
+{
+    capalloc_trade t = {"0", "USD_CASH",
+                        strcmp(action, "ADD") == 0 ? CAPALLOC_BUY
+                                                   : CAPALLOC_SELL,
+                        D(amount), D("1"), D("1")};
+    capalloc_cash_row c = {"0", D(after)};
+    capalloc_write_batch b = {action, NULL, 0, "USD", &t, 1, &c, 1,
+                              NULL, 0, NULL, ref};
+    memset(&err, 0, sizeof err);
+    return i->sp->write(i->st, &b, &err);
+}
+
+/* find_reference as text: "ACTION AMOUNT run_id" or "none". */
+static const char *ref_of(inst *i, const char *ref)
+{
+    static char out[128];
+    capalloc_capital_ref r;
+    memset(&r, 0x5a, sizeof r);
+    int found = -1;
+    OK(i->sp->begin(i->st, CAPALLOC_TXN_READ, &err));
+    OK(i->sp->find_reference(i->st, ref, &r, &found, &err));
+    OK(i->sp->commit(i->st, &err));
+    ck_assert_int_ne(found, -1);
+    if (!found)
+        return "none";
+    char b[CAPALLOC_DEC_MAX_TEXT];
+    ck_assert_int_eq(r.created_at[19], '.'); /* ISO 8601 with ms */
+    snprintf(out, sizeof out, "%s %s %lld", r.action,
+             dec_format(r.amount, 0, b, sizeof b), (long long)r.run_id);
+    return out;
 }
 
 /* An allocation: master pays 30000/30000/40000 out of 100000. */
@@ -249,7 +321,7 @@ static capalloc_status write_alloc(inst *i, const char *date, int forced)
                               {"2", D("30000")},
                               {"3", D("40000")}};
     capalloc_write_batch b = {"ALLOCATE", date, forced, "USD", t, 6, c, 4,
-                              NULL, 0, NULL};
+                              NULL, 0, NULL, NULL};
     memset(&err, 0, sizeof err);
     return i->sp->write(i->st, &b, &err);
 }
@@ -433,7 +505,7 @@ START_TEST(exact_round_trip)
         p[i] = (capalloc_position_row){ids[i], "TICK\"ER'\\1", D(amounts[i])};
     }
     /* the last position has quantity 0: it is not stored */
-    capalloc_write_batch b = {"IMPORT", NULL, 0, "USD", NULL, 0, c, N, p, N, NULL};
+    capalloc_write_batch b = {"IMPORT", NULL, 0, "USD", NULL, 0, c, N, p, N, NULL, NULL};
     inst a = open_inst();
     OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
     OK(a.sp->write(a.st, &b, &err));
@@ -453,7 +525,7 @@ START_TEST(exact_round_trip)
     capalloc_position_row z[2] = {{"p1", "TICK\"ER'\\1", D("0")},
                                   {"p2", "TICK\"ER'\\1", D("-5.5")}};
     capalloc_write_batch bz = {"IMPORT", NULL, 0, "USD", NULL, 0, NULL, 0,
-                               z, 2, NULL};
+                               z, 2, NULL, NULL};
     OK(r.sp->begin(r.st, CAPALLOC_TXN_WRITE, &err));
     OK(r.sp->write(r.st, &bz, &err));
     OK(r.sp->commit(r.st, &err));
@@ -543,7 +615,7 @@ START_TEST(concurrent_writer_guard)
     memset(&s, 0, sizeof s);
     capalloc_ledger_sink sink = {&s, sink_cash, sink_pos};
     OK(b.sp->read_ledger(b.st, &sink, &err));
-    ck_assert_str_eq(s.text, "0=100;");
+    ck_assert_str_eq(seen_text(&s), "0=100;");
     OK(write_add(&b, "1", "101"));
     OK(b.sp->commit(b.st, &err));
     ck_assert_str_eq(read_all(&a), "0=101;");
@@ -581,6 +653,52 @@ START_TEST(one_run_per_date)
 }
 END_TEST
 
+/* read_cash (ABI 1.1): the named books only, in a write transaction
+ * locked (and on postgres nothing else is). */
+START_TEST(read_cash_named_books)
+{
+    inst a = open_inst();
+    ck_assert_msg(CAPALLOC_HAS_FIELD(a.sp->header.struct_size,
+                                     capalloc_storage_plugin, read_cash) &&
+                      a.sp->read_cash != NULL,
+                  "backend %s has no read_cash", backend);
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_add(&a, "100000", "100000"));
+    OK(write_alloc(&a, "2025-02-28", 0));
+    OK(a.sp->commit(a.st, &err));
+
+    static seen s;
+    memset(&s, 0, sizeof s);
+    capalloc_ledger_sink sink = {&s, sink_cash, NULL};
+    const char *ids[] = {"3", "nobody", "0"};
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_READ, &err));
+    OK(a.sp->read_cash(a.st, ids, 3, &sink, &err));
+    OK(a.sp->commit(a.st, &err));
+    ck_assert_str_eq(seen_text(&s), "0=0;3=40000;");
+
+    memset(&s, 0, sizeof s);
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(a.sp->read_cash(a.st, ids + 2, 1, &sink, &err));
+    ck_assert_str_eq(seen_text(&s), "0=0;");
+    if (is_backend("postgres"))
+        /* another session can lock every book but the master's */
+        ck_assert_str_eq(db_query("SELECT portfolio_id FROM {S}.cash_equity_book"
+                                  " ORDER BY 1 FOR UPDATE SKIP LOCKED"),
+                         "1\n2\n3\n");
+    OK(write_add(&a, "5", "5"));
+    OK(a.sp->commit(a.st, &err));
+    ck_assert_str_eq(read_all(&a), "0=5;1=30000;2=30000;3=40000;");
+
+    /* no ids: no rows */
+    memset(&s, 0, sizeof s);
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_READ, &err));
+    OK(a.sp->read_cash(a.st, NULL, 0, &sink, &err));
+    OK(a.sp->commit(a.st, &err));
+    ck_assert_int_eq(s.n_cash, 0);
+    close_inst(&a);
+}
+END_TEST
+
 START_TEST(find_run_by_date)
 {
     inst a = open_inst();
@@ -611,7 +729,7 @@ START_TEST(find_run_by_date)
     /* a forced repeat: find_run reports the latest run of the date */
     OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
     capalloc_write_batch b = {"ALLOCATE", "2025-02-28", 1, "USD", NULL, 0,
-                              NULL, 0, NULL, 0, NULL};
+                              NULL, 0, NULL, 0, NULL, NULL};
     OK(a.sp->write(a.st, &b, &err));
     OK(a.sp->commit(a.st, &err));
     OK(a.sp->begin(a.st, CAPALLOC_TXN_READ, &err));
@@ -653,12 +771,206 @@ START_TEST(currency_of_a_book_kept)
     OK(write_add(&a, "10", "10"));
     OK(a.sp->commit(a.st, &err));
     capalloc_cash_row c = {"0", D("20")};
-    capalloc_write_batch b = {"ADD", NULL, 0, "EUR", NULL, 0, &c, 1, NULL, 0, NULL};
+    capalloc_write_batch b = {"ADD", NULL, 0, "EUR", NULL, 0, &c, 1, NULL, 0, NULL, NULL};
     OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
     EXPECT(a.sp->write(a.st, &b, &err), CAPALLOC_ERR_IO);
     ck_assert_msg(strstr(err.msg, "EUR") != NULL, "%s", err.msg);
     OK(a.sp->rollback(a.st, &err));
     ck_assert_str_eq(read_all(&a), "0=10;");
+    close_inst(&a);
+}
+END_TEST
+
+/* ---- capital references (ABI 1.2) ------------------------------------ */
+
+/* The backend keeps a reference once, under a unique key: a second batch
+ * with it is refused (EXISTS) whatever its action or amount, and nothing
+ * of it is written; find_reference reports the booked movement. */
+START_TEST(reference_booked_once)
+{
+    inst a = open_inst();
+    ck_assert_ptr_nonnull(a.sp->find_reference);
+    ck_assert_str_eq(ref_of(&a, "pay-1"), "none");
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_ref(&a, "ADD", "100.25", "100.25", "pay-1"));
+    OK(write_ref(&a, "WITHDRAW", "0.25", "100", "pay-2"));
+    OK(write_add(&a, "1", "101")); /* no reference: any number of them */
+    OK(write_add(&a, "1", "102"));
+    OK(a.sp->commit(a.st, &err));
+    ck_assert_str_eq(ref_of(&a, "pay-1"), "ADD 100.25 1");
+    ck_assert_str_eq(ref_of(&a, "pay-2"), "WITHDRAW 0.25 2");
+    ck_assert_str_eq(ref_of(&a, "PAY-1"), "none"); /* exact, case and all */
+
+    /* the same reference again: same movement, or another one */
+    static const struct {
+        const char *action, *amount;
+    } again[] = {{"ADD", "100.25"}, {"ADD", "7"}, {"WITHDRAW", "100.25"}};
+    for (size_t k = 0; k < sizeof again / sizeof again[0]; k++) {
+        OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+        EXPECT(write_ref(&a, again[k].action, again[k].amount, "999", "pay-1"),
+               CAPALLOC_ERR_EXISTS);
+        ck_assert_msg(strstr(err.msg, "pay-1") != NULL, "%s", err.msg);
+        OK(a.sp->rollback(a.st, &err));
+    }
+    ck_assert_str_eq(read_all(&a), "0=102;");
+    ck_assert_str_eq(ref_of(&a, "pay-1"), "ADD 100.25 1");
+
+    /* a reference belongs to a capital movement, of 1 to 128 bytes */
+    char long_ref[CAPALLOC_REF_MAX + 2];
+    memset(long_ref, 'x', sizeof long_ref - 1);
+    long_ref[sizeof long_ref - 1] = '\0';
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    EXPECT(write_ref(&a, "ADD", "1", "103", long_ref), CAPALLOC_ERR_INTERNAL);
+    EXPECT(write_ref(&a, "ADD", "1", "103", ""), CAPALLOC_ERR_INTERNAL);
+    capalloc_write_batch alloc = {"ALLOCATE", "2025-01-02", 0, "USD", NULL, 0,
+                                  NULL, 0, NULL, 0, NULL, "pay-3"};
+    EXPECT(a.sp->write(a.st, &alloc, &err), CAPALLOC_ERR_INTERNAL);
+    long_ref[CAPALLOC_REF_MAX] = '\0'; /* 128 bytes: kept */
+    OK(write_ref(&a, "ADD", "1", "103", long_ref));
+    OK(a.sp->commit(a.st, &err));
+    /* (postgres numbers runs from a sequence the refused ones used) */
+    ck_assert_msg(strncmp(ref_of(&a, long_ref), "ADD 1 ", 6) == 0, "%s",
+                  ref_of(&a, long_ref));
+    close_inst(&a);
+}
+END_TEST
+
+/* Two writers with one reference: the second, which looked before the
+ * first committed, is refused by the unique key at its own write. The
+ * backend's lock normally serializes them; this is the guard behind it.
+ * (sqlite's lock makes the interleaving impossible: there the second
+ * writer is refused at begin until the first commits.) */
+START_TEST(reference_unique_key_is_the_guard)
+{
+    inst a = open_inst();
+    inst b = open_inst();
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_ref(&a, "ADD", "50", "50", "retry-7"));
+    OK(a.sp->commit(a.st, &err));
+    OK(b.sp->begin(b.st, CAPALLOC_TXN_WRITE, &err));
+    EXPECT(write_ref(&b, "ADD", "50", "100", "retry-7"), CAPALLOC_ERR_EXISTS);
+    OK(b.sp->rollback(b.st, &err));
+    ck_assert_str_eq(read_all(&a), "0=50;");
+    if (is_backend("sqlite") || is_backend("postgres"))
+        ck_assert_str_eq(db_query("SELECT count(*) FROM {S}.capalloc_runs"
+                                  " WHERE reference = 'retry-7'"),
+                         "1\n");
+    close_inst(&a);
+    close_inst(&b);
+}
+END_TEST
+
+/* ---- queued redemptions (ABI 1.2) -------------------------------------- */
+
+static capalloc_status red_line(void *ctx, const capalloc_redemption *r)
+{
+    seen *s = ctx;
+    char a[CAPALLOC_DEC_MAX_TEXT], b[CAPALLOC_DEC_MAX_TEXT];
+    ck_assert_int_eq(r->queued_at[19], '.');
+    ck_assert_int_eq(r->updated_at[19], '.');
+    size_t used = strlen(s->text);
+    snprintf(s->text + used, sizeof s->text - used,
+                                "%lld %u %s/%s %s;", (long long)r->id,
+                                (unsigned)r->state,
+                                dec_format(r->paid, 0, a, sizeof a),
+                                dec_format(r->amount, 0, b, sizeof b),
+                                r->reference ? r->reference : "-");
+    return CAPALLOC_OK;
+}
+
+/* "id state paid/amount ref;" for every redemption (open_only: queued). */
+static const char *reds(inst *i, int open_only)
+{
+    static seen s;
+    memset(&s, 0, sizeof s);
+    OK(i->sp->begin(i->st, CAPALLOC_TXN_READ, &err));
+    OK(i->sp->read_redemptions(i->st, open_only, red_line, &s, &err));
+    OK(i->sp->commit(i->st, &err));
+    return s.text;
+}
+
+static capalloc_status red_op(inst *i, uint32_t kind, int64_t id,
+                              const char *amount, const char *ref,
+                              int64_t *id_out)
+{
+    capalloc_redemption_op o = {kind, id, amount ? D(amount) : DEC_ZERO, ref};
+    memset(&err, 0, sizeof err);
+    return i->sp->redemption_op(i->st, &o, id_out, &err);
+}
+
+/* Queue, pay in parts, pay in full, cancel; what is refused changes
+ * nothing; a rolled-back payment is not kept. */
+START_TEST(redemptions_queue_pay_cancel)
+{
+    inst a = open_inst();
+    ck_assert_ptr_nonnull(a.sp->read_redemptions);
+    ck_assert_ptr_nonnull(a.sp->redemption_op);
+    ck_assert_str_eq(reds(&a, 0), "");
+    int64_t id1 = 0, id2 = 0, id3 = 0;
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(red_op(&a, CAPALLOC_RED_OP_QUEUE, 0, "50000", "inv-1", &id1));
+    OK(red_op(&a, CAPALLOC_RED_OP_QUEUE, 0, "0.25", NULL, &id2));
+    OK(red_op(&a, CAPALLOC_RED_OP_QUEUE, 0, "10", NULL, &id3));
+    OK(a.sp->commit(a.st, &err));
+    ck_assert_int_lt(id1, id2);
+    ck_assert_int_lt(id2, id3);
+    char want[512];
+    snprintf(want, sizeof want,
+             "%lld 0 0/50000 inv-1;%lld 0 0/0.25 -;%lld 0 0/10 -;",
+             (long long)id1, (long long)id2, (long long)id3);
+    ck_assert_str_eq(reds(&a, 1), want);
+
+    /* a payment rolled back is not kept */
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(red_op(&a, CAPALLOC_RED_OP_PAY, id1, "1", NULL, NULL));
+    OK(a.sp->rollback(a.st, &err));
+    ck_assert_str_eq(reds(&a, 1), want);
+
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(red_op(&a, CAPALLOC_RED_OP_PAY, id1, "35000.01", NULL, NULL));
+    OK(red_op(&a, CAPALLOC_RED_OP_PAY, id2, "0.25", NULL, NULL));
+    OK(red_op(&a, CAPALLOC_RED_OP_CANCEL, id3, NULL, NULL, NULL));
+    OK(a.sp->commit(a.st, &err));
+    snprintf(want, sizeof want, "%lld 0 35000.01/50000 inv-1;",
+             (long long)id1);
+    ck_assert_str_eq(reds(&a, 1), want);
+    snprintf(want, sizeof want,
+             "%lld 0 35000.01/50000 inv-1;%lld 1 0.25/0.25 -;"
+             "%lld 2 0/10 -;",
+             (long long)id1, (long long)id2, (long long)id3);
+    ck_assert_str_eq(reds(&a, 0), want);
+
+    /* refused: above what is owed, paid or cancelled ones, unknown ids,
+     * a reference queued before */
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(red_op(&a, CAPALLOC_RED_OP_PAY, id1, "14999.98", NULL, NULL));
+    OK(a.sp->rollback(a.st, &err));
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    EXPECT(red_op(&a, CAPALLOC_RED_OP_PAY, id1, "14999.991", NULL, NULL),
+           CAPALLOC_ERR_INVALID);
+    ck_assert_msg(strstr(err.msg, "above what is owed") != NULL, "%s",
+                  err.msg);
+    EXPECT(red_op(&a, CAPALLOC_RED_OP_PAY, id2, "0.01", NULL, NULL),
+           CAPALLOC_ERR_INVALID);
+    ck_assert_msg(strstr(err.msg, "already paid") != NULL, "%s", err.msg);
+    EXPECT(red_op(&a, CAPALLOC_RED_OP_CANCEL, id3, NULL, NULL, NULL),
+           CAPALLOC_ERR_INVALID);
+    EXPECT(red_op(&a, CAPALLOC_RED_OP_CANCEL, 999999, NULL, NULL, NULL),
+           CAPALLOC_ERR_INVALID);
+    ck_assert_msg(strstr(err.msg, "does not exist") != NULL, "%s", err.msg);
+    EXPECT(red_op(&a, CAPALLOC_RED_OP_QUEUE, 0, "1", "inv-1", NULL),
+           CAPALLOC_ERR_EXISTS);
+    OK(a.sp->rollback(a.st, &err));
+    ck_assert_str_eq(reds(&a, 0), want);
+
+    /* the rest, in full: PAID */
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(red_op(&a, CAPALLOC_RED_OP_PAY, id1, "14999.99", NULL, NULL));
+    OK(a.sp->commit(a.st, &err));
+    ck_assert_str_eq(reds(&a, 1), "");
+    /* outside a write transaction: refused */
+    EXPECT(red_op(&a, CAPALLOC_RED_OP_QUEUE, 0, "1", NULL, NULL),
+           CAPALLOC_ERR_INTERNAL);
     close_inst(&a);
 }
 END_TEST
@@ -835,7 +1147,7 @@ static capalloc_status write_alloc_rec(inst *i, const char *date, int forced,
     capalloc_trade t = {"0", "USD_CASH", CAPALLOC_SELL, D("1"), D("1"),
                         D("1")};
     capalloc_write_batch b = {"ALLOCATE", date, forced, "USD", &t, 1, NULL, 0,
-                              NULL, 0, rec};
+                              NULL, 0, rec, NULL};
     memset(&err, 0, sizeof err);
     return i->sp->write(i->st, &b, &err);
 }
@@ -856,7 +1168,7 @@ static capalloc_status write_import(inst *i, const imp_row *rows, size_t n)
                                     D(rows[k].flow), D("0")};
     capalloc_run_record rec = {"1.1.0-test", NULL, v, n, NULL, 0};
     capalloc_write_batch b = {"IMPORT", NULL, 0, "USD", NULL, 0, NULL, 0,
-                              NULL, 0, &rec};
+                              NULL, 0, &rec, NULL};
     memset(&err, 0, sizeof err);
     return i->sp->write(i->st, &b, &err);
 }
@@ -1286,7 +1598,7 @@ START_TEST(migrates_a_v1_ledger)
     ck_assert_msg(strlen(before) > 200, "fixture rows: %s", before);
 
     inst a = open_inst(); /* migrates */
-    ck_assert_str_eq(schema_version(), is_backend("sqlite") ? "2\n" : "1 2\n");
+    ck_assert_str_eq(schema_version(), is_backend("sqlite") ? "3\n" : "1 2 3 4\n");
     ck_assert_str_eq(db_query(V1_DUMP), before);
     ck_assert_str_eq(read_all(&a),
                      "0=69999.99;1=30000;2=9223372036854.775807;"
@@ -1317,7 +1629,7 @@ START_TEST(migrates_a_v1_ledger)
     close_inst(&a);
     /* opened again: nothing to migrate, nothing changed */
     inst b = open_inst();
-    ck_assert_str_eq(schema_version(), is_backend("sqlite") ? "2\n" : "1 2\n");
+    ck_assert_str_eq(schema_version(), is_backend("sqlite") ? "3\n" : "1 2 3 4\n");
     ck_assert_str_eq(db_query(V1_DUMP), before);
     ck_assert_str_eq(history(&b, &ALL_ROWS), ALLOC_LINES);
     close_inst(&b);
@@ -1466,8 +1778,12 @@ static Suite *storage_suite(void)
     tcase_add_test(tc, concurrent_writer_guard);
     tcase_add_test(tc, one_run_per_date);
     tcase_add_test(tc, find_run_by_date);
+    tcase_add_test(tc, read_cash_named_books);
     tcase_add_test(tc, ledger_rows_in_design_shape);
     tcase_add_test(tc, currency_of_a_book_kept);
+    tcase_add_test(tc, reference_booked_once);
+    tcase_add_test(tc, reference_unique_key_is_the_guard);
+    tcase_add_test(tc, redemptions_queue_pay_cancel);
     tcase_add_test(tc, record_round_trip);
     tcase_add_test(tc, record_only_with_its_run);
     tcase_add_test(tc, read_run_not_found);

@@ -114,9 +114,10 @@ static const capalloc_policy_plugin equal_weight_plugin = {
                          "equal_weight", "1.0.0",
                          "equal weights over the strategies, minus a reserve",
                          ew_options, ew_create, ew_destroy),
-    ew_weights,
-    NULL, /* portfolios: the YAML's top-level list opens the books */
-    NULL, /* history_wanted (ABI 1.1): it needs no history */
+    /* Designated: fields a later ABI appends stay zero (NULL) and no
+     * -Wmissing-field-initializers warning appears when they do. */
+    .weights = ew_weights,
+    .portfolios = NULL, /* the YAML's top-level list opens the books */
 };
 
 CAPALLOC_PLUGIN_DEFINE(equal_weight_plugin)

@@ -17,7 +17,7 @@
  *   - not enough history is a decision, not a crash: it returns
  *     CAPALLOC_ERR_NO_DATA with the reason, and the core applies the
  *     stage's `fallback` (by default the incoming weights) and records why;
- *   - snap->note: one line the core keeps in the run's record and
+ *   - snap->note (ABI 1.2): one line the core keeps in the run's record and
  *     `capalloc explain` shows;
  *   - statistics in double, weights as exact decimals through the host
  *     (dec_mul, rounded down): never above the incoming weights;
@@ -94,7 +94,7 @@ static capalloc_status cut_weights(void *state, const capalloc_snapshot *snap,
 {
     cut *c = state;
     const capalloc_host *h = c->host;
-    /* The stack, the history and the note are ABI 1.1. */
+    /* The stack and the history are ABI 1.1, the note 1.2. */
     if (!CAPALLOC_HOST_HAS_MINOR(h, 1) || snap->incoming == NULL) {
         h->set_error(err, NULL, "loser_cut is an overlay: put a stage that "
                                 "gives weights before it");
@@ -116,7 +116,10 @@ static capalloc_status cut_weights(void *state, const capalloc_snapshot *snap,
                                     "needed",
                          snap->portfolios[i].id, (long long)seen,
                          (long long)c->lookback);
-            return CAPALLOC_ERR_NO_DATA; /* the stage's fallback applies */
+            /* the stage's fallback applies (ABI 1.2; an older core knows
+             * only failures) */
+            return CAPALLOC_HOST_HAS_MINOR(h, 2) ? CAPALLOC_ERR_NO_DATA
+                                                 : CAPALLOC_ERR_INVALID;
         }
         weights[i] = snap->incoming[i];
         if (growth - 1 < c->threshold) {
@@ -126,7 +129,8 @@ static capalloc_status cut_weights(void *state, const capalloc_snapshot *snap,
                 h->set_error(err, NULL, "weight out of range");
                 return st;
             }
-            if (snap->note != NULL && snap->note_size > used + 1) {
+            if (CAPALLOC_HOST_HAS_MINOR(h, 2) && snap->note != NULL &&
+                snap->note_size > used + 1) {
                 int k = snprintf(snap->note + used, snap->note_size - used,
                                  "%s%s cut: %.2f%% over %lld returns",
                                  used ? "; " : "", snap->portfolios[i].id,

@@ -147,9 +147,8 @@ static const capalloc_policy_plugin trend_tilt_plugin = {
                          "weights tilted by each strategy's recent "
                          "flow-adjusted returns",
                          tilt_options, tilt_create, tilt_destroy),
-    tilt_weights,
-    NULL,
-    tilt_history_wanted,
+    .weights = tilt_weights,
+    .history_wanted = tilt_history_wanted,
 };
 
 CAPALLOC_PLUGIN_DEFINE(trend_tilt_plugin)

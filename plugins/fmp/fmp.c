@@ -54,8 +54,8 @@
  *     names a proxy curl would use for it (http_proxy, all_proxy,
  *     ALL_PROXY): the key would be handed to the proxy in clear text.
  *   - Whatever the host, an http:// request never uses a proxy
- *     (CURLOPT_PROXY ""): a proxy variable set after create(), or one set
- *     for loopback, is ignored rather than given the key.
+ *     (CURLOPT_NOPROXY "*"): a proxy variable set after create(), or one
+ *     set for loopback, is ignored rather than given the key.
  * A base_url with a user name ('@'), a query ('?'), a fragment ('#') or a
  * backslash is refused: the host must be the one it appears to be. The
  * host is read with curl's own URL parser.

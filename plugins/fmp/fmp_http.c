@@ -595,10 +595,11 @@ static int setup_easy(run *R, slot *sl, req *r, size_t qi)
     bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)s->timeout_ms) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, "capalloc-fmp/1.0") != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "") != CURLE_OK;
-    /* plain http carries the key in clear: never hand it to a proxy (an
-     * empty CURLOPT_PROXY overrides http_proxy / ALL_PROXY; see fmp.c) */
+    /* plain http carries the key in clear: never hand it to a proxy
+     * (NOPROXY "*" exempts every host from http_proxy / ALL_PROXY; see
+     * fmp.c) */
     if (s->plain_http)
-        bad |= curl_easy_setopt(e, CURLOPT_PROXY, "") != CURLE_OK;
+        bad |= curl_easy_setopt(e, CURLOPT_NOPROXY, "*") != CURLE_OK;
 #if LIBCURL_VERSION_NUM >= 0x075500
     bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
 #else

@@ -37,18 +37,6 @@
 #define PGP_HIDDEN __attribute__((visibility("hidden")))
 #else
 #define PGP_HIDDEN
-/* pg_record.c: the run's record (ABI 1.1); the SQL templates of
- * PGP_SQL_HISTORY and PGP_SQL_RUN. */
-PGP_HIDDEN extern const char pgp_sql_history[];
-PGP_HIDDEN extern const char pgp_sql_run[];
-PGP_HIDDEN capalloc_status pgp_read_history(void *state,
-                                            const capalloc_history_query *q,
-                                            const capalloc_record_sink *sink,
-                                            capalloc_err *err);
-PGP_HIDDEN capalloc_status pgp_read_run(void *state, int64_t run_id,
-                                        const capalloc_record_sink *sink,
-                                        int *found, capalloc_err *err);
-
 #endif
 
 /* pg_advisory_xact_lock(PGP_LOCK_CLASS, hashtext('<schema>')) is the
@@ -80,10 +68,17 @@ typedef enum pgp_stmt {
     PGP_SQL_CASH = 0,
     PGP_SQL_CASH_LOCK,
     PGP_SQL_POSITIONS,
+    PGP_SQL_BOOKS,
+    PGP_SQL_BOOKS_LOCK,
     PGP_SQL_FIND_RUN,
     PGP_SQL_WRITE,
     PGP_SQL_HISTORY,
     PGP_SQL_RUN,
+    PGP_SQL_FIND_TOKEN,
+    PGP_SQL_FIND_REF,
+    PGP_SQL_READ_RED,
+    PGP_SQL_INSERT_RED,
+    PGP_SQL_UPDATE_RED,
     PGP_SQL_N
 } pgp_stmt;
 
@@ -102,11 +97,23 @@ typedef struct pgp {
     char *sql[PGP_SQL_N];
     char *password;       /* parsed from conninfo, only to mask it in
                              messages (pgp_clean_msg); NULL: none */
+    char *conninfo;       /* as configured, to connect again after a lost
+                             COMMIT (wiped when freed) */
+    char connect_timeout[24]; /* seconds, as text for libpq */
+    int64_t failover_wait_ms; /* how long to try to reach a primary to
+                                 resolve a commit in doubt; 0: do not */
+    char run_token[33];   /* the token of the run write() put in the open
+                             transaction (32 hex digits); "" when none */
     int lock_timeout_ms;
     int64_t test_pause_ms; /* test only: sleep this long at test_pause_at */
     pgp_pause_at test_pause_at;
+    char *test_pause_until; /* test only: the pause ends when this file
+                               exists; NULL: it lasts test_pause_ms */
     int64_t idle_in_txn_ms; /* idle_in_transaction_session_timeout; 0 off */
     pgp_txn txn;
+    int aborted;          /* a statement failed in the open transaction and
+                             it was rolled back at once (pgp_end_aborted):
+                             every call but rollback() is refused */
     /* Round trips to the server (one PQexec* each), for the debug log and
      * the benchmark: in the current transaction and since create(). */
     long txn_trips;
@@ -125,8 +132,18 @@ PGP_HIDDEN PGresult *pgp_exec(pgp *s, const char *sql, int n,
 PGP_HIDDEN void pgp_clean_msg(const pgp *s, char *msg, size_t len);
 
 /* TEST ONLY: sleep test_pause_ms if at is test_pause_at and a write
- * transaction is open, after logging "test_pause_at <at>: pausing". */
+ * transaction is open, after logging "test_pause_at <at>: pausing"; with
+ * test_pause_until, stop sleeping as soon as that file exists. */
 PGP_HIDDEN void pgp_test_pause(pgp *s, pgp_pause_at at);
+
+/* A statement failed inside a transaction: end it at once (ROLLBACK) and
+ * mark it aborted. At the error the server put back every SET LOCAL of the
+ * transaction, so the session's own idle_in_transaction_session_timeout -
+ * behind a pooler another client's, e.g. 1 ms - would govern the aborted
+ * transaction until the core's rollback() arrives, and could drop the
+ * connection first. No-op unless the server reports a failed transaction
+ * and nothing is pending; pgp_fail() and pgp_stream() call it. */
+PGP_HIDDEN void pgp_end_aborted(pgp *s);
 
 /* Whether res succeeded (COMMAND_OK or TUPLES_OK). */
 PGP_HIDDEN int pgp_ok(const PGresult *res);
@@ -171,12 +188,32 @@ PGP_HIDDEN capalloc_status pgp_stream(pgp *s, const char *sql, int n,
                                       capalloc_err *err, const char *what);
 /* Build s->sql[] for the ledger's schema. */
 PGP_HIDDEN capalloc_status pgp_ledger_prepare(pgp *s, capalloc_err *err);
+PGP_HIDDEN capalloc_status pgp_read_books(void *state,
+                                          const char *const *ids, size_t n,
+                                          const capalloc_ledger_sink *sink,
+                                          capalloc_err *err);
 PGP_HIDDEN capalloc_status pgp_read_ledger(void *state,
                                            const capalloc_ledger_sink *sink,
                                            capalloc_err *err);
 PGP_HIDDEN capalloc_status pgp_find_run(void *state, const char *run_date,
                                         capalloc_run_info *info, int *found,
                                         capalloc_err *err);
+/* pg_flows.c: queued redemptions (ABI 1.2). */
+PGP_HIDDEN extern const char pgp_sql_read_redemptions[];
+PGP_HIDDEN extern const char pgp_sql_insert_redemption[];
+PGP_HIDDEN extern const char pgp_sql_update_redemption[];
+PGP_HIDDEN capalloc_status pgp_read_redemptions(
+    void *state, int open_only,
+    capalloc_status (*fn)(void *ctx, const capalloc_redemption *r), void *ctx,
+    capalloc_err *err);
+PGP_HIDDEN capalloc_status pgp_redemption_op(void *state,
+                                             const capalloc_redemption_op *op,
+                                             int64_t *id_out,
+                                             capalloc_err *err);
+PGP_HIDDEN capalloc_status pgp_find_reference(void *state,
+                                              const char *reference,
+                                              capalloc_capital_ref *out,
+                                              int *found, capalloc_err *err);
 PGP_HIDDEN capalloc_status pgp_write(void *state,
                                      const capalloc_write_batch *batch,
                                      capalloc_err *err);

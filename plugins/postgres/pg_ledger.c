@@ -8,18 +8,23 @@
  * CAPALLOC_ERR_IO naming the table and row, never a silent rounding.
  *
  * read_ledger: two queries (cash, positions), streamed row by row (libpq
- * single-row mode) so memory does not grow with the result; in a write
- * transaction the cash rows (the balances a run changes) are read FOR
- * UPDATE.
+ * single-row mode) so memory does not grow with the result, positions in
+ * no order (the core sorts); in a write transaction the cash rows (the
+ * balances a run changes) are read FOR UPDATE, in portfolio order.
+ * read_cash (ABI 1.1): the named books only, in one query.
  * write: ONE statement. The batch's columns go as array parameters
  * ($n::text[], $n::numeric[]) and unnest() turns them into rows; the run
  * row, the trades, the cash and the positions - and since ABI 1.1 the
  * run's record (valuations, prices; read back by pg_record.c) - are
- * inserted by data-modifying CTEs of that statement.
+ * inserted by data-modifying CTEs of that statement. The run row carries a
+ * new random token: a commit in doubt is resolved by looking for it
+ * (pgp_commit).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "pg_int.h"
 
@@ -37,6 +42,15 @@ capalloc_status pgp_need_txn(pgp *s, int write, const char *call,
                            "%s() called inside a read transaction (%s)", call,
                            s->where);
         return CAPALLOC_ERR_INTERNAL;
+    }
+    if (s->aborted) {
+        /* the server would say "current transaction is aborted"; outside
+         * a transaction a statement would commit on its own */
+        s->host->set_error(err, NULL,
+                           "%s() called after an earlier statement of the "
+                           "transaction failed: it was rolled back (%s)",
+                           call, s->where);
+        return CAPALLOC_ERR_IO;
     }
     return CAPALLOC_OK;
 }
@@ -93,6 +107,8 @@ capalloc_status pgp_stream(pgp *s, const char *sql, int n,
     }
     if (st == CAPALLOC_OK && PQstatus(s->conn) == CONNECTION_BAD)
         st = pgp_fail(s, NULL, err, "%s", what);
+    if (st != CAPALLOC_OK)
+        pgp_end_aborted(s); /* results drained: nothing pending now */
     return st;
 }
 
@@ -131,28 +147,42 @@ static capalloc_status position_row(pgp *s, const PGresult *res, int r,
     const capalloc_ledger_sink *sink = ctx;
     const char *id = PQgetvalue(res, r, 0);
     const char *ticker = PQgetvalue(res, r, 1);
+    const char *text = PQgetvalue(res, r, 2);
     char row[256];
-    snprintf(row, sizeof row, "portfolio '%.100s' ticker '%.100s'", id,
-             ticker);
     capalloc_dec qty;
-    capalloc_status st = pgp_parse_stored(s, PQgetvalue(res, r, 2), &qty, err,
-                                      "positions_book", row, "quantity");
-    if (st == CAPALLOC_OK &&
-        (st = sink->position(sink->ctx, id, ticker, qty)) != 0)
+    capalloc_status st = s->host->dec_parse(text, &qty);
+    if (st != CAPALLOC_OK) {
+        /* the row's name is formatted for a message only, not for each of
+         * 100,000 rows */
+        snprintf(row, sizeof row, "portfolio '%.100s' ticker '%.100s'", id,
+                 ticker);
+        return pgp_parse_stored(s, text, &qty, err, "positions_book", row,
+                                "quantity");
+    }
+    if ((st = sink->position(sink->ctx, id, ticker, qty)) != 0)
         s->host->set_error(err, NULL,
                            "the core stopped reading the ledger at "
-                           "positions_book, %s (status %d)",
-                           row, (int)st);
+                           "positions_book, portfolio '%.100s' ticker "
+                           "'%.100s' (status %d)",
+                           id, ticker, (int)st);
     return st;
 }
 
-/* Every column is NOT NULL in the schema. */
+/* Every column is NOT NULL in the schema. No ORDER BY on what is only
+ * read: the core sorts what it looks up, and a sort of 100,000 positions
+ * on the server spills to disk with the default work_mem. The locking
+ * reads keep their order: rows are locked one by one as the scan reaches
+ * them, so in portfolio order a writer outside capalloc (that the
+ * advisory lock does not stop) meets them in a known order (a deadlock is
+ * detected and the run retried, tests/faults-postgres.pgtest). The cash
+ * rows are one per book (10,000, not 1M): sorted in memory. */
 #define SQL_CASH                                                             \
-    "SELECT portfolio_id, currency, cash::text FROM {S}.cash_equity_book"    \
-    " ORDER BY portfolio_id COLLATE \"C\""
+    "SELECT portfolio_id, currency, cash::text FROM {S}.cash_equity_book"
+#define SQL_LOCK_ORDER " ORDER BY portfolio_id COLLATE \"C\" FOR UPDATE"
 #define SQL_POSITIONS                                                        \
-    "SELECT portfolio_id, ticker, quantity::text FROM {S}.positions_book"    \
-    " ORDER BY portfolio_id COLLATE \"C\", ticker COLLATE \"C\""
+    "SELECT portfolio_id, ticker, quantity::text FROM {S}.positions_book"
+/* read_cash: the named books only (the primary key's index). */
+#define SQL_BOOKS SQL_CASH " WHERE portfolio_id = ANY ($1::text[])"
 
 capalloc_status pgp_read_ledger(void *state, const capalloc_ledger_sink *sink,
                                 capalloc_err *err)
@@ -178,47 +208,6 @@ capalloc_status pgp_read_ledger(void *state, const capalloc_ledger_sink *sink,
         pgp_test_pause(s, PGP_PAUSE_READ);
     return st;
 }
-
-/* ------------------------------------------------------------------------ */
-/* find_run                                                                  */
-/* ------------------------------------------------------------------------ */
-
-capalloc_status pgp_find_run(void *state, const char *run_date,
-                             capalloc_run_info *info, int *found,
-                             capalloc_err *err)
-{
-    pgp *s = state;
-    *found = 0;
-    capalloc_status st = pgp_need_txn(s, 0, "find_run", err);
-    if (st != CAPALLOC_OK)
-        return st;
-    if (run_date == NULL) {
-        s->host->set_error(err, NULL, "find_run() without a run date");
-        return CAPALLOC_ERR_INTERNAL;
-    }
-    const char *v[1] = {run_date};
-    PGresult *res = pgp_exec(s, s->sql[PGP_SQL_FIND_RUN], 1, v);
-    if (!pgp_ok(res))
-        return pgp_fail(s, res, err, "looking up the allocation run of %.20s",
-                        run_date);
-    if (PQntuples(res) == 1) {
-        capalloc_run_info ri;
-        memset(&ri, 0, sizeof ri);
-        ri.run_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        ri.n_trades = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
-        snprintf(ri.run_date, sizeof ri.run_date, "%s", PQgetvalue(res, 0, 1));
-        snprintf(ri.created_at, sizeof ri.created_at, "%s",
-                 PQgetvalue(res, 0, 2));
-        *info = ri;
-        *found = 1;
-    }
-    PQclear(res);
-    return CAPALLOC_OK;
-}
-
-/* ------------------------------------------------------------------------ */
-/* write                                                                     */
-/* ------------------------------------------------------------------------ */
 
 /* A growable text buffer holding one array literal: {"a","b"}. */
 typedef struct arr {
@@ -271,6 +260,78 @@ static const char *arr_done(arr *a)
     return a->oom ? NULL : a->b;
 }
 
+/* read_cash (ABI 1.1): the named books in one query; in a write
+ * transaction FOR UPDATE, so a capital movement locks the master's row
+ * and nothing else. */
+capalloc_status pgp_read_books(void *state, const char *const *ids, size_t n,
+                               const capalloc_ledger_sink *sink,
+                               capalloc_err *err)
+{
+    pgp *s = state;
+    capalloc_status st = pgp_need_txn(s, 0, "read_cash", err);
+    if (st != CAPALLOC_OK)
+        return st;
+    if (sink == NULL || sink->cash == NULL || (n > 0 && ids == NULL)) {
+        s->host->set_error(err, NULL, "read_cash() without a sink or ids");
+        return CAPALLOC_ERR_INTERNAL;
+    }
+    arr a = {0};
+    for (size_t i = 0; i < n; i++)
+        arr_add(&a, ids[i] != NULL ? ids[i] : "");
+    const char *v[1] = {arr_done(&a)};
+    if (v[0] == NULL) {
+        free(a.b);
+        s->host->set_error(err, NULL, "out of memory");
+        return CAPALLOC_ERR_NOMEM;
+    }
+    int w = s->txn == PGP_TXN_WRITE;
+    st = pgp_stream(s, s->sql[w ? PGP_SQL_BOOKS_LOCK : PGP_SQL_BOOKS], 1, v,
+                    cash_row, sink, err, "reading cash_equity_book");
+    free(a.b);
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* find_run                                                                  */
+/* ------------------------------------------------------------------------ */
+
+capalloc_status pgp_find_run(void *state, const char *run_date,
+                             capalloc_run_info *info, int *found,
+                             capalloc_err *err)
+{
+    pgp *s = state;
+    *found = 0;
+    capalloc_status st = pgp_need_txn(s, 0, "find_run", err);
+    if (st != CAPALLOC_OK)
+        return st;
+    if (run_date == NULL) {
+        s->host->set_error(err, NULL, "find_run() without a run date");
+        return CAPALLOC_ERR_INTERNAL;
+    }
+    const char *v[1] = {run_date};
+    PGresult *res = pgp_exec(s, s->sql[PGP_SQL_FIND_RUN], 1, v);
+    if (!pgp_ok(res))
+        return pgp_fail(s, res, err, "looking up the allocation run of %.20s",
+                        run_date);
+    if (PQntuples(res) == 1) {
+        capalloc_run_info ri;
+        memset(&ri, 0, sizeof ri);
+        ri.run_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        ri.n_trades = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+        snprintf(ri.run_date, sizeof ri.run_date, "%s", PQgetvalue(res, 0, 1));
+        snprintf(ri.created_at, sizeof ri.created_at, "%s",
+                 PQgetvalue(res, 0, 2));
+        *info = ri;
+        *found = 1;
+    }
+    PQclear(res);
+    return CAPALLOC_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* write                                                                     */
+/* ------------------------------------------------------------------------ */
+
 static int known_action(const char *a)
 {
     static const char *const actions[] = {"ADD", "WITHDRAW", "ALLOCATE",
@@ -280,6 +341,10 @@ static int known_action(const char *a)
             return 1;
     return 0;
 }
+
+/* Whether the run of a commit in doubt is in the ledger: its token. */
+#define SQL_FIND_TOKEN                                                       \
+    "SELECT run_id FROM {S}.capalloc_runs WHERE run_token = $1"
 
 #define SQL_FIND_RUN                                                         \
     "SELECT r.run_id, to_char(r.run_date, 'YYYY-MM-DD'),"                    \
@@ -291,11 +356,31 @@ static int known_action(const char *a)
     " WHERE r.action = 'ALLOCATE' AND r.run_date = $1::date"                 \
     " ORDER BY r.run_id DESC LIMIT 1"
 
+/* A movement's reference: its run and its one cash trade (ABI 1.2). */
+#define SQL_FIND_REF                                                         \
+    "SELECT r.run_id, r.action, t.quantity::text,"                           \
+    " to_char(r.created_at AT TIME ZONE 'UTC',"                              \
+    "         'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"                        \
+    " FROM {S}.capalloc_runs r JOIN {S}.trade_execution_logs t"              \
+    "   ON t.run_id = r.run_id"                                              \
+    " WHERE r.reference = $1 ORDER BY t.log_id LIMIT 1"
+
+/* A second unforced run of a date is refused by the unique index
+ * capalloc_runs_one_allocation_per_date as the arbiter of ON CONFLICT DO
+ * NOTHING, not by an error: the statement then inserts no run, every other
+ * CTE waits on EXISTS (SELECT 1 FROM run) and writes nothing, and write()
+ * returns CAPALLOC_ERR_EXISTS with the transaction still healthy. An error
+ * would abort it, and the server would put back its SET LOCALs at once:
+ * behind a pooler, a session idle_in_transaction_session_timeout another
+ * client left (1 ms) could then end the connection before the core's
+ * rollback(). */
 static const char SQL_WRITE[] =
     "WITH run AS ("
     "  INSERT INTO {S}.capalloc_runs (action, run_date, forced, created_at,"
-    "   capalloc_version, detail)"
-    "  VALUES ($1, $2::date, $3::smallint, now(), $16, $17) RETURNING run_id),"
+    "   capalloc_version, detail, run_token, reference)"
+    "  VALUES ($1, $2::date, $3::smallint, now(), $16, $17, $33, $34)"
+    "  ON CONFLICT (run_date) WHERE action = 'ALLOCATE' AND forced = 0"
+    "  DO NOTHING RETURNING run_id),"
     " tr AS ("
     "  INSERT INTO {S}.trade_execution_logs (run_id, portfolio_id, ticker, side,"
     "   quantity, arrival_price, exec_price, executed_at)"
@@ -309,6 +394,7 @@ static const char SQL_WRITE[] =
     "  INSERT INTO {S}.cash_equity_book (portfolio_id, currency, cash, updated_at)"
     "  SELECT c.p, $10, c.c, now()"
     "  FROM unnest($11::text[], $12::numeric[]) AS c(p, c)"
+    "  WHERE EXISTS (SELECT 1 FROM run)"
     "  ON CONFLICT (portfolio_id) DO UPDATE"
     "  SET cash = excluded.cash, updated_at = excluded.updated_at"
     "  WHERE cash_equity_book.currency = excluded.currency RETURNING 1),"
@@ -316,7 +402,7 @@ static const char SQL_WRITE[] =
     "  INSERT INTO {S}.positions_book (portfolio_id, ticker, quantity, updated_at)"
     "  SELECT p.p, p.k, p.q, now()"
     "  FROM unnest($13::text[], $14::text[], $15::numeric[]) AS p(p, k, q)"
-    "  WHERE p.q <> 0"
+    "  WHERE p.q <> 0 AND EXISTS (SELECT 1 FROM run)"
     "  ON CONFLICT (portfolio_id, ticker) DO UPDATE"
     "  SET quantity = excluded.quantity, updated_at = excluded.updated_at"
     "  RETURNING 1),"
@@ -324,6 +410,7 @@ static const char SQL_WRITE[] =
     "  DELETE FROM {S}.positions_book b"
     "  USING unnest($13::text[], $14::text[], $15::numeric[]) AS d(p, k, q)"
     "  WHERE d.q = 0 AND b.portfolio_id = d.p AND b.ticker = d.k"
+    "  AND EXISTS (SELECT 1 FROM run)"
     "  RETURNING 1),"
     /* The run's record (ABI 1.1). A strategy's date imported before is
      * skipped here, not an error that would leave no trace of which one:
@@ -355,16 +442,48 @@ static const char SQL_WRITE[] =
     " FROM (SELECT 1) AS one LEFT JOIN LATERAL ("
     "  SELECT v.p, v.d FROM unnest($18::date[], $19::text[], $21::smallint[])"
     "   WITH ORDINALITY AS v(d, p, i, o)"
-    "  WHERE v.i = 1 AND NOT EXISTS (SELECT 1 FROM va"
+    "  WHERE v.i = 1 AND EXISTS (SELECT 1 FROM run)"
+    "   AND NOT EXISTS (SELECT 1 FROM va"
     "   WHERE va.portfolio_id = v.p AND va.valuation_date = v.d)"
     "  ORDER BY v.o LIMIT 1) AS dup ON true";
+
+/* A new run token in s->run_token: 16 bytes from the kernel's random
+ * source, as 32 hex digits. Unique in the ledger (UNIQUE index): a clash
+ * (2^-64 for a billion runs) fails the write, never mixes two runs up. */
+static capalloc_status new_token(pgp *s, capalloc_err *err)
+{
+    unsigned char r[16];
+    size_t got = 0;
+    while (got < sizeof r) {
+        ssize_t n = getrandom(r + got, sizeof r - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            s->host->set_error(err, NULL,
+                               "write(): no random bytes for the run token: "
+                               "%s",
+                               n < 0 ? strerror(errno) : "none returned");
+            return CAPALLOC_ERR_IO;
+        }
+        got += (size_t)n;
+    }
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof r; i++) {
+        s->run_token[2 * i] = hex[r[i] >> 4];
+        s->run_token[2 * i + 1] = hex[r[i] & 15];
+    }
+    s->run_token[2 * sizeof r] = '\0';
+    return CAPALLOC_OK;
+}
 
 enum { A_TP, A_TK, A_TS, A_TQ, A_TA, A_TE, A_CP, A_CC, A_PP, A_PK, A_PQ, A_N };
 
 /* The record's arrays, parameters $18.. in this order. */
 enum { R_VD, R_VP, R_VM, R_VI, R_VC, R_VPV, R_VN, R_VW, R_VT, R_VX, R_VS,
        R_QK, R_QP, R_QA, R_QS, R_N };
-#define N_PARAMS (17 + R_N)
+/* $1..$17 the batch, $18..$32 the record, $33 the run token, $34 the
+ * reference (ABI 1.2). */
+#define N_PARAMS (18 + R_N + 1)
 
 /* The batch's record, or NULL: a core of ABI 1.0 hands over a batch
  * without the field, which must then not be read. */
@@ -390,42 +509,57 @@ static void arr_amount(const pgp *s, arr *a, capalloc_dec d, int null)
         arr_add(a, s->host->dec_format(d, s->host->minor_units, t, sizeof t));
 }
 
-static int cmp_imported(const void *x, const void *y)
+/* Valuations by portfolio, then date (an ALLOCATE record's rows all have
+ * the run's date: by portfolio). */
+static int cmp_valuation(const void *x, const void *y)
 {
     const capalloc_valuation *a = *(const capalloc_valuation *const *)x;
     const capalloc_valuation *b = *(const capalloc_valuation *const *)y;
     int c = strcmp(a->portfolio_id, b->portfolio_id);
-    return c != 0 ? c : strcmp(a->date, b->date);
+    if (c != 0 || !(a->flags & CAPALLOC_VAL_IMPORTED))
+        return c;
+    return strcmp(a->date, b->date);
 }
 
-/* An imported (portfolio, date) twice in the batch: the statement would
- * keep the first and skip the second without saying which, so it is
- * found here, before sending. */
-static capalloc_status imported_twice(pgp *s, const capalloc_run_record *rec,
-                                      capalloc_err *err)
+/* A (portfolio, date) twice in the record: an imported one is the user's
+ * (CAPALLOC_ERR_INVALID), a valued one the core's (INTERNAL). Found here,
+ * before sending: the statement would skip an imported repeat without
+ * saying which, and a key violation would abort the transaction (see
+ * SQL_WRITE). */
+static capalloc_status twice_in_record(pgp *s, const capalloc_write_batch *b,
+                                       const capalloc_run_record *rec,
+                                       capalloc_err *err)
 {
-    if (rec->n_valuations < 2)
+    size_t n = rec->n_valuations;
+    if (n < 2)
         return CAPALLOC_OK;
-    const capalloc_valuation **v = malloc(rec->n_valuations * sizeof *v);
+    const capalloc_valuation **v = malloc(n * sizeof *v);
     if (v == NULL) {
         s->host->set_error(err, NULL, "out of memory building the batch");
         return CAPALLOC_ERR_NOMEM;
     }
-    size_t n = 0;
-    for (size_t i = 0; i < rec->n_valuations; i++)
-        if (rec->valuations[i].flags & CAPALLOC_VAL_IMPORTED)
-            v[n++] = &rec->valuations[i];
-    qsort(v, n, sizeof *v, cmp_imported);
+    for (size_t i = 0; i < n; i++)
+        v[i] = &rec->valuations[i];
+    qsort(v, n, sizeof *v, cmp_valuation);
     capalloc_status st = CAPALLOC_OK;
-    for (size_t i = 1; i < n && st == CAPALLOC_OK; i++)
-        if (cmp_imported(&v[i - 1], &v[i]) == 0) {
+    for (size_t i = 1; i < n && st == CAPALLOC_OK; i++) {
+        if (cmp_valuation(&v[i - 1], &v[i]) != 0)
+            continue;
+        if (v[i]->flags & CAPALLOC_VAL_IMPORTED) {
             s->host->set_error(err, NULL,
                                "the history of portfolio '%s' on %s is "
                                "imported twice in one batch (%s): a date of "
                                "a strategy is imported once",
                                v[i]->portfolio_id, v[i]->date, s->where);
             st = CAPALLOC_ERR_INVALID;
+        } else {
+            s->host->set_error(err, NULL,
+                               "write(): the record of the run of %s values "
+                               "portfolio '%s' twice",
+                               b->run_date, v[i]->portfolio_id);
+            st = CAPALLOC_ERR_INTERNAL;
         }
+    }
     free(v);
     return st;
 }
@@ -492,7 +626,7 @@ static capalloc_status record_arrays(pgp *s, const capalloc_write_batch *b,
         arr_add(&a[R_QA], as_of);
         arr_add(&a[R_QS], (p->flags & CAPALLOC_QUOTE_STALE) ? "1" : "0");
     }
-    return allocate ? CAPALLOC_OK : imported_twice(s, rec, err);
+    return twice_in_record(s, b, rec, err);
 }
 
 capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
@@ -515,6 +649,17 @@ capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
     if ((b->n_trades && b->trades == NULL) || (b->n_cash && b->cash == NULL) ||
         (b->n_positions && b->positions == NULL)) {
         h->set_error(err, NULL, "write(): a batch count without rows");
+        return CAPALLOC_ERR_INTERNAL;
+    }
+
+    const char *ref = CAPALLOC_HOST_HAS_MINOR(h, 2) ? b->reference : NULL;
+    if (ref != NULL && ((strcmp(b->action, "ADD") != 0 &&
+                         strcmp(b->action, "WITHDRAW") != 0) ||
+                        *ref == '\0' || strlen(ref) > CAPALLOC_REF_MAX)) {
+        h->set_error(err, NULL,
+                     "write(): a reference belongs to an ADD or WITHDRAW "
+                     "batch and has 1 to %d bytes",
+                     CAPALLOC_REF_MAX);
         return CAPALLOC_ERR_INTERNAL;
     }
 
@@ -569,6 +714,8 @@ capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
         arr_add(&a[A_PK], p->ticker);
         arr_add(&a[A_PQ], h->dec_format(p->quantity, mu, t, sizeof t));
     }
+    if ((st = new_token(s, err)) != CAPALLOC_OK)
+        goto out;
     const char *vals[N_PARAMS];
     vals[0] = b->action;
     vals[1] = b->run_date; /* NULL for capital movements */
@@ -592,17 +739,27 @@ capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
             st = CAPALLOC_ERR_NOMEM;
             goto out;
         }
+    vals[N_PARAMS - 2] = s->run_token;
+    vals[N_PARAMS - 1] = ref;
 
     PGresult *res = pgp_exec(s, s->sql[PGP_SQL_WRITE], N_PARAMS, vals);
     if (!pgp_ok(res)) {
         const char *c = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
-        if (c != NULL &&
+        if (c != NULL && strcmp(c, "capalloc_runs_reference_once") == 0) {
+            h->set_error(err, NULL,
+                         "reference '%.*s' is already recorded in the ledger "
+                         "(%s)",
+                         CAPALLOC_REF_MAX, ref ? ref : "", s->where);
+            PQclear(res);
+            st = CAPALLOC_ERR_EXISTS;
+        } else if (c != NULL &&
             strcmp(c, "capalloc_runs_one_allocation_per_date") == 0) {
             h->set_error(err, NULL,
                          "an allocation run for %s is already recorded in "
                          "the ledger (%s)",
                          b->run_date ? b->run_date : "(no date)", s->where);
             PQclear(res);
+            pgp_end_aborted(s);
             st = CAPALLOC_ERR_EXISTS;
         } else {
             st = pgp_fail(s, res, err,
@@ -610,6 +767,15 @@ capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
                           "%zu positions)",
                           b->action, b->n_trades, b->n_cash, b->n_positions);
         }
+        goto out;
+    }
+    if (PQgetisnull(res, 0, 0)) { /* the date's run is there already */
+        h->set_error(err, NULL,
+                     "an allocation run for %s is already recorded in the "
+                     "ledger (%s)",
+                     b->run_date ? b->run_date : "(no date)", s->where);
+        PQclear(res);
+        st = CAPALLOC_ERR_EXISTS;
         goto out;
     }
     long n_tr = strtol(PQgetvalue(res, 0, 1), NULL, 10);
@@ -664,12 +830,19 @@ capalloc_status pgp_ledger_prepare(pgp *s, capalloc_err *err)
 {
     static const char *const tmpl[PGP_SQL_N] = {
         [PGP_SQL_CASH] = SQL_CASH,
-        [PGP_SQL_CASH_LOCK] = SQL_CASH " FOR UPDATE",
+        [PGP_SQL_CASH_LOCK] = SQL_CASH SQL_LOCK_ORDER,
         [PGP_SQL_POSITIONS] = SQL_POSITIONS,
+        [PGP_SQL_BOOKS] = SQL_BOOKS,
+        [PGP_SQL_BOOKS_LOCK] = SQL_BOOKS SQL_LOCK_ORDER,
         [PGP_SQL_FIND_RUN] = SQL_FIND_RUN,
         [PGP_SQL_WRITE] = SQL_WRITE,
         [PGP_SQL_HISTORY] = pgp_sql_history,
         [PGP_SQL_RUN] = pgp_sql_run,
+        [PGP_SQL_FIND_TOKEN] = SQL_FIND_TOKEN,
+        [PGP_SQL_FIND_REF] = SQL_FIND_REF,
+        [PGP_SQL_READ_RED] = pgp_sql_read_redemptions,
+        [PGP_SQL_INSERT_RED] = pgp_sql_insert_redemption,
+        [PGP_SQL_UPDATE_RED] = pgp_sql_update_redemption,
     };
     for (int i = 0; i < PGP_SQL_N; i++)
         if ((s->sql[i] = pgp_qualify(s, tmpl[i])) == NULL) {
@@ -677,4 +850,46 @@ capalloc_status pgp_ledger_prepare(pgp *s, capalloc_err *err)
             return CAPALLOC_ERR_NOMEM;
         }
     return CAPALLOC_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* find_reference (ABI 1.2)                                                  */
+/* ------------------------------------------------------------------------ */
+
+capalloc_status pgp_find_reference(void *state, const char *reference,
+                                   capalloc_capital_ref *out, int *found,
+                                   capalloc_err *err)
+{
+    pgp *s = state;
+    *found = 0;
+    capalloc_status st = pgp_need_txn(s, 0, "find_reference", err);
+    if (st != CAPALLOC_OK)
+        return st;
+    if (reference == NULL) {
+        s->host->set_error(err, NULL, "find_reference() without a reference");
+        return CAPALLOC_ERR_INTERNAL;
+    }
+    const char *v[1] = {reference};
+    PGresult *res = pgp_exec(s, s->sql[PGP_SQL_FIND_REF], 1, v);
+    if (!pgp_ok(res))
+        return pgp_fail(s, res, err, "looking up reference '%.*s'",
+                        CAPALLOC_REF_MAX, reference);
+    if (PQntuples(res) == 1) {
+        capalloc_capital_ref r;
+        memset(&r, 0, sizeof r);
+        r.run_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        snprintf(r.action, sizeof r.action, "%s", PQgetvalue(res, 0, 1));
+        snprintf(r.created_at, sizeof r.created_at, "%s",
+                 PQgetvalue(res, 0, 3));
+        char row[32];
+        snprintf(row, sizeof row, "run_id %lld", (long long)r.run_id);
+        st = pgp_parse_stored(s, PQgetvalue(res, 0, 2), &r.amount, err,
+                              "trade_execution_logs", row, "quantity");
+        if (st == CAPALLOC_OK) {
+            *out = r;
+            *found = 1;
+        }
+    }
+    PQclear(res);
+    return st;
 }

@@ -108,6 +108,33 @@ static const migration MIGRATIONS[] = {
      "  stale  SMALLINT NOT NULL CHECK (stale IN (0, 1)),"
      "  PRIMARY KEY (run_id, ticker)"
      ");"},
+    /* write() stores a random token with each run; when the connection is
+     * lost during COMMIT, the plugin reconnects (to the new primary after a
+     * failover) and looks the token up to learn whether the run was
+     * applied. Runs written before this step have none (NULL). */
+    {3, "a token per run, to resolve a commit in doubt",
+     "ALTER TABLE {S}.capalloc_runs ADD COLUMN run_token TEXT;"
+     "CREATE UNIQUE INDEX capalloc_runs_token"
+     "  ON {S}.capalloc_runs (run_token);"},
+    /* ABI 1.2, idempotent capital movements: the investor-side reference
+     * of an ADD or WITHDRAW, once per ledger. The unique index is the
+     * guard; the core's look-up only tells a repeat from a conflict. */
+    {4, "capital movements keep their reference",
+     "ALTER TABLE {S}.capalloc_runs ADD COLUMN reference TEXT"
+     "  CHECK (reference IS NULL OR action IN ('ADD','WITHDRAW'));"
+     "CREATE UNIQUE INDEX capalloc_runs_reference_once"
+     "  ON {S}.capalloc_runs (reference) WHERE reference IS NOT NULL;"
+     /* Queued redemptions: paid by the allocation runs, oldest first. */
+     "CREATE TABLE {S}.capalloc_redemptions ("
+     "  redemption_id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+     "  amount     NUMERIC NOT NULL CHECK (amount > 0),"
+     "  paid       NUMERIC NOT NULL CHECK (paid >= 0 AND paid <= amount),"
+     "  state      TEXT NOT NULL"
+     "             CHECK (state IN ('QUEUED','PAID','CANCELLED')),"
+     "  reference  TEXT UNIQUE,"
+     "  queued_at  TIMESTAMPTZ NOT NULL,"
+     "  updated_at TIMESTAMPTZ NOT NULL"
+     ");"},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

@@ -23,6 +23,11 @@
  *
  * A lost connection fails the call with CAPALLOC_ERR_IO and a message that
  * says so; the server rolls an unfinished transaction back on its own.
+ * A connection lost during COMMIT leaves the outcome in doubt: the plugin
+ * connects again (for up to failover_wait_ms; with a multi-host conninfo
+ * and target_session_attrs=read-write that is the standby promoted after a
+ * failover) and looks up the run's token (pg_ledger.c) to tell whether the
+ * run was applied (resolve_doubt).
  *
  * Round trips: a command costs a fixed number of them whatever the size of
  * the fund (begin+lock 1, find_run 1, read_ledger 2, write 1 - the run's
@@ -38,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pg_int.h"
 
@@ -67,6 +73,12 @@ static const capalloc_option_spec pgp_options[] = {
     {"schema", CAPALLOC_OPT_STRING, 0, "",
      "the schema holding the ledger tables (created if missing); empty: the "
      "connection's default (search_path)"},
+    {"failover_wait_ms", CAPALLOC_OPT_INT, 0, "60000",
+     "when the connection is lost during COMMIT (the outcome is in doubt), "
+     "how long to keep trying to connect again - with a multi-host conninfo "
+     "and target_session_attrs=read-write, to the standby promoted in the "
+     "primary's place - to learn whether the run was applied (ms, 0: do not "
+     "try; the run then fails saying it is in doubt)"},
     {"test_pause_ms", CAPALLOC_OPT_INT, 0, "0",
      "TEST ONLY: in a write transaction, sleep this long at the point "
      "test_pause_at names, so a test can stop the server or kill the "
@@ -75,6 +87,10 @@ static const capalloc_option_spec pgp_options[] = {
      "TEST ONLY: where test_pause_ms sleeps: begin (lock taken), read (after "
      "read_ledger), write (after write(), before COMMIT), commit (after a "
      "successful COMMIT)"},
+    {"test_pause_until", CAPALLOC_OPT_STRING, 0, "",
+     "TEST ONLY: a file; the pause at test_pause_at ends as soon as it "
+     "exists (test_pause_ms at most), so a test can act there and then let "
+     "the run go on"},
     {NULL, 0, 0, NULL, NULL}};
 
 /* ------------------------------------------------------------------------ */
@@ -165,6 +181,15 @@ static int connection_lost(const pgp *s, const PGresult *res)
            strncmp(st, "08", 2) == 0 || strncmp(st, "57P0", 4) == 0;
 }
 
+void pgp_end_aborted(pgp *s)
+{
+    if (PQstatus(s->conn) != CONNECTION_OK ||
+        PQtransactionStatus(s->conn) != PQTRANS_INERROR)
+        return;
+    PQclear(pgp_exec(s, "ROLLBACK", 0, NULL));
+    s->aborted = 1;
+}
+
 capalloc_status pgp_fail(pgp *s, PGresult *res, capalloc_err *err,
                          const char *fmt, ...)
 {
@@ -205,6 +230,7 @@ capalloc_status pgp_fail(pgp *s, PGresult *res, capalloc_err *err,
         st = CAPALLOC_ERR_IO;
     }
     PQclear(res);
+    pgp_end_aborted(s); /* after the message: it may come from the conn */
     return st;
 }
 
@@ -263,6 +289,13 @@ static void sleep_ms(int64_t ms)
         ;
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static const char *const pause_names[] = {"begin", "read", "write", "commit"};
 
 void pgp_test_pause(pgp *s, pgp_pause_at at)
@@ -274,7 +307,13 @@ void pgp_test_pause(pgp *s, pgp_pause_at at)
     s->host->log(s->host, CAPALLOC_LOG_DEBUG,
                  "test_pause_at %s: pausing %lld ms", pause_names[at],
                  (long long)s->test_pause_ms);
-    sleep_ms(s->test_pause_ms);
+    if (s->test_pause_until == NULL) {
+        sleep_ms(s->test_pause_ms);
+        return;
+    }
+    int64_t end = now_ms() + s->test_pause_ms;
+    while (access(s->test_pause_until, F_OK) != 0 && now_ms() < end)
+        sleep_ms(10);
 }
 
 static void log_trips(pgp *s, const char *how)
@@ -303,6 +342,7 @@ static capalloc_status pgp_begin(void *state, capalloc_txn_mode mode,
                                                    : CAPALLOC_ERR_INTERNAL;
     }
     s->txn_trips = 0;
+    s->aborted = 0;
     int write = mode == CAPALLOC_TXN_WRITE;
     PGresult *res =
         pgp_exec(s, s->sql_begin[write], 0, NULL);
@@ -322,6 +362,110 @@ static capalloc_status pgp_begin(void *state, capalloc_txn_mode mode,
     return CAPALLOC_OK;
 }
 
+static PGconn *open_conn(pgp *s);
+static void set_where(pgp *s);
+
+/* The commit of the run whose token is s->run_token is in doubt: the
+ * connection broke (lost: libpq's message) after COMMIT left, so the server
+ * - or, after a failover, the standby promoted in its place - holds all of
+ * the transaction or none of it, and the answer saying which never came.
+ * Connect again with the same conninfo (a multi-host conninfo with
+ * target_session_attrs=read-write finds the new primary), retrying for up
+ * to failover_wait_ms; take the ledger's writer lock (the lost session held
+ * it to its end, so no part of its transaction can still be on its way) and
+ * look the token up. The new connection replaces the old one for the rest
+ * of the process; nothing is session state (pg_int.h), so there is nothing
+ * to set up again. Returns CAPALLOC_OK when the run was applied (saying so
+ * in a warning), CAPALLOC_ERR_IO when it was not or when it cannot be told. */
+static capalloc_status resolve_doubt(pgp *s, const char *lost,
+                                     capalloc_err *err)
+{
+    const capalloc_host *h = s->host;
+    char old_where[sizeof s->where], last[600] = "", at[160];
+    snprintf(old_where, sizeof old_where, "%s", s->where);
+    h->log(h, CAPALLOC_LOG_INFO,
+           "lost the connection while committing (%s); looking for the run "
+           "on a primary for up to %lld ms",
+           lost, (long long)s->failover_wait_ms);
+    int64_t end = now_ms() + s->failover_wait_ms;
+    int attempts = 0;
+    PGconn *c;
+    for (;;) {
+        attempts++;
+        if ((c = open_conn(s)) == NULL) {
+            h->set_error(err, NULL, "out of memory connecting to PostgreSQL "
+                                    "after a commit in doubt");
+            return CAPALLOC_ERR_NOMEM;
+        }
+        if (PQstatus(c) == CONNECTION_OK)
+            break;
+        snprintf(last, sizeof last, "%s", PQerrorMessage(c));
+        PQfinish(c);
+        c = NULL;
+        if (now_ms() >= end)
+            break;
+        sleep_ms(250);
+    }
+    if (c == NULL) {
+        pgp_clean_msg(s, last, sizeof last);
+        h->set_error(err, NULL,
+                     "lost the connection to PostgreSQL while committing: %s "
+                     "(%s); the server keeps all of the transaction or none "
+                     "of it, and no primary could be reached in %lld ms (%d "
+                     "attempts, the last: %s) to tell which: check the ledger "
+                     "(capalloc status) before running the command again",
+                     lost, old_where, (long long)s->failover_wait_ms, attempts,
+                     last);
+        return CAPALLOC_ERR_IO;
+    }
+    PQfinish(s->conn);
+    s->conn = c;
+    set_where(s);
+    snprintf(at, sizeof at, "%s:%s", PQhost(c), PQport(c));
+    h->log(h, CAPALLOC_LOG_DEBUG, "connected to %s after %d attempt%s",
+           s->where, attempts, attempts == 1 ? "" : "s");
+
+    PGresult *res = pgp_exec(s, s->sql_begin[1], 0, NULL);
+    if (pgp_ok(res)) {
+        PQclear(res);
+        const char *v[1] = {s->run_token};
+        res = pgp_exec(s, s->sql[PGP_SQL_FIND_TOKEN], 1, v);
+    }
+    if (!pgp_ok(res) || PQntuples(res) > 1) {
+        capalloc_err e2 = {{0}, {0}};
+        pgp_fail(s, res, &e2, "looking the run up");
+        if (PQtransactionStatus(s->conn) != PQTRANS_IDLE &&
+            PQstatus(s->conn) == CONNECTION_OK)
+            PQclear(pgp_exec(s, "ROLLBACK", 0, NULL));
+        h->set_error(err, NULL,
+                     "the commit's outcome was in doubt (connection lost: "
+                     "%s; %s) and could not be resolved on %s: %s; check the "
+                     "ledger (capalloc status) before running the command "
+                     "again",
+                     lost, old_where, at, e2.msg);
+        return CAPALLOC_ERR_IO;
+    }
+    int found = PQntuples(res) == 1;
+    char run_id[32] = "";
+    if (found)
+        snprintf(run_id, sizeof run_id, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    PQclear(pgp_exec(s, "ROLLBACK", 0, NULL));
+    if (found) {
+        h->log(h, CAPALLOC_LOG_WARNING,
+               "the commit's outcome was in doubt (connection lost: %s; %s); "
+               "resolved on %s: the run WAS applied (run_id %s)",
+               lost, old_where, at, run_id);
+        return CAPALLOC_OK;
+    }
+    h->set_error(err, NULL,
+                 "the commit's outcome was in doubt (connection lost: %s; "
+                 "%s); resolved on %s: the run was NOT applied; nothing was "
+                 "written, run it again",
+                 lost, old_where, at);
+    return CAPALLOC_ERR_IO;
+}
+
 static capalloc_status pgp_commit(void *state, capalloc_err *err)
 {
     pgp *s = state;
@@ -339,7 +483,7 @@ static capalloc_status pgp_commit(void *state, capalloc_err *err)
         s->host->set_error(err, NULL,
                            "cannot commit: %s (%s); nothing of the "
                            "transaction was written",
-                           ts == PQTRANS_INERROR
+                           ts == PQTRANS_INERROR || s->aborted
                                ? "an earlier statement failed and the server "
                                  "aborted the transaction"
                                : "lost the connection to PostgreSQL",
@@ -350,20 +494,25 @@ static capalloc_status pgp_commit(void *state, capalloc_err *err)
     capalloc_status st = CAPALLOC_OK;
     if (!pgp_ok(res) && connection_lost(s, res)) {
         /* In doubt: the server commits all of the transaction or none of
-         * it, but whether our COMMIT reached it, we cannot know. */
+         * it, but whether our COMMIT reached it, we cannot know here. The
+         * run's token can tell, read back from a primary. */
         char msg[600];
         snprintf(msg, sizeof msg, "%s", PQerrorMessage(s->conn));
         pgp_clean_msg(s, msg, sizeof msg);
-        s->host->set_error(err, NULL,
-                           "lost the connection to PostgreSQL while "
-                           "committing: %s (%s); the server keeps all of the "
-                           "transaction or none of it (none, unless the "
-                           "COMMIT reached it before the connection broke): "
-                           "check the ledger (capalloc status) before running "
-                           "the command again",
-                           msg[0] ? msg : "no message", s->where);
         PQclear(res);
-        st = CAPALLOC_ERR_IO;
+        if (s->run_token[0] != '\0' && s->failover_wait_ms > 0) {
+            st = resolve_doubt(s, msg[0] ? msg : "no message", err);
+        } else {
+            s->host->set_error(
+                err, NULL,
+                "lost the connection to PostgreSQL while committing: %s "
+                "(%s); the server keeps all of the transaction or none of it "
+                "(none, unless the COMMIT reached it before the connection "
+                "broke): check the ledger (capalloc status) before running "
+                "the command again",
+                msg[0] ? msg : "no message", s->where);
+            st = CAPALLOC_ERR_IO;
+        }
     } else if (!pgp_ok(res)) {
         st = pgp_fail(s, res, err, "committing (rolled back, nothing written)");
     } else if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
@@ -380,6 +529,7 @@ static capalloc_status pgp_commit(void *state, capalloc_err *err)
     if (PQtransactionStatus(s->conn) == PQTRANS_INERROR)
         PQclear(pgp_exec(s, "ROLLBACK", 0, NULL));
     s->txn = PGP_TXN_NONE;
+    s->run_token[0] = '\0';
     log_trips(s, st == CAPALLOC_OK ? "committed" : "failed to commit");
     return st;
 }
@@ -399,6 +549,8 @@ static capalloc_status pgp_rollback(void *state, capalloc_err *err)
     if (s->txn != PGP_TXN_NONE)
         log_trips(s, "rolled back");
     s->txn = PGP_TXN_NONE;
+    s->aborted = 0;
+    s->run_token[0] = '\0';
     return st;
 }
 
@@ -421,6 +573,11 @@ static void pgp_free(pgp *s)
         memset(s->password, 0, strlen(s->password));
         free(s->password);
     }
+    if (s->conninfo != NULL) {
+        memset(s->conninfo, 0, strlen(s->conninfo));
+        free(s->conninfo);
+    }
+    free(s->test_pause_until);
     free(s->schema);
     PQfreemem(s->schema_ident);
     PQfreemem(s->schema_lit);
@@ -594,12 +751,36 @@ static void set_where(pgp *s)
              s->schema ? ", schema " : "", s->schema ? s->schema : "");
 }
 
+/* A new connection with conninfo (NULL: out of memory; the caller checks
+ * PQstatus). conninfo is expanded by libpq (expand_dbname) where it
+ * stands: the keepalive and TCP timeouts before it are defaults it can
+ * override (a silent network loss would otherwise hang the run, and with
+ * it the ledger lock, until the OS gives up: hours); the options after it
+ * win over what it says. An empty conninfo leaves everything to the PG*
+ * environment and the service file. */
+static PGconn *open_conn(pgp *s)
+{
+    const char *keys[] = {"keepalives", "keepalives_idle",
+                          "keepalives_interval", "keepalives_count",
+                          "tcp_user_timeout", "dbname", "connect_timeout",
+                          "fallback_application_name", NULL};
+    const char *vals[] = {"1", PGP_KEEPALIVES_IDLE, PGP_KEEPALIVES_INTERVAL,
+                          PGP_KEEPALIVES_COUNT, PGP_TCP_USER_TIMEOUT,
+                          s->conninfo, s->connect_timeout, "capalloc", NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    if (c != NULL && PQstatus(c) == CONNECTION_OK)
+        PQsetNoticeProcessor(c, on_notice, s);
+    return c;
+}
+
 static capalloc_status pgp_create(const capalloc_host *host,
                                   const capalloc_options *opts, void **state,
                                   capalloc_err *err)
 {
-    const char *conninfo = "", *schema = "", *pause_at = "write";
-    int64_t connect_timeout = 10, lock_ms = 30000, pause = 0, idle_ms = 180000;
+    const char *conninfo = "", *schema = "", *pause_at = "write",
+               *pause_until = "";
+    int64_t connect_timeout = 10, lock_ms = 30000, pause = 0, idle_ms = 180000,
+            failover_ms = 60000;
     *state = NULL;
     host->opt_string(opts, "conninfo", &conninfo);
     host->opt_string(opts, "schema", &schema);
@@ -608,6 +789,8 @@ static capalloc_status pgp_create(const capalloc_host *host,
     host->opt_int(opts, "test_pause_ms", &pause);
     host->opt_string(opts, "test_pause_at", &pause_at);
     host->opt_int(opts, "idle_in_transaction_timeout_ms", &idle_ms);
+    host->opt_int(opts, "failover_wait_ms", &failover_ms);
+    host->opt_string(opts, "test_pause_until", &pause_until);
     if (conninfo == NULL)
         conninfo = "";
     if (connect_timeout < 1 || connect_timeout > 3600) {
@@ -629,6 +812,13 @@ static capalloc_status pgp_create(const capalloc_host *host,
                         "idle_in_transaction_timeout_ms is %lld: it must be "
                         "between 0 (off) and %d (milliseconds)",
                         (long long)idle_ms, INT_MAX);
+        return CAPALLOC_ERR_INVALID;
+    }
+    if (failover_ms < 0 || failover_ms > 3600000) {
+        host->set_error(err, "failover_wait_ms",
+                        "failover_wait_ms is %lld: it must be between 0 (do "
+                        "not try) and 3600000 (milliseconds)",
+                        (long long)failover_ms);
         return CAPALLOC_ERR_INVALID;
     }
     if (pause < 0 || pause > 600000) {
@@ -670,6 +860,16 @@ static capalloc_status pgp_create(const capalloc_host *host,
     s->test_pause_ms = pause;
     s->test_pause_at = (pgp_pause_at)at;
     s->idle_in_txn_ms = idle_ms;
+    s->failover_wait_ms = failover_ms;
+    snprintf(s->connect_timeout, sizeof s->connect_timeout, "%lld",
+             (long long)connect_timeout);
+    if ((s->conninfo = strdup(conninfo)) == NULL ||
+        (pause_until != NULL && *pause_until != '\0' &&
+         (s->test_pause_until = strdup(pause_until)) == NULL)) {
+        host->set_error(err, NULL, "out of memory");
+        pgp_free(s);
+        return CAPALLOC_ERR_NOMEM;
+    }
     /* Every transaction's own settings (pooler-safe: none is session
      * state), sent in the round trip of its BEGIN. */
     snprintf(s->sql_settings, sizeof s->sql_settings,
@@ -683,22 +883,7 @@ static capalloc_status pgp_create(const capalloc_host *host,
         return pst;
     }
 
-    /* conninfo is expanded by libpq (expand_dbname) where it stands: the
-     * keepalive and TCP timeouts before it are defaults it can override
-     * (a silent network loss would otherwise hang the run, and with it
-     * the ledger lock, until the OS gives up: hours); the options after
-     * it win over what it says. An empty conninfo leaves everything to
-     * the PG* environment and the service file. */
-    char ct[24];
-    snprintf(ct, sizeof ct, "%lld", (long long)connect_timeout);
-    const char *keys[] = {"keepalives", "keepalives_idle",
-                          "keepalives_interval", "keepalives_count",
-                          "tcp_user_timeout", "dbname", "connect_timeout",
-                          "fallback_application_name", NULL};
-    const char *vals[] = {"1", PGP_KEEPALIVES_IDLE, PGP_KEEPALIVES_INTERVAL,
-                          PGP_KEEPALIVES_COUNT, PGP_TCP_USER_TIMEOUT,
-                          conninfo, ct, "capalloc", NULL};
-    s->conn = PQconnectdbParams(keys, vals, 1);
+    s->conn = open_conn(s);
     if (s->conn == NULL) {
         host->set_error(err, NULL, "out of memory connecting to PostgreSQL");
         pgp_free(s);
@@ -716,7 +901,6 @@ static capalloc_status pgp_create(const capalloc_host *host,
         pgp_free(s);
         return CAPALLOC_ERR_IO;
     }
-    PQsetNoticeProcessor(s->conn, on_notice, s);
     set_where(s);
     s->total_trips = 0;
 
@@ -777,6 +961,10 @@ static const capalloc_storage_plugin postgres_plugin = {
     pgp_write,
     pgp_read_history,
     pgp_read_run,
+    pgp_read_books,
+    pgp_find_reference,
+    pgp_read_redemptions,
+    pgp_redemption_op,
 };
 
 CAPALLOC_PLUGIN_DEFINE(postgres_plugin)

@@ -44,8 +44,8 @@ static const capalloc_option_spec sqlp_options[] = {
 #define SQLP_VALUATION_COLUMNS                                               \
     "run_id, portfolio_id, valuation_date, is_master, imported, cash,"      \
     " positions_value, nav, weight, target, transfer, shortfall"
-#define SQLP_HISTORY_WHERE                                                   \
-    " WHERE valuation_date >= coalesce(?1, '')"                              \
+/* read_history's bounds but the lower one (see SQ_READ_HISTORY). */
+#define SQLP_HISTORY_UPPER                                                   \
     " AND valuation_date < coalesce(?2, '~')"                                \
     " AND valuation_date <= coalesce(?3, '~')"                               \
     " AND (?4 IS NULL OR portfolio_id = ?4 OR is_master = 1)"                \
@@ -56,12 +56,15 @@ static const char *const SQL[SQ_COUNT] = {
     [SQ_BEGIN_WRITE] = "BEGIN IMMEDIATE",
     [SQ_COMMIT] = "COMMIT",
     [SQ_ROLLBACK] = "ROLLBACK",
+    /* No ORDER BY: the core sorts what it looks up (an ordered read of
+     * positions_book walks its index and looks every row up). */
     [SQ_READ_CASH] =
-        "SELECT portfolio_id, currency, cash FROM cash_equity_book"
-        " ORDER BY portfolio_id",
+        "SELECT portfolio_id, currency, cash FROM cash_equity_book",
     [SQ_READ_POSITIONS] =
-        "SELECT portfolio_id, ticker, quantity FROM positions_book"
-        " ORDER BY portfolio_id, ticker",
+        "SELECT portfolio_id, ticker, quantity FROM positions_book",
+    [SQ_READ_BOOK] =
+        "SELECT portfolio_id, currency, cash FROM cash_equity_book"
+        " WHERE portfolio_id = ?1",
     [SQ_FIND_RUN] =
         "SELECT r.run_id, r.run_date, r.created_at,"
         " (SELECT count(*) FROM trade_execution_logs t"
@@ -71,7 +74,14 @@ static const char *const SQL[SQ_COUNT] = {
         " ORDER BY r.run_id DESC LIMIT 1",
     [SQ_INSERT_RUN] =
         "INSERT INTO capalloc_runs (action, run_date, forced, created_at,"
-        " capalloc_version, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        " capalloc_version, detail, reference)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    /* A movement's reference: its run and its one cash trade. */
+    [SQ_FIND_REF] =
+        "SELECT r.run_id, r.action, t.quantity, r.created_at"
+        " FROM capalloc_runs r JOIN trade_execution_logs t"
+        "   ON t.run_id = r.run_id"
+        " WHERE r.reference = ?1 ORDER BY t.log_id LIMIT 1",
     [SQ_INSERT_TRADE] =
         "INSERT INTO trade_execution_logs (run_id, portfolio_id, ticker, side,"
         " quantity, arrival_price, exec_price, executed_at)"
@@ -103,15 +113,17 @@ static const char *const SQL[SQ_COUNT] = {
         " VALUES (?1, ?2, ?3, ?4, ?5)",
     /* Every bound is optional (NULL): '' sorts before and '~' after every
      * date (the table's CHECK keeps them YYYY-MM-DD), so an absent bound
-     * is always true and the index on valuation_date still serves a given
-     * one. ?6 > 0 keeps the latest ?6 distinct dates the other bounds
-     * select: those on or after the ?6-th latest. */
+     * is always true. ?6 > 0 keeps the latest ?6 distinct dates the other
+     * bounds select: those on or after the ?6-th latest, which becomes
+     * the lower bound - one range on valuation_date, which its index
+     * serves. */
     [SQ_READ_HISTORY] =
         "SELECT " SQLP_VALUATION_COLUMNS " FROM capalloc_valuations"
-        SQLP_HISTORY_WHERE
-        " AND (?6 = 0 OR valuation_date >= (SELECT min(d) FROM"
+        " WHERE valuation_date >= max(coalesce(?1, ''), CASE WHEN ?6 = 0"
+        "  THEN '' ELSE coalesce((SELECT min(d) FROM"
         "  (SELECT DISTINCT valuation_date AS d FROM capalloc_valuations"
-        SQLP_HISTORY_WHERE " ORDER BY d DESC LIMIT ?6)))",
+        "   WHERE valuation_date >= coalesce(?1, '')" SQLP_HISTORY_UPPER
+        "   ORDER BY d DESC LIMIT ?6)), '~') END)" SQLP_HISTORY_UPPER,
     [SQ_READ_RUN] =
         "SELECT r.run_id, r.run_date, r.created_at,"
         " (SELECT count(*) FROM trade_execution_logs t"
@@ -124,6 +136,16 @@ static const char *const SQL[SQ_COUNT] = {
     [SQ_RUN_PRICES] =
         "SELECT ticker, price, as_of, stale FROM capalloc_run_prices"
         " WHERE run_id = ?1 ORDER BY ticker",
+    [SQ_READ_REDEMPTIONS] =
+        "SELECT redemption_id, state, amount, paid, reference, queued_at,"
+        " updated_at FROM capalloc_redemptions"
+        " WHERE ?1 = 0 OR state = 'QUEUED' ORDER BY redemption_id",
+    [SQ_INSERT_REDEMPTION] =
+        "INSERT INTO capalloc_redemptions (amount, paid, state, reference,"
+        " queued_at, updated_at) VALUES (?1, '0', 'QUEUED', ?2, ?3, ?3)",
+    [SQ_UPDATE_REDEMPTION] =
+        "UPDATE capalloc_redemptions SET paid = ?2, state = ?3,"
+        " updated_at = ?4 WHERE redemption_id = ?1",
 };
 
 capalloc_status sqlp_prepare(sqlp *s, sqlp_stmt_id id, sqlite3_stmt **out,
@@ -405,9 +427,14 @@ static capalloc_status sqlp_create(const capalloc_host *host,
     s->host = host;
     s->busy_ms = (int)busy;
 
-    /* No SQLITE_OPEN_URI: the path is a file name, never a URI. */
+    /* No SQLITE_OPEN_URI: the path is a file name, never a URI.
+     * SQLITE_OPEN_NOMUTEX: the connection belongs to this instance, used by
+     * one thread at a time (the core's), so SQLite need not lock its mutex
+     * around every call (two per column of a million rows). */
     int rc = sqlite3_open_v2(path, &s->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                 SQLITE_OPEN_NOMUTEX,
+                             NULL);
     if (rc != SQLITE_OK) {
         host->set_error(err, "path", "cannot open ledger %s: %s", path,
                         s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
@@ -470,6 +497,10 @@ static const capalloc_storage_plugin sqlite_plugin = {
     sqlp_write,
     sqlp_read_history,
     sqlp_read_run,
+    sqlp_read_books,
+    sqlp_find_reference,
+    sqlp_read_redemptions,
+    sqlp_redemption_op,
 };
 
 CAPALLOC_PLUGIN_DEFINE(sqlite_plugin)

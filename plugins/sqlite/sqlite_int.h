@@ -24,28 +24,6 @@
 #define SQLP_HIDDEN __attribute__((visibility("hidden")))
 #else
 #define SQLP_HIDDEN
-/* The batch's record, or NULL: a core of ABI 1.0 hands over a batch
- * without the field, which must then not be read. */
-static inline const capalloc_run_record *
-sqlp_record(const sqlp *s, const capalloc_write_batch *b)
-{
-    return CAPALLOC_HOST_HAS_MINOR(s->host, 1) ? b->record : NULL;
-}
-
-/* sqlite_record.c: the run's record (ABI 1.1). sqlp_write_record writes
- * batch->record for the run write() just inserted, in its transaction. */
-SQLP_HIDDEN capalloc_status sqlp_write_record(sqlp *s,
-                                              const capalloc_write_batch *b,
-                                              sqlite3_int64 run_id,
-                                              capalloc_err *err);
-SQLP_HIDDEN capalloc_status sqlp_read_history(void *state,
-                                              const capalloc_history_query *q,
-                                              const capalloc_record_sink *sink,
-                                              capalloc_err *err);
-SQLP_HIDDEN capalloc_status sqlp_read_run(void *state, int64_t run_id,
-                                          const capalloc_record_sink *sink,
-                                          int *found, capalloc_err *err);
-
 #endif
 
 /* Every statement the plugin runs after create(), prepared once on first
@@ -58,8 +36,10 @@ typedef enum sqlp_stmt_id {
     SQ_ROLLBACK,
     SQ_READ_CASH,
     SQ_READ_POSITIONS,
+    SQ_READ_BOOK,
     SQ_FIND_RUN,
     SQ_INSERT_RUN,
+    SQ_FIND_REF,
     SQ_INSERT_TRADE,
     SQ_UPSERT_CASH,
     SQ_UPSERT_POSITION,
@@ -70,6 +50,9 @@ typedef enum sqlp_stmt_id {
     SQ_READ_RUN,
     SQ_RUN_VALUATIONS,
     SQ_RUN_PRICES,
+    SQ_READ_REDEMPTIONS,
+    SQ_INSERT_REDEMPTION,
+    SQ_UPDATE_REDEMPTION,
     SQ_COUNT
 } sqlp_stmt_id;
 
@@ -148,12 +131,41 @@ SQLP_HIDDEN int sqlp_step_done(sqlite3_stmt *stmt);
 SQLP_HIDDEN capalloc_status sqlp_read_ledger(void *state,
                                              const capalloc_ledger_sink *sink,
                                              capalloc_err *err);
+SQLP_HIDDEN capalloc_status sqlp_read_books(void *state,
+                                            const char *const *ids, size_t n,
+                                            const capalloc_ledger_sink *sink,
+                                            capalloc_err *err);
 SQLP_HIDDEN capalloc_status sqlp_find_run(void *state, const char *run_date,
                                           capalloc_run_info *info, int *found,
                                           capalloc_err *err);
 SQLP_HIDDEN capalloc_status sqlp_write(void *state,
                                        const capalloc_write_batch *batch,
                                        capalloc_err *err);
+/* sqlite_ledger.c: find_reference (ABI 1.2). */
+SQLP_HIDDEN capalloc_status sqlp_find_reference(void *state,
+                                                const char *reference,
+                                                capalloc_capital_ref *out,
+                                                int *found, capalloc_err *err);
+
+/* sqlite_flows.c: queued redemptions (ABI 1.2). */
+SQLP_HIDDEN capalloc_status sqlp_read_redemptions(
+    void *state, int open_only,
+    capalloc_status (*fn)(void *ctx, const capalloc_redemption *r), void *ctx,
+    capalloc_err *err);
+SQLP_HIDDEN capalloc_status sqlp_redemption_op(void *state,
+                                               const capalloc_redemption_op *op,
+                                               int64_t *id_out,
+                                               capalloc_err *err);
+/* sqlite_ledger.c: now as ISO 8601 UTC with milliseconds. */
+SQLP_HIDDEN void sqlp_utc_now(char *buf, size_t len);
+
+/* The batch's reference, or NULL: a core before ABI 1.2 hands over a
+ * batch without the field. */
+static inline const char *sqlp_reference(const sqlp *s,
+                                         const capalloc_write_batch *b)
+{
+    return CAPALLOC_HOST_HAS_MINOR(s->host, 2) ? b->reference : NULL;
+}
 
 /* The batch's record, or NULL: a core of ABI 1.0 hands over a batch
  * without the field, which must then not be read. */

@@ -38,8 +38,8 @@ capalloc_status sqlp_need_txn(sqlp *s, int write, const char *call,
 /* Column i of the current row as text ("" never stands in for NULL). */
 const char *sqlp_col_text(sqlite3_stmt *stmt, int i)
 {
-    if (sqlite3_column_type(stmt, i) == SQLITE_NULL)
-        return NULL;
+    /* NULL for SQL NULL (and when out of memory: then no value either);
+     * one call per column, not two */
     return (const char *)sqlite3_column_text(stmt, i);
 }
 
@@ -66,14 +66,14 @@ capalloc_status sqlp_parse_stored(sqlp *s, const char *text,
 /* read_ledger                                                               */
 /* ------------------------------------------------------------------------ */
 
-static capalloc_status read_cash(sqlp *s, const capalloc_ledger_sink *sink,
+/* The cash rows stmt (prepared and bound) returns, to sink->cash; resets
+ * stmt. */
+static capalloc_status cash_rows(sqlp *s, sqlite3_stmt *stmt,
+                                 const capalloc_ledger_sink *sink,
                                  capalloc_err *err)
 {
     const capalloc_host *h = s->host;
-    sqlite3_stmt *stmt;
-    capalloc_status st = sqlp_prepare(s, SQ_READ_CASH, &stmt, err);
-    if (st != CAPALLOC_OK)
-        return st;
+    capalloc_status st = CAPALLOC_OK;
     char row[192];
     int rc = SQLITE_DONE;
     while (st == CAPALLOC_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -112,6 +112,44 @@ static capalloc_status read_cash(sqlp *s, const capalloc_ledger_sink *sink,
     return st;
 }
 
+static capalloc_status read_cash(sqlp *s, const capalloc_ledger_sink *sink,
+                                 capalloc_err *err)
+{
+    sqlite3_stmt *stmt;
+    capalloc_status st = sqlp_prepare(s, SQ_READ_CASH, &stmt, err);
+    return st == CAPALLOC_OK ? cash_rows(s, stmt, sink, err) : st;
+}
+
+/* read_cash (ABI 1.1): one indexed lookup per named book. The write
+ * transaction (BEGIN IMMEDIATE) already holds the database's write lock:
+ * there is nothing finer to lock in SQLite. */
+capalloc_status sqlp_read_books(void *state, const char *const *ids, size_t n,
+                                const capalloc_ledger_sink *sink,
+                                capalloc_err *err)
+{
+    sqlp *s = state;
+    capalloc_status st = sqlp_need_txn(s, 0, "read_cash", err);
+    if (st != CAPALLOC_OK)
+        return st;
+    if (sink == NULL || sink->cash == NULL || (n > 0 && ids == NULL)) {
+        s->host->set_error(err, NULL, "read_cash() without a sink or ids");
+        return CAPALLOC_ERR_INTERNAL;
+    }
+    for (size_t i = 0; i < n && st == CAPALLOC_OK; i++) {
+        sqlite3_stmt *stmt;
+        if ((st = sqlp_prepare(s, SQ_READ_BOOK, &stmt, err)) != CAPALLOC_OK)
+            break;
+        int rc = sqlp_bind_text(stmt, 1, ids[i] != NULL ? ids[i] : "");
+        if (rc != SQLITE_OK) {
+            st = sqlp_fail(s, err, rc, "reading cash_equity_book");
+            sqlp_reset(stmt);
+            break;
+        }
+        st = cash_rows(s, stmt, sink, err);
+    }
+    return st;
+}
+
 static capalloc_status read_positions(sqlp *s, const capalloc_ledger_sink *sink,
                                       capalloc_err *err)
 {
@@ -127,6 +165,19 @@ static capalloc_status read_positions(sqlp *s, const capalloc_ledger_sink *sink,
         const char *ticker = sqlp_col_text(stmt, 1);
         const char *text = sqlp_col_text(stmt, 2);
         capalloc_dec qty;
+        /* the common case first: the row's name is only formatted for a
+         * message (100,000 snprintf() were a fifth of a run) */
+        if (id != NULL && ticker != NULL && text != NULL &&
+            h->dec_parse(text, &qty) == CAPALLOC_OK) {
+            st = sink->position(sink->ctx, id, ticker, qty);
+            if (st != CAPALLOC_OK)
+                h->set_error(err, NULL,
+                             "the core stopped reading the ledger at "
+                             "positions_book, portfolio '%.100s' ticker "
+                             "'%.100s' (status %d)",
+                             id, ticker, (int)st);
+            continue;
+        }
         snprintf(row, sizeof row, "portfolio '%.100s' ticker '%.100s'",
                  id ? id : "NULL", ticker ? ticker : "NULL");
         if (id == NULL || ticker == NULL) {
@@ -231,7 +282,7 @@ capalloc_status sqlp_find_run(void *state, const char *run_date,
 /* Now, ISO 8601 UTC with milliseconds: "2025-11-24T13:22:05.123Z". One
  * timestamp for the whole batch, so its rows say they were written
  * together. */
-static void utc_now(char *buf, size_t len)
+void sqlp_utc_now(char *buf, size_t len)
 {
     struct timespec ts;
     struct tm tm;
@@ -289,9 +340,16 @@ static capalloc_status insert_run(sqlp *s, const capalloc_write_batch *b,
         (rc = sqlp_bind_text(stmt, 5, rec ? rec->capalloc_version : NULL)) ==
             SQLITE_OK &&
         (rc = sqlp_bind_text(stmt, 6, rec ? rec->detail_json : NULL)) ==
-            SQLITE_OK)
+            SQLITE_OK &&
+        (rc = sqlp_bind_text(stmt, 7, sqlp_reference(s, b))) == SQLITE_OK)
         rc = sqlp_step_done(stmt);
-    if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+    if (rc == SQLITE_CONSTRAINT_UNIQUE && sqlp_reference(s, b) != NULL) {
+        /* only ALLOCATE batches meet the other unique index */
+        s->host->set_error(err, NULL,
+                           "reference '%s' is already recorded in ledger %s",
+                           sqlp_reference(s, b), s->path);
+        st = CAPALLOC_ERR_EXISTS;
+    } else if (rc == SQLITE_CONSTRAINT_UNIQUE) {
         s->host->set_error(err, NULL,
                            "an allocation run for %s is already recorded in "
                            "ledger %s",
@@ -451,8 +509,19 @@ capalloc_status sqlp_write(void *state, const capalloc_write_batch *b,
         return CAPALLOC_ERR_INTERNAL;
     }
 
+    const char *ref = sqlp_reference(s, b);
+    if (ref != NULL && ((strcmp(b->action, "ADD") != 0 &&
+                         strcmp(b->action, "WITHDRAW") != 0) ||
+                        *ref == '\0' || strlen(ref) > CAPALLOC_REF_MAX)) {
+        s->host->set_error(err, NULL,
+                           "write(): a reference belongs to an ADD or "
+                           "WITHDRAW batch and has 1 to %d bytes",
+                           CAPALLOC_REF_MAX);
+        return CAPALLOC_ERR_INTERNAL;
+    }
+
     char now[48];
-    utc_now(now, sizeof now);
+    sqlp_utc_now(now, sizeof now);
     sqlite3_int64 run_id = 0;
     if ((st = insert_run(s, b, now, &run_id, err)) != CAPALLOC_OK ||
         (st = insert_trades(s, b, run_id, now, err)) != CAPALLOC_OK ||
@@ -461,4 +530,55 @@ capalloc_status sqlp_write(void *state, const capalloc_write_batch *b,
         (st = sqlp_write_record(s, b, run_id, err)) != CAPALLOC_OK)
         return st; /* the core rolls back */
     return CAPALLOC_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* find_reference (ABI 1.2)                                                  */
+/* ------------------------------------------------------------------------ */
+
+capalloc_status sqlp_find_reference(void *state, const char *reference,
+                                    capalloc_capital_ref *out, int *found,
+                                    capalloc_err *err)
+{
+    sqlp *s = state;
+    *found = 0;
+    capalloc_status st = sqlp_need_txn(s, 0, "find_reference", err);
+    if (st != CAPALLOC_OK)
+        return st;
+    if (reference == NULL) {
+        s->host->set_error(err, NULL, "find_reference() without a reference");
+        return CAPALLOC_ERR_INTERNAL;
+    }
+    sqlite3_stmt *stmt;
+    if ((st = sqlp_prepare(s, SQ_FIND_REF, &stmt, err)) != CAPALLOC_OK)
+        return st;
+    int rc = sqlite3_bind_text(stmt, 1, reference, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        capalloc_capital_ref r;
+        memset(&r, 0, sizeof r);
+        r.run_id = sqlite3_column_int64(stmt, 0);
+        char row[32];
+        snprintf(row, sizeof row, "run_id %lld", (long long)r.run_id);
+        if (!sqlp_copy_col(stmt, 1, r.action, sizeof r.action) ||
+            !sqlp_copy_col(stmt, 3, r.created_at, sizeof r.created_at)) {
+            s->host->set_error(err, NULL,
+                               "ledger %s is corrupted: capalloc_runs, %s: "
+                               "action or created_at unreadable",
+                               s->path, row);
+            st = CAPALLOC_ERR_IO;
+        } else if ((st = sqlp_parse_stored(s, sqlp_col_text(stmt, 2),
+                                           &r.amount, err,
+                                           "trade_execution_logs", row,
+                                           "quantity")) == CAPALLOC_OK) {
+            *out = r;
+            *found = 1;
+        }
+    } else if (rc != SQLITE_DONE) {
+        st = sqlp_fail(s, err, rc, "looking up reference '%.*s'",
+                       CAPALLOC_REF_MAX, reference);
+    }
+    sqlp_reset(stmt);
+    return st;
 }

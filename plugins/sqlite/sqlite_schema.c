@@ -114,6 +114,25 @@ static const migration MIGRATIONS[] = {
      "  stale  INTEGER NOT NULL CHECK (stale IN (0, 1)),"
      "  PRIMARY KEY (run_id, ticker)"
      ") WITHOUT ROWID;"},
+    /* ABI 1.2, idempotent capital movements: the investor-side reference
+     * of an ADD or WITHDRAW, once per ledger. The unique index is the
+     * guard; the core's look-up only tells a repeat from a conflict. */
+    {3, "capital movements keep their reference",
+     "ALTER TABLE capalloc_runs ADD COLUMN reference TEXT"
+     "  CHECK (reference IS NULL OR action IN ('ADD','WITHDRAW'));"
+     "CREATE UNIQUE INDEX capalloc_runs_reference_once"
+     "  ON capalloc_runs (reference) WHERE reference IS NOT NULL;"
+     /* Queued redemptions: paid by the allocation runs, oldest first. */
+     "CREATE TABLE capalloc_redemptions ("
+     "  redemption_id INTEGER PRIMARY KEY,"
+     "  amount     TEXT NOT NULL," /* exact decimal text */
+     "  paid       TEXT NOT NULL,"
+     "  state      TEXT NOT NULL"
+     "             CHECK (state IN ('QUEUED','PAID','CANCELLED')),"
+     "  reference  TEXT UNIQUE,"
+     "  queued_at  TEXT NOT NULL,"
+     "  updated_at TEXT NOT NULL"
+     ");"},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

@@ -1,0 +1,630 @@
+/*
+ * bench_floor.c - the floor an allocation run is measured against (part of
+ * bench_storage, NOT a test).
+ *
+ * The same job as `capalloc allocate --force` on the bench's synthetic
+ * fund, with the least database work a program can do for it: read the
+ * prices file, then ONE transaction
+ *
+ *   postgres  BEGIN + the ledger's advisory lock (one round trip); every
+ *             cash row FOR UPDATE; every position; ONE statement writing
+ *             the run row, the transfer log rows, the cash updates, the
+ *             valuation of every portfolio and the price of every ticker
+ *             (data-modifying CTEs over unnest() of array parameters);
+ *             COMMIT: 5 round trips, whatever the fund's size;
+ *   sqlite    BEGIN IMMEDIATE; the same two reads; the same rows written
+ *             by prepared statements stepped once per row (SQLite has no
+ *             round trips: a statement per row is its cheapest write);
+ *             COMMIT; WAL, synchronous=FULL like the plugin, and like
+ *             it a connection without mutexes (one thread).
+ *
+ * Values: every position at its price (exact integer micro-units), equal
+ * weights of 0.9 / S as the bench's config gives, targets floored to
+ * cents, transfers clamped to the cash a strategy holds. It writes what
+ * capalloc writes for a run (two log rows per transfer, S + 1 cash rows
+ * and valuations, one price row per ticker used), not its JSON
+ * explanation. It is a measuring stick, not an allocator: no policy
+ * plugins, no checks beyond what the SQL enforces.
+ */
+#define _DEFAULT_SOURCE
+#include "bench_floor.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#if TEST_WITH_LIBPQ
+#include <libpq-fe.h>
+#endif
+#if CAPALLOC_HAVE_SQLITE
+#include <sqlite3.h>
+#endif
+
+/* ---- small tools -------------------------------------------------------- */
+
+typedef struct strmap {
+    char **keys; /* NULL = empty */
+    size_t *vals;
+    size_t cap, used;
+} strmap;
+
+static uint64_t hash(const char *s)
+{
+    uint64_t h = UINT64_C(1469598103934665603);
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= UINT64_C(1099511628211);
+    }
+    return h;
+}
+
+static void map_grow(strmap *m)
+{
+    size_t ncap = m->cap ? m->cap * 2 : 1024;
+    char **nk = calloc(ncap, sizeof *nk);
+    size_t *nv = calloc(ncap, sizeof *nv);
+    if (nk == NULL || nv == NULL) {
+        fprintf(stderr, "bench_floor: out of memory\n");
+        exit(2);
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (m->keys[i] == NULL)
+            continue;
+        size_t j = (size_t)hash(m->keys[i]) & (ncap - 1);
+        while (nk[j] != NULL)
+            j = (j + 1) & (ncap - 1);
+        nk[j] = m->keys[i];
+        nv[j] = m->vals[i];
+    }
+    free(m->keys);
+    free(m->vals);
+    m->keys = nk;
+    m->vals = nv;
+    m->cap = ncap;
+}
+
+/* The value of key, or SIZE_MAX; with add, key is added as val when new. */
+static size_t map_get(strmap *m, const char *key, int add, size_t val)
+{
+    if (add && (m->used + 1) * 2 > m->cap)
+        map_grow(m);
+    if (m->cap == 0)
+        return SIZE_MAX;
+    size_t j = (size_t)hash(key) & (m->cap - 1);
+    while (m->keys[j] != NULL) {
+        if (strcmp(m->keys[j], key) == 0)
+            return m->vals[j];
+        j = (j + 1) & (m->cap - 1);
+    }
+    if (!add)
+        return SIZE_MAX;
+    if ((m->keys[j] = strdup(key)) == NULL) {
+        fprintf(stderr, "bench_floor: out of memory\n");
+        exit(2);
+    }
+    m->vals[j] = val;
+    m->used++;
+    return val;
+}
+
+static void map_free(strmap *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        free(m->keys[i]);
+    free(m->keys);
+    free(m->vals);
+}
+
+/* "-12.5" -> -12500000 micro-units (at most 6 places, as capalloc stores). */
+static int64_t micros(const char *t)
+{
+    int neg = *t == '-';
+    if (neg || *t == '+')
+        t++;
+    int64_t v = 0;
+    for (; *t >= '0' && *t <= '9'; t++)
+        v = v * 10 + (*t - '0');
+    int places = 0;
+    if (*t == '.')
+        for (t++; *t >= '0' && *t <= '9' && places < 6; t++, places++)
+            v = v * 10 + (*t - '0');
+    for (; places < 6; places++)
+        v *= 10;
+    return neg ? -v : v;
+}
+
+static void fmt(int64_t m, char *buf, size_t len)
+{
+    uint64_t a = m < 0 ? (uint64_t)0 - (uint64_t)m : (uint64_t)m;
+    snprintf(buf, len, "%s%llu.%06llu", m < 0 ? "-" : "",
+             (unsigned long long)(a / 1000000), (unsigned long long)(a % 1000000));
+}
+
+/* A growing array literal {"a","b"} (no quoting needed: the bench's ids,
+ * tickers and numbers hold no '"' or '\'). */
+typedef struct lit {
+    char *b;
+    size_t n, cap;
+} lit;
+
+static void lit_add(lit *l, const char *v)
+{
+    size_t len = strlen(v);
+    if (l->n + len + 5 > l->cap) { /* room for '}' and the NUL too */
+        l->cap = (l->n + len + 5) * 2;
+        if ((l->b = realloc(l->b, l->cap)) == NULL) {
+            fprintf(stderr, "bench_floor: out of memory\n");
+            exit(2);
+        }
+    }
+    char sep = l->n == 0 ? '{' : ',';
+    l->b[l->n++] = sep;
+    l->b[l->n++] = '"';
+    memcpy(l->b + l->n, v, len);
+    l->n += len;
+    l->b[l->n++] = '"';
+    l->b[l->n] = '\0';
+}
+
+/* The literal, owned by the caller. */
+static const char *lit_done(lit *l)
+{
+    if (l->n == 0)
+        return strdup("{}");
+    l->b[l->n++] = '}';
+    l->b[l->n] = '\0';
+    return l->b;
+}
+
+/* ---- the job ----------------------------------------------------------- */
+
+typedef struct book {
+    char id[32];
+    int64_t cash, pv, transfer, target;
+    int seen;
+} book;
+
+typedef struct job {
+    strmap prices_at;  /* ticker -> index in price */
+    int64_t *price;
+    char **ticker;
+    int *used;         /* ticker held by a strategy */
+    size_t n_prices;
+    strmap book_at;    /* portfolio id -> index in books; 0 = the master */
+    book *books;
+    size_t n_books;    /* master + strategies */
+    long trips;
+} job;
+
+static void job_free(job *j)
+{
+    map_free(&j->prices_at);
+    map_free(&j->book_at);
+    for (size_t i = 0; i < j->n_prices; i++)
+        free(j->ticker[i]);
+    free(j->ticker);
+    free(j->price);
+    free(j->used);
+    free(j->books);
+}
+
+static int read_prices(job *j, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    char line[256];
+    size_t cap = 0;
+    if (fgets(line, sizeof line, f) == NULL) { /* header */
+        fclose(f);
+        return -1;
+    }
+    while (fgets(line, sizeof line, f)) {
+        char *comma = strchr(line, ',');
+        if (comma == NULL)
+            continue;
+        *comma = '\0';
+        if (j->n_prices == cap) {
+            cap = cap ? cap * 2 : 1024;
+            j->price = realloc(j->price, cap * sizeof *j->price);
+            j->ticker = realloc(j->ticker, cap * sizeof *j->ticker);
+            if (j->price == NULL || j->ticker == NULL)
+                exit(2);
+        }
+        j->ticker[j->n_prices] = strdup(line);
+        j->price[j->n_prices] = micros(comma + 1);
+        map_get(&j->prices_at, line, 1, j->n_prices);
+        j->n_prices++;
+    }
+    fclose(f);
+    j->used = calloc(j->n_prices ? j->n_prices : 1, sizeof *j->used);
+    return 0;
+}
+
+static void job_books(job *j, int strategies)
+{
+    j->n_books = (size_t)strategies + 1;
+    j->books = calloc(j->n_books, sizeof *j->books);
+    if (j->books == NULL)
+        exit(2);
+    for (size_t i = 0; i < j->n_books; i++) {
+        snprintf(j->books[i].id, sizeof j->books[i].id, "%zu", i);
+        map_get(&j->book_at, j->books[i].id, 1, i);
+    }
+}
+
+static void on_cash(job *j, const char *id, const char *cash)
+{
+    size_t b = map_get(&j->book_at, id, 0, 0);
+    if (b != SIZE_MAX) {
+        j->books[b].cash = micros(cash);
+        j->books[b].seen = 1;
+    }
+}
+
+static void on_position(job *j, const char *id, const char *ticker,
+                        const char *qty)
+{
+    size_t b = map_get(&j->book_at, id, 0, 0);
+    size_t t = map_get(&j->prices_at, ticker, 0, 0);
+    if (b == SIZE_MAX || b == 0 || t == SIZE_MAX)
+        return;
+    __int128 v = (__int128)micros(qty) * j->price[t];
+    j->books[b].pv += (int64_t)(v / 1000000);
+    j->used[t] = 1;
+}
+
+/* Targets and transfers: returns first, then fundings, as capalloc plans. */
+static void plan(job *j)
+{
+    int64_t total = 0;
+    for (size_t i = 0; i < j->n_books; i++)
+        total += j->books[i].cash + j->books[i].pv;
+    size_t s = j->n_books - 1;
+    int64_t w = 900000 / (int64_t)s; /* micro-units of weight */
+    int64_t master = j->books[0].cash;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 1; i < j->n_books; i++) {
+            book *b = &j->books[i];
+            if (pass == 0) {
+                __int128 t = (__int128)total * w / 1000000;
+                b->target = (int64_t)(t / 10000 * 10000); /* cents, down */
+                b->transfer = b->target - (b->cash + b->pv);
+                if (b->transfer < -b->cash)
+                    b->transfer = -b->cash;
+                if (b->transfer < 0)
+                    master -= b->transfer;
+            } else if (b->transfer > 0) {
+                if (b->transfer > master)
+                    b->transfer = master;
+                master -= b->transfer;
+            }
+        }
+    j->books[0].transfer = master - j->books[0].cash;
+    j->books[0].target = master;
+}
+
+/* ---- postgres ---------------------------------------------------------- */
+
+#if TEST_WITH_LIBPQ
+static PGresult *pg(job *j, PGconn *c, const char *sql, int n,
+                    const char *const *v)
+{
+    j->trips++;
+    PGresult *r = PQexecParams(c, sql, n, NULL, v, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        fprintf(stderr, "bench_floor: postgres: %s", PQerrorMessage(c));
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+static int floor_pg(job *j, const char *schema, const char *date)
+{
+    PGconn *c = PQconnectdb("");
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "bench_floor: %s", PQerrorMessage(c));
+        PQfinish(c);
+        return -1;
+    }
+    char sql[4096];
+    PGresult *r;
+    int rc = -1;
+    /* the plugin's writer lock: same class, same key */
+    snprintf(sql, sizeof sql,
+             "BEGIN ISOLATION LEVEL READ COMMITTED;"
+             " SELECT pg_advisory_xact_lock(1128353841, hashtext('%s'))",
+             schema);
+    j->trips++;
+    r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "bench_floor: %s", PQerrorMessage(c));
+        PQclear(r);
+        goto out;
+    }
+    PQclear(r);
+    snprintf(sql, sizeof sql,
+             "SELECT portfolio_id, cash::text FROM %s.cash_equity_book"
+             " FOR UPDATE", schema);
+    if ((r = pg(j, c, sql, 0, NULL)) == NULL)
+        goto out;
+    for (int i = 0; i < PQntuples(r); i++)
+        on_cash(j, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+    PQclear(r);
+    snprintf(sql, sizeof sql,
+             "SELECT portfolio_id, ticker, quantity::text FROM %s.positions_book",
+             schema);
+    j->trips++;
+    if (!PQsendQueryParams(c, sql, 0, NULL, NULL, NULL, NULL, 0))
+        goto out;
+    PQsetSingleRowMode(c);
+    int failed = 0;
+    while ((r = PQgetResult(c)) != NULL) {
+        if (PQresultStatus(r) == PGRES_SINGLE_TUPLE)
+            on_position(j, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
+                        PQgetvalue(r, 0, 2));
+        else if (PQresultStatus(r) != PGRES_TUPLES_OK)
+            failed = 1;
+        PQclear(r);
+    }
+    if (failed)
+        goto out;
+
+    plan(j);
+    lit tp = {0}, ts = {0}, tq = {0}, cp = {0}, cc = {0}, vp = {0}, vm = {0},
+        vc = {0}, vpv = {0}, vn = {0}, vw = {0}, vt = {0}, vx = {0}, qk = {0},
+        qp = {0};
+    char a[32], w[32];
+    fmt(900000 / (int64_t)(j->n_books - 1), w, sizeof w);
+    for (size_t i = 0; i < j->n_books; i++) {
+        const book *b = &j->books[i];
+        if (i > 0 && b->transfer != 0) {
+            fmt(b->transfer < 0 ? -b->transfer : b->transfer, a, sizeof a);
+            lit_add(&tp, b->transfer < 0 ? b->id : "0");
+            lit_add(&ts, "SELL");
+            lit_add(&tq, a);
+            lit_add(&tp, b->transfer < 0 ? "0" : b->id);
+            lit_add(&ts, "BUY");
+            lit_add(&tq, a);
+        }
+        lit_add(&cp, b->id);
+        fmt(b->cash + b->transfer, a, sizeof a);
+        lit_add(&cc, a);
+        lit_add(&vp, b->id);
+        lit_add(&vm, i == 0 ? "1" : "0");
+        fmt(b->cash, a, sizeof a);
+        lit_add(&vc, a);
+        fmt(b->pv, a, sizeof a);
+        lit_add(&vpv, a);
+        fmt(b->cash + b->pv, a, sizeof a);
+        lit_add(&vn, a);
+        lit_add(&vw, i == 0 ? "0.1" : w);
+        fmt(b->target, a, sizeof a);
+        lit_add(&vt, a);
+        fmt(b->transfer, a, sizeof a);
+        lit_add(&vx, a);
+    }
+    for (size_t t = 0; t < j->n_prices; t++)
+        if (j->used[t]) {
+            lit_add(&qk, j->ticker[t]);
+            fmt(j->price[t], a, sizeof a);
+            lit_add(&qp, a);
+        }
+    const char *v[16] = {date,          lit_done(&tp), lit_done(&ts),
+                         lit_done(&tq), lit_done(&cp), lit_done(&cc),
+                         lit_done(&vp), lit_done(&vm), lit_done(&vc),
+                         lit_done(&vpv), lit_done(&vn), lit_done(&vw),
+                         lit_done(&vt), lit_done(&vx), lit_done(&qk),
+                         lit_done(&qp)};
+    snprintf(sql, sizeof sql,
+        "WITH run AS ("
+        "  INSERT INTO %1$s.capalloc_runs (action, run_date, forced,"
+        "   created_at, capalloc_version, detail)"
+        "  VALUES ('ALLOCATE', $1::date, 1, now(), 'floor', '{}')"
+        "  RETURNING run_id),"
+        " tr AS ("
+        "  INSERT INTO %1$s.trade_execution_logs (run_id, portfolio_id, ticker,"
+        "   side, quantity, arrival_price, exec_price, executed_at)"
+        "  SELECT run.run_id, t.p, 'USD_CASH', t.s, t.q, 1, 1, now()"
+        "  FROM run, unnest($2::text[], $3::text[], $4::numeric[])"
+        "   WITH ORDINALITY AS t(p, s, q, n) ORDER BY t.n),"
+        " ca AS ("
+        "  UPDATE %1$s.cash_equity_book b SET cash = c.c, updated_at = now()"
+        "  FROM unnest($5::text[], $6::numeric[]) AS c(p, c)"
+        "  WHERE b.portfolio_id = c.p),"
+        " va AS ("
+        "  INSERT INTO %1$s.capalloc_valuations (run_id, valuation_date,"
+        "   portfolio_id, is_master, imported, cash, positions_value, nav,"
+        "   weight, target, transfer, shortfall)"
+        "  SELECT run.run_id, $1::date, v.p, v.m, 0, v.c, v.pv, v.n, v.w,"
+        "   v.t, v.x, 0"
+        "  FROM run, unnest($7::text[], $8::smallint[], $9::numeric[],"
+        "   $10::numeric[], $11::numeric[], $12::numeric[], $13::numeric[],"
+        "   $14::numeric[]) AS v(p, m, c, pv, n, w, t, x)),"
+        " pr AS ("
+        "  INSERT INTO %1$s.capalloc_run_prices (run_id, ticker, price, as_of,"
+        "   stale)"
+        "  SELECT run.run_id, q.k, q.p, 0, 0"
+        "  FROM run, unnest($15::text[], $16::numeric[]) AS q(k, p))"
+        " SELECT run_id FROM run",
+        schema);
+    r = pg(j, c, sql, 16, v);
+    for (int k = 1; k < 16; k++)
+        free((char *)v[k]);
+    if (r == NULL)
+        goto out;
+    PQclear(r);
+    if ((r = pg(j, c, "COMMIT", 0, NULL)) == NULL)
+        goto out;
+    PQclear(r);
+    rc = 0;
+out:
+    PQfinish(c);
+    return rc;
+}
+#endif
+
+/* ---- sqlite ------------------------------------------------------------ */
+
+#if CAPALLOC_HAVE_SQLITE
+static int sq_fail(sqlite3 *db, const char *what)
+{
+    fprintf(stderr, "bench_floor: sqlite: %s: %s\n", what, sqlite3_errmsg(db));
+    return -1;
+}
+
+/* Bind the texts v[0..n) and step once. */
+static int sq_row(job *j, sqlite3 *db, sqlite3_stmt *st, int n,
+                  const char *const *v)
+{
+    for (int k = 0; k < n; k++)
+        if (sqlite3_bind_text(st, k + 1, v[k], -1, SQLITE_STATIC) !=
+            SQLITE_OK)
+            return sq_fail(db, "bind");
+    j->trips++;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sq_fail(db, "step");
+}
+
+static int floor_sqlite(job *j, const char *path, const char *date)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st[5] = {NULL};
+    int rc = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK ||
+        sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                         " PRAGMA foreign_keys=ON; BEGIN IMMEDIATE",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        sq_fail(db, "begin");
+        goto out;
+    }
+    j->trips++;
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(db, "SELECT portfolio_id, cash FROM cash_equity_book",
+                           -1, &q, NULL) != SQLITE_OK) {
+        sq_fail(db, "prepare");
+        goto out;
+    }
+    j->trips++;
+    while (sqlite3_step(q) == SQLITE_ROW)
+        on_cash(j, (const char *)sqlite3_column_text(q, 0),
+                (const char *)sqlite3_column_text(q, 1));
+    sqlite3_finalize(q);
+    if (sqlite3_prepare_v2(db, "SELECT portfolio_id, ticker, quantity"
+                               " FROM positions_book",
+                           -1, &q, NULL) != SQLITE_OK) {
+        sq_fail(db, "prepare");
+        goto out;
+    }
+    j->trips++;
+    while (sqlite3_step(q) == SQLITE_ROW)
+        on_position(j, (const char *)sqlite3_column_text(q, 0),
+                    (const char *)sqlite3_column_text(q, 1),
+                    (const char *)sqlite3_column_text(q, 2));
+    sqlite3_finalize(q);
+
+    plan(j);
+    static const char *const sql[5] = {
+        "INSERT INTO capalloc_runs (action, run_date, forced, created_at,"
+        " capalloc_version, detail)"
+        " VALUES ('ALLOCATE', ?1, 1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),"
+        " 'floor', '{}')",
+        "INSERT INTO trade_execution_logs (run_id, portfolio_id, ticker, side,"
+        " quantity, arrival_price, exec_price, executed_at)"
+        " VALUES (?1, ?2, 'USD_CASH', ?3, ?4, '1', '1', ?5)",
+        "UPDATE cash_equity_book SET cash = ?2, updated_at = ?3"
+        " WHERE portfolio_id = ?1",
+        "INSERT INTO capalloc_valuations (run_id, valuation_date,"
+        " portfolio_id, is_master, imported, cash, positions_value, nav,"
+        " weight, target, transfer, shortfall)"
+        " VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?8, ?9, ?10, '0')",
+        "INSERT INTO capalloc_run_prices (run_id, ticker, price, as_of, stale)"
+        " VALUES (?1, ?2, ?3, 0, 0)"};
+    for (int k = 0; k < 5; k++)
+        if (sqlite3_prepare_v2(db, sql[k], -1, &st[k], NULL) != SQLITE_OK) {
+            sq_fail(db, "prepare");
+            goto out;
+        }
+    const char *d1[1] = {date};
+    if (sq_row(j, db, st[0], 1, d1) != 0)
+        goto out;
+    char run[32], a[32], c[32], pv[32], n[32], t[32], x[32], w[32];
+    const char *ts = "2025-01-01T00:00:00.000Z";
+    snprintf(run, sizeof run, "%lld", (long long)sqlite3_last_insert_rowid(db));
+    fmt(900000 / (int64_t)(j->n_books - 1), w, sizeof w);
+    for (size_t i = 0; i < j->n_books; i++) {
+        const book *b = &j->books[i];
+        if (i > 0 && b->transfer != 0) {
+            fmt(b->transfer < 0 ? -b->transfer : b->transfer, a, sizeof a);
+            const char *out1[5] = {run, b->transfer < 0 ? b->id : "0", "SELL",
+                                   a, ts};
+            const char *in1[5] = {run, b->transfer < 0 ? "0" : b->id, "BUY",
+                                  a, ts};
+            if (sq_row(j, db, st[1], 5, out1) != 0 ||
+                sq_row(j, db, st[1], 5, in1) != 0)
+                goto out;
+        }
+        fmt(b->cash + b->transfer, a, sizeof a);
+        const char *cu[3] = {b->id, a, ts};
+        fmt(b->cash, c, sizeof c);
+        fmt(b->pv, pv, sizeof pv);
+        fmt(b->cash + b->pv, n, sizeof n);
+        fmt(b->target, t, sizeof t);
+        fmt(b->transfer, x, sizeof x);
+        const char *va[10] = {run, date, b->id, i == 0 ? "1" : "0", c, pv,
+                              n, i == 0 ? "0.1" : w, t, x};
+        if (sq_row(j, db, st[2], 3, cu) != 0 ||
+            sq_row(j, db, st[3], 10, va) != 0)
+            goto out;
+    }
+    for (size_t k = 0; k < j->n_prices; k++)
+        if (j->used[k]) {
+            fmt(j->price[k], a, sizeof a);
+            const char *pr[3] = {run, j->ticker[k], a};
+            if (sq_row(j, db, st[4], 3, pr) != 0)
+                goto out;
+        }
+    j->trips++;
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        sq_fail(db, "commit");
+        goto out;
+    }
+    rc = 0;
+out:
+    for (int k = 0; k < 5; k++)
+        sqlite3_finalize(st[k]);
+    if (rc != 0 && db != NULL)
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(db);
+    return rc;
+}
+#endif
+
+int floor_run(const char *backend, const char *ledger, const char *prices,
+              int strategies, const char *date, long *trips)
+{
+    job j;
+    memset(&j, 0, sizeof j);
+    int rc = -1;
+    if (read_prices(&j, prices) != 0) {
+        fprintf(stderr, "bench_floor: %s: %s\n", prices, strerror(errno));
+        return -1;
+    }
+    job_books(&j, strategies);
+#if TEST_WITH_LIBPQ
+    if (strcmp(backend, "postgres") == 0)
+        rc = floor_pg(&j, ledger, date);
+#endif
+#if CAPALLOC_HAVE_SQLITE
+    if (strcmp(backend, "sqlite") == 0)
+        rc = floor_sqlite(&j, ledger, date);
+#endif
+    *trips = j.trips;
+    job_free(&j);
+    return rc;
+}

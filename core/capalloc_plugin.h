@@ -37,7 +37,11 @@
  * master's book only). 1.2 idempotent capital movements: an ADD or
  * WITHDRAW batch carries the investor's reference, kept under a unique
  * key, and storage backends look it up (find_reference); queued
- * redemptions (read_redemptions, redemption_op).
+ * redemptions (read_redemptions, redemption_op); policy stacks: a
+ * policy may answer CAPALLOC_ERR_NO_DATA (the stage's fallback applies),
+ * structured options (CAPALLOC_OPT_RECORD, CAPALLOC_OPT_RECORD_LIST,
+ * host->opt_list_count) and the stage's note in the snapshot (note,
+ * note_size).
  *
  * Ownership rules, for every call in this file:
  *   - Strings and arrays the core passes to a plugin are borrowed: valid only
@@ -115,8 +119,14 @@ typedef enum capalloc_status {
     CAPALLOC_ERR_NOMEM = 6,
     CAPALLOC_ERR_OVERFLOW = 7, /* a decimal left its range */
     CAPALLOC_ERR_INTERNAL = 8, /* a bug */
-    CAPALLOC_ERR_EXISTS = 9    /* a thing that must be unique (the run for a
+    CAPALLOC_ERR_EXISTS = 9,   /* a thing that must be unique (the run for a
                                   date) already exists */
+    /* ABI 1.2, policies only: "not enough history to decide" - a decision,
+     * not a failure. The core applies the stage's fallback (its `fallback`
+     * setting: the incoming weights, equal weights, or failing the run),
+     * and records err->msg as the reason in the run's explanation. A
+     * policy documents when it returns this. */
+    CAPALLOC_ERR_NO_DATA = 10
 } capalloc_status;
 
 /*
@@ -145,7 +155,19 @@ typedef enum capalloc_opt_type {
     CAPALLOC_OPT_INT = 3,        /* scalar, a decimal integer (int64) */
     CAPALLOC_OPT_DECIMAL = 4,    /* scalar, an exact decimal */
     CAPALLOC_OPT_BOOL = 5,       /* true / false */
-    CAPALLOC_OPT_DECIMAL_MAP = 6 /* mapping of scalar keys to exact decimals */
+    CAPALLOC_OPT_DECIMAL_MAP = 6, /* mapping of scalar keys to exact decimals */
+    /* ABI 1.2: structured options. Their fields are declared by further
+     * entries of the same array named "OPTION.FIELD", of the scalar types
+     * above (e.g. "steps" RECORD_LIST with "steps.drawdown" DECIMAL,
+     * required, and "steps.scale" DECIMAL). The core checks every field
+     * like an option (unknown, missing required, wrong type, duplicate:
+     * FILE:LINE:COL key 'policy[1].options.steps[2].scale'). Read a field
+     * with the scalar accessors by its path: "steps[2].scale" (0-based),
+     * "reentry.runs"; host->opt_list_count() says how many records there
+     * are (a RECORD: 1 when given, 0 when not). No default (a field may
+     * have one). */
+    CAPALLOC_OPT_RECORD = 7,     /* a mapping of declared fields */
+    CAPALLOC_OPT_RECORD_LIST = 8 /* a sequence of such mappings */
 } capalloc_opt_type;
 
 /*
@@ -243,6 +265,10 @@ struct capalloc_host {
 
     /* Opaque to plugins. */
     void *core_private;
+
+    /* ABI 1.2 (read when host->struct_size covers it): the records of a
+     * RECORD_LIST option (a RECORD: 1 when given, else 0). */
+    size_t (*opt_list_count)(const capalloc_options *o, const char *name);
 };
 
 /* ------------------------------------------------------------------------ */
@@ -395,6 +421,14 @@ typedef struct capalloc_snapshot {
     /* The weights of the previous stage of a policy stack, n_portfolios of
      * them, or NULL for the first (or only) stage. */
     const capalloc_dec *incoming;
+    /* ABI 1.2: read only when CAPALLOC_HOST_HAS_MINOR(host, 2). A buffer
+     * of note_size bytes (zeroed; note_size 0: none) where the
+     * stage may leave one line of UTF-8 text saying what it decided (an
+     * override applied, a strategy cut by its drawdown). The core records
+     * it with the stage's weights in the run's explanation and `capalloc
+     * explain` shows it. Never put a secret in it. */
+    char *note;
+    size_t note_size;
 } capalloc_snapshot;
 
 typedef struct capalloc_policy_plugin {

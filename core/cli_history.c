@@ -416,7 +416,13 @@ static void explain_text(const engine *en, const run_explain *x)
                                                        : "(unknown)",
            x->forced ? " (forced re-run)" : "");
     json_t *pol = json_object_get(root, "policy");
-    if (pol != NULL) {
+    json_t *stages = json_object_get(root, "stages");
+    int stack = json_array_size(stages) > 1;
+    if (stack) {
+        printf("\nPolicy: a stack of %zu stages (each with its options as "
+               "given)\n",
+               json_array_size(stages));
+    } else if (pol != NULL) {
         char *opts = json_dumps(json_object_get(pol, "options"),
                                 JSON_PRESERVE_ORDER | JSON_COMPACT);
         printf("\nPolicy: %s %s (%s)\n  options as given: %s\n",
@@ -426,19 +432,36 @@ static void explain_text(const engine *en, const run_explain *x)
                opts ? opts : "{}");
         free(opts);
     }
-    json_t *stages = json_object_get(root, "stages");
     size_t si;
     json_t *st;
     if (json_array_size(stages) > 0)
         printf("\nWeights after each stage:\n");
     json_array_foreach(stages, si, st) {
-        printf("  %zu. %s:", si + 1,
-               json_string_value(json_object_get(st, "plugin")));
+        if (stack) {
+            char *so = json_dumps(json_object_get(st, "options"),
+                                  JSON_PRESERVE_ORDER | JSON_COMPACT);
+            printf("  %zu. %s %s %s:", si + 1,
+                   json_string_value(json_object_get(st, "plugin")),
+                   json_string_value(json_object_get(st, "version")),
+                   so ? so : "{}");
+            free(so);
+        } else {
+            printf("  %zu. %s:", si + 1,
+                   json_string_value(json_object_get(st, "plugin")));
+        }
         const char *k;
         json_t *w;
         json_object_foreach(json_object_get(st, "weights"), k, w)
             printf(" %s=%s", k, json_string_value(w));
         printf("\n");
+        json_t *fb = json_object_get(st, "fallback");
+        if (fb != NULL)
+            printf("     fell back to the %s weights: %s\n",
+                   json_string_value(json_object_get(fb, "to")),
+                   json_string_value(json_object_get(fb, "why")));
+        const char *note = json_string_value(json_object_get(st, "note"));
+        if (note != NULL)
+            printf("     %s\n", note);
     }
     json_t *hist = json_object_get(root, "history");
     if (hist != NULL && json_integer_value(json_object_get(hist, "points_wanted")) > 0)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "policy_stack.h"
 
 static void print_plugin(const cli *c, const char *slot, const loaded_plugin *p,
                          int last)
@@ -52,7 +53,13 @@ static int run_plugins(cli *c, int argc, char **argv)
         printf("{\"plugins\":[");
     print_plugin(c, "storage", en->storage, 0);
     print_plugin(c, "prices", en->prices, 0);
-    print_plugin(c, "policy", en->policy, 1);
+    /* every stage of the policy: "policy", or "policy[I]" in a stack */
+    for (size_t i = 0; i < en->stack->n; i++) {
+        char slot[32];
+        snprintf(slot, sizeof slot, en->stack->n > 1 ? "policy[%zu]" : "policy",
+                 i);
+        print_plugin(c, slot, en->stack->st[i].p, i + 1 == en->stack->n);
+    }
     if (c->json)
         printf("]}\n");
     engine_close(en);

@@ -1167,7 +1167,10 @@ static int validate(vctx *v)
             rc = v_section(v, i, &c->prices);
             break;
         case K_POLICY:
-            rc = v_section(v, i, &c->policy);
+            rc = n->kind == CFG_SEQ
+                     ? config_policy_stack(c, n, root->key_lines[i],
+                                           root->key_cols[i], v->e)
+                     : v_section(v, i, &c->policy);
             break;
         case K_WEIGHTS:
             rc = v_short_form(v, i);
@@ -1271,6 +1274,7 @@ void config_free(capalloc_config *c)
         free(c->synth->items);
         free(c->synth);
     }
+    config_policy_free(c);
     node_free(c->root);
     free(c);
 }

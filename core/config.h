@@ -14,6 +14,8 @@
  *                        {plugin: NAME-or-PATH, options: {...}}; optional;
  *                        defaults: sqlite, file, and (only with
  *                        portfolio_weights) fixed_weight
+ *                        policy may also be a list of stages (a policy
+ *                        stack, config_policy.c)
  *   portfolio_weights    the design's short form: a mapping id -> weight,
  *                        meaning policy {plugin: fixed_weight, options:
  *                        {weights: ...}}; refused together with policy
@@ -69,8 +71,35 @@ typedef struct capalloc_config {
     plugin_cfg storage, prices, policy;
     cfg_node *root;        /* owns every node */
     cfg_node *synth;       /* short form: the synthesized options map */
+    /* policy as a list of stages (config_policy.c); 0 stages: `policy` is
+     * one plugin (or the short form) and runs as the only stage. */
+    struct policy_stage_cfg *stages;
+    size_t n_stages;
     rebalance_rules rebalance; /* all off unless the section sets them */
 } capalloc_config;
+
+/* One stage of a policy stack: `policy: [{plugin: X, options: {...},
+ * timeout_ms: N, memory_mb: N, fallback: F}, ...]` (config_policy.c). */
+typedef enum stage_fallback {
+    STAGE_FALLBACK_DEFAULT = 0, /* incoming weights, or equal weights for
+                                   the first stage */
+    STAGE_FALLBACK_INCOMING = 1,
+    STAGE_FALLBACK_EQUAL = 2,
+    STAGE_FALLBACK_FAIL = 3
+} stage_fallback;
+
+typedef struct policy_stage_cfg {
+    plugin_cfg pc;        /* key_path "policy[I]" */
+    long timeout_ms;      /* 0: the default (POLICY_DEFAULT_TIMEOUT_MS) */
+    long memory_mb;       /* 0: the default (POLICY_DEFAULT_MEMORY_MB) */
+    stage_fallback fallback;
+} policy_stage_cfg;
+
+/* config_policy.c: `policy` given as a sequence of stages; on error
+ * CAP_EXIT_CONFIG with FILE:LINE:COL key 'policy[I].K'. */
+int config_policy_stack(capalloc_config *c, const cfg_node *seq, int line,
+                        int col, cap_error *e);
+void config_policy_free(capalloc_config *c);
 
 /* Find the config file: explicit path, else $CAPALLOC_CONFIG, else
  * ./capalloc.yaml. Returns a malloc'd path, or NULL with e set

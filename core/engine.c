@@ -21,6 +21,7 @@
 #include "decimal.h"
 #include "engine_int.h"
 #include "options.h"
+#include "policy_stack.h"
 
 #define CASH_FMT(d, buf) dec_format((d), en->cfg->minor_units, (buf), sizeof(buf))
 
@@ -71,25 +72,15 @@ cap_exit storage_code(capalloc_status st)
 
 /* The fund's memory (ABI 1.1): whether the storage backend keeps the
  * runs' record, and how much history the policy wants. */
-static int open_memory(engine *en, cap_error *e)
+static void open_memory(engine *en)
 {
     const capalloc_storage_plugin *sp = SP(en);
     en->memory = CAPALLOC_HAS_FIELD(sp->header.struct_size,
                                     capalloc_storage_plugin, read_run) &&
                  sp->read_history != NULL && sp->read_run != NULL;
-    const capalloc_policy_plugin *pp =
-        (const capalloc_policy_plugin *)en->policy->hdr;
-    if (!CAPALLOC_HAS_FIELD(pp->header.struct_size, capalloc_policy_plugin,
-                            history_wanted) ||
-        pp->history_wanted == NULL)
-        return 0;
-    capalloc_err err = {{0}, {0}};
-    uint32_t points = 0;
-    capalloc_status st = pp->history_wanted(en->policy->state, &points, &err);
-    if (st != CAPALLOC_OK)
-        return plugin_fail(en->policy, &err, CAP_EXIT_PLUGIN,
-                           "asking how much history it needs", e);
-    en->history_points = points > 100000 ? 100000 : points;
+    /* the most any stage of the policy stack asked for */
+    uint32_t points = en->stack->history_points;
+    en->history_points = points;
     if (points > 0 && !en->memory)
         fprintf(stderr,
                 "capalloc: warning: policy '%s' asks for %u days of history, "
@@ -98,7 +89,6 @@ static int open_memory(engine *en, cap_error *e)
                 en->policy->hdr->name, (unsigned)points,
                 en->storage->hdr->name, (unsigned)sp->header.abi_major,
                 (unsigned)sp->header.abi_minor);
-    return 0;
 }
 
 int engine_open(const char *config_path, engine **out, cap_error *e)
@@ -119,9 +109,9 @@ int engine_open(const char *config_path, engine **out, cap_error *e)
         goto fail;
     snprintf(en->cash_ticker, sizeof en->cash_ticker, "%s_CASH",
              en->cfg->currency);
-    if ((rc = plugin_start(en->cfg, &en->cfg->policy, "fixed_weight",
-                           CAPALLOC_KIND_POLICY, "policy", &en->policy, e)))
+    if ((rc = policy_stack_open(en->cfg, &en->stack, e)))
         goto fail;
+    en->policy = en->stack->st[0].p; /* the first stage (closed with it) */
     /* The price source and storage are only prepared here (found, checked,
      * options bound). The price source is created by the commands that
      * value the fund (allocate, status), so moving capital never needs a
@@ -135,8 +125,7 @@ int engine_open(const char *config_path, engine **out, cap_error *e)
                              CAPALLOC_KIND_STORAGE, "storage", &en->storage,
                              e)))
         goto fail;
-    if ((rc = open_memory(en, e)))
-        goto fail;
+    open_memory(en);
     *out = en;
     return 0;
 fail:
@@ -148,7 +137,7 @@ void engine_close(engine *en)
 {
     if (en == NULL)
         return;
-    plugin_close(en->policy);
+    policy_stack_close(en->stack); /* en->policy is its first stage */
     plugin_close(en->prices);
     plugin_close(en->storage);
     config_free(en->cfg);

@@ -29,6 +29,8 @@ typedef struct engine {
                                 0: none) */
     int memory;             /* 1: the storage backend keeps the runs' record
                                (ABI 1.1: read_history, read_run) */
+    struct policy_stack *stack; /* the policy's stages (policy_stack.h);
+                                   policy is its first */
     /* Strategies whose NAV the operator accepts even when it is negative,
      * or zero while they hold positions (alloc.h rule 6; `allocate
      * --accept-nav`): set by the caller before engine_allocate or
@@ -108,6 +110,8 @@ typedef struct alloc_report {
     size_t history_points;       /* history points handed to the policy */
     char *detail_json;           /* the run's explanation (see run_plan.c),
                                     as recorded with a real run */
+    struct stage_result *stages; /* what each policy stage did (owned) */
+    size_t n_stages;
     int rules_on;                /* the rebalance rules ran (run_rules.c) */
     rule_effect *effects;        /* when rules_on: effects[i] for
                                     strategies[i] */

@@ -57,7 +57,16 @@ typedef struct price_cache {
     ticker_price *p;
     size_t n, n_used;
     size_t requests;
+    /* Optional tickers (an unknown portfolio's) the source had no price
+     * for, sorted, owned: not asked again by a later valuation of the same
+     * run (a real run values the fund twice: before the policy and under
+     * the write lock). */
+    char **absent;
+    size_t n_absent;
 } price_cache;
+
+/* Free what pc owns besides the prices handed to the report. */
+void price_cache_free_absent(price_cache *pc);
 
 typedef struct batch_buf {
     capalloc_trade *trades;
@@ -148,11 +157,20 @@ int value_fund(engine *en, const ledger *l, alloc_strategy *s, size_t n,
                capalloc_dec *master_positions, price_cache *pc, cap_error *e);
 
 /* run_policy.c */
-/* s[i].total and equity as alloc_equity computed them. */
+/* Run the policy stack on r's strategies (r->context set): their weights,
+ * and what each stage did in r->stages. r->strategies[i].total and equity
+ * (master cash + the master's positions + every strategy's total) as
+ * alloc_equity computed them. */
 int policy_weights(engine *en, const char *run_date, capalloc_dec master_cash,
-                   capalloc_dec equity, alloc_strategy *s, size_t n,
-                   const capalloc_history *hist, capalloc_call_context ctx,
-                   cap_error *e);
+                   capalloc_dec equity, alloc_report *r,
+                   const capalloc_history *hist, cap_error *e);
+
+/* The policy's inputs as bytes (master cash, total equity; each strategy's
+ * id, cash, positions value and history), to tell whether a later read of
+ * the ledger saw the same fund. *buf malloc'd. 0 or -1 (out of memory). */
+int policy_inputs(capalloc_dec master_cash, capalloc_dec equity,
+                  const alloc_strategy *s, size_t n,
+                  const capalloc_history *h, unsigned char **buf, size_t *len);
 
 /* run_plan.c */
 void batch_free(batch_buf *b);

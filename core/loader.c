@@ -424,6 +424,8 @@ static const char *status_name(capalloc_status st)
         return "overflow";
     case CAPALLOC_ERR_INTERNAL:
         return "internal error";
+    case CAPALLOC_ERR_NO_DATA:
+        return "not enough data";
     case CAPALLOC_ERR_EXISTS:
         return "exists";
     }

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "decimal.h"
+#include "options_nested.h"
 
 typedef struct opt_value {
     char *name;
@@ -119,6 +120,10 @@ static const char *type_name(capalloc_opt_type t)
         return "boolean";
     case CAPALLOC_OPT_DECIMAL_MAP:
         return "decimal map";
+    case CAPALLOC_OPT_RECORD:
+        return "record";
+    case CAPALLOC_OPT_RECORD_LIST:
+        return "list of records";
     }
     return NULL;
 }
@@ -213,6 +218,8 @@ static int set_scalar(opt_value *v, const char *text, const capalloc_config *cfg
             return EINVAL;
         break;
     case CAPALLOC_OPT_DECIMAL_MAP:
+    case CAPALLOC_OPT_RECORD: /* flattened before (options_nested.c) */
+    case CAPALLOC_OPT_RECORD_LIST:
         return EINVAL;
     }
     v->has = 1;
@@ -243,6 +250,8 @@ static void bad_scalar_msg(capalloc_opt_type t, const char *text, int rc,
         snprintf(buf, len, "'%s' is not a boolean (true or false)", text);
         break;
     case CAPALLOC_OPT_STRING:
+    case CAPALLOC_OPT_RECORD:
+    case CAPALLOC_OPT_RECORD_LIST:
         snprintf(buf, len, "'%s' is not a valid string", text);
         break;
     }
@@ -277,11 +286,11 @@ static int oom(cap_error *e)
 /* The plugin's own declaration must make sense before we judge the YAML by
  * it: a bad spec is the plugin's bug (CAP_EXIT_PLUGIN), not the user's. */
 static int check_spec(const char *plugin_name, const capalloc_option_spec *spec,
-                      size_t *count, cap_error *e)
+                      int paths, size_t *count, cap_error *e)
 {
     size_t n = 0;
     for (const capalloc_option_spec *s = spec; s && s->name; s++, n++) {
-        if (*s->name == '\0' || strchr(s->name, '.') != NULL)
+        if (*s->name == '\0' || (!paths && strchr(s->name, '.') != NULL))
             return cap_fail(e, CAP_EXIT_PLUGIN,
                             "plugin '%s' declares an option with an invalid "
                             "name '%s' (field 'options')",
@@ -416,11 +425,15 @@ static void known_list(const capalloc_option_spec *spec, char *buf, size_t len)
     }
 }
 
-int options_bind(const capalloc_config *cfg, const plugin_cfg *pc,
-                 const char *plugin_name, const capalloc_option_spec *spec,
-                 capalloc_options **out, cap_error *e)
+/* options_bind() on a spec and mapping; paths: they are the flattened
+ * ones of options_nested.c, declared: the plugin's own spec (for the list
+ * of known options). */
+static int bind_flat(const capalloc_config *cfg, const plugin_cfg *pc,
+                     const char *plugin_name, const capalloc_option_spec *spec,
+                     const cfg_node *map, int paths,
+                     const capalloc_option_spec *declared,
+                     capalloc_options **out, cap_error *e)
 {
-    const cfg_node *map = pc->options;
     capalloc_options *o = NULL;
     size_t n = 0;
     int rc;
@@ -428,7 +441,7 @@ int options_bind(const capalloc_config *cfg, const plugin_cfg *pc,
     *out = NULL;
     if (plugin_name == NULL)
         plugin_name = "?";
-    if ((rc = check_spec(plugin_name, spec, &n, e)) != 0)
+    if ((rc = check_spec(plugin_name, spec, paths, &n, e)) != 0)
         return rc;
     if (map != NULL && map->kind != CFG_MAP) {
         char where[1024];
@@ -451,7 +464,7 @@ int options_bind(const capalloc_config *cfg, const plugin_cfg *pc,
                 return fail_at(cfg, pc, line, col, map->keys[k], e,
                                "plugin '%s' takes no options", plugin_name);
             char known[512];
-            known_list(spec, known, sizeof known);
+            known_list(declared, known, sizeof known);
             /* A secret written in the config where the plugin takes the
              * name of an environment variable (api_key -> api_key_env):
              * say so, without repeating the value. */
@@ -555,6 +568,24 @@ fail:
     return rc;
 }
 
+int options_bind(const capalloc_config *cfg, const plugin_cfg *pc,
+                 const char *plugin_name, const capalloc_option_spec *spec,
+                 capalloc_options **out, cap_error *e)
+{
+    /* structured options (RECORD, RECORD_LIST) are checked and flattened
+     * into scalar options named by their path first */
+    nested_flat nf;
+    *out = NULL;
+    int rc = nested_flatten(cfg, pc, plugin_name ? plugin_name : "?", spec,
+                            pc->options, &nf, e);
+    if (rc != 0)
+        return rc;
+    rc = bind_flat(cfg, pc, plugin_name, nf.active ? nf.spec : spec,
+                   nf.active ? nf.map : pc->options, nf.active, spec, out, e);
+    nested_flat_free(&nf);
+    return rc;
+}
+
 /* ------------------------------------------------------------------------ */
 /* options_where                                                             */
 /* ------------------------------------------------------------------------ */
@@ -596,6 +627,8 @@ void options_where(const capalloc_config *cfg, const plugin_cfg *pc,
         }
         break;
     }
+    if (line <= 0)
+        nested_where(pc->options, key, &line, &col); /* "steps[2].scale" */
     if (line <= 0)
         section_pos(pc, &line, &col);
     config_where(cfg, line, col > 0 ? col : 1, where, sizeof where);
@@ -853,6 +886,7 @@ void host_init(capalloc_host *h, const capalloc_config *cfg,
     h->opt_bool = opt_bool;
     h->opt_map_count = opt_map_count;
     h->opt_map_entry = opt_map_entry;
+    h->opt_list_count = opt_list_count;
     h->dec_parse = host_dec_parse;
     h->dec_format = host_dec_format;
     h->dec_add = host_dec_add;

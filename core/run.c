@@ -1,9 +1,11 @@
 /*
  * run.c - the daily allocation and the status view: one attempt reads the
  * ledger, values the fund, asks the policy, plans the transfers and (unless
- * dry) applies them, in one storage transaction; a conflict re-runs it from
- * a fresh read (prices already fetched are kept, so the price source is
- * still asked once per ticker).
+ * dry) applies them; a conflict re-runs it from a fresh read (prices
+ * already fetched are kept, so the price source is still asked once per
+ * ticker). A real run asks the policy in a read transaction and applies
+ * its weights under the write lock only when the fund read again is the
+ * one the policy saw (see run_phase).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include "decimal.h"
 #include "engine_int.h"
 #include "options.h"
+#include "policy_stack.h"
 
 /* ------------------------------------------------------------------------ */
 /* allocation and status                                                     */
@@ -30,6 +33,8 @@ void alloc_report_free(alloc_report *r)
         free(r->prices[i].ticker);
     free(r->prices);
     free(r->detail_json);
+    stage_results_free(r->stages, r->n_stages);
+    free(r->stages);
     free(r->effects);
     free(r->reds);
     free(r->accepted);
@@ -44,14 +49,72 @@ static int nav_accepted(const engine *en, const char *id)
     return 0;
 }
 
+/* A real run asks the policy stack in a read transaction first (PHASE_
+ * POLICY), so that policies - up to their time limits - never run while
+ * the ledger's write lock is held; then, under the lock (PHASE_APPLY), it
+ * reads the ledger again and applies those weights when the policy's
+ * inputs are byte for byte the same, or starts over when another writer
+ * changed them in between. A dry run and the status view do it all in
+ * one read transaction (PHASE_ONCE). */
+typedef enum run_phase { PHASE_ONCE, PHASE_POLICY, PHASE_APPLY } run_phase;
+
+typedef struct policy_memo {
+    unsigned char *inputs; /* policy_inputs() of PHASE_POLICY */
+    size_t len;
+    capalloc_dec *w;       /* the weights it gave, r->n of them */
+} policy_memo;
+
+static void memo_clear(policy_memo *m)
+{
+    free(m->inputs);
+    free(m->w);
+    memset(m, 0, sizeof *m);
+}
+
+/* PHASE_POLICY: keep the inputs and weights. PHASE_APPLY: 1 when the
+ * inputs are those the policy saw (the weights are then set), 0 when not,
+ * -1 out of memory. */
+static int memo_use(run_phase phase, policy_memo *m, capalloc_dec master_cash,
+                    capalloc_dec equity, alloc_report *r,
+                    const capalloc_history *h)
+{
+    unsigned char *in;
+    size_t len;
+    if (policy_inputs(master_cash, equity, r->strategies, r->n, h, &in,
+                      &len) != 0)
+        return -1;
+    if (phase == PHASE_POLICY) {
+        memo_clear(m);
+        m->inputs = in;
+        m->len = len;
+        m->w = calloc(r->n ? r->n : 1, sizeof *m->w);
+        if (m->w == NULL)
+            return -1;
+        for (size_t i = 0; i < r->n; i++)
+            m->w[i] = r->strategies[i].weight;
+        return 1;
+    }
+    int same = m->inputs != NULL && m->len == len &&
+               memcmp(m->inputs, in, len) == 0;
+    free(in);
+    if (same)
+        for (size_t i = 0; i < r->n; i++)
+            r->strategies[i].weight = m->w[i];
+    return same;
+}
+
 /* One attempt of a plan (and, unless dry, its write). Returns 0 done,
  * -1 retry, -2 lost the race for the date, or an exit code. */
 static int allocate_once(engine *en, const char *run_date, int force,
-                         int dry_run, int check_run, alloc_report *r,
+                         int dry_run, int check_run, run_phase phase,
+                         policy_memo *memo, alloc_report *r,
                          price_cache *pc, cap_error *e)
 {
     const capalloc_config *cfg = en->cfg;
-    int rc = eng_begin(en, dry_run ? CAPALLOC_TXN_READ : CAPALLOC_TXN_WRITE, e);
+    int rc = eng_begin(en,
+                       dry_run || phase == PHASE_POLICY ? CAPALLOC_TXN_READ
+                                                        : CAPALLOC_TXN_WRITE,
+                       e);
     if (rc != 0)
         return rc;
 
@@ -108,6 +171,8 @@ static int allocate_once(engine *en, const char *run_date, int force,
     rc = value_fund(en, &l, r->strategies, r->n, &m.positions_value, pc, e);
     for (size_t i = 0; rc == 0 && i < r->n; i++)
         r->strategies[i].nav_accepted = nav_accepted(en, r->strategies[i].id);
+    /* the guard runs in every phase: before a slow policy, and again under
+     * the write lock on what is then applied */
     if (rc == 0 && check_run &&
         (rc = guard_large_moves(en, run_date, &l, r, pc, e)) != 0) {
         run_history_free(&rh);
@@ -117,9 +182,27 @@ static int allocate_once(engine *en, const char *run_date, int force,
     if (rc == 0)
         rc = alloc_equity(m, r->strategies, r->n, cfg->minor_units, &equity,
                           e);
-    if (rc == 0)
-        rc = policy_weights(en, run_date, master_cash, equity, r->strategies,
-                            r->n, rh.h, r->context, e);
+    if (rc == 0 && phase == PHASE_APPLY) {
+        int same = memo_use(phase, memo, master_cash, equity, r, rh.h);
+        if (same <= 0) {
+            /* another writer changed the fund since the policy ran */
+            run_history_free(&rh);
+            ledger_free(&l);
+            eng_rollback(en);
+            return same < 0 ? eng_oom(e) : -1;
+        }
+    } else if (rc == 0) {
+        rc = policy_weights(en, run_date, master_cash, equity, r, rh.h, e);
+    }
+    if (rc == 0 && phase == PHASE_POLICY) {
+        rc = memo_use(phase, memo, master_cash, equity, r, rh.h) < 0
+                 ? eng_oom(e)
+                 : 0;
+        run_history_free(&rh);
+        ledger_free(&l);
+        eng_rollback(en);
+        return rc;
+    }
     run_history_free(&rh);
     if (rc == 0)
         rc = run_rules_weights(en, r, e);
@@ -224,21 +307,33 @@ static int plan(engine *en, const char *run_date, int force, int dry_run,
     }
 
     price_cache pc = {0};
+    policy_memo memo = {0};
     rc = -1;
     for (int attempt = 1; attempt <= en->max_attempts && rc < 0; attempt++) {
         r->attempts = attempt;
-        rc = allocate_once(en, run_date, force, dry_run, check_run, r, &pc, e);
+        if (dry_run) {
+            rc = allocate_once(en, run_date, force, dry_run, check_run,
+                               PHASE_ONCE, NULL, r, &pc, e);
+        } else {
+            rc = allocate_once(en, run_date, force, dry_run, check_run,
+                               PHASE_POLICY, &memo, r, &pc, e);
+            if (rc == 0 && !r->already_ran)
+                rc = allocate_once(en, run_date, force, dry_run, check_run,
+                                   PHASE_APPLY, &memo, r, &pc, e);
+        }
         if (rc == -2) {
             /* A concurrent allocator recorded this date between our check
              * and our write: look again, which reports it as already run. */
             rc = -1;
         }
     }
+    memo_clear(&memo);
     if (rc < 0)
         rc = eng_retries_exhausted(en, e);
     /* the report keeps the prices used; the others go */
     for (size_t i = pc.n_used; i < pc.n; i++)
         free(pc.p[i].ticker);
+    price_cache_free_absent(&pc);
     r->prices = pc.p;
     r->n_prices = pc.n_used;
     r->price_requests = pc.requests;

@@ -15,6 +15,7 @@
 #include "decimal.h"
 #include "engine_int.h"
 #include "options.h"
+#include "policy_stack.h"
 
 /* ------------------------------------------------------------------------ */
 /* writing                                                                   */
@@ -154,6 +155,49 @@ static const char *context_name(capalloc_call_context c)
                                         : "status";
 }
 
+/* One entry per policy stage: its plugin, options as given, the weights
+ * after it, and, when it had not enough history, its fallback and why. */
+static int stages_json(const engine *en, const alloc_report *r,
+                       json_t *stages)
+{
+    const policy_stack *ps = en->stack;
+    for (size_t k = 0; k < r->n_stages && k < ps->n; k++) {
+        const loaded_plugin *p = ps->st[k].p;
+        const stage_result *sr = &r->stages[k];
+        json_t *weights = json_object();
+        int bad = weights == NULL;
+        for (size_t i = 0; !bad && sr->weights != NULL && i < r->n; i++)
+            bad = json_object_set_new(weights, r->strategies[i].id,
+                                      jdec(sr->weights[i], 0)) != 0;
+        json_t *stage = bad ? NULL : json_object();
+        if (stage == NULL) {
+            json_decref(weights);
+            return -1;
+        }
+        /* set_new steals its value even when it fails */
+        bad = json_object_set_new(stage, "plugin", jstr(p->hdr->name)) ||
+              json_object_set_new(stage, "version", jstr(p->hdr->version)) ||
+              json_object_set_new(stage, "options", jnode(p->pc->options)) ||
+              json_object_set_new(stage, "weights", weights);
+        if (!bad && sr->note != NULL && sr->note[0] != '\0')
+            bad = json_object_set_new(stage, "note", jstr(sr->note));
+        if (!bad && sr->why != NULL) {
+            json_t *fb = json_object();
+            bad = fb == NULL ||
+                  json_object_set_new(fb, "to", jstr(sr->fallback)) ||
+                  json_object_set_new(fb, "why", jstr(sr->why)) ||
+                  json_object_set_new(stage, "fallback", fb);
+        }
+        if (bad) {
+            json_decref(stage);
+            return -1;
+        }
+        if (json_array_append_new(stages, stage))
+            return -1;
+    }
+    return 0;
+}
+
 /* The explanation of r: what an auditor reads with `capalloc explain`. */
 static char *explain_json(const engine *en, const alloc_report *r)
 {
@@ -161,22 +205,16 @@ static char *explain_json(const engine *en, const alloc_report *r)
     const loaded_plugin *pol = en->policy;
     int mu = cfg->minor_units;
     json_t *root = json_object(), *policy = json_object(),
-           *stages = json_array(), *stage = json_object(),
-           *weights = json_object(), *totals = json_object(),
+           *stages = json_array(), *totals = json_object(),
            *books = json_array(), *hist = json_object(),
            *accepted = json_array();
     int bad = root == NULL || policy == NULL || stages == NULL ||
-              stage == NULL || weights == NULL || totals == NULL ||
-              books == NULL || hist == NULL || accepted == NULL;
-    const cfg_node *opts = cfg->policy.short_form ? cfg->synth
-                                                  : cfg->policy.options;
-    /* the policy's own weights (the cash buffer may scale them after) */
-    for (size_t i = 0; !bad && i < r->n; i++)
-        bad = json_object_set_new(weights, r->strategies[i].id,
-                                  jdec(r->rules_on
-                                           ? r->effects[i].policy_weight
-                                           : r->strategies[i].weight,
-                                       0)) != 0;
+              totals == NULL || books == NULL || hist == NULL ||
+              accepted == NULL;
+    const cfg_node *opts = pol->pc->options; /* the first stage's */
+    /* every stage's weights: the last stage's are the policy's own, before
+     * the rebalance rules (their effects: the "rebalance" section) */
+    bad = bad || stages_json(en, r, stages) != 0;
     for (size_t i = 0; !bad && i < r->n_new_books; i++)
         bad = json_array_append_new(books, jstr(r->new_books[i])) != 0;
     /* the --accept-nav the run's NAVs needed (alloc.h rule 6) */
@@ -191,9 +229,6 @@ static char *explain_json(const engine *en, const alloc_report *r)
           json_object_set_new(policy, "version", jstr(pol->hdr->version)) ||
           json_object_set_new(policy, "path", jstr(pol->path)) ||
           json_object_set_new(policy, "options", jnode(opts)) ||
-          json_object_set_new(stage, "plugin", jstr(pol->hdr->name)) ||
-          json_object_set_new(stage, "weights", weights) ||
-          json_array_append_new(stages, stage) ||
           json_object_set_new(hist, "points_wanted",
                               json_integer(en->history_points)) ||
           json_object_set_new(hist, "points_given",

@@ -12,6 +12,7 @@
 
 #include "decimal.h"
 #include "engine_int.h"
+#include "policy_stack.h"
 #include "options.h"
 
 /* ------------------------------------------------------------------------ */
@@ -248,6 +249,30 @@ const cash_row *find_cash(const ledger *l, const char *id)
 /* the strategy portfolios                                                   */
 /* ------------------------------------------------------------------------ */
 
+/* The portfolios stage p names through its optional portfolios(). */
+static int stage_portfolios(const loaded_plugin *p, const char *const **pids,
+                            size_t *pn, cap_error *e)
+{
+    const capalloc_policy_plugin *pp = (const capalloc_policy_plugin *)p->hdr;
+    *pids = NULL;
+    *pn = 0;
+    if (!CAPALLOC_HAS_FIELD(pp->header.struct_size, capalloc_policy_plugin,
+                            portfolios) ||
+        pp->portfolios == NULL)
+        return 0;
+    capalloc_err err = {{0}, {0}};
+    capalloc_status st = pp->portfolios(p->state, pids, pn, &err);
+    if (st != CAPALLOC_OK)
+        return plugin_fail(p, &err, CAP_EXIT_PLUGIN,
+                           "listing the policy's portfolios", e);
+    if (*pn > 0 && *pids == NULL)
+        return cap_fail(e, CAP_EXIT_PLUGIN,
+                        "policy plugin '%s': portfolios() said %zu "
+                        "portfolios but gave no list",
+                        p->hdr->name, *pn);
+    return 0;
+}
+
 typedef struct id_at {
     const char *id;
     size_t at;
@@ -290,44 +315,55 @@ static size_t unique_ids(const char **ids, size_t n)
     return m;
 }
 
-/* The strategies: the config's `portfolios` list, then the policy's own, in
- * that order, without duplicates. ids are borrowed (config / plugin). */
+/* The strategies: the config's `portfolios` list, then those the policy's
+ * stages name, stage by stage, in that order, without duplicates
+ * (unique_ids). ids are borrowed (config / plugins). */
 int strategy_ids(engine *en, const char ***ids_out, size_t *n_out,
                         cap_error *e)
 {
     const capalloc_config *cfg = en->cfg;
-    const capalloc_policy_plugin *pp =
-        (const capalloc_policy_plugin *)en->policy->hdr;
+    const policy_stack *ps = en->stack;
     const char *const *pids = NULL;
     size_t pn = 0;
-    if (CAPALLOC_HAS_FIELD(pp->header.struct_size, capalloc_policy_plugin,
-                           portfolios) &&
-        pp->portfolios != NULL) {
-        capalloc_err err = {{0}, {0}};
-        capalloc_status st = pp->portfolios(en->policy->state, &pids, &pn, &err);
-        if (st != CAPALLOC_OK)
-            return plugin_fail(en->policy, &err, CAP_EXIT_PLUGIN,
-                               "listing the policy's portfolios", e);
-        if (pn > 0 && pids == NULL)
-            return cap_fail(e, CAP_EXIT_PLUGIN,
-                            "policy plugin '%s': portfolios() said %zu "
-                            "portfolios but gave no list",
-                            en->policy->hdr->name, pn);
+    const char **all = NULL; /* every stage's, concatenated */
+    for (size_t i = 0; i < ps->n; i++) {
+        const char *const *sp;
+        size_t sn;
+        int rc = stage_portfolios(ps->st[i].p, &sp, &sn, e);
+        if (rc != 0) {
+            free(all);
+            return rc;
+        }
+        if (sn == 0)
+            continue;
+        const char **na = realloc(all, (pn + sn) * sizeof *na);
+        if (na == NULL) {
+            free(all);
+            return eng_oom(e);
+        }
+        all = na;
+        memcpy(all + pn, sp, sn * sizeof *all);
+        pn += sn;
     }
+    pids = (const char *const *)all;
     const char **ids = calloc(cfg->n_portfolios + pn + 1, sizeof *ids);
-    if (ids == NULL)
+    if (ids == NULL) {
+        free(all);
         return eng_oom(e);
+    }
     size_t n = 0;
     for (size_t k = 0; k < cfg->n_portfolios + pn; k++) {
         const char *id = k < cfg->n_portfolios ? cfg->portfolios[k]
                                                : pids[k - cfg->n_portfolios];
         if (id == NULL || *id == '\0') {
             free(ids);
+            free(all);
             return cap_fail(e, CAP_EXIT_PLUGIN,
                             "the policy named an empty portfolio id");
         }
         if (strcmp(id, cfg->master_id) == 0) {
             free(ids);
+            free(all);
             return cap_fail(e, CAP_EXIT_CONFIG,
                             "%s: the master portfolio '%s' cannot be a "
                             "strategy portfolio",
@@ -338,15 +374,18 @@ int strategy_ids(engine *en, const char ***ids_out, size_t *n_out,
     n = unique_ids(ids, n);
     if (n == SIZE_MAX) {
         free(ids);
+        free(all);
         return eng_oom(e);
     }
     if (n == 0) {
         free(ids);
+        free(all);
         return cap_fail(e, CAP_EXIT_CONFIG,
                         "%s: no strategy portfolios: list them under "
                         "'portfolios' or give the policy its weights",
                         cfg->path);
     }
+    free(all); /* the ids are borrowed from the plugins */
     *ids_out = ids;
     *n_out = n;
     return 0;

@@ -68,7 +68,10 @@ static int fetch_prices(engine *en, price_cache *c, const need_ticker *need,
     }
     size_t n_ask = 0;
     for (size_t i = 0; i < n_need; i++)
-        if (cache_find(c, need[i].ticker) == NULL) {
+        if (cache_find(c, need[i].ticker) == NULL &&
+            (need[i].required ||
+             find_row(&need[i].ticker, c->absent, c->n_absent,
+                      sizeof *c->absent, cmp_str) == NULL)) {
             required[n_ask] = need[i].required;
             ask[n_ask++] = need[i].ticker;
         }
@@ -145,9 +148,32 @@ static int fetch_prices(engine *en, price_cache *c, const need_ticker *need,
                         n_missing, n_missing > 1 ? "s" : "",
                         en->prices->hdr->name, missing);
     }
+    size_t n_absent = 0;
+    for (size_t i = 0; i < n_ask; i++)
+        n_absent += !q[i].found || q[i].price.micros <= 0;
+    if (n_absent > 0) {
+        char **na = realloc(c->absent, (c->n_absent + n_absent) * sizeof *na);
+        if (na == NULL) {
+            free(ask);
+            free(required);
+            free(q);
+            return eng_oom(e);
+        }
+        c->absent = na;
+    }
     for (size_t i = 0; i < n_ask; i++) {
-        if (!q[i].found || q[i].price.micros <= 0)
-            continue; /* optional: its holder's warning says so */
+        if (!q[i].found || q[i].price.micros <= 0) {
+            /* optional: its holder's warning says so; not asked again */
+            char *t = strdup(ask[i]);
+            if (t == NULL) {
+                free(ask);
+                free(required);
+                free(q);
+                return eng_oom(e);
+            }
+            c->absent[c->n_absent++] = t;
+            continue;
+        }
         char *t = strdup(ask[i]);
         if (t == NULL) {
             free(ask);
@@ -158,11 +184,21 @@ static int fetch_prices(engine *en, price_cache *c, const need_ticker *need,
         c->p[c->n++] = (ticker_price){t, q[i].price, q[i].as_of, q[i].flags};
     }
     sort_rows(c->p, c->n, sizeof *c->p, cmp_tp);
+    sort_rows(c->absent, c->n_absent, sizeof *c->absent, cmp_str);
     c->n_used = c->n; /* one sorted run until use_prices() splits it */
     free(ask);
     free(required);
     free(q);
     return 0;
+}
+
+void price_cache_free_absent(price_cache *pc)
+{
+    for (size_t i = 0; i < pc->n_absent; i++)
+        free(pc->absent[i]);
+    free(pc->absent);
+    pc->absent = NULL;
+    pc->n_absent = 0;
 }
 
 /* Split the cache: the prices of need[]'s required tickers first (the

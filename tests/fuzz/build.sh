@@ -31,8 +31,11 @@ jansson_cflags=$(pkg-config --cflags jansson)
 jansson_libs=$(pkg-config --libs jansson)
 
 core="$top/core/decimal.c $top/core/error.c"
-# options.c (the host table) needs config.c (and so libyaml).
-host="$core $top/core/config.c $top/core/config_rebalance.c $top/core/options.c"
+# options.c (the host table) needs config.c (and so libyaml); config.c
+# reads a policy stack with config_policy.c and the rebalance section with
+# config_rebalance.c, options.c binds structured options with options_nested.c.
+host="$core $top/core/config.c $top/core/config_policy.c \
+    $top/core/config_rebalance.c $top/core/options.c $top/core/options_nested.c"
 
 build() {
     name=$1

@@ -289,6 +289,12 @@ void cli_today(char buf[16])
     strftime(buf, 16, "%Y-%m-%d", &tm);
 }
 
+/* The engine's progress lines, as -v prints them. */
+static void engine_progress(void *ctx, const char *line)
+{
+    cli_progress((const cli *)ctx, "%s", line);
+}
+
 int cli_open_engine(const cli *c, engine **en)
 {
     host_set_verbosity(c->verbose >= 2   ? CAPALLOC_LOG_DEBUG
@@ -297,5 +303,9 @@ int cli_open_engine(const cli *c, engine **en)
     cap_error e = {0, ""};
     if (engine_open(c->config, en, &e) != 0)
         return cli_fail(c, e.code, e.msg);
+    if (c->verbose >= 1) {
+        (*en)->progress = engine_progress;
+        (*en)->progress_ctx = (void *)c;
+    }
     return 0;
 }

@@ -14,6 +14,7 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,18 @@ void engine_close(engine *en)
     plugin_close(en->storage);
     config_free(en->cfg);
     free(en);
+}
+
+void eng_progress(const engine *en, const char *fmt, ...)
+{
+    if (en->progress == NULL)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    en->progress(en->progress_ctx, line);
 }
 
 const capalloc_storage_plugin *SP(const engine *en)

@@ -25,6 +25,11 @@ typedef struct engine {
     loaded_plugin *policy;
     char cash_ticker[32];   /* currency + "_CASH", e.g. "USD_CASH" */
     int max_attempts;       /* re-runs on CAPALLOC_ERR_RETRY */
+    /* Progress of a run for `-v`: one line (no newline) at each step that
+     * can take a moment (prices fetched, each policy stage, the write).
+     * NULL: none. Set by the caller after engine_open. */
+    void (*progress)(void *ctx, const char *line);
+    void *progress_ctx;
     uint32_t history_points; /* history the policy asked for (history_wanted;
                                 0: none) */
     int memory;             /* 1: the storage backend keeps the runs' record

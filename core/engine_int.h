@@ -86,6 +86,10 @@ void sort_rows(void *base, size_t n, size_t size,
 void *find_row(const void *key, const void *base, size_t n, size_t size,
                int (*cmp)(const void *, const void *));
 
+/* engine.c: a progress line through en->progress, if set. */
+void eng_progress(const engine *en, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* engine.c: transactions. Each returns 0, -1 to retry (the backend said
  * RETRY and the transaction is rolled back), or an exit code with e set
  * (and the transaction rolled back). eng_write_commit also returns -2 when

@@ -169,6 +169,11 @@ static int allocate_once(engine *en, const char *run_date, int force,
     alloc_master m = {master_cash, DEC_ZERO};
     capalloc_dec equity = DEC_ZERO;
     rc = value_fund(en, &l, r->strategies, r->n, &m.positions_value, pc, e);
+    if (rc == 0)
+        eng_progress(en, "valued %zu strategies and %zu positions: %zu "
+                         "tickers priced by '%s' (%zu request%s)",
+                     r->n, l.n_pos, pc->n_used, en->prices->hdr->name,
+                     pc->requests, pc->requests == 1 ? "" : "s");
     for (size_t i = 0; rc == 0 && i < r->n; i++)
         r->strategies[i].nav_accepted = nav_accepted(en, r->strategies[i].id);
     /* the guard runs in every phase: before a slow policy, and again under
@@ -249,8 +254,13 @@ static int allocate_once(engine *en, const char *run_date, int force,
                                cfg->currency,
                                b.trades, b.n_trades, b.cash, b.n_cash,
                                NULL, 0, en->memory ? &rb.rec : NULL, NULL};
+    eng_progress(en, "writing %zu transfer rows, %zu balances and the "
+                     "run's record",
+                 b.n_trades, b.n_cash);
     rc = r->paid_out.micros > 0 ? flows_write_with_payout(en, &wb, r, e)
                                 : eng_write_commit(en, &wb, e);
+    if (rc == 0)
+        eng_progress(en, "committed");
     batch_free(&b);
     record_buf_free(&rb);
     return rc;

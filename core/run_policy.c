@@ -47,6 +47,12 @@ int policy_weights(engine *en, const char *run_date, capalloc_dec master_cash,
                               r->context, hist, NULL, NULL, 0};
     int rc = policy_stack_run(ps, &snap, w, r->stages, e);
     free(v);
+    for (size_t k = 0; rc == 0 && k < ps->n; k++)
+        eng_progress(en, "policy stage %zu of %zu '%s': %s%s%s", k + 1, ps->n,
+                     ps->st[k].p->hdr->name,
+                     r->stages[k].why ? "fell back to " : "weights given",
+                     r->stages[k].why ? r->stages[k].fallback : "",
+                     r->stages[k].why ? " weights" : "");
     if (rc == 0)
         for (size_t i = 0; i < n; i++)
             s[i].weight = w[i];

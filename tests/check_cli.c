@@ -219,6 +219,13 @@ START_TEST(verbose_progress_has_timestamps)
     EXPECT_EXIT(RUN("-c", "fund.yaml", "capital", "add", "100"), 0);
     ck_assert_str_eq(err, ""); /* quiet without -v */
     EXPECT_EXIT(RUN("-c", "fund.yaml", "allocate", "-v"), 0);
+    /* the run's own steps: prices, each policy stage, the write */
+    ck_assert_has(err, "Z capalloc: valued ");
+    ck_assert_has(err, "tickers priced by 'file' (0 requests)"); /* none held */
+    ck_assert_has(err, "Z capalloc: policy stage 1 of 1 'fixed_weight': "
+                       "weights given");
+    ck_assert_has(err, "Z capalloc: writing ");
+    ck_assert_has(err, "Z capalloc: committed");
     regex_t re;
     ck_assert_int_eq(regcomp(&re,
                              "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"

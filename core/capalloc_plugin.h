@@ -1,5 +1,5 @@
 /*
- * capalloc_plugin.h - the public plugin API of capalloc (ABI 1.2).
+ * capalloc_plugin.h - the public plugin API of capalloc (ABI 1.3).
  *
  * This is the only header a plugin includes. It depends on libc only.
  * A plugin is a shared object that exports exactly one symbol,
@@ -41,7 +41,12 @@
  * policy may answer CAPALLOC_ERR_NO_DATA (the stage's fallback applies),
  * structured options (CAPALLOC_OPT_RECORD, CAPALLOC_OPT_RECORD_LIST,
  * host->opt_list_count) and the stage's note in the snapshot (note,
- * note_size).
+ * note_size). 1.3 runs that move cash outside the daily allocation:
+ * the write batch carries the run's kind (CAPALLOC_RUN_DEPLOY: new
+ * capital spread over the strategies with its ADD; CAPALLOC_RUN_REVERSE:
+ * a correction that mirrors an earlier run's transfers) and the run it
+ * reverses, kept under a unique key; the run info the backends return
+ * carries the kind, the link and the run that reversed it.
  *
  * Ownership rules, for every call in this file:
  *   - Strings and arrays the core passes to a plugin are borrowed: valid only
@@ -72,7 +77,7 @@ extern "C" {
 #endif
 
 #define CAPALLOC_ABI_MAJOR 1
-#define CAPALLOC_ABI_MINOR 2
+#define CAPALLOC_ABI_MINOR 3
 #define CAPALLOC_PLUGIN_MAGIC 0x43415031u /* "CAP1" */
 #define CAPALLOC_ENTRY_SYMBOL "capalloc_plugin_entry"
 
@@ -608,7 +613,25 @@ typedef struct capalloc_write_batch {
      * recorded is refused with CAPALLOC_ERR_EXISTS and nothing is written,
      * so that a retried movement can never be booked twice. */
     const char *reference;
+
+    /* ABI 1.3: read only when CAPALLOC_HOST_HAS_MINOR(host, 3). The run's
+     * kind (CAPALLOC_RUN_*; NULL or "RUN": an ordinary run). DEPLOY and
+     * REVERSE are ALLOCATE batches (cash moved between the master and the
+     * strategies, with their record) that are not the date's allocation:
+     * the one-allocation-per-date key and find_run() ignore them. A
+     * REVERSE batch names the run it reverses in `reverses` (> 0; 0
+     * otherwise); the backend keeps it under a unique key: a second
+     * reversal of the same run is refused with CAPALLOC_ERR_EXISTS and
+     * nothing is written. */
+    const char *kind;
+    int64_t reverses;
 } capalloc_write_batch;
+
+/* ABI 1.3: the kinds of run (capalloc_write_batch.kind,
+ * capalloc_run_info.kind). */
+#define CAPALLOC_RUN_RUN "RUN"         /* every run before 1.3 */
+#define CAPALLOC_RUN_DEPLOY "DEPLOY"   /* an ADD's capital spread at once */
+#define CAPALLOC_RUN_REVERSE "REVERSE" /* mirrors the run it reverses */
 
 /* ABI 1.2: queued redemptions. A withdrawal the master cannot pay today
  * is queued; each allocation run pays what it can of the open ones
@@ -663,6 +686,12 @@ typedef struct capalloc_run_info {
     char run_date[16];   /* YYYY-MM-DD */
     char created_at[32]; /* ISO 8601, UTC */
     int64_t n_trades;
+    /* ABI 1.3: filled by read_run() and find_run() when the backend's
+     * abi_minor >= 3 (the core zeroes the struct before the call, so an
+     * older backend leaves kind "" and the links 0). */
+    char kind[16];       /* CAPALLOC_RUN_*; "" from an older backend */
+    int64_t reverses;    /* the run this one reverses, 0: none */
+    int64_t reversed_by; /* the run that reversed this one, 0: none */
 } capalloc_run_info;
 
 /* ABI 1.1: which recorded valuations read_history() returns. Every bound
@@ -720,7 +749,8 @@ typedef struct capalloc_storage_plugin {
                                    capalloc_err *err);
 
     /* The latest allocation run recorded for run_date: *found = 1 and *info
-     * filled, or *found = 0. */
+     * filled, or *found = 0. Since ABI 1.3 only runs of kind RUN count
+     * (a DEPLOY or REVERSE run is not the date's allocation). */
     capalloc_status (*find_run)(void *state, const char *run_date,
                                 capalloc_run_info *info, int *found,
                                 capalloc_err *err);

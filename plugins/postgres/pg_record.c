@@ -56,8 +56,9 @@ const char pgp_sql_run[] =
     "  (SELECT count(*) FROM {S}.trade_execution_logs t"
     "    WHERE t.run_id = r.run_id)::text AS c4,"
     "  r.action AS c5, r.forced::text AS c6, r.capalloc_version AS c7,"
-    "  r.detail AS c8, NULL::text AS c9, NULL::text AS c10,"
-    "  NULL::text AS c11, NULL::text AS c12"
+    "  r.detail AS c8, r.kind AS c9, r.reverses::text AS c10,"
+    "  (SELECT x.run_id FROM {S}.capalloc_runs x"
+    "    WHERE x.reverses = r.run_id)::text AS c11, NULL::text AS c12"
     " FROM {S}.capalloc_runs r WHERE r.run_id = $1::bigint"
     " UNION ALL"
     " SELECT 1, run_id, portfolio_id, to_char(valuation_date, 'YYYY-MM-DD'),"
@@ -180,6 +181,10 @@ static capalloc_status run_info_row(pgp *s, const PGresult *res, int r,
     /* capital movements have no run date: "" */
     snprintf(ri.run_date, sizeof ri.run_date, "%s", PQgetvalue(res, r, 2));
     snprintf(ri.created_at, sizeof ri.created_at, "%s", PQgetvalue(res, r, 3));
+    /* ABI 1.3: the kind and the links (c9, c10, c11) */
+    snprintf(ri.kind, sizeof ri.kind, "%s", PQgetvalue(res, r, 9));
+    ri.reverses = strtoll(PQgetvalue(res, r, 10), NULL, 10);
+    ri.reversed_by = strtoll(PQgetvalue(res, r, 11), NULL, 10);
     capalloc_status st = sink->run(
         sink->ctx, &ri, PQgetvalue(res, r, 5),
         strcmp(PQgetvalue(res, r, 6), "1") == 0, value_or_null(res, r, 7),

@@ -70,12 +70,12 @@ static const char *const SQL[SQ_COUNT] = {
         " (SELECT count(*) FROM trade_execution_logs t"
         "   WHERE t.run_id = r.run_id)"
         " FROM capalloc_runs r"
-        " WHERE r.action = 'ALLOCATE' AND r.run_date = ?1"
+        " WHERE r.action = 'ALLOCATE' AND r.kind = 'RUN' AND r.run_date = ?1"
         " ORDER BY r.run_id DESC LIMIT 1",
     [SQ_INSERT_RUN] =
         "INSERT INTO capalloc_runs (action, run_date, forced, created_at,"
-        " capalloc_version, detail, reference)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        " capalloc_version, detail, reference, kind, reverses)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     /* A movement's reference: its run and its one cash trade. */
     [SQ_FIND_REF] =
         "SELECT r.run_id, r.action, t.quantity, r.created_at"
@@ -128,7 +128,9 @@ static const char *const SQL[SQ_COUNT] = {
         "SELECT r.run_id, r.run_date, r.created_at,"
         " (SELECT count(*) FROM trade_execution_logs t"
         "   WHERE t.run_id = r.run_id),"
-        " r.action, r.forced, r.capalloc_version, r.detail"
+        " r.action, r.forced, r.capalloc_version, r.detail,"
+        " r.kind, r.reverses,"
+        " (SELECT x.run_id FROM capalloc_runs x WHERE x.reverses = r.run_id)"
         " FROM capalloc_runs r WHERE r.run_id = ?1",
     [SQ_RUN_VALUATIONS] =
         "SELECT " SQLP_VALUATION_COLUMNS " FROM capalloc_valuations"

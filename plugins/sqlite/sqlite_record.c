@@ -318,6 +318,11 @@ static capalloc_status run_row(sqlp *s, sqlite3_stmt *stmt,
                            s->path, (long long)ri.run_id);
         return CAPALLOC_ERR_IO;
     }
+    /* ABI 1.3: the kind and the links */
+    if (sqlp_col_text(stmt, 8) != NULL)
+        (void)sqlp_copy_col(stmt, 8, ri.kind, sizeof ri.kind);
+    ri.reverses = sqlite3_column_int64(stmt, 9);
+    ri.reversed_by = sqlite3_column_int64(stmt, 10);
     capalloc_status st =
         sink->run(sink->ctx, &ri, action, sqlite3_column_int(stmt, 5) != 0,
                   sqlp_col_text(stmt, 6), sqlp_col_text(stmt, 7));

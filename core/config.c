@@ -764,18 +764,19 @@ enum top_key {
     K_POLICY,
     K_WEIGHTS,
     K_REBALANCE,
+    K_CAPITAL,
     K_COUNT
 };
 
 static const char *const TOP_KEYS[K_COUNT] = {
     "master_portfolio_id", "currency", "minor_units", "portfolios",
     "plugin_dir", "storage", "prices", "policy", "portfolio_weights",
-    "rebalance",
+    "rebalance", "capital",
 };
 
 #define TOP_KNOWN                                                           \
     "master_portfolio_id, currency, minor_units, portfolios, plugin_dir, "  \
-    "storage, prices, policy, portfolio_weights, rebalance"
+    "storage, prices, policy, portfolio_weights, rebalance, capital"
 
 typedef struct vctx {
     const char *file;
@@ -1177,6 +1178,10 @@ static int validate(vctx *v)
             break;
         case K_REBALANCE:
             rc = 0; /* amounts need minor_units: below */
+            break;
+        case K_CAPITAL:
+            rc = config_capital(v->file, root->items[i], &c->deploy_on_add,
+                                v->e);
             break;
         default:
             rc = v_fail(v, root->key_lines[i], root->key_cols[i],

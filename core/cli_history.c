@@ -410,11 +410,23 @@ static void explain_text(const engine *en, const run_explain *x)
     int mu = en->cfg->minor_units;
     json_error_t jerr;
     json_t *root = json_loads(x->detail_json ? x->detail_json : "", 0, &jerr);
-    printf("Allocation run %lld for %s, recorded %s by capalloc %s%s\n",
-           (long long)x->info.run_id, x->info.run_date, x->info.created_at,
+    const char *kind = x->info.kind;
+    printf("%s run %lld%s%s, recorded %s by capalloc %s%s\n",
+           strcmp(x->action, "ALLOCATE") != 0 ? x->action
+           : strcmp(kind, CAPALLOC_RUN_DEPLOY) == 0  ? "Deployment (DEPLOY)"
+           : strcmp(kind, CAPALLOC_RUN_REVERSE) == 0 ? "Reversal (REVERSE)"
+                                                     : "Allocation",
+           (long long)x->info.run_id, *x->info.run_date ? " for " : "",
+           x->info.run_date, x->info.created_at,
            x->capalloc_version && *x->capalloc_version ? x->capalloc_version
                                                        : "(unknown)",
            x->forced ? " (forced re-run)" : "");
+    if (x->info.reverses > 0)
+        printf("REVERSE of run %lld: every transfer of it mirrored\n",
+               (long long)x->info.reverses);
+    if (x->info.reversed_by > 0)
+        printf("run %lld reversed by run %lld\n", (long long)x->info.run_id,
+               (long long)x->info.reversed_by);
     json_t *pol = json_object_get(root, "policy");
     json_t *stages = json_object_get(root, "stages");
     int stack = json_array_size(stages) > 1;
@@ -537,6 +549,17 @@ static void explain_json_out(const engine *en, const run_explain *x)
            "\"created_at\":",
            (long long)x->info.run_id, x->info.run_date);
     json_str(stdout, x->info.created_at);
+    printf(",\"action\":\"%s\",\"kind\":\"%s\",\"reverses\":", x->action,
+           *x->info.kind ? x->info.kind : CAPALLOC_RUN_RUN);
+    if (x->info.reverses > 0)
+        printf("%lld", (long long)x->info.reverses);
+    else
+        printf("null");
+    printf(",\"reversed_by\":");
+    if (x->info.reversed_by > 0)
+        printf("%lld", (long long)x->info.reversed_by);
+    else
+        printf("null");
     printf(",\"forced\":%s,\"capalloc_version\":", x->forced ? "true" : "false");
     json_str(stdout, x->capalloc_version ? x->capalloc_version : "");
     /* the explanation as recorded: valid JSON written by capalloc */
@@ -580,10 +603,20 @@ static int run_explain_cmd(cli *c, int argc, char **argv)
     if (rc)
         return rc < 0 ? 0 : rc;
     char date[16];
-    if (first < argc) {
-        if (!cli_valid_date(argv[first]))
-            return cli_usage_error(c, "'%s' is not a date YYYY-MM-DD",
-                                   argv[first]);
+    long long run_id = 0;
+    if (first < argc && !cli_valid_date(argv[first])) {
+        /* a run id: any run, a deployment or a reversal too */
+        const char *s = argv[first];
+        char *end;
+        run_id = strtoll(s, &end, 10);
+        if (*s < '0' || *s > '9' || *end != '\0' || run_id <= 0)
+            return cli_usage_error(c, "'%s' is neither a date YYYY-MM-DD "
+                                      "nor a run id",
+                                   s);
+        if (first + 1 < argc)
+            return cli_usage_error(c, "unexpected argument '%s'",
+                                   argv[first + 1]);
+    } else if (first < argc) {
         snprintf(date, sizeof date, "%s", argv[first]);
         if (first + 1 < argc)
             return cli_usage_error(c, "unexpected argument '%s'",
@@ -596,7 +629,8 @@ static int run_explain_cmd(cli *c, int argc, char **argv)
         return rc;
     run_explain x;
     cap_error e = {0, ""};
-    rc = engine_explain(en, date, &x, &e);
+    rc = run_id > 0 ? engine_explain_run(en, (int64_t)run_id, &x, &e)
+                    : engine_explain(en, date, &x, &e);
     if (rc) {
         rc = cli_fail(c, rc, e.msg);
     } else {
@@ -613,10 +647,12 @@ static int run_explain_cmd(cli *c, int argc, char **argv)
 const cli_command cli_cmd_explain = {
     "explain",
     "why a run did what it did: prices, NAVs, policy, weights, transfers",
-    "capalloc explain [YYYY-MM-DD]\n",
+    "capalloc explain [YYYY-MM-DD | RUN]\n",
     "\n"
     "Shows the record of the date's allocation run (default: today; the\n"
-    "latest run when the date was forced again): the prices used and their\n"
+    "latest run when the date was forced again), or of run RUN (any run by\n"
+    "its id: a deployment, a reversal; its kind and, for a reversal, the\n"
+    "run it reverses or the run that reversed it): the prices used and their\n"
     "age at the run (stale: a last-known price), each portfolio's cash,\n"
     "positions and NAV before the transfers, the policy with its options as\n"
     "given, the weights after each stage, the targets, transfers and\n"

@@ -256,6 +256,11 @@ typedef struct run_explain {
  * run is recorded for it. */
 int engine_explain(engine *en, const char *date, run_explain *out,
                    cap_error *e);
+/* Any run by its id (an ADD, a DEPLOY, a REVERSE...): CAP_EXIT_USAGE
+ * when there is none. x->info.kind, reverses and reversed_by say what it
+ * is (ABI 1.3 backends). */
+int engine_explain_run(engine *en, int64_t run_id, run_explain *out,
+                       cap_error *e);
 void run_explain_free(run_explain *x);
 
 typedef struct import_result {

@@ -261,17 +261,21 @@ void explain_sink_init(explain_sink *xs, run_explain *x,
     *sink = (capalloc_record_sink){xs, x_run, x_val, x_price};
 }
 
-static int explain_once(engine *en, const char *date, run_explain *out,
-                        cap_error *e)
+static int explain_once(engine *en, const char *date, int64_t run_id,
+                        run_explain *out, cap_error *e)
 {
     int rc = eng_begin(en, CAPALLOC_TXN_READ, e);
     if (rc != 0)
         return rc;
     capalloc_err err = {{0}, {0}};
     capalloc_run_info info;
-    int found = 0;
+    memset(&info, 0, sizeof info);
+    info.run_id = run_id;
+    int found = date == NULL;
     capalloc_status st =
-        SP(en)->find_run(en->storage->state, date, &info, &found, &err);
+        date == NULL ? CAPALLOC_OK
+                     : SP(en)->find_run(en->storage->state, date, &info,
+                                        &found, &err);
     if (st == CAPALLOC_OK && found) {
         explain_sink xs;
         capalloc_record_sink sink;
@@ -289,24 +293,39 @@ static int explain_once(engine *en, const char *date, run_explain *out,
         return eng_storage_fail(en, st, &err, "reading the run's record", e);
     }
     eng_rollback(en);
+    if (!found && date == NULL)
+        return cap_fail(e, CAP_EXIT_USAGE, "no run %lld is recorded",
+                        (long long)run_id);
     if (!found)
         return cap_fail(e, CAP_EXIT_USAGE,
                         "no allocation run is recorded for %s", date);
     return 0;
 }
 
-int engine_explain(engine *en, const char *date, run_explain *out,
-                   cap_error *e)
+static int explain_any(engine *en, const char *date, int64_t run_id,
+                       run_explain *out, cap_error *e)
 {
     memset(out, 0, sizeof *out);
     int rc = need_memory(en, e);
     for (int attempt = 1; rc == 0 && attempt <= en->max_attempts; attempt++) {
-        rc = explain_once(en, date, out, e);
+        rc = explain_once(en, date, run_id, out, e);
         if (rc != -1)
             return rc;
         rc = 0;
     }
     return rc ? rc : eng_retries_exhausted(en, e);
+}
+
+int engine_explain(engine *en, const char *date, run_explain *out,
+                   cap_error *e)
+{
+    return explain_any(en, date, 0, out, e);
+}
+
+int engine_explain_run(engine *en, int64_t run_id, run_explain *out,
+                       cap_error *e)
+{
+    return explain_any(en, NULL, run_id, out, e);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -1588,6 +1588,151 @@ static const char *schema_version(void)
                           " version) FROM {S}.capalloc_schema_version");
 }
 
+/* ABI 1.3: a batch of a given kind (one transfer master -> 1 of amount,
+ * or 1 -> master when amount is negative), and what read_run says of a
+ * run's kind and links. */
+static capalloc_status write_kind(inst *i, const char *action,
+                                  const char *date, const char *kind,
+                                  int64_t reverses, const char *amount,
+                                  const char *master, const char *one)
+{
+    int back = amount[0] == '-';
+    capalloc_trade t[2] = {
+        {"0", "USD_CASH", back ? CAPALLOC_BUY : CAPALLOC_SELL,
+         D(amount + back), D("1"), D("1")},
+        {"1", "USD_CASH", back ? CAPALLOC_SELL : CAPALLOC_BUY,
+         D(amount + back), D("1"), D("1")}};
+    capalloc_cash_row c[2] = {{"0", D(master)}, {"1", D(one)}};
+    capalloc_write_batch b = {action, date, 0, "USD", t, 2, c, 2, NULL, 0,
+                              NULL, NULL, kind, reverses};
+    memset(&err, 0, sizeof err);
+    return i->sp->write(i->st, &b, &err);
+}
+
+static capalloc_status kind_run(void *ctx, const capalloc_run_info *info,
+                                const char *action, int forced,
+                                const char *version, const char *detail)
+{
+    (void)forced;
+    (void)version;
+    (void)detail;
+    snprintf(ctx, 128, "%s %s %lld %lld", action, info->kind,
+             (long long)info->reverses, (long long)info->reversed_by);
+    return CAPALLOC_OK;
+}
+
+static capalloc_status kind_val(void *ctx, const capalloc_valuation *v)
+{
+    (void)ctx;
+    (void)v;
+    return CAPALLOC_OK;
+}
+
+static capalloc_status kind_price(void *ctx, const capalloc_price_row *p)
+{
+    (void)ctx;
+    (void)p;
+    return CAPALLOC_OK;
+}
+
+/* "ACTION KIND REVERSES REVERSED_BY" of run id. */
+static const char *run_kind(inst *i, int64_t id)
+{
+    static char out[128];
+    out[0] = '\0';
+    int found = 0;
+    capalloc_record_sink sink = {out, kind_run, kind_val, kind_price};
+    OK(i->sp->begin(i->st, CAPALLOC_TXN_READ, &err));
+    OK(i->sp->read_run(i->st, id, &sink, &found, &err));
+    OK(i->sp->commit(i->st, &err));
+    ck_assert_int_eq(found, 1);
+    return out;
+}
+
+/* ABI 1.3: DEPLOY and REVERSE runs are not the date's allocation (the
+ * one-run-per-date key and find_run ignore them), a run is reversed once
+ * (a unique key of the backend, whoever writes), and read_run reports
+ * the kind and both links. */
+START_TEST(run_kinds_and_reversal_key)
+{
+    inst a = open_inst();
+    inst b = open_inst();
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_add(&a, "100000", "100000"));
+    OK(write_alloc(&a, "2025-06-30", 0));
+    OK(a.sp->commit(a.st, &err));
+    int64_t alloc = run_of(&a, "2025-06-30");
+    ck_assert_str_eq(run_kind(&a, alloc), "ALLOCATE RUN 0 0");
+    ck_assert_str_eq(run_kind(&a, alloc - 1), "ADD RUN 0 0");
+
+    /* a deployment on the allocation's date: not refused, not found */
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_add(&a, "1000", "1000"));
+    OK(write_kind(&a, "ALLOCATE", "2025-06-30", CAPALLOC_RUN_DEPLOY, 0,
+                  "600", "400", "30600"));
+    OK(a.sp->commit(a.st, &err));
+    ck_assert_int_eq(run_of(&a, "2025-06-30"), alloc);
+    int64_t dep = alloc + 2;
+    ck_assert_str_eq(run_kind(&a, dep), "ALLOCATE DEPLOY 0 0");
+
+    /* a reversal of the deployment, dated like it */
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_kind(&a, "ALLOCATE", "2025-06-30", CAPALLOC_RUN_REVERSE, dep,
+                  "-600", "1000", "30000"));
+    OK(a.sp->commit(a.st, &err));
+    int64_t rev = dep + 1;
+    ck_assert_int_eq(run_of(&a, "2025-06-30"), alloc);
+    char want[128];
+    snprintf(want, sizeof want, "ALLOCATE REVERSE %lld 0", (long long)dep);
+    ck_assert_str_eq(run_kind(&a, rev), want);
+    snprintf(want, sizeof want, "ALLOCATE DEPLOY 0 %lld", (long long)rev);
+    ck_assert_str_eq(run_kind(&a, dep), want);
+    const char *books = "0=1000;1=30000;2=30000;3=40000;";
+    ck_assert_str_eq(read_all(&a), books);
+
+    /* a second reversal of it, from another instance: the backend's key */
+    OK(b.sp->begin(b.st, CAPALLOC_TXN_WRITE, &err));
+    EXPECT(write_kind(&b, "ALLOCATE", "2025-06-30", CAPALLOC_RUN_REVERSE, dep,
+                      "-600", "1600", "29400"),
+           CAPALLOC_ERR_EXISTS);
+    ck_assert_msg(strstr(err.msg, "already reversed") != NULL, "%s", err.msg);
+    OK(b.sp->rollback(b.st, &err));
+    ck_assert_str_eq(read_all(&b), books);
+    snprintf(want, sizeof want, "ALLOCATE DEPLOY 0 %lld", (long long)rev);
+    ck_assert_str_eq(run_kind(&b, dep), want);
+
+    /* kinds that do not fit the batch: refused, nothing written */
+    OK(b.sp->begin(b.st, CAPALLOC_TXN_WRITE, &err));
+    EXPECT(write_kind(&b, "ALLOCATE", "2025-07-01", CAPALLOC_RUN_REVERSE, 0,
+                      "1", "999", "30001"),
+           CAPALLOC_ERR_INTERNAL);
+    EXPECT(write_kind(&b, "ALLOCATE", "2025-07-01", CAPALLOC_RUN_DEPLOY,
+                      alloc, "1", "999", "30001"),
+           CAPALLOC_ERR_INTERNAL);
+    EXPECT(write_kind(&b, "ADD", NULL, CAPALLOC_RUN_DEPLOY, 0, "1", "999",
+                      "30001"),
+           CAPALLOC_ERR_INTERNAL);
+    EXPECT(write_kind(&b, "ALLOCATE", "2025-07-01", "SIDEWAYS", 0, "1",
+                      "999", "30001"),
+           CAPALLOC_ERR_INTERNAL);
+    OK(b.sp->rollback(b.st, &err));
+    ck_assert_str_eq(read_all(&b), books);
+
+    /* the date's allocation is still guarded, the next date still free */
+    OK(b.sp->begin(b.st, CAPALLOC_TXN_WRITE, &err));
+    EXPECT(write_alloc(&b, "2025-06-30", 0), CAPALLOC_ERR_EXISTS);
+    OK(b.sp->rollback(b.st, &err));
+    OK(b.sp->begin(b.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_kind(&b, "ALLOCATE", "2025-07-01", NULL, 0, "1", "999",
+                  "30001"));
+    OK(b.sp->commit(b.st, &err));
+    ck_assert_str_eq(run_kind(&b, run_of(&b, "2025-07-01")),
+                     "ALLOCATE RUN 0 0");
+    close_inst(&a);
+    close_inst(&b);
+}
+END_TEST
+
 START_TEST(migrates_a_v1_ledger)
 {
     if (!load_v1(""))
@@ -1790,6 +1935,7 @@ static Suite *storage_suite(void)
     tcase_add_test(tc, history_query_fields);
     tcase_add_test(tc, import_once_per_date);
     tcase_add_test(tc, record_corruption_named);
+    tcase_add_test(tc, run_kinds_and_reversal_key);
     tcase_add_test(tc, migrates_a_v1_ledger);
     tcase_add_test(tc, failed_migration_changes_nothing);
     if (is_backend("postgres")) {

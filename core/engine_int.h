@@ -122,6 +122,9 @@ typedef struct run_history {
 typedef struct explain_sink {
     run_explain *x;
     size_t cap_v, cap_p;
+    int kinds; /* the backend fills the run info's ABI 1.3 fields (kind,
+                  links): set it after explain_sink_init (0: an older
+                  backend's smaller struct, whose end is not read) */
 } explain_sink;
 void explain_sink_init(explain_sink *xs, run_explain *x,
                        capalloc_record_sink *sink);

@@ -128,6 +128,7 @@ static int read_reversed(engine *en, int64_t id, run_explain *x,
     capalloc_err err = {{0}, {0}};
     int found = 0;
     explain_sink_init(&xs, x, &sink);
+    xs.kinds = 1; /* move_run checked the backend's ABI 1.3 */
     capalloc_status st =
         SP(en)->read_run(en->storage->state, id, &sink, &found, &err);
     if (st == CAPALLOC_ERR_RETRY) {
@@ -644,13 +645,14 @@ static int move_run(engine *en, const move_req *q, alloc_report *r,
         rc = plugin_create(en->storage, e);
     if (rc != 0)
         return rc;
-    if (q->kind == MOVE_REVERSE &&
-        !(CAPALLOC_HAS_FIELD(SP(en)->header.struct_size,
+    /* an older backend would store the run as the date's allocation */
+    if (!(CAPALLOC_HAS_FIELD(SP(en)->header.struct_size,
                              capalloc_storage_plugin, read_run) &&
           SP(en)->header.abi_minor >= 3))
         return cap_fail(e, CAP_EXIT_CONFIG,
                         "storage '%s' keeps no run kinds (it speaks ABI "
-                        "%u.%u, reversals need 1.3): nothing was written",
+                        "%u.%u, deployments and reversals need 1.3): "
+                        "nothing was written",
                         en->storage->hdr->name,
                         (unsigned)SP(en)->header.abi_major,
                         (unsigned)SP(en)->header.abi_minor);

@@ -5,6 +5,7 @@
  * one transaction; reading is one read_history or find_run + read_run.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,8 +211,14 @@ static capalloc_status x_run(void *ctx, const capalloc_run_info *info,
                              const char *action, int forced,
                              const char *version, const char *detail)
 {
-    run_explain *x = ((explain_sink *)ctx)->x;
-    x->info = *info;
+    const explain_sink *xs = ctx;
+    run_explain *x = xs->x;
+    if (xs->kinds) {
+        x->info = *info;
+    } else { /* a backend before ABI 1.3: its struct ends before kind */
+        memset(&x->info, 0, sizeof x->info);
+        memcpy(&x->info, info, offsetof(capalloc_run_info, kind));
+    }
     snprintf(x->action, sizeof x->action, "%s", action ? action : "");
     x->forced = forced;
     free(x->capalloc_version);
@@ -257,7 +264,7 @@ static capalloc_status x_price(void *ctx, const capalloc_price_row *p)
 void explain_sink_init(explain_sink *xs, run_explain *x,
                        capalloc_record_sink *sink)
 {
-    *xs = (explain_sink){x, 0, 0};
+    *xs = (explain_sink){x, 0, 0, 0};
     *sink = (capalloc_record_sink){xs, x_run, x_val, x_price};
 }
 
@@ -280,6 +287,7 @@ static int explain_once(engine *en, const char *date, int64_t run_id,
         explain_sink xs;
         capalloc_record_sink sink;
         explain_sink_init(&xs, out, &sink);
+        xs.kinds = SP(en)->header.abi_minor >= 3;
         st = SP(en)->read_run(en->storage->state, info.run_id, &sink, &found,
                               &err);
     }

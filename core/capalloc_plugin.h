@@ -566,6 +566,14 @@ typedef struct capalloc_valuation {
                                  cash after the run) */
     capalloc_dec transfer;    /* cash moved in (< 0: out) by the run */
     capalloc_dec shortfall;   /* what the run could not move (>= 0) */
+
+    /* ABI 1.3: filled by read_history() (the core reads them only from a
+     * backend whose abi_minor >= 3; ignored when writing): the kind of
+     * the run that recorded the row (CAPALLOC_RUN_*, NULL: not known),
+     * the run it reverses and the run that reversed it (0: none). */
+    const char *run_kind;
+    int64_t reverses;
+    int64_t reversed_by;
 } capalloc_valuation;
 
 typedef struct capalloc_price_row {

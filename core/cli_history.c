@@ -89,6 +89,19 @@ static void history_json(const engine *en, const history_report *h)
             printf(",\"return\":null");
         printf(",\"transfer\":\"%s\"", fmt_money(v->transfer, mu, a));
         if (!imp) {
+            /* ABI 1.3: the run's kind and links (null: not known) */
+            if (v->run_kind != NULL)
+                printf(",\"run_kind\":\"%s\"", v->run_kind);
+            else
+                printf(",\"run_kind\":null");
+            if (v->reverses > 0)
+                printf(",\"reverses\":%lld", (long long)v->reverses);
+            else
+                printf(",\"reverses\":null");
+            if (v->reversed_by > 0)
+                printf(",\"reversed_by\":%lld", (long long)v->reversed_by);
+            else
+                printf(",\"reversed_by\":null");
             printf(",\"cash\":\"%s\"", fmt_money(v->cash, mu, a));
             printf(",\"positions_value\":\"%s\"",
                    fmt_money(v->positions_value, mu, a));
@@ -179,6 +192,24 @@ static void history_table(const engine *en, const history_report *h)
     }
     if (h->n == 0)
         printf("(no valuations recorded in this range)\n");
+    /* the runs that are not plain allocations, or were reversed */
+    for (size_t i = 0; i < h->n; i++) {
+        const capalloc_valuation *v = &h->rows[i].v;
+        if ((v->flags & CAPALLOC_VAL_IMPORTED) ||
+            (i > 0 && h->rows[i - 1].v.run_id == v->run_id))
+            continue;
+        int special = v->run_kind != NULL &&
+                      strcmp(v->run_kind, CAPALLOC_RUN_RUN) != 0;
+        if (!special && v->reversed_by <= 0)
+            continue;
+        printf("run %lld: %s", (long long)v->run_id,
+               special ? v->run_kind : "allocation");
+        if (v->reverses > 0)
+            printf(" of run %lld", (long long)v->reverses);
+        if (v->reversed_by > 0)
+            printf(", reversed by run %lld", (long long)v->reversed_by);
+        printf("\n");
+    }
     if (h->n_fund == 0)
         return;
     printf("\nthe fund (ADD and WITHDRAW are flows, not returns):\n");

@@ -235,7 +235,8 @@ static capalloc_status x_val(void *ctx, const capalloc_valuation *v)
     run_explain *x = xs->x;
     if (GROW(x->v, x->nv, xs->cap_v))
         return CAPALLOC_ERR_NOMEM;
-    capalloc_valuation c = *v;
+    capalloc_valuation c;
+    valuation_copy(&c, v, xs->kinds);
     c.portfolio_id = dup_or_empty(v->portfolio_id);
     c.date = dup_or_empty(v->date);
     if (c.portfolio_id == NULL || c.date == NULL) {

@@ -1124,17 +1124,17 @@ static capalloc_run_record alloc_record(capalloc_valuation v[4],
 {
     v[0] = (capalloc_valuation){0, NULL, "0", CAPALLOC_VAL_MASTER,
                                 D("100000"), D("0"), D("100000"), D("0.1"),
-                                D("0"), D("-100000"), D("0")};
+                                D("0"), D("-100000"), D("0"), NULL, 0, 0};
     v[1] = (capalloc_valuation){0, NULL, "1", 0, D("0"), D("1234.5"),
                                 D("1234.5"), D("0.3"), D("30000"),
-                                D("30000"), D("0")};
+                                D("30000"), D("0"), NULL, 0, 0};
     v[2] = (capalloc_valuation){0, NULL, "2", 0, D("0.000001"),
                                 D("9223372036854.775807"),
                                 D("9223372036854.775807"), D("0.3"),
-                                D("30000"), D("30000"), D("0.01")};
+                                D("30000"), D("30000"), D("0.01"), NULL, 0, 0};
     v[3] = (capalloc_valuation){0, NULL, "3", 0, D("-7.25"), D("0"),
                                 D("-7.25"), D("0.4"), D("40000"), D("40000"),
-                                D("123.456789")};
+                                D("123.456789"), NULL, 0, 0};
     p[0] = (capalloc_price_row){"MSFT", D("412.123456"), 1735689600, 0};
     p[1] = (capalloc_price_row){"AAPL", D("9223372036854.775807"), 0,
                                 CAPALLOC_QUOTE_STALE};
@@ -1165,7 +1165,7 @@ static capalloc_status write_import(inst *i, const imp_row *rows, size_t n)
         v[k] = (capalloc_valuation){0, rows[k].date, rows[k].id,
                                     CAPALLOC_VAL_IMPORTED, D("0"), D("0"),
                                     D(rows[k].nav), D("0"), D("0"),
-                                    D(rows[k].flow), D("0")};
+                                    D(rows[k].flow), D("0"), NULL, 0, 0};
     capalloc_run_record rec = {"1.1.0-test", NULL, v, n, NULL, 0};
     capalloc_write_batch b = {"IMPORT", NULL, 0, "USD", NULL, 0, NULL, 0,
                               NULL, 0, &rec, NULL, NULL, 0};
@@ -1323,7 +1323,7 @@ static void small_history(inst *a)
                     0, NULL, k == 0 ? "0" : k == 1 ? "1" : "2",
                     k == 0 ? CAPALLOC_VAL_MASTER : 0, D("1"), D("2"),
                     D(nav[k]), D("0.5"), D("3"), D(forced ? "1" : "0"),
-                    D("0")};
+                    D("0"), NULL, 0, 0};
             }
             capalloc_run_record rec = {"t", "{}", v, 3, NULL, 0};
             OK(a->sp->begin(a->st, CAPALLOC_TXN_WRITE, &err));
@@ -1449,7 +1449,7 @@ START_TEST(import_once_per_date)
     OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
     OK(write_import(&a, other, 1));
     capalloc_valuation v = {0, NULL, "7", 0, D("1"), D("10"), D("11"),
-                            D("1"), D("11"), D("0"), D("0")};
+                            D("1"), D("11"), D("0"), D("0"), NULL, 0, 0};
     capalloc_run_record rec = {"t", "{}", &v, 1, NULL, 0};
     OK(write_alloc_rec(&a, "2024-07-01", 0, &rec));
     OK(a.sp->commit(a.st, &err));

@@ -165,6 +165,17 @@ python3 -c "
 import json; x = json.load(open('out'))
 assert x['kind'] == 'REVERSE' and x['reverses'] == $dep, x" || fail "explain --json $rev"
 
+run history
+grep -q "^run $dep: DEPLOY, reversed by run $rev\$" out || fail "history: $(cat out)"
+grep -q "^run $rev: REVERSE of run $dep\$" out || fail "history: $(cat out)"
+run --json history
+python3 -c "
+import json; h = json.load(open('out'))
+k = {(r['run_id'], r['run_kind'], r['reverses'], r['reversed_by'])
+     for r in h['rows']}
+assert ($dep, 'DEPLOY', None, $rev) in k and ($rev, 'REVERSE', $dep, None) in k, k
+" || fail "history --json kinds"
+
 s3=$(books)
 run allocate --allow-past-date --date 2025-03-05
 grep -q 'already' out && fail "d3 'already ran': $(cat out)"

@@ -39,7 +39,16 @@
 /* $6 > 0 keeps the latest $6 distinct dates the other bounds select:
  * those on or after the $6-th latest. */
 const char pgp_sql_history[] =
-    "SELECT " VALUATION_COLUMNS " FROM {S}.capalloc_valuations" HISTORY_WHERE
+    "SELECT " VALUATION_COLUMNS ","
+    /* ABI 1.3: the run's kind and links, by the primary key and the
+     * unique index on reverses */
+    " (SELECT r.kind FROM {S}.capalloc_runs r"
+    "   WHERE r.run_id = capalloc_valuations.run_id),"
+    " (SELECT r.reverses FROM {S}.capalloc_runs r"
+    "   WHERE r.run_id = capalloc_valuations.run_id)::text,"
+    " (SELECT x.run_id FROM {S}.capalloc_runs x"
+    "   WHERE x.reverses = capalloc_valuations.run_id)::text"
+    " FROM {S}.capalloc_valuations" HISTORY_WHERE
     " AND ($6::bigint = 0 OR valuation_date >= (SELECT min(l.d) FROM"
     "  (SELECT DISTINCT valuation_date AS d FROM {S}.capalloc_valuations"
     HISTORY_WHERE " ORDER BY d DESC LIMIT $6::bigint) AS l))";
@@ -106,6 +115,11 @@ static capalloc_status valuation_row(pgp *s, const PGresult *res, int r,
             (st = pgp_parse_stored(s, text, out[i], err, "capalloc_valuations",
                                    row, names[i])) != CAPALLOC_OK)
             return st;
+    }
+    if (PQnfields(res) > off + 12) { /* read_history: ABI 1.3 */
+        v.run_kind = value_or_null(res, r, off + 12);
+        v.reverses = strtoll(PQgetvalue(res, r, off + 13), NULL, 10);
+        v.reversed_by = strtoll(PQgetvalue(res, r, off + 14), NULL, 10);
     }
     capalloc_status st = sink->valuation(sink->ctx, &v);
     if (st != CAPALLOC_OK)

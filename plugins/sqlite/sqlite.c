@@ -118,7 +118,16 @@ static const char *const SQL[SQ_COUNT] = {
      * the lower bound - one range on valuation_date, which its index
      * serves. */
     [SQ_READ_HISTORY] =
-        "SELECT " SQLP_VALUATION_COLUMNS " FROM capalloc_valuations"
+        "SELECT " SQLP_VALUATION_COLUMNS ","
+        /* ABI 1.3: the run's kind and links, by the primary key and the
+         * unique index on reverses */
+        " (SELECT r.kind FROM capalloc_runs r"
+        "   WHERE r.run_id = capalloc_valuations.run_id),"
+        " (SELECT r.reverses FROM capalloc_runs r"
+        "   WHERE r.run_id = capalloc_valuations.run_id),"
+        " (SELECT x.run_id FROM capalloc_runs x"
+        "   WHERE x.reverses = capalloc_valuations.run_id)"
+        " FROM capalloc_valuations"
         " WHERE valuation_date >= max(coalesce(?1, ''), CASE WHEN ?6 = 0"
         "  THEN '' ELSE coalesce((SELECT min(d) FROM"
         "  (SELECT DISTINCT valuation_date AS d FROM capalloc_valuations"

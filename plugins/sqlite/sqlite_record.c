@@ -222,6 +222,11 @@ static capalloc_status valuation_row(sqlp *s, sqlite3_stmt *stmt,
                 CAPALLOC_OK)
             return st;
     }
+    if (sqlite3_column_count(stmt) > 12) { /* read_history: ABI 1.3 */
+        v.run_kind = sqlp_col_text(stmt, 12);
+        v.reverses = sqlite3_column_int64(stmt, 13);
+        v.reversed_by = sqlite3_column_int64(stmt, 14);
+    }
     capalloc_status st = sink->valuation(sink->ctx, &v);
     if (st != CAPALLOC_OK)
         h->set_error(err, NULL,

@@ -432,7 +432,9 @@ static int move_once(engine *en, const move_req *q, int write_phase,
                        e);
     if (rc != 0)
         return rc;
-    if (write_phase && deploy && q->reference != NULL &&
+    /* a repeat is found before any price is fetched, and again under
+     * the lock (a concurrent twin may have booked it in between) */
+    if (deploy && q->reference != NULL &&
         (rc = flows_reference_check(en, CAP_ADD, q->amount, q->reference,
                                     q->cr, e)) != 0) {
         if (rc == 1) { /* booked already: the deployment with it */
@@ -663,7 +665,7 @@ static int move_run(engine *en, const move_req *q, alloc_report *r,
         r->attempts = attempt;
         q->cr->repeat = 0;
         rc = move_once(en, q, 0, &memo, r, &pc, e);
-        if (rc == 0)
+        if (rc == 0 && !q->cr->repeat)
             rc = move_once(en, q, 1, &memo, r, &pc, e);
     }
     memo_clear(&memo);

@@ -207,6 +207,24 @@ same "returns at d5 after a deployment" "$(returns 2025-03-07)" "1:0 2:0"
 run allocate --allow-past-date --date 2025-03-07
 grep -q 'already' out || fail "repeat of d5: $(cat out)"
 
+# ---- the same deployment eight times at once: one ADD, one DEPLOY ------
+n=$(kind_count DEPLOY)
+t0=$(total)
+pids=()
+for k in 1 2 3 4 5 6 7 8; do
+    "$BIN" --config c.yaml capital add 80 --deploy --ref conc-1 \
+        --date 2025-03-07 >"conc$k.out" 2>"conc$k.err" &
+    pids+=($!)
+done
+for k in 1 2 3 4 5 6 7 8; do
+    wait "${pids[$((k - 1))]}" || fail "concurrent deploy $k exited $?: $(cat "conc$k.err")"
+done
+same "ADD runs with conc-1" "$(sql "SELECT count(*) FROM capalloc_runs WHERE reference = 'conc-1'")" 1
+same "DEPLOY runs after eight concurrent deployments" "$(kind_count DEPLOY)" $((n + 1))
+same "cash after eight concurrent deployments" "$(python3 -c "
+from decimal import Decimal as D; print(D('$(total)') - D('$t0'))")" "80.00"
+same "repeats reported" "$(cat conc*.out | grep -c 'already booked')" 7
+
 # ---- the config setting, and prices only for a deployment --------------
 n=$(kind_count DEPLOY)
 "$BIN" --config auto.yaml capital add 10 --date 2025-03-07 >out 2>err ||
@@ -220,6 +238,9 @@ rc=0
 [ "$rc" -eq 3 ] && grep -q 'capital.deploy_on_ad' err || fail "unknown capital key: exit $rc $(cat err)"
 rm prices.csv
 run capital add 1
+# a repeated deployment is found before any price is asked for
+run capital add 80 --deploy --ref conc-1 --date 2025-03-07
+grep -q 'already booked' out || fail "repeat without prices: $(cat out)"
 l=$(ledger)
 rc=0
 "$BIN" --config c.yaml capital add 1 --deploy --date 2025-03-07 >out 2>err || rc=$?

@@ -569,8 +569,9 @@ typedef struct capalloc_valuation {
 
     /* ABI 1.3: filled by read_history() (the core reads them only from a
      * backend whose abi_minor >= 3; ignored when writing): the kind of
-     * the run that recorded the row (CAPALLOC_RUN_*, NULL: not known),
-     * the run it reverses and the run that reversed it (0: none). */
+     * the run that recorded the row (CAPALLOC_RUN_*; NULL: an ordinary
+     * run, or a backend before 1.3), the run it reverses and the run
+     * that reversed it (0: none). */
     const char *run_kind;
     int64_t reverses;
     int64_t reversed_by;

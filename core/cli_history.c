@@ -90,10 +90,8 @@ static void history_json(const engine *en, const history_report *h)
         printf(",\"transfer\":\"%s\"", fmt_money(v->transfer, mu, a));
         if (!imp) {
             /* ABI 1.3: the run's kind and links (null: not known) */
-            if (v->run_kind != NULL)
-                printf(",\"run_kind\":\"%s\"", v->run_kind);
-            else
-                printf(",\"run_kind\":null");
+            printf(",\"run_kind\":\"%s\"",
+                   v->run_kind != NULL ? v->run_kind : CAPALLOC_RUN_RUN);
             if (v->reverses > 0)
                 printf(",\"reverses\":%lld", (long long)v->reverses);
             else

@@ -39,19 +39,21 @@
 /* $6 > 0 keeps the latest $6 distinct dates the other bounds select:
  * those on or after the $6-th latest. */
 const char pgp_sql_history[] =
-    "SELECT " VALUATION_COLUMNS ","
-    /* ABI 1.3: the run's kind and links, by the primary key and the
-     * unique index on reverses */
-    " (SELECT r.kind FROM {S}.capalloc_runs r"
-    "   WHERE r.run_id = capalloc_valuations.run_id),"
-    " (SELECT r.reverses FROM {S}.capalloc_runs r"
-    "   WHERE r.run_id = capalloc_valuations.run_id)::text,"
-    " (SELECT x.run_id FROM {S}.capalloc_runs x"
-    "   WHERE x.reverses = capalloc_valuations.run_id)::text"
-    " FROM {S}.capalloc_valuations" HISTORY_WHERE
+    /* ABI 1.3: each row's run kind and links, from the few runs that
+     * are not plain allocations or were reversed (k: a small hash table;
+     * every other row's are NULL: a RUN, not reversed) */
+    "WITH k AS (SELECT r.run_id, r.kind, r.reverses,"
+    "  (SELECT x.run_id FROM {S}.capalloc_runs x WHERE x.reverses = r.run_id)"
+    "  AS reversed_by FROM {S}.capalloc_runs r"
+    "  WHERE r.kind <> 'RUN' OR r.run_id IN (SELECT y.reverses"
+    "   FROM {S}.capalloc_runs y WHERE y.reverses IS NOT NULL))"
+    " SELECT h.*, k.kind, k.reverses::text,"
+    " k.reversed_by::text FROM ("
+    " SELECT " VALUATION_COLUMNS " FROM {S}.capalloc_valuations" HISTORY_WHERE
     " AND ($6::bigint = 0 OR valuation_date >= (SELECT min(l.d) FROM"
     "  (SELECT DISTINCT valuation_date AS d FROM {S}.capalloc_valuations"
-    HISTORY_WHERE " ORDER BY d DESC LIMIT $6::bigint) AS l))";
+    HISTORY_WHERE " ORDER BY d DESC LIMIT $6::bigint) AS l))) AS h"
+    " LEFT JOIN k ON k.run_id = h.run_id";
 
 /* k = 0: the run (c1 run_id, c2 run_date, c3 created_at, c4 trades, c5
  * action, c6 forced, c7 capalloc_version, c8 detail); k = 1: its

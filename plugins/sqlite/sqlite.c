@@ -118,21 +118,22 @@ static const char *const SQL[SQ_COUNT] = {
      * the lower bound - one range on valuation_date, which its index
      * serves. */
     [SQ_READ_HISTORY] =
-        "SELECT " SQLP_VALUATION_COLUMNS ","
-        /* ABI 1.3: the run's kind and links, by the primary key and the
-         * unique index on reverses */
-        " (SELECT r.kind FROM capalloc_runs r"
-        "   WHERE r.run_id = capalloc_valuations.run_id),"
-        " (SELECT r.reverses FROM capalloc_runs r"
-        "   WHERE r.run_id = capalloc_valuations.run_id),"
-        " (SELECT x.run_id FROM capalloc_runs x"
-        "   WHERE x.reverses = capalloc_valuations.run_id)"
-        " FROM capalloc_valuations"
+        /* ABI 1.3: each row's run kind and links, from the few runs that
+         * are not plain allocations or were reversed (every other row's
+         * are NULL: a RUN, not reversed) */
+        "WITH k AS (SELECT r.run_id, r.kind, r.reverses,"
+        "  (SELECT x.run_id FROM capalloc_runs x WHERE x.reverses = r.run_id)"
+        "  AS reversed_by FROM capalloc_runs r"
+        "  WHERE r.kind <> 'RUN' OR r.run_id IN (SELECT y.reverses"
+        "   FROM capalloc_runs y WHERE y.reverses IS NOT NULL))"
+        " SELECT h.*, k.kind, k.reverses, k.reversed_by FROM ("
+        " SELECT " SQLP_VALUATION_COLUMNS " FROM capalloc_valuations"
         " WHERE valuation_date >= max(coalesce(?1, ''), CASE WHEN ?6 = 0"
         "  THEN '' ELSE coalesce((SELECT min(d) FROM"
         "  (SELECT DISTINCT valuation_date AS d FROM capalloc_valuations"
         "   WHERE valuation_date >= coalesce(?1, '')" SQLP_HISTORY_UPPER
-        "   ORDER BY d DESC LIMIT ?6)), '~') END)" SQLP_HISTORY_UPPER,
+        "   ORDER BY d DESC LIMIT ?6)), '~') END)" SQLP_HISTORY_UPPER
+        ") AS h LEFT JOIN k ON k.run_id = h.run_id",
     [SQ_READ_RUN] =
         "SELECT r.run_id, r.run_date, r.created_at,"
         " (SELECT count(*) FROM trade_execution_logs t"

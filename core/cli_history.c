@@ -567,6 +567,25 @@ static void explain_text(const engine *en, const run_explain *x)
                    : "");
     if (json_is_object(json_object_get(root, "rebalance")))
         explain_rules(json_object_get(root, "rebalance"));
+    json_t *dp = json_object_get(root, "deploy");
+    if (json_is_object(dp))
+        printf("Deployed with its ADD of %s %s: each strategy's share is the "
+               "ADD x its weight, rounded down; the master kept its cash "
+               "buffer of %s and %s owed to queued redemptions%s; %lld "
+               "share%s cut to max_transfer, %lld below min_transfer\n",
+               table_amount(json_object_get(dp, "amount"), mu, a),
+               en->cfg->currency,
+               table_amount(json_object_get(dp, "buffer"), mu, b),
+               table_amount(json_object_get(dp, "queued"), mu, c),
+               json_is_true(json_object_get(dp, "scaled"))
+                   ? " (every share scaled down pro rata to what it held "
+                     "above them)"
+                   : "",
+               (long long)json_integer_value(json_object_get(dp, "max_cut")),
+               json_integer_value(json_object_get(dp, "max_cut")) == 1 ? ""
+                                                                      : "s",
+               (long long)json_integer_value(
+                   json_object_get(dp, "below_min")));
     json_decref(root);
 }
 

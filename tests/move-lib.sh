@@ -248,6 +248,44 @@ rc=0
 same "ledger after a deployment without prices" "$(ledger)" "$l"
 expect 2 capital withdraw 1 --deploy
 
+# ---- the rebalance rules a deployment honours (a ledger of its own) -----
+# weights 0.5/0.3 scaled for a cash buffer of 0.5 to 0.3125/0.1875;
+# max_transfer 400.
+#   ADD 1000, then ADD 1000 --deploy: E 2000, buffer 1000: 1 gets 312.50,
+#       2 187.50, the master keeps 1500 (>= the buffer)
+#   ADD 2000 --deploy: E 4000, buffer 2000: 1's 625.00 is cut to 400, 2
+#       gets 375.00; the master keeps 2725
+case $BACKEND in
+sqlite) storage="  plugin: sqlite
+  options:
+    path: $mv_work/rules.db"
+    sql() { sqlite3 "$mv_work/rules.db" "$1"; } ;;
+postgres) storage="  plugin: postgres
+  options:
+    schema: move_rules"
+    sql() { psql -X -v ON_ERROR_STOP=1 -Atq -c "SET search_path = move_rules; $1"; } ;;
+esac
+price 10.00
+config c.yaml 'rebalance:
+  cash_buffer: 0.5
+  max_transfer: 400
+'
+run capital add 1000
+run capital add 1000 --deploy --date 2025-03-03
+same "books after a deployment with a buffer" "$(books)" "0=1500.00 1=312.50 2=187.50 "
+run --json capital add 2000 --deploy --date 2025-03-03
+same "books after a deployment cut by max_transfer" "$(books)" "0=2725.00 1=712.50 2=562.50 "
+python3 -c '
+import json; x = json.load(open("out"))
+assert x["deployed"] == "775.00" and not x["scaled"], x
+assert [(t["portfolio_id"], t["transfer"]) for t in x["transfers"]] == [
+    ("1", "400.00"), ("2", "375.00")], x
+' || fail "deploy --json: $(cat out)"
+run explain "$(last_id DEPLOY)"
+grep -q 'Deployment (DEPLOY) run' out && grep -q 'ADD of 2000.00 USD' out &&
+    grep -q 'buffer of 2000.00 .* 1 share cut to max_transfer' out ||
+    fail "explain of a deployment: $(cat out)"
+
 if [ "$failures" -eq 0 ]; then
     echo "PASS: deployments and reversals on $BACKEND"
     exit 0

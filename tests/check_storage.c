@@ -1733,6 +1733,68 @@ START_TEST(run_kinds_and_reversal_key)
 }
 END_TEST
 
+/* read_history's ABI 1.3 fields: "RUN_ID KIND REVERSES REVERSED_BY" per
+ * portfolio '1' row (KIND NULL is an ordinary run: "RUN"). */
+static capalloc_status kinds_val(void *ctx, const capalloc_valuation *v)
+{
+    char *out = ctx;
+    if (strcmp(v->portfolio_id, "1") != 0)
+        return CAPALLOC_OK;
+    size_t n = strlen(out);
+    snprintf(out + n, 512 - n, "%lld %s %lld %lld;", (long long)v->run_id,
+             v->run_kind ? v->run_kind : "RUN", (long long)v->reverses,
+             (long long)v->reversed_by);
+    return CAPALLOC_OK;
+}
+
+START_TEST(history_rows_carry_kinds)
+{
+    inst a = open_inst();
+    capalloc_valuation v[4];
+    capalloc_price_row p[2];
+    capalloc_run_record rec = alloc_record(v, p);
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_alloc_rec(&a, "2025-03-03", 0, &rec));
+    OK(a.sp->commit(a.st, &err));
+    int64_t alloc = run_of(&a, "2025-03-03");
+    /* a deployment and the reversal of the allocation, with records */
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    capalloc_write_batch d = {"ALLOCATE", "2025-03-03", 0, "USD", NULL, 0,
+                              NULL, 0, NULL, 0, &rec, NULL,
+                              CAPALLOC_RUN_DEPLOY, 0};
+    OK(a.sp->write(a.st, &d, &err));
+    capalloc_write_batch r = {"ALLOCATE", "2025-03-04", 0, "USD", NULL, 0,
+                              NULL, 0, NULL, 0, &rec, NULL,
+                              CAPALLOC_RUN_REVERSE, alloc};
+    OK(a.sp->write(a.st, &r, &err));
+    OK(a.sp->commit(a.st, &err));
+    static char out[512];
+    out[0] = '\0';
+    capalloc_record_sink sink = {out, NULL, kinds_val, NULL};
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_READ, &err));
+    OK(a.sp->read_history(a.st, &ALL_ROWS, &sink, &err));
+    OK(a.sp->commit(a.st, &err));
+    /* rows come in no particular order: sort the three by run id */
+    char want[512];
+    snprintf(want, sizeof want, "%lld RUN 0 %lld;%lld DEPLOY 0 0;"
+             "%lld REVERSE %lld 0;",
+             (long long)alloc, (long long)alloc + 2, (long long)alloc + 1,
+             (long long)alloc + 2, (long long)alloc);
+    char *parts[3];
+    char *save = NULL;
+    int k = 0;
+    for (char *t = strtok_r(out, ";", &save); t && k < 3;
+         t = strtok_r(NULL, ";", &save))
+        parts[k++] = t;
+    ck_assert_int_eq(k, 3);
+    qsort(parts, 3, sizeof parts[0], cmp_line);
+    char got[512];
+    snprintf(got, sizeof got, "%s;%s;%s;", parts[0], parts[1], parts[2]);
+    ck_assert_str_eq(got, want);
+    close_inst(&a);
+}
+END_TEST
+
 START_TEST(migrates_a_v1_ledger)
 {
     if (!load_v1(""))
@@ -1936,6 +1998,7 @@ static Suite *storage_suite(void)
     tcase_add_test(tc, import_once_per_date);
     tcase_add_test(tc, record_corruption_named);
     tcase_add_test(tc, run_kinds_and_reversal_key);
+    tcase_add_test(tc, history_rows_carry_kinds);
     tcase_add_test(tc, migrates_a_v1_ledger);
     tcase_add_test(tc, failed_migration_changes_nothing);
     if (is_backend("postgres")) {

@@ -281,6 +281,17 @@ assert x["deployed"] == "775.00" and not x["scaled"], x
 assert [(t["portfolio_id"], t["transfer"]) for t in x["transfers"]] == [
     ("1", "400.00"), ("2", "375.00")], x
 ' || fail "deploy --json: $(cat out)"
+# a queued redemption is the master's too: with 2500 queued, E 5000 and a
+# buffer of 2500, nothing of a new 1000 is deployed (scaled to 0)
+n=$(kind_count DEPLOY)
+run capital withdraw --queue 2500
+run --json capital add 1000 --deploy --date 2025-03-03
+same "books with a queued redemption" "$(books)" "0=3725.00 1=712.50 2=562.50 "
+same "no DEPLOY run with nothing to deploy" "$(kind_count DEPLOY)" "$n"
+python3 -c '
+import json; x = json.load(open("out"))
+assert x["deployed"] == "0.00" and x["scaled"] and x["transfers"] == [], x
+' || fail "deploy with a queued redemption --json: $(cat out)"
 run explain "$(last_id DEPLOY)"
 grep -q 'Deployment (DEPLOY) run' out && grep -q 'ADD of 2000.00 USD' out &&
     grep -q 'buffer of 2000.00 .* 1 share cut to max_transfer' out ||

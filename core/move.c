@@ -191,13 +191,10 @@ static int read_reversed(engine *en, int64_t id, run_explain *x,
     return 0;
 }
 
-static const alloc_strategy *find_strategy(const alloc_report *r,
-                                           const char *id)
+static int cmp_strategy_ptr(const void *a, const void *b)
 {
-    for (size_t i = 0; i < r->n; i++)
-        if (strcmp(r->strategies[i].id, id) == 0)
-            return &r->strategies[i];
-    return NULL;
+    return strcmp((*(alloc_strategy *const *)a)->id,
+                  (*(alloc_strategy *const *)b)->id);
 }
 
 /* A limit as an amount (0: none), as rules.c reads it. */
@@ -281,23 +278,38 @@ static int plan_deploy(engine *en, const move_req *q, alloc_report *r,
     return 0;
 }
 
-/* REVERSE: every transfer of x, mirrored. */
+/* REVERSE: every transfer of x, mirrored (the strategies looked up by a
+ * sorted index: no quadratic loop over a large fund). */
 static int plan_reverse(const move_req *q, const run_explain *x,
                         alloc_report *r, cap_error *e)
 {
+    alloc_strategy **by = malloc((r->n ? r->n : 1) * sizeof *by);
+    if (by == NULL)
+        return eng_oom(e);
+    for (size_t i = 0; i < r->n; i++)
+        by[i] = &r->strategies[i];
+    sort_rows(by, r->n, sizeof *by, cmp_strategy_ptr);
     for (size_t k = 0; k < x->nv; k++) {
         const capalloc_valuation *v = &x->v[k];
         if ((v->flags & CAPALLOC_VAL_MASTER) || dec_is_zero(v->transfer))
             continue;
-        alloc_strategy *s = (alloc_strategy *)find_strategy(r, v->portfolio_id);
-        if (s == NULL)
+        alloc_strategy key = {0};
+        key.id = v->portfolio_id;
+        alloc_strategy *kp = &key;
+        alloc_strategy **hit =
+            find_row(&kp, by, r->n, sizeof *by, cmp_strategy_ptr);
+        alloc_strategy *s = hit ? *hit : NULL;
+        if (s == NULL) {
+            free(by);
             return cap_fail(e, CAP_EXIT_USAGE,
                             "run %lld moved cash of portfolio '%s', which "
                             "is no longer a strategy of the configuration: "
                             "it cannot be reversed; nothing was written",
                             (long long)q->run_id, v->portfolio_id);
+        }
         s->transfer.micros = -v->transfer.micros;
     }
+    free(by);
     for (size_t i = 0; i < r->n; i++) {
         alloc_strategy *s = &r->strategies[i];
         s->weight = DEC_ZERO;

@@ -176,6 +176,10 @@ k = {(r['run_id'], r['run_kind'], r['reverses'], r['reversed_by'])
 assert ($dep, 'DEPLOY', None, $rev) in k and ($rev, 'REVERSE', $dep, None) in k, k
 " || fail "history --json kinds"
 
+run report -o report.html
+grep -q "A reversal (REVERSE) of run $dep" report.html &&
+    grep -q "Reversed by run $rev" report.html || fail "report: kinds and links"
+
 s3=$(books)
 run allocate --allow-past-date --date 2025-03-05
 grep -q 'already' out && fail "d3 'already ran': $(cat out)"

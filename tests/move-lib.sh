@@ -296,7 +296,25 @@ python3 -c '
 import json; x = json.load(open("out"))
 assert x["deployed"] == "0.00" and x["scaled"] and x["transfers"] == [], x
 ' || fail "deploy with a queued redemption --json: $(cat out)"
-run explain "$(last_id DEPLOY)"
+# four operators reverse the same deployment at once: one reversal
+d=$(last_id DEPLOY)
+n=$(kind_count REVERSE)
+pids=()
+for k in 1 2 3 4; do
+    "$BIN" --config c.yaml reverse "$d" --date 2025-03-03 >"rev$k.out" 2>"rev$k.err" &
+    pids+=($!)
+done
+codes=
+for k in 1 2 3 4; do
+    rc=0
+    wait "${pids[$((k - 1))]}" || rc=$?
+    codes="$codes$rc"
+done
+same "exit codes of four concurrent reversals (sorted)" "$(echo "$codes" | grep -o . | sort | tr -d '\n')" "0222"
+same "REVERSE runs after four concurrent reversals" "$(kind_count REVERSE)" $((n + 1))
+same "books after the concurrent reversals" "$(books)" "0=4500.00 1=312.50 2=187.50 "
+
+run explain "$d"
 grep -q 'Deployment (DEPLOY) run' out && grep -q 'ADD of 2000.00 USD' out &&
     grep -q 'buffer of 2000.00 .* 1 share cut to max_transfer' out ||
     fail "explain of a deployment: $(cat out)"

@@ -220,13 +220,11 @@ static int plan_deploy(engine *en, const move_req *q, alloc_report *r,
     int mu = en->cfg->minor_units;
     capalloc_dec maxt = limit_amount(&rr->max_transfer, equity, mu);
     capalloc_dec mint = limit_amount(&rr->min_transfer, equity, mu);
-    capalloc_dec want = DEC_ZERO;
     for (size_t i = 0; i < r->n; i++) {
         alloc_strategy *s = &r->strategies[i];
         capalloc_dec sh;
         if (dec_mul(q->amount, s->weight, CAPALLOC_ROUND_DOWN, &sh) ||
-            dec_quantize(sh, mu, CAPALLOC_ROUND_DOWN, &sh) ||
-            dec_add(want, sh, &want))
+            dec_quantize(sh, mu, CAPALLOC_ROUND_DOWN, &sh))
             return cap_fail(e, CAP_EXIT_USAGE, "the deployment overflows");
         if (maxt.micros > 0 && dec_cmp(sh, maxt) > 0) {
             sh = maxt;
@@ -274,7 +272,6 @@ static int plan_deploy(engine *en, const move_req *q, alloc_report *r,
             s->target = DEC_ZERO;
         dec_sub(s->target, s->total, &s->adjustment);
     }
-    (void)want;
     return 0;
 }
 

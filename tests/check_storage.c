@@ -265,7 +265,7 @@ static capalloc_status write_add(inst *i, const char *amount,
     capalloc_trade t = {"0", "USD_CASH", CAPALLOC_BUY, D(amount), D("1"),
                         D("1")};
     capalloc_cash_row c = {"0", D(after)};
-    capalloc_write_batch b = {"ADD", NULL, 0, "USD", &t, 1, &c, 1, NULL, 0, NULL, NULL};
+    capalloc_write_batch b = {"ADD", NULL, 0, "USD", &t, 1, &c, 1, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL};
     memset(&err, 0, sizeof err);
     return i->sp->write(i->st, &b, &err);
 }
@@ -281,7 +281,7 @@ static capalloc_status write_ref(inst *i, const char *action,
                         D(amount), D("1"), D("1")};
     capalloc_cash_row c = {"0", D(after)};
     capalloc_write_batch b = {action, NULL, 0, "USD", &t, 1, &c, 1,
-                              NULL, 0, NULL, ref};
+                              NULL, 0, NULL, ref, NULL, NULL, NULL, NULL};
     memset(&err, 0, sizeof err);
     return i->sp->write(i->st, &b, &err);
 }
@@ -321,7 +321,7 @@ static capalloc_status write_alloc(inst *i, const char *date, int forced)
                               {"2", D("30000")},
                               {"3", D("40000")}};
     capalloc_write_batch b = {"ALLOCATE", date, forced, "USD", t, 6, c, 4,
-                              NULL, 0, NULL, NULL};
+                              NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL};
     memset(&err, 0, sizeof err);
     return i->sp->write(i->st, &b, &err);
 }
@@ -505,7 +505,7 @@ START_TEST(exact_round_trip)
         p[i] = (capalloc_position_row){ids[i], "TICK\"ER'\\1", D(amounts[i])};
     }
     /* the last position has quantity 0: it is not stored */
-    capalloc_write_batch b = {"IMPORT", NULL, 0, "USD", NULL, 0, c, N, p, N, NULL, NULL};
+    capalloc_write_batch b = {"IMPORT", NULL, 0, "USD", NULL, 0, c, N, p, N, NULL, NULL, NULL, NULL, NULL, NULL};
     inst a = open_inst();
     OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
     OK(a.sp->write(a.st, &b, &err));
@@ -525,7 +525,7 @@ START_TEST(exact_round_trip)
     capalloc_position_row z[2] = {{"p1", "TICK\"ER'\\1", D("0")},
                                   {"p2", "TICK\"ER'\\1", D("-5.5")}};
     capalloc_write_batch bz = {"IMPORT", NULL, 0, "USD", NULL, 0, NULL, 0,
-                               z, 2, NULL, NULL};
+                               z, 2, NULL, NULL, NULL, NULL, NULL, NULL};
     OK(r.sp->begin(r.st, CAPALLOC_TXN_WRITE, &err));
     OK(r.sp->write(r.st, &bz, &err));
     OK(r.sp->commit(r.st, &err));
@@ -729,7 +729,7 @@ START_TEST(find_run_by_date)
     /* a forced repeat: find_run reports the latest run of the date */
     OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
     capalloc_write_batch b = {"ALLOCATE", "2025-02-28", 1, "USD", NULL, 0,
-                              NULL, 0, NULL, 0, NULL, NULL};
+                              NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL};
     OK(a.sp->write(a.st, &b, &err));
     OK(a.sp->commit(a.st, &err));
     OK(a.sp->begin(a.st, CAPALLOC_TXN_READ, &err));
@@ -771,7 +771,7 @@ START_TEST(currency_of_a_book_kept)
     OK(write_add(&a, "10", "10"));
     OK(a.sp->commit(a.st, &err));
     capalloc_cash_row c = {"0", D("20")};
-    capalloc_write_batch b = {"ADD", NULL, 0, "EUR", NULL, 0, &c, 1, NULL, 0, NULL, NULL};
+    capalloc_write_batch b = {"ADD", NULL, 0, "EUR", NULL, 0, &c, 1, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL};
     OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
     EXPECT(a.sp->write(a.st, &b, &err), CAPALLOC_ERR_IO);
     ck_assert_msg(strstr(err.msg, "EUR") != NULL, "%s", err.msg);
@@ -823,7 +823,7 @@ START_TEST(reference_booked_once)
     EXPECT(write_ref(&a, "ADD", "1", "103", long_ref), CAPALLOC_ERR_INTERNAL);
     EXPECT(write_ref(&a, "ADD", "1", "103", ""), CAPALLOC_ERR_INTERNAL);
     capalloc_write_batch alloc = {"ALLOCATE", "2025-01-02", 0, "USD", NULL, 0,
-                                  NULL, 0, NULL, 0, NULL, "pay-3"};
+                                  NULL, 0, NULL, 0, NULL, "pay-3", NULL, NULL, NULL, NULL};
     EXPECT(a.sp->write(a.st, &alloc, &err), CAPALLOC_ERR_INTERNAL);
     long_ref[CAPALLOC_REF_MAX] = '\0'; /* 128 bytes: kept */
     OK(write_ref(&a, "ADD", "1", "103", long_ref));
@@ -1147,7 +1147,7 @@ static capalloc_status write_alloc_rec(inst *i, const char *date, int forced,
     capalloc_trade t = {"0", "USD_CASH", CAPALLOC_SELL, D("1"), D("1"),
                         D("1")};
     capalloc_write_batch b = {"ALLOCATE", date, forced, "USD", &t, 1, NULL, 0,
-                              NULL, 0, rec, NULL};
+                              NULL, 0, rec, NULL, NULL, NULL, NULL, NULL};
     memset(&err, 0, sizeof err);
     return i->sp->write(i->st, &b, &err);
 }
@@ -1168,7 +1168,7 @@ static capalloc_status write_import(inst *i, const imp_row *rows, size_t n)
                                     D(rows[k].flow), D("0")};
     capalloc_run_record rec = {"1.1.0-test", NULL, v, n, NULL, 0};
     capalloc_write_batch b = {"IMPORT", NULL, 0, "USD", NULL, 0, NULL, 0,
-                              NULL, 0, &rec, NULL};
+                              NULL, 0, &rec, NULL, NULL, NULL, NULL, NULL};
     memset(&err, 0, sizeof err);
     return i->sp->write(i->st, &b, &err);
 }

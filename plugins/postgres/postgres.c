@@ -965,6 +965,9 @@ static const capalloc_storage_plugin postgres_plugin = {
     pgp_find_reference,
     pgp_read_redemptions,
     pgp_redemption_op,
+    pgp_chain_head,
+    pgp_read_anchor,
+    pgp_read_journal,
 };
 
 CAPALLOC_PLUGIN_DEFINE(postgres_plugin)

@@ -38,7 +38,9 @@ static int run_verify(cli *c, int argc, char **argv)
                "\"portfolios\":%lld,\"fund_total\":\"%s\",\"chain_head\":",
                (long long)r.runs, (long long)r.rows, (long long)r.first_run,
                (long long)r.last_run, (long long)r.portfolios,
-               fmt_money(r.fund_total, en->cfg->minor_units, total));
+               r.total_overflow ? "overflow"
+                                : fmt_money(r.fund_total, en->cfg->minor_units,
+                                            total));
         json_str(stdout, r.head);
         if (r.anchored) {
             printf(",\"anchor\":{\"after_run\":%lld}",
@@ -56,7 +58,9 @@ static int run_verify(cli *c, int argc, char **argv)
                    (long long)r.last_run);
         printf(", %lld balance%s equal to the replay, fund total %s %s\n",
                (long long)r.portfolios, r.portfolios == 1 ? "" : "s",
-               fmt_money(r.fund_total, en->cfg->minor_units, total),
+               r.total_overflow ? "(out of range)"
+                                : fmt_money(r.fund_total, en->cfg->minor_units,
+                                            total),
                en->cfg->currency);
         if (r.anchored)
             printf("chain starts after run %lld (the ledger was migrated "

@@ -356,8 +356,9 @@ static capalloc_status book_cb(void *ctx, const char *id, capalloc_dec cash)
     if (p != NULL)
         p->in_book = 1;
     v->r->portfolios++;
-    if (dec_add(v->r->fund_total, cash, &v->r->fund_total))
-        return fail(v, "the books' total overflows at portfolio '%s'", id);
+    if (!v->r->total_overflow &&
+        dec_add(v->r->fund_total, cash, &v->r->fund_total))
+        v->r->total_overflow = 1; /* a sum to show, not a fault */
     if (dec_cmp(want, cash) == 0)
         return CAPALLOC_OK;
     if (p == NULL || p->last_run == 0)

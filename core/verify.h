@@ -17,6 +17,7 @@ typedef struct verify_result {
     int64_t anchor_after_run;    /* the runs up to this one are before it */
     int64_t portfolios;          /* balances compared with the books */
     capalloc_dec fund_total;     /* the sum of every cash balance */
+    int total_overflow;          /* ... out of the decimal range */
     char head[SHA256_HEX_LEN + 1]; /* the last run's hash ("" when none) */
 } verify_result;
 

@@ -14,7 +14,11 @@
  *
  * Time O(rows); memory O(portfolios): one entry per portfolio (a hash
  * table) and the current run's touched portfolios, never the journal.
- * The first fault stops the replay: CAP_EXIT_INTEGRITY, naming it.
+ * A fault does not stop the replay: each is counted and the first few
+ * are named (CAP_EXIT_INTEGRITY at the end). After a row or run that does
+ * not match its hash, the replay links on from the STORED hash, so one
+ * edited row is one fault (plus the balances it changed, expected vs
+ * found), not every row after it.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,11 +39,15 @@ typedef struct pf {
     int in_book;
 } pf;
 
+#define VERIFY_SHOWN 5 /* faults named in the message */
+
 typedef struct vctx {
     engine *en;
     verify_result *r;
     cap_error *e;
-    int failed;
+    int64_t faults;
+    int run_faults;        /* faults of the current run's rows */
+    int run_hashed;        /* the current run carries valid hashes */
     int oom;
     pf *slots;
     size_t cap, n;
@@ -69,15 +77,31 @@ typedef struct vctx {
 static capalloc_status fail(vctx *v, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* A fault: counted, the first VERIFY_SHOWN named in e->msg (one line
+ * each). The replay goes on. */
 static capalloc_status fail(vctx *v, const char *fmt, ...)
 {
+    char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(v->e->msg, sizeof v->e->msg, fmt, ap);
+    vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     v->e->code = CAP_EXIT_INTEGRITY;
-    v->failed = 1;
-    return CAPALLOC_ERR_INVALID; /* stops the backend's stream */
+    if (v->faults++ < VERIFY_SHOWN) {
+        size_t n = strlen(v->e->msg);
+        snprintf(v->e->msg + n, sizeof v->e->msg - n, "%s%s",
+                 n > 0 ? "\n  " : "", line);
+    }
+    return CAPALLOC_OK;
+}
+
+/* 16 hex digits of a hash: enough to tell two apart in a message. */
+static const char *short_hex(const unsigned char h[SHA256_LEN], char *buf)
+{
+    char full[SHA256_HEX_LEN + 1];
+    sha256_hex(h, full);
+    snprintf(buf, 17, "%.16s", full);
+    return buf;
 }
 
 static capalloc_status nomem(vctx *v)
@@ -148,11 +172,23 @@ static const char *run_label(const vctx *v, char *buf, size_t len)
 /* The current run is complete: its hash, then what it did. */
 static capalloc_status finish_run(vctx *v)
 {
-    char lab[160], a[CAPALLOC_DEC_MAX_TEXT], h1[SHA256_HEX_LEN + 1],
-        h2[SHA256_HEX_LEN + 1];
+    char lab[160], a[CAPALLOC_DEC_MAX_TEXT], h1[17], h2[17];
     if (!v->in_run)
         return CAPALLOC_OK;
     v->in_run = 0;
+    v->r->runs++;
+    v->r->rows += (int64_t)v->n_rows;
+    if (v->r->first_run == 0)
+        v->r->first_run = v->run_id;
+    v->r->last_run = v->run_id;
+    if (!v->run_hashed) { /* a run without hashes: faulted already */
+        for (size_t i = 0; i < v->n_touched; i++)
+            if (dec_is_neg(v->touched[i]->cash))
+                fail(v, "%s left portfolio '%s' with a negative balance %s",
+                     run_label(v, lab, sizeof lab), v->touched[i]->id,
+                     AMT(v->touched[i]->cash, a));
+        return CAPALLOC_OK;
+    }
     if (v->n_touched > 1)
         qsort(v->touched, v->n_touched, sizeof *v->touched, cmp_pf);
     if (v->n_touched > v->cap_bal) {
@@ -172,45 +208,39 @@ static capalloc_status finish_run(vctx *v)
     unsigned char h[SHA256_LEN];
     chain_run_hash(v->expect_prev, &cr, v->n_rows, v->link, v->bal,
                    v->n_touched, h);
-    if (memcmp(h, v->stored_hash, SHA256_LEN) != 0) {
-        sha256_hex(v->stored_hash, h1);
-        sha256_hex(h, h2);
-        return fail(v,
-                    "%s does not match its run_hash (stored %s, computed "
-                    "%s from its fields, its %llu row%s and the balances "
-                    "they leave): a field of the run was edited, or a row "
-                    "at the end of the run was deleted",
-                    run_label(v, lab, sizeof lab), h1, h2,
-                    (unsigned long long)v->n_rows, v->n_rows == 1 ? "" : "s");
-    }
+    if (memcmp(h, v->stored_hash, SHA256_LEN) != 0 && v->run_faults == 0)
+        fail(v,
+             "%s does not match its run_hash (stored %s..., computed %s... "
+             "from its fields, its %llu row%s and the balances they "
+             "leave): a field of the run was edited, or a row at the end "
+             "of the run was deleted",
+             run_label(v, lab, sizeof lab), short_hex(v->stored_hash, h1),
+             short_hex(h, h2), (unsigned long long)v->n_rows,
+             v->n_rows == 1 ? "" : "s");
     /* the fund's total: only ADD and WITHDRAW change it */
     int add = strcmp(v->action, "ADD") == 0;
     int wd = strcmp(v->action, "WITHDRAW") == 0;
     if (!add && !wd && !dec_is_zero(v->net))
-        return fail(v,
+        fail(v,
                     "%s moved %s net cash %s the fund (expected 0: only ADD "
                     "and WITHDRAW change the fund's total)",
                     run_label(v, lab, sizeof lab), AMT(v->net, a),
                     dec_is_neg(v->net) ? "out of" : "into");
     if ((add && v->net.micros <= 0) || (wd && v->net.micros >= 0))
-        return fail(v, "%s moved net cash %s (expected %s)",
+        fail(v, "%s moved net cash %s (expected %s)",
                     run_label(v, lab, sizeof lab), AMT(v->net, a),
                     add ? "> 0" : "< 0");
     for (size_t i = 0; i < v->n_touched; i++)
         if (dec_is_neg(v->touched[i]->cash))
-            return fail(v,
+            fail(v,
                         "%s left portfolio '%s' with a negative balance %s "
                         "(log row %lld)",
                         run_label(v, lab, sizeof lab), v->touched[i]->id,
                         AMT(v->touched[i]->cash, a),
                         (long long)v->touched[i]->last_log);
+    /* the next run links to this one's stored hash, matched or not */
     memcpy(v->expect_prev, v->stored_hash, SHA256_LEN);
     v->prev_run_id = v->run_id;
-    v->r->runs++;
-    v->r->rows += (int64_t)v->n_rows;
-    if (v->r->first_run == 0)
-        v->r->first_run = v->run_id;
-    v->r->last_run = v->run_id;
     sha256_hex(v->stored_hash, v->r->head);
     return CAPALLOC_OK;
 }
@@ -221,8 +251,10 @@ static capalloc_status run_cb(void *ctx, const capalloc_journal_run *jr)
     capalloc_status st = finish_run(v);
     if (st != CAPALLOC_OK)
         return st;
-    char lab[160], h1[SHA256_HEX_LEN + 1], h2[SHA256_HEX_LEN + 1];
+    char lab[160], h1[17], h2[17];
     v->in_run = 1;
+    v->run_faults = 0;
+    v->run_hashed = 0;
     v->run_id = jr->run_id;
     snprintf(v->action, sizeof v->action, "%s", jr->action);
     snprintf(v->run_date, sizeof v->run_date, "%s",
@@ -240,103 +272,76 @@ static capalloc_status run_cb(void *ctx, const capalloc_journal_run *jr)
     unsigned char prev[SHA256_LEN];
     if (jr->prev_hash == NULL || jr->run_hash == NULL ||
         chain_from_hex(jr->prev_hash, prev) ||
-        chain_from_hex(jr->run_hash, v->stored_hash))
+        chain_from_hex(jr->run_hash, v->stored_hash)) {
+        /* the next run is checked against the run before this one */
+        memcpy(v->link, v->expect_prev, SHA256_LEN);
+        v->run_faults = 1;
         return fail(v,
                     "%s carries no valid hash (prev_hash %s, run_hash %s): "
                     "it was inserted by hand or written outside capalloc",
                     run_label(v, lab, sizeof lab),
                     jr->prev_hash ? jr->prev_hash : "NULL",
                     jr->run_hash ? jr->run_hash : "NULL");
+    }
+    v->run_hashed = 1;
     if (memcmp(prev, v->expect_prev, SHA256_LEN) != 0) {
-        sha256_hex(v->expect_prev, h1);
-        sha256_hex(prev, h2);
+        short_hex(v->expect_prev, h1);
+        short_hex(prev, h2);
         if (v->prev_run_id == 0)
-            return fail(v,
-                        "%s, the first of the chain, does not link to %s "
-                        "(expected prev_hash %s, found %s): a run before it "
-                        "was deleted, or it was edited",
-                        run_label(v, lab, sizeof lab),
-                        v->r->anchored ? "the chain's anchor"
-                                       : "the genesis value",
-                        h1, h2);
-        return fail(v,
-                    "%s does not link to run %lld before it (expected "
-                    "prev_hash %s, found %s): %s",
-                    run_label(v, lab, sizeof lab), (long long)v->prev_run_id,
-                    h1, h2,
-                    jr->run_id != v->prev_run_id + 1
-                        ? "a run between them was deleted (run ids jump)"
-                        : "its prev_hash was edited");
+            fail(v,
+                 "%s, the first of the chain, does not link to %s "
+                 "(expected prev_hash %s..., found %s...): a run before it "
+                 "was deleted, or it was edited",
+                 run_label(v, lab, sizeof lab),
+                 v->r->anchored ? "the chain's anchor" : "the genesis value",
+                 h1, h2);
+        else
+            fail(v,
+                 "%s does not link to run %lld before it (expected "
+                 "prev_hash %s..., found %s...): %s",
+                 run_label(v, lab, sizeof lab), (long long)v->prev_run_id,
+                 h1, h2,
+                 jr->run_id != v->prev_run_id + 1
+                     ? "a run between them was deleted (run ids jump)"
+                     : "its prev_hash was edited");
+        /* its own hash is checked from what it says it follows; the
+         * balances it leaves differ too when a run before it went: one
+         * fault for the run */
+        memcpy(v->expect_prev, prev, SHA256_LEN);
+        v->run_faults++;
     }
     memcpy(v->link, prev, SHA256_LEN);
     return CAPALLOC_OK;
 }
 
-static capalloc_status row_cb(void *ctx, const capalloc_journal_row *t)
+/* A cash row's movement, replayed: the balance, and when the row is in
+ * the current run, the run's net and the portfolios it touched. */
+static capalloc_status apply_row(vctx *v, const capalloc_journal_row *t,
+                                 int in_run, const char *lab)
 {
-    vctx *v = ctx;
-    char lab[160], a[CAPALLOC_DEC_MAX_TEXT], b[CAPALLOC_DEC_MAX_TEXT],
-        c[CAPALLOC_DEC_MAX_TEXT], h1[SHA256_HEX_LEN + 1],
-        h2[SHA256_HEX_LEN + 1], gap[160];
-    const char *side = t->side == CAPALLOC_BUY ? "BUY" : "SELL";
-    if (!v->in_run || t->run_id != v->run_id)
-        return fail(v,
-                    "log row %lld (portfolio '%s', %s %s %s) belongs to run "
-                    "%lld, which is not in the ledger: inserted by hand, or "
-                    "its run was deleted",
-                    (long long)t->log_id, t->portfolio_id, t->ticker, side,
-                    AMT(t->quantity, a), (long long)t->run_id);
-    run_label(v, lab, sizeof lab);
-    if (t->row_hash == NULL)
-        return fail(v,
-                    "%s, log row %lld (portfolio '%s', %s %s %s) carries no "
-                    "row hash: inserted by hand",
-                    lab, (long long)t->log_id, t->portfolio_id, t->ticker,
-                    side, AMT(t->quantity, a));
-    unsigned char h[SHA256_LEN], stored[SHA256_LEN];
-    chain_row_hash(v->link, v->n_rows, t->portfolio_id, t->ticker, t->side,
-                   t->quantity, t->arrival_price, t->exec_price, h);
-    if (chain_from_hex(t->row_hash, stored) ||
-        memcmp(h, stored, SHA256_LEN) != 0) {
-        sha256_hex(h, h2);
-        gap[0] = '\0';
-        if (v->last_log != 0 && t->log_id != v->last_log + 1)
-            snprintf(gap, sizeof gap,
-                     "; log ids jump from %lld to %lld: a row between them "
-                     "was deleted?",
-                     (long long)v->last_log, (long long)t->log_id);
-        return fail(v,
-                    "%s, log row %lld (portfolio '%s', %s %s %s at %s/%s) "
-                    "does not match its row hash (stored %.64s, computed "
-                    "%s): the row was edited, inserted, or one before it in "
-                    "the run deleted%s",
-                    lab, (long long)t->log_id, t->portfolio_id, t->ticker,
-                    side, AMT(t->quantity, a), AMT(t->arrival_price, b),
-                    AMT(t->exec_price, c), t->row_hash, h2, gap);
-    }
-    (void)h1;
-    memcpy(v->link, h, SHA256_LEN);
-    v->n_rows++;
-    v->last_log = t->log_id;
+    char a[CAPALLOC_DEC_MAX_TEXT];
     if (strcmp(t->ticker, v->en->cash_ticker) != 0)
         return CAPALLOC_OK;
     pf *p = lookup(v, t->portfolio_id, 1);
     if (p == NULL)
         return nomem(v);
-    capalloc_dec q = t->quantity, nc, nn;
+    capalloc_dec q = t->quantity, nc, nn = v->net;
     if (t->side == CAPALLOC_SELL)
-        q.micros = -q.micros; /* dec range is symmetric but for INT64_MIN */
+        q.micros = -q.micros; /* t->quantity >= 0 below: no overflow */
     if (dec_is_neg(t->quantity) || dec_add(p->cash, q, &nc) ||
-        dec_add(v->net, q, &nn))
+        (in_run && dec_add(v->net, q, &nn)))
         return fail(v,
                     "%s, log row %lld (portfolio '%s'): quantity %s is "
-                    "negative or takes the balance out of range",
+                    "negative or takes the balance out of range (not "
+                    "replayed)",
                     lab, (long long)t->log_id, t->portfolio_id,
                     AMT(t->quantity, a));
     p->cash = nc;
-    v->net = nn;
-    p->last_run = v->run_id;
+    p->last_run = t->run_id;
     p->last_log = t->log_id;
+    if (!in_run)
+        return CAPALLOC_OK;
+    v->net = nn;
     if (p->touched_run != v->run_id) {
         p->touched_run = v->run_id;
         if (GROW(v->touched, v->n_touched, v->cap_touched))
@@ -344,6 +349,65 @@ static capalloc_status row_cb(void *ctx, const capalloc_journal_row *t)
         v->touched[v->n_touched++] = p;
     }
     return CAPALLOC_OK;
+}
+
+static capalloc_status row_cb(void *ctx, const capalloc_journal_row *t)
+{
+    vctx *v = ctx;
+    char lab[160], a[CAPALLOC_DEC_MAX_TEXT], b[CAPALLOC_DEC_MAX_TEXT],
+        c[CAPALLOC_DEC_MAX_TEXT], h1[17], h2[17], gap[160];
+    const char *side = t->side == CAPALLOC_BUY ? "BUY" : "SELL";
+    if (!v->in_run || t->run_id != v->run_id) {
+        capalloc_status st = finish_run(v); /* the run before it is done */
+        if (st != CAPALLOC_OK)
+            return st;
+        snprintf(lab, sizeof lab, "run %lld", (long long)t->run_id);
+        fail(v,
+             "log row %lld (portfolio '%s', %s %s %s) belongs to run %lld, "
+             "which is not in the ledger: inserted by hand, or its run was "
+             "deleted",
+             (long long)t->log_id, t->portfolio_id, t->ticker, side,
+             AMT(t->quantity, a), (long long)t->run_id);
+        return apply_row(v, t, 0, lab);
+    }
+    run_label(v, lab, sizeof lab);
+    if (t->row_hash == NULL) {
+        /* not part of the chain: the rows after it link past it */
+        v->run_faults++;
+        fail(v,
+             "%s, log row %lld (portfolio '%s', %s %s %s) carries no row "
+             "hash: inserted by hand",
+             lab, (long long)t->log_id, t->portfolio_id, t->ticker, side,
+             AMT(t->quantity, a));
+        return apply_row(v, t, 1, lab);
+    }
+    unsigned char h[SHA256_LEN], stored[SHA256_LEN];
+    chain_row_hash(v->link, v->n_rows, t->portfolio_id, t->ticker, t->side,
+                   t->quantity, t->arrival_price, t->exec_price, h);
+    int parsed = chain_from_hex(t->row_hash, stored) == 0;
+    if (!parsed || memcmp(h, stored, SHA256_LEN) != 0) {
+        v->run_faults++;
+        gap[0] = '\0';
+        if (v->last_log != 0 && t->log_id != v->last_log + 1)
+            snprintf(gap, sizeof gap,
+                     "; log ids jump from %lld to %lld: a row between them "
+                     "was deleted",
+                     (long long)v->last_log, (long long)t->log_id);
+        fail(v,
+             "%s, log row %lld (portfolio '%s', %s %s %s at %s/%s) does not "
+             "match its row hash (stored %s..., computed %s...): the row "
+             "was edited, or one before it in the run deleted%s",
+             lab, (long long)t->log_id, t->portfolio_id, t->ticker, side,
+             AMT(t->quantity, a), AMT(t->arrival_price, b),
+             AMT(t->exec_price, c),
+             parsed ? short_hex(stored, h1) : "(not a hash)",
+             short_hex(h, h2), gap);
+    }
+    /* the next row links to this one's stored hash, matched or not */
+    memcpy(v->link, parsed ? stored : h, SHA256_LEN);
+    v->n_rows++;
+    v->last_log = t->log_id;
+    return apply_row(v, t, 1, lab);
 }
 
 /* The books, against the replay. */
@@ -364,10 +428,11 @@ static capalloc_status book_cb(void *ctx, const char *id, capalloc_dec cash)
     if (p == NULL || p->last_run == 0)
         return fail(v,
                     "portfolio '%s': cash_equity_book holds %s, the journal "
-                    "replays to %s (%s): the balance was edited by hand",
+                    "replays to %s (%s): the balance was edited by hand%s",
                     id, AMT(cash, a), AMT(want, b),
-                    p == NULL ? "no run ever moved its cash"
-                              : "as the chain's anchor left it");
+                    p == NULL ? "no run in the journal moved its cash"
+                              : "as the chain's anchor left it",
+                    p == NULL ? ", or the runs that moved it deleted" : "");
     return fail(v,
                 "portfolio '%s': cash_equity_book holds %s, the journal "
                 "replays to %s (last moved by run %lld, log row %lld): the "
@@ -403,10 +468,6 @@ static void vctx_free(vctx *v)
 static int verify_status(engine *en, vctx *v, capalloc_status st,
                          const capalloc_err *err, const char *what)
 {
-    if (v->failed) {
-        eng_rollback(en);
-        return CAP_EXIT_INTEGRITY;
-    }
     if (v->oom) {
         eng_rollback(en);
         return eng_oom(v->e);
@@ -419,6 +480,7 @@ static int verify_status(engine *en, vctx *v, capalloc_status st,
 int engine_verify(engine *en, verify_result *r, cap_error *e)
 {
     memset(r, 0, sizeof *r);
+    e->msg[0] = '\0';
     int rc = eng_begin(en, CAPALLOC_TXN_READ, e);
     if (rc != 0)
         return rc < 0 ? cap_fail(e, CAP_EXIT_BUSY, "the ledger is busy; "
@@ -469,8 +531,8 @@ int engine_verify(engine *en, verify_result *r, cap_error *e)
     /* the journal, run by run */
     capalloc_journal_sink js = {&v, anchor_run_cb, NULL, run_cb, row_cb};
     st = SP(en)->read_journal(en->storage->state, after, &js, &err);
-    if (st == CAPALLOC_OK && !v.failed && !v.oom)
-        finish_run(&v);
+    if (st == CAPALLOC_OK && !v.oom)
+        st = finish_run(&v);
     if ((rc = verify_status(en, &v, st, &err, "reading the journal"))) {
         vctx_free(&v);
         return rc;
@@ -484,7 +546,7 @@ int engine_verify(engine *en, verify_result *r, cap_error *e)
         return rc;
     }
     char a[CAPALLOC_DEC_MAX_TEXT];
-    for (size_t i = 0; i < v.cap && !v.failed; i++) {
+    for (size_t i = 0; i < v.cap; i++) {
         pf *p = &v.slots[i];
         if (p->id != NULL && !p->in_book && !dec_is_zero(p->cash))
             fail(&v,
@@ -494,10 +556,23 @@ int engine_verify(engine *en, verify_result *r, cap_error *e)
                  p->id, dec_format(p->cash, en->cfg->minor_units, a, sizeof a),
                  (long long)p->last_run, (long long)p->last_log);
     }
-    rc = verify_status(en, &v, CAPALLOC_OK, &err, "");
-    vctx_free(&v);
-    if (rc != 0)
-        return rc;
     eng_rollback(en); /* a read: nothing to commit */
-    return 0;
+    r->faults = v.faults;
+    vctx_free(&v);
+    if (r->faults == 0)
+        return 0;
+    /* the faults named first, then how many */
+    char head[160];
+    snprintf(head, sizeof head,
+             "the ledger does not verify: %lld fault%s%s\n  ",
+             (long long)r->faults, r->faults == 1 ? "" : "s",
+             r->faults > VERIFY_SHOWN ? " (the first 5 below)" : "");
+    size_t hn = strlen(head), mn = strlen(e->msg);
+    if (hn + mn >= sizeof e->msg)
+        mn = sizeof e->msg - hn - 1;
+    memmove(e->msg + hn, e->msg, mn);
+    memcpy(e->msg, head, hn);
+    e->msg[hn + mn] = '\0';
+    e->code = CAP_EXIT_INTEGRITY;
+    return CAP_EXIT_INTEGRITY;
 }

@@ -19,12 +19,13 @@ typedef struct verify_result {
     capalloc_dec fund_total;     /* the sum of every cash balance */
     int total_overflow;          /* ... out of the decimal range */
     char head[SHA256_HEX_LEN + 1]; /* the last run's hash ("" when none) */
+    int64_t faults;              /* what did not verify (0: sound) */
 } verify_result;
 
 /* Read the ledger in a read transaction and check it. 0 when it is
- * sound; CAP_EXIT_INTEGRITY with e->msg naming the place (run, log row,
- * portfolio, expected and found) at the first fault; another exit code
- * when it could not be read. */
+ * sound; CAP_EXIT_INTEGRITY when not, with e->msg naming the first faults
+ * (run, log row, portfolio, expected and found), one per line, and
+ * r->faults how many; another exit code when it could not be read. */
 int engine_verify(engine *en, verify_result *r, cap_error *e);
 
 #endif

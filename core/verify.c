@@ -37,6 +37,10 @@ typedef struct pf {
     int64_t last_log;
     int64_t touched_run;  /* the current run touched it */
     int in_book;
+    int tainted;          /* a faulty row or a missing run moved it: the
+                             replayed balance is known to differ, so the
+                             later runs' hashes over it are not faults of
+                             their own */
 } pf;
 
 #define VERIFY_SHOWN 5 /* faults named in the message */
@@ -156,6 +160,14 @@ static pf *lookup(vctx *v, const char *id, int create)
     return &v->slots[j];
 }
 
+/* A fault whose portfolios are unknown (a run or row deleted): every
+ * replayed balance is suspect from here on. */
+static void taint_all(vctx *v)
+{
+    for (size_t i = 0; i < v->cap; i++)
+        v->slots[i].tainted = 1;
+}
+
 static int cmp_pf(const void *x, const void *y)
 {
     return strcmp((*(pf *const *)x)->id, (*(pf *const *)y)->id);
@@ -208,7 +220,12 @@ static capalloc_status finish_run(vctx *v)
     unsigned char h[SHA256_LEN];
     chain_run_hash(v->expect_prev, &cr, v->n_rows, v->link, v->bal,
                    v->n_touched, h);
-    if (memcmp(h, v->stored_hash, SHA256_LEN) != 0 && v->run_faults == 0)
+    int tainted = 0;
+    for (size_t i = 0; i < v->n_touched; i++)
+        tainted |= v->touched[i]->tainted;
+    if (memcmp(h, v->stored_hash, SHA256_LEN) != 0 && v->run_faults == 0 &&
+        !tainted) {
+        taint_all(v); /* a row at its end deleted: whose, unknown */
         fail(v,
              "%s does not match its run_hash (stored %s..., computed %s... "
              "from its fields, its %llu row%s and the balances they "
@@ -217,6 +234,7 @@ static capalloc_status finish_run(vctx *v)
              run_label(v, lab, sizeof lab), short_hex(v->stored_hash, h1),
              short_hex(h, h2), (unsigned long long)v->n_rows,
              v->n_rows == 1 ? "" : "s");
+    }
     /* the fund's total: only ADD and WITHDRAW change it */
     int add = strcmp(v->action, "ADD") == 0;
     int wd = strcmp(v->action, "WITHDRAW") == 0;
@@ -231,7 +249,7 @@ static capalloc_status finish_run(vctx *v)
                     run_label(v, lab, sizeof lab), AMT(v->net, a),
                     add ? "> 0" : "< 0");
     for (size_t i = 0; i < v->n_touched; i++)
-        if (dec_is_neg(v->touched[i]->cash))
+        if (dec_is_neg(v->touched[i]->cash) && !v->touched[i]->tainted)
             fail(v,
                         "%s left portfolio '%s' with a negative balance %s "
                         "(log row %lld)",
@@ -309,6 +327,7 @@ static capalloc_status run_cb(void *ctx, const capalloc_journal_run *jr)
          * fault for the run */
         memcpy(v->expect_prev, prev, SHA256_LEN);
         v->run_faults++;
+        taint_all(v); /* which balances the gap moved: unknown */
     }
     memcpy(v->link, prev, SHA256_LEN);
     return CAPALLOC_OK;
@@ -317,7 +336,7 @@ static capalloc_status run_cb(void *ctx, const capalloc_journal_run *jr)
 /* A cash row's movement, replayed: the balance, and when the row is in
  * the current run, the run's net and the portfolios it touched. */
 static capalloc_status apply_row(vctx *v, const capalloc_journal_row *t,
-                                 int in_run, const char *lab)
+                                 int in_run, int faulty, const char *lab)
 {
     char a[CAPALLOC_DEC_MAX_TEXT];
     if (strcmp(t->ticker, v->en->cash_ticker) != 0)
@@ -337,6 +356,7 @@ static capalloc_status apply_row(vctx *v, const capalloc_journal_row *t,
                     lab, (long long)t->log_id, t->portfolio_id,
                     AMT(t->quantity, a));
     p->cash = nc;
+    p->tainted |= faulty;
     p->last_run = t->run_id;
     p->last_log = t->log_id;
     if (!in_run)
@@ -368,7 +388,7 @@ static capalloc_status row_cb(void *ctx, const capalloc_journal_row *t)
              "deleted",
              (long long)t->log_id, t->portfolio_id, t->ticker, side,
              AMT(t->quantity, a), (long long)t->run_id);
-        return apply_row(v, t, 0, lab);
+        return apply_row(v, t, 0, 1, lab);
     }
     run_label(v, lab, sizeof lab);
     if (t->row_hash == NULL) {
@@ -379,20 +399,23 @@ static capalloc_status row_cb(void *ctx, const capalloc_journal_row *t)
              "hash: inserted by hand",
              lab, (long long)t->log_id, t->portfolio_id, t->ticker, side,
              AMT(t->quantity, a));
-        return apply_row(v, t, 1, lab);
+        return apply_row(v, t, 1, 1, lab);
     }
     unsigned char h[SHA256_LEN], stored[SHA256_LEN];
     chain_row_hash(v->link, v->n_rows, t->portfolio_id, t->ticker, t->side,
                    t->quantity, t->arrival_price, t->exec_price, h);
     int parsed = chain_from_hex(t->row_hash, stored) == 0;
-    if (!parsed || memcmp(h, stored, SHA256_LEN) != 0) {
+    int faulty = !parsed || memcmp(h, stored, SHA256_LEN) != 0;
+    if (faulty) {
         v->run_faults++;
         gap[0] = '\0';
-        if (v->last_log != 0 && t->log_id != v->last_log + 1)
+        if (v->last_log != 0 && t->log_id != v->last_log + 1) {
             snprintf(gap, sizeof gap,
-                     "; log ids jump from %lld to %lld: a row between them "
-                     "was deleted",
+                     "; log ids jump from %lld to %lld (a row between them "
+                     "deleted?)",
                      (long long)v->last_log, (long long)t->log_id);
+            taint_all(v);
+        }
         fail(v,
              "%s, log row %lld (portfolio '%s', %s %s %s at %s/%s) does not "
              "match its row hash (stored %s..., computed %s...): the row "
@@ -407,7 +430,7 @@ static capalloc_status row_cb(void *ctx, const capalloc_journal_row *t)
     memcpy(v->link, parsed ? stored : h, SHA256_LEN);
     v->n_rows++;
     v->last_log = t->log_id;
-    return apply_row(v, t, 1, lab);
+    return apply_row(v, t, 1, faulty, lab);
 }
 
 /* The books, against the replay. */

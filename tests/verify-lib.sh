@@ -123,13 +123,13 @@ build t1
 sql t1 "UPDATE trade_execution_logs SET quantity = '1.00' WHERE log_id = $mid_log"
 mid_pf=$(sql base "SELECT portfolio_id FROM trade_execution_logs WHERE log_id = $mid_log")
 expect_fail t1 "an edited amount" "run $alloc " "log row $mid_log " "does not match its row hash" \
-    "portfolio '$mid_pf': cash_equity_book holds [0-9]+\.[0-9]{2}, the journal replays to [0-9]+\.[0-9]{2} \(last moved by run [0-9]+"
+    "portfolio '$mid_pf': cash_equity_book holds [0-9]+\.[0-9]{2}, the journal replays to -?[0-9]+\.[0-9]{2} \(last moved by run [0-9]+"
 
 # --- a deleted log row -----------------------------------------------------------
 build t2
 sql t2 "DELETE FROM trade_execution_logs WHERE log_id = $mid_log"
 expect_fail t2 "a deleted log row" "run $alloc " "log row $((mid_log + 1)) " \
-    "log ids jump from $first_log to $((mid_log + 1))"
+    "log ids jump from $first_log to $((mid_log + 1)) \(a row between them deleted"
 
 # --- an inserted log row ---------------------------------------------------------
 build t3

@@ -53,7 +53,7 @@ typedef struct vctx {
     int run_faults;        /* faults of the current run's rows */
     int run_hashed;        /* the current run carries valid hashes */
     int oom;
-    pf *slots;
+    pf **slots;            /* open addressing; NULL: free */
     size_t cap, n;
     unsigned char expect_prev[SHA256_LEN];
     int64_t prev_run_id;   /* the last run replayed (0: none) */
@@ -122,18 +122,21 @@ static uint64_t hash_str(const char *s)
     return h;
 }
 
+/* The portfolio's entry (create: made when missing). Entries are
+ * allocated one by one and never move: the current run keeps pointers to
+ * them (touched) while the table grows. */
 static pf *lookup(vctx *v, const char *id, int create)
 {
     if (create && (v->n + 1) * 10 >= v->cap * 7) {
         size_t ncap = v->cap ? v->cap * 2 : 1024;
-        pf *ns = calloc(ncap, sizeof *ns);
+        pf **ns = calloc(ncap, sizeof *ns);
         if (ns == NULL)
             return NULL;
         for (size_t i = 0; i < v->cap; i++) {
-            if (v->slots[i].id == NULL)
+            if (v->slots[i] == NULL)
                 continue;
-            size_t j = hash_str(v->slots[i].id) & (ncap - 1);
-            while (ns[j].id != NULL)
+            size_t j = hash_str(v->slots[i]->id) & (ncap - 1);
+            while (ns[j] != NULL)
                 j = (j + 1) & (ncap - 1);
             ns[j] = v->slots[i];
         }
@@ -144,20 +147,21 @@ static pf *lookup(vctx *v, const char *id, int create)
     if (v->cap == 0)
         return NULL;
     size_t j = hash_str(id) & (v->cap - 1);
-    while (v->slots[j].id != NULL) {
-        if (strcmp(v->slots[j].id, id) == 0)
-            return &v->slots[j];
+    while (v->slots[j] != NULL) {
+        if (strcmp(v->slots[j]->id, id) == 0)
+            return v->slots[j];
         j = (j + 1) & (v->cap - 1);
     }
     if (!create)
         return NULL;
-    char *copy = strdup(id);
-    if (copy == NULL)
+    pf *p = calloc(1, sizeof *p);
+    if (p == NULL || (p->id = strdup(id)) == NULL) {
+        free(p);
         return NULL;
-    memset(&v->slots[j], 0, sizeof v->slots[j]);
-    v->slots[j].id = copy;
+    }
+    v->slots[j] = p;
     v->n++;
-    return &v->slots[j];
+    return p;
 }
 
 /* A fault whose portfolios are unknown (a run or row deleted): every
@@ -165,7 +169,8 @@ static pf *lookup(vctx *v, const char *id, int create)
 static void taint_all(vctx *v)
 {
     for (size_t i = 0; i < v->cap; i++)
-        v->slots[i].tainted = 1;
+        if (v->slots[i] != NULL)
+            v->slots[i]->tainted = 1;
 }
 
 static int cmp_pf(const void *x, const void *y)
@@ -480,7 +485,10 @@ static capalloc_status anchor_run_cb(void *ctx, const capalloc_chain_anchor *a)
 static void vctx_free(vctx *v)
 {
     for (size_t i = 0; i < v->cap; i++)
-        free(v->slots[i].id);
+        if (v->slots[i] != NULL) {
+            free(v->slots[i]->id);
+            free(v->slots[i]);
+        }
     free(v->slots);
     free(v->touched);
     free(v->bal);
@@ -570,8 +578,8 @@ int engine_verify(engine *en, verify_result *r, cap_error *e)
     }
     char a[CAPALLOC_DEC_MAX_TEXT];
     for (size_t i = 0; i < v.cap; i++) {
-        pf *p = &v.slots[i];
-        if (p->id != NULL && !p->in_book && !dec_is_zero(p->cash))
+        pf *p = v.slots[i];
+        if (p != NULL && !p->in_book && !dec_is_zero(p->cash))
             fail(&v,
                  "portfolio '%s': the journal replays to %s (last moved by "
                  "run %lld, log row %lld) but it has no cash_equity_book "

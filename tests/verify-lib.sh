@@ -157,6 +157,21 @@ sql t6 "DELETE FROM trade_execution_logs WHERE run_id = $wd;
 expect_fail t6 "a deleted run" "run $((wd + 1)) " "does not link to run $((wd - 1)) " \
     "a run between them was deleted"
 
+# --- many portfolios in one run (the replay's table grows mid-run) ---------
+config big
+{
+    printf 'master_portfolio_id: "0"\ncurrency: USD\nstorage:\n'
+    storage big
+    printf 'prices:\n  plugin: file\n  options:\n    path: prices.csv\n'
+    printf 'policy:\n  plugin: fixed_weight\n  options:\n    weights:\n'
+    for i in $(seq 1 1500); do printf '      "s%04d": 0.0005\n' "$i"; done
+} >big.yaml
+run big capital add 1000000
+run big allocate --allow-past-date --date 2025-03-03
+run big verify
+grep -q '^ledger verified: 2 runs, 3001 trade rows .*, 1501 balances' out ||
+    fail "1,500 strategies: $(cat out)"
+
 # --- a ledger of the first release, migrated -----------------------------------------------
 config mig
 case $BACKEND in

@@ -89,6 +89,7 @@ const cli_command cli_cmd_verify = {
     "edited, deleted or inserted by hand is named: run, log row, portfolio,\n"
     "expected and found. Changes nothing.\n"
     "\n"
-    "Exit 0 when the ledger is sound, 10 at the first fault.\n",
+    "Exit 0 when the ledger is sound, 10 when it is not (the first five\n"
+    "faults named, one per line, and how many).\n",
     run_verify,
 };

@@ -157,6 +157,22 @@ sql t6 "DELETE FROM trade_execution_logs WHERE run_id = $wd;
 expect_fail t6 "a deleted run" "run $((wd + 1)) " "does not link to run $((wd - 1)) " \
     "a run between them was deleted"
 
+# --- concurrent writers chain one after the other (the head is read under
+# the write lock): 12 capital movements at once, then an allocation
+config conc
+run conc capital add 1000
+pids=()
+for i in $(seq 1 12); do
+    "$BIN" --config conc.yaml capital add "$i" >/dev/null 2>"conc.err.$i" &
+    pids+=($!)
+done
+for i in "${!pids[@]}"; do
+    wait "${pids[$i]}" || fail "concurrent add $((i + 1)): exit $? $(cat "conc.err.$((i + 1))")"
+done
+run conc allocate --allow-past-date --date 2025-03-03
+run conc verify
+grep -q '^ledger verified: 14 runs, ' out || fail "concurrent writers: $(cat out)"
+
 # --- many portfolios in one run (the replay's table grows mid-run) ---------
 config big
 {

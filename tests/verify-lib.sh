@@ -62,6 +62,8 @@ build() {
     run "$n" capital add 100000 --ref inv-1 # a repeat: nothing written
     run "$n" capital withdraw 5000
     run "$n" positions import positions.csv
+    printf 'date,portfolio_id,nav\n2025-02-27,1,900.00\n2025-02-28,1,950.00\n' >hist.csv
+    run "$n" history import hist.csv
     run "$n" allocate --allow-past-date --date 2025-03-03
     price 12.00
     run "$n" allocate --allow-past-date --date 2025-03-04
@@ -89,13 +91,13 @@ expect_fail() {
 # --- a sound ledger ---------------------------------------------------------
 build base
 run base verify
-grep -q '^ledger verified: 8 runs, 15 trade rows (runs 1 to 8), 3 balances' out || fail "verify: $(cat out)"
+grep -q '^ledger verified: 9 runs, 15 trade rows (runs 1 to 9), 3 balances' out || fail "verify: $(cat out)"
 grep -q 'chain starts at the ledger.s first run' out || fail "verify: $(cat out)"
 run base --json verify
 python3 -c '
 import json
 v = json.load(open("out"))
-assert v["ok"] is True and v["runs"] == 8 and v["anchor"] is None, v
+assert v["ok"] is True and v["runs"] == 9 and v["anchor"] is None, v
 assert len(v["chain_head"]) == 64 and v["fund_total"] == "85000.00", v
 ' || fail "verify --json: $(cat out)"
 head=$(sql base "SELECT run_hash FROM capalloc_runs ORDER BY run_id DESC LIMIT 1")

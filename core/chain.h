@@ -16,8 +16,11 @@
  * 0xffffffff and no bytes), integers and amounts as 8-byte big-endian
  * two's complement (amounts in micros), hashes as their 32 raw bytes.
  *
- * Changing anything here changes every hash: add a field only with a new
- * version, and keep verifying the old one.
+ * Changing anything here changes every hash: once a release has written
+ * chained runs, add a field only with a new version, and keep verifying
+ * the old one. (Before that release, fields such as a run's kind and the
+ * run it reverses go into chain_run and chain_run_hash directly, and into
+ * capalloc_journal_run so that verify can hand them back.)
  */
 #ifndef CAPALLOC_CHAIN_H
 #define CAPALLOC_CHAIN_H

@@ -110,7 +110,9 @@ capalloc_status chain_read_anchor(engine *en, int *found,
     return CAPALLOC_OK;
 }
 
-/* The hash the next run links to. */
+/* The hash the next run links to. A head that cannot be chained to (a
+ * run inserted by hand) refuses the write: CAPALLOC_ERR_IO (exit 7), the
+ * message sends the operator to `capalloc verify`. */
 static capalloc_status chain_prev(engine *en, unsigned char prev[SHA256_LEN],
                                   capalloc_err *err)
 {
@@ -128,7 +130,7 @@ static capalloc_status chain_prev(engine *en, unsigned char prev[SHA256_LEN],
                  "the ledger was changed outside capalloc; run `capalloc "
                  "verify` (nothing was written)",
                  (long long)head.run_id, head.run_hash);
-        return CAPALLOC_ERR_INVALID;
+        return CAPALLOC_ERR_IO;
     }
     int found = 0;
     int64_t after = 0;
@@ -145,7 +147,7 @@ static capalloc_status chain_prev(engine *en, unsigned char prev[SHA256_LEN],
              "covered by the chain's anchor: the ledger was changed outside "
              "capalloc; run `capalloc verify` (nothing was written)",
              (long long)head.run_id);
-    return CAPALLOC_ERR_INVALID;
+    return CAPALLOC_ERR_IO;
 }
 
 static int cmp_cash_row(const void *x, const void *y)

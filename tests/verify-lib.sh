@@ -159,6 +159,17 @@ sql t6 "DELETE FROM trade_execution_logs WHERE run_id = $wd;
 expect_fail t6 "a deleted run" "run $((wd + 1)) " "does not link to run $((wd - 1)) " \
     "a run between them was deleted"
 
+# --- a run inserted by hand at the end: named, and no run is chained to it
+build t7
+sql t7 "INSERT INTO capalloc_runs (action, run_date, forced, created_at)
+        VALUES ('ADD', NULL, 0, '2025-03-06T00:00:00.000Z')"
+fake=$(sql t7 "SELECT max(run_id) FROM capalloc_runs")
+expect_fail t7 "an inserted run" "run $fake \(ADD, " "carries no valid hash"
+rc=0
+"$BIN" --config t7.yaml capital add 1 >out 2>err || rc=$?
+[ "$rc" -eq 7 ] && grep -q "run $fake, the ledger's latest, carries no hash" err ||
+    fail "a write after an inserted run: exit $rc $(cat err)"
+
 # --- concurrent writers chain one after the other (the head is read under
 # the write lock): 12 capital movements at once, then an allocation
 config conc

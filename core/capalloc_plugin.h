@@ -41,12 +41,17 @@
  * policy may answer CAPALLOC_ERR_NO_DATA (the stage's fallback applies),
  * structured options (CAPALLOC_OPT_RECORD, CAPALLOC_OPT_RECORD_LIST,
  * host->opt_list_count) and the stage's note in the snapshot (note,
- * note_size). 1.3 runs that move cash outside the daily allocation:
- * the write batch carries the run's kind (CAPALLOC_RUN_DEPLOY: new
- * capital spread over the strategies with its ADD; CAPALLOC_RUN_REVERSE:
- * a correction that mirrors an earlier run's transfers) and the run it
- * reverses, kept under a unique key; the run info the backends return
- * carries the kind, the link and the run that reversed it.
+ * note_size). 1.3 a ledger that checks itself: the write batch carries
+ * the run's created_at and its hash chain (prev_hash, run_hash, a hash
+ * per trade row), computed by the core; storage backends store them and
+ * hand them back (chain_head, read_anchor, read_journal) for `capalloc
+ * verify`. Runs that move cash outside the
+ * daily allocation: the write batch also carries the run's kind
+ * (CAPALLOC_RUN_DEPLOY: new capital spread over the strategies with its
+ * ADD; CAPALLOC_RUN_REVERSE: a correction that mirrors an earlier run's
+ * transfers) and the run it reverses, kept under a unique key; the run
+ * info the backends return carries the kind, the link and the run that
+ * reversed it, and read_history's valuations their run's kind and links.
  *
  * Ownership rules, for every call in this file:
  *   - Strings and arrays the core passes to a plugin are borrowed: valid only
@@ -623,6 +628,21 @@ typedef struct capalloc_write_batch {
      * so that a retried movement can never be booked twice. */
     const char *reference;
 
+    /* ABI 1.3: read only when CAPALLOC_HOST_HAS_MINOR(host, 3). The hash
+     * chain (core/chain.h): the core reads the chain's head with
+     * chain_head() in the same write transaction, then hands over the
+     * run's creation time (ISO 8601 UTC with milliseconds,
+     * "2026-12-07T01:30:00.123Z"; the backend stores it as the run's
+     * created_at and hands it back byte for byte), the previous run's hash,
+     * this run's hash and one hash per trade (row_hashes[i] belongs to
+     * trades[i]), each 64 lower-case hex digits. The backend stores them
+     * as given and inserts the trades in order (their log ids ascending).
+     * NULL from a core that keeps no chain. */
+    const char *created_at;
+    const char *prev_hash;
+    const char *run_hash;
+    const char *const *row_hashes;
+
     /* ABI 1.3: read only when CAPALLOC_HOST_HAS_MINOR(host, 3). The run's
      * kind (CAPALLOC_RUN_*; NULL or "RUN": an ordinary run). DEPLOY and
      * REVERSE are ALLOCATE batches (cash moved between the master and the
@@ -641,6 +661,63 @@ typedef struct capalloc_write_batch {
 #define CAPALLOC_RUN_RUN "RUN"         /* every run before 1.3 */
 #define CAPALLOC_RUN_DEPLOY "DEPLOY"   /* an ADD's capital spread at once */
 #define CAPALLOC_RUN_REVERSE "REVERSE" /* mirrors the run it reverses */
+
+
+/* ABI 1.3: the hash chain, as a backend reads it back. */
+#define CAPALLOC_HASH_HEX 65 /* 64 hex digits and the NUL */
+
+/* The latest run of the ledger (chain_head). */
+typedef struct capalloc_chain_head {
+    int64_t run_id;                   /* the highest run id; 0: no run */
+    char run_hash[CAPALLOC_HASH_HEX]; /* its hash, "" when it has none (a
+                                         run from before the chain) */
+} capalloc_chain_head;
+
+/* A ledger migrated from before the chain: the balances at the migration
+ * (read_anchor), the start of what verify can check. */
+typedef struct capalloc_chain_anchor {
+    int64_t after_run_id;   /* the runs up to this one are before it */
+    char created_at[32];    /* the migration's time, ISO 8601 UTC */
+} capalloc_chain_anchor;
+
+/* One run of the journal (read_journal), with its chain. */
+typedef struct capalloc_journal_run {
+    int64_t run_id;
+    const char *action;
+    const char *run_date;   /* "" when none */
+    int forced;
+    const char *created_at; /* as write() got it (a run from before the
+                               chain: as stored) */
+    const char *reference;  /* NULL when none */
+    const char *prev_hash;  /* NULL when the run has none */
+    const char *run_hash;   /* NULL when the run has none */
+} capalloc_journal_run;
+
+/* One row of trade_execution_logs in the journal. */
+typedef struct capalloc_journal_row {
+    int64_t log_id;
+    int64_t run_id;
+    const char *portfolio_id;
+    const char *ticker;
+    capalloc_side side;
+    capalloc_dec quantity;
+    capalloc_dec arrival_price;
+    capalloc_dec exec_price;
+    const char *row_hash;   /* NULL when the row has none */
+} capalloc_journal_row;
+
+/* Receives the journal (strings borrowed for the call). Return non-OK to
+ * stop. */
+typedef struct capalloc_journal_sink {
+    void *ctx;
+    /* read_anchor(): once, then every anchored balance through cash. */
+    capalloc_status (*anchor)(void *ctx, const capalloc_chain_anchor *a);
+    capalloc_status (*cash)(void *ctx, const char *portfolio_id,
+                            capalloc_dec cash);
+    /* read_journal(): each run, then its rows, run by run. */
+    capalloc_status (*run)(void *ctx, const capalloc_journal_run *r);
+    capalloc_status (*row)(void *ctx, const capalloc_journal_row *t);
+} capalloc_journal_sink;
 
 /* ABI 1.2: queued redemptions. A withdrawal the master cannot pay today
  * is queued; each allocation run pays what it can of the open ones
@@ -836,6 +913,30 @@ typedef struct capalloc_storage_plugin {
     capalloc_status (*redemption_op)(void *state,
                                      const capalloc_redemption_op *op,
                                      int64_t *id_out, capalloc_err *err);
+
+    /* ABI 1.3, optional as a group (NULL: the backend keeps no chain; the
+     * core writes unchained runs and `verify` refuses to run). Inside a
+     * transaction.
+     *
+     * chain_head: the latest run (the highest run id) and its stored
+     * run_hash. In a WRITE transaction it runs under the write lock, so
+     * the run the core then writes chains to it, whoever wrote last. */
+    capalloc_status (*chain_head)(void *state, capalloc_chain_head *out,
+                                  capalloc_err *err);
+    /* read_anchor: the anchor of a ledger migrated from before the chain:
+     * *found = 1, sink->anchor once, then sink->cash for each recorded
+     * balance (any order); *found = 0 and no call when the ledger has
+     * none (it was chained from its first run). */
+    capalloc_status (*read_anchor)(void *state,
+                                   const capalloc_journal_sink *sink,
+                                   int *found, capalloc_err *err);
+    /* read_journal: every run with run_id > after_run_id, by run id, each
+     * followed by its trade rows by log id; a row whose run does not exist
+     * comes at its run id's place without a sink->run before it. Streams:
+     * memory must not grow with the ledger. */
+    capalloc_status (*read_journal)(void *state, int64_t after_run_id,
+                                    const capalloc_journal_sink *sink,
+                                    capalloc_err *err);
 } capalloc_storage_plugin;
 
 /* ------------------------------------------------------------------------ */

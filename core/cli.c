@@ -27,6 +27,7 @@ static const cli_command *const COMMANDS[] = {
     &cli_cmd_explain,
     &cli_cmd_report,
     &cli_cmd_redemptions,
+    &cli_cmd_verify,
     &cli_cmd_reverse,
     &cli_cmd_plugins,
 };

@@ -25,7 +25,9 @@ const char CLI_EXIT_CODES[] =
     "  7  storage failure (the transaction was rolled back)\n"
     "  8  the ledger was busy (another writer); try again later\n"
     "  9  a large NAV move stopped the allocation (rebalance.max_nav_move):\n"
-    "     check prices and positions, then --accept-moves if it is real\n";
+    "     check prices and positions, then --accept-moves if it is real\n"
+    " 10  capalloc verify found the ledger inconsistent (a balance that does\n"
+    "     not replay, a broken hash chain); the message names run and row\n";
 
 const char *cli_exit_kind(int code)
 {
@@ -39,6 +41,7 @@ const char *cli_exit_kind(int code)
     case CAP_EXIT_STORAGE: return "storage";
     case CAP_EXIT_BUSY: return "busy";
     case CAP_EXIT_REVIEW: return "review";
+    case CAP_EXIT_INTEGRITY: return "integrity";
     default: return "internal";
     }
 }

@@ -183,7 +183,7 @@ int eng_write_commit(engine *en, const capalloc_write_batch *wb,
 {
     const capalloc_storage_plugin *sp = SP(en);
     capalloc_err err = {{0}, {0}};
-    capalloc_status st = sp->write(en->storage->state, wb, &err);
+    capalloc_status st = chain_write(en, wb, &err);
     if (st == CAPALLOC_ERR_RETRY || st == CAPALLOC_ERR_EXISTS) {
         eng_rollback(en);
         return st == CAPALLOC_ERR_RETRY ? -1 : -2;
@@ -330,7 +330,7 @@ int engine_capital(engine *en, cap_action action, capalloc_dec amount,
         capalloc_cash_row c = {cfg->master_id, r->after};
         capalloc_write_batch wb = {action == CAP_ADD ? "ADD" : "WITHDRAW",
                                    NULL, 0, cfg->currency, &t, 1, &c, 1,
-                                   NULL, 0, NULL, reference, NULL, 0};
+                                   NULL, 0, NULL, reference, NULL, NULL, NULL, NULL, NULL, 0};
         rc = eng_write_commit(en, &wb, e);
         if (rc == -1 || (rc == -2 && reference != NULL))
             continue; /* -2: booked meanwhile, the look-up will say so */

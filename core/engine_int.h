@@ -251,4 +251,21 @@ void flows_plan_payout(alloc_report *r);
 int flows_write_with_payout(engine *en, const capalloc_write_batch *alloc,
                             const alloc_report *r, cap_error *e);
 
+/* chain_write.c: the hash chain on the write path (chain.h). */
+struct chain_balance;
+int chain_has_ops(const engine *en);
+void chain_utc_now(char *buf, size_t len);
+/* Write wb with its chain: chain_head (under the write lock), the hashes,
+ * write(). A backend without the chain ops: a plain write(). */
+capalloc_status chain_write(engine *en, const capalloc_write_batch *wb,
+                            capalloc_err *err);
+/* The anchor of a migrated ledger: *found, the run it follows, its hash,
+ * and (bal not NULL) its balances sorted by id, freed with
+ * chain_anchor_free. */
+capalloc_status chain_read_anchor(engine *en, int *found,
+                                  int64_t *after_run_id, unsigned char *hash,
+                                  struct chain_balance **bal, size_t *n_bal,
+                                  capalloc_err *err);
+void chain_anchor_free(struct chain_balance *b, size_t n);
+
 #endif

@@ -447,7 +447,7 @@ int flows_write_with_payout(engine *en, const capalloc_write_batch *alloc,
 {
     const capalloc_config *cfg = en->cfg;
     capalloc_err err = {{0}, {0}};
-    capalloc_status st = SP(en)->write(en->storage->state, alloc, &err);
+    capalloc_status st = chain_write(en, alloc, &err);
     if (st == CAPALLOC_ERR_RETRY || st == CAPALLOC_ERR_EXISTS) {
         eng_rollback(en);
         return st == CAPALLOC_ERR_RETRY ? -1 : -2;
@@ -472,6 +472,6 @@ int flows_write_with_payout(engine *en, const capalloc_write_batch *alloc,
                         r->paid_out, dec_from_int(1), dec_from_int(1)};
     capalloc_cash_row c = {cfg->master_id, after};
     capalloc_write_batch wb = {"WITHDRAW", NULL, 0, cfg->currency, &t, 1, &c,
-                               1, NULL, 0, NULL, NULL, NULL, 0};
+                               1, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0};
     return eng_write_commit(en, &wb, e);
 }

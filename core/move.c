@@ -407,12 +407,13 @@ static int add_detail(engine *en, const move_req *q, const move_result *mr,
     return 0;
 }
 
-/* Write one batch (no commit): 0, -1 retry, -2 EXISTS, or an exit code. */
+/* Write one batch (no commit) on the hash chain: 0, -1 retry, -2 EXISTS,
+ * or an exit code. */
 static int write_one(engine *en, const capalloc_write_batch *wb,
                      cap_error *e)
 {
     capalloc_err err = {{0}, {0}};
-    capalloc_status st = SP(en)->write(en->storage->state, wb, &err);
+    capalloc_status st = chain_write(en, wb, &err); /* with its hashes */
     if (st == CAPALLOC_ERR_RETRY || st == CAPALLOC_ERR_EXISTS) {
         eng_rollback(en);
         return st == CAPALLOC_ERR_RETRY ? -1 : -2;
@@ -611,7 +612,8 @@ static int move_once(engine *en, const move_req *q, int write_phase,
                             q->amount, dec_from_int(1), dec_from_int(1)};
         capalloc_cash_row c = {cfg->master_id, master_cash};
         capalloc_write_batch add = {"ADD", NULL, 0, cfg->currency, &t, 1, &c,
-                                    1, NULL, 0, NULL, q->reference, NULL, 0};
+                                    1, NULL, 0, NULL, q->reference, NULL,
+                                    NULL, NULL, NULL, NULL, 0};
         rc = write_one(en, &add, e);
         if (rc == -2) /* booked meanwhile: the look-up will say so */
             rc = -1;
@@ -620,6 +622,7 @@ static int move_once(engine *en, const move_req *q, int write_phase,
         capalloc_write_batch wb = {
             "ALLOCATE", q->date, 0, cfg->currency, b.trades, b.n_trades,
             b.cash, b.n_cash, NULL, 0, en->memory ? &rb.rec : NULL, NULL,
+            NULL, NULL, NULL, NULL,
             deploy ? CAPALLOC_RUN_DEPLOY : CAPALLOC_RUN_REVERSE,
             deploy ? 0 : q->run_id};
         rc = write_one(en, &wb, e);

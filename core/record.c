@@ -610,7 +610,7 @@ int engine_history_import(engine *en, const char *csv_path, int dry_run,
                                    "{\"kind\":\"history import\"}", ih.v,
                                    ih.n, NULL, 0};
         capalloc_write_batch wb = {"IMPORT", NULL, 0, en->cfg->currency,
-                                   NULL, 0, NULL, 0, NULL, 0, &rec, NULL, NULL, 0};
+                                   NULL, 0, NULL, 0, NULL, 0, &rec, NULL, NULL, NULL, NULL, NULL, NULL, 0};
         rc = eng_write_commit(en, &wb, e);
         if (rc == -2)
             rc = cap_fail(e, CAP_EXIT_STORAGE,

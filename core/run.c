@@ -253,7 +253,7 @@ static int allocate_once(engine *en, const char *run_date, int force,
     capalloc_write_batch wb = {"ALLOCATE", run_date, force && found,
                                cfg->currency,
                                b.trades, b.n_trades, b.cash, b.n_cash,
-                               NULL, 0, en->memory ? &rb.rec : NULL, NULL, NULL, 0};
+                               NULL, 0, en->memory ? &rb.rec : NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0};
     eng_progress(en, "writing %zu transfer rows, %zu balances and the "
                      "run's record",
                  b.n_trades, b.n_cash);

@@ -673,7 +673,7 @@ static int write_year_last(const capalloc_storage_plugin *sp, void *st,
     capalloc_run_record rec = {"bench", "{\"bench\":true}", v, ns + 1, p,
                                (size_t)tickers};
     capalloc_write_batch b = {"ALLOCATE", YEAR_LAST, 0, "USD", t, 2 * ns,
-                              c, ns + 1, NULL, 0, &rec, NULL, NULL, 0};
+                              c, ns + 1, NULL, 0, &rec, NULL, NULL, NULL, NULL, NULL, NULL, 0};
     capalloc_status rc = sp->write(st, &b, err);
     free(t), free(c), free(v), free(p), free(ids), free(tk);
     return rc;

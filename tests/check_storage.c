@@ -265,7 +265,7 @@ static capalloc_status write_add(inst *i, const char *amount,
     capalloc_trade t = {"0", "USD_CASH", CAPALLOC_BUY, D(amount), D("1"),
                         D("1")};
     capalloc_cash_row c = {"0", D(after)};
-    capalloc_write_batch b = {"ADD", NULL, 0, "USD", &t, 1, &c, 1, NULL, 0, NULL, NULL, NULL, 0};
+    capalloc_write_batch b = {"ADD", NULL, 0, "USD", &t, 1, &c, 1, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0};
     memset(&err, 0, sizeof err);
     return i->sp->write(i->st, &b, &err);
 }
@@ -281,7 +281,7 @@ static capalloc_status write_ref(inst *i, const char *action,
                         D(amount), D("1"), D("1")};
     capalloc_cash_row c = {"0", D(after)};
     capalloc_write_batch b = {action, NULL, 0, "USD", &t, 1, &c, 1,
-                              NULL, 0, NULL, ref, NULL, 0};
+                              NULL, 0, NULL, ref, NULL, NULL, NULL, NULL, NULL, 0};
     memset(&err, 0, sizeof err);
     return i->sp->write(i->st, &b, &err);
 }
@@ -321,7 +321,7 @@ static capalloc_status write_alloc(inst *i, const char *date, int forced)
                               {"2", D("30000")},
                               {"3", D("40000")}};
     capalloc_write_batch b = {"ALLOCATE", date, forced, "USD", t, 6, c, 4,
-                              NULL, 0, NULL, NULL, NULL, 0};
+                              NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0};
     memset(&err, 0, sizeof err);
     return i->sp->write(i->st, &b, &err);
 }
@@ -505,7 +505,7 @@ START_TEST(exact_round_trip)
         p[i] = (capalloc_position_row){ids[i], "TICK\"ER'\\1", D(amounts[i])};
     }
     /* the last position has quantity 0: it is not stored */
-    capalloc_write_batch b = {"IMPORT", NULL, 0, "USD", NULL, 0, c, N, p, N, NULL, NULL, NULL, 0};
+    capalloc_write_batch b = {"IMPORT", NULL, 0, "USD", NULL, 0, c, N, p, N, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0};
     inst a = open_inst();
     OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
     OK(a.sp->write(a.st, &b, &err));
@@ -525,7 +525,7 @@ START_TEST(exact_round_trip)
     capalloc_position_row z[2] = {{"p1", "TICK\"ER'\\1", D("0")},
                                   {"p2", "TICK\"ER'\\1", D("-5.5")}};
     capalloc_write_batch bz = {"IMPORT", NULL, 0, "USD", NULL, 0, NULL, 0,
-                               z, 2, NULL, NULL, NULL, 0};
+                               z, 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0};
     OK(r.sp->begin(r.st, CAPALLOC_TXN_WRITE, &err));
     OK(r.sp->write(r.st, &bz, &err));
     OK(r.sp->commit(r.st, &err));
@@ -729,7 +729,7 @@ START_TEST(find_run_by_date)
     /* a forced repeat: find_run reports the latest run of the date */
     OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
     capalloc_write_batch b = {"ALLOCATE", "2025-02-28", 1, "USD", NULL, 0,
-                              NULL, 0, NULL, 0, NULL, NULL, NULL, 0};
+                              NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0};
     OK(a.sp->write(a.st, &b, &err));
     OK(a.sp->commit(a.st, &err));
     OK(a.sp->begin(a.st, CAPALLOC_TXN_READ, &err));
@@ -771,7 +771,7 @@ START_TEST(currency_of_a_book_kept)
     OK(write_add(&a, "10", "10"));
     OK(a.sp->commit(a.st, &err));
     capalloc_cash_row c = {"0", D("20")};
-    capalloc_write_batch b = {"ADD", NULL, 0, "EUR", NULL, 0, &c, 1, NULL, 0, NULL, NULL, NULL, 0};
+    capalloc_write_batch b = {"ADD", NULL, 0, "EUR", NULL, 0, &c, 1, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0};
     OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
     EXPECT(a.sp->write(a.st, &b, &err), CAPALLOC_ERR_IO);
     ck_assert_msg(strstr(err.msg, "EUR") != NULL, "%s", err.msg);
@@ -823,7 +823,7 @@ START_TEST(reference_booked_once)
     EXPECT(write_ref(&a, "ADD", "1", "103", long_ref), CAPALLOC_ERR_INTERNAL);
     EXPECT(write_ref(&a, "ADD", "1", "103", ""), CAPALLOC_ERR_INTERNAL);
     capalloc_write_batch alloc = {"ALLOCATE", "2025-01-02", 0, "USD", NULL, 0,
-                                  NULL, 0, NULL, 0, NULL, "pay-3", NULL, 0};
+                                  NULL, 0, NULL, 0, NULL, "pay-3", NULL, NULL, NULL, NULL, NULL, 0};
     EXPECT(a.sp->write(a.st, &alloc, &err), CAPALLOC_ERR_INTERNAL);
     long_ref[CAPALLOC_REF_MAX] = '\0'; /* 128 bytes: kept */
     OK(write_ref(&a, "ADD", "1", "103", long_ref));
@@ -1147,7 +1147,7 @@ static capalloc_status write_alloc_rec(inst *i, const char *date, int forced,
     capalloc_trade t = {"0", "USD_CASH", CAPALLOC_SELL, D("1"), D("1"),
                         D("1")};
     capalloc_write_batch b = {"ALLOCATE", date, forced, "USD", &t, 1, NULL, 0,
-                              NULL, 0, rec, NULL, NULL, 0};
+                              NULL, 0, rec, NULL, NULL, NULL, NULL, NULL, NULL, 0};
     memset(&err, 0, sizeof err);
     return i->sp->write(i->st, &b, &err);
 }
@@ -1168,7 +1168,7 @@ static capalloc_status write_import(inst *i, const imp_row *rows, size_t n)
                                     D(rows[k].flow), D("0"), NULL, 0, 0};
     capalloc_run_record rec = {"1.1.0-test", NULL, v, n, NULL, 0};
     capalloc_write_batch b = {"IMPORT", NULL, 0, "USD", NULL, 0, NULL, 0,
-                              NULL, 0, &rec, NULL, NULL, 0};
+                              NULL, 0, &rec, NULL, NULL, NULL, NULL, NULL, NULL, 0};
     memset(&err, 0, sizeof err);
     return i->sp->write(i->st, &b, &err);
 }
@@ -1588,6 +1588,172 @@ static const char *schema_version(void)
                           " version) FROM {S}.capalloc_schema_version");
 }
 
+/* ---- the hash chain (ABI 1.3) ------------------------------------------ */
+
+static char chain_buf[8192];
+
+static void chain_cat(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void chain_cat(const char *fmt, ...)
+{
+    size_t n = strlen(chain_buf);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(chain_buf + n, sizeof chain_buf - n, fmt, ap);
+    va_end(ap);
+}
+
+static capalloc_status ch_anchor(void *ctx, const capalloc_chain_anchor *a)
+{
+    (void)ctx;
+    ck_assert_int_eq(a->created_at[19], '.');
+    chain_cat("anchor %lld ", (long long)a->after_run_id);
+    return CAPALLOC_OK;
+}
+
+/* anchored balances come in any order: the test's fixture has 3, sorted
+ * below by the caller's expectation only when they arrive sorted; keep
+ * them in a small sorted list instead */
+static char anchor_rows[8][64];
+static int n_anchor_rows;
+
+static int cmp_rows(const void *x, const void *y)
+{
+    return strcmp((const char *)x, (const char *)y);
+}
+
+static capalloc_status ch_cash(void *ctx, const char *id, capalloc_dec c)
+{
+    (void)ctx;
+    char b[CAPALLOC_DEC_MAX_TEXT];
+    ck_assert_int_lt(n_anchor_rows, 8);
+    snprintf(anchor_rows[n_anchor_rows++], 64, "%s=%s;", id,
+             dec_format(c, 0, b, sizeof b));
+    return CAPALLOC_OK;
+}
+
+static capalloc_status ch_run(void *ctx, const capalloc_journal_run *r)
+{
+    (void)ctx;
+    chain_cat("R%lld %s|%s|%d|%s|%s|%.4s|%.4s\n", (long long)r->run_id,
+              r->action, r->run_date, r->forced, r->created_at,
+              r->reference ? r->reference : "NULL",
+              r->prev_hash ? r->prev_hash : "NULL",
+              r->run_hash ? r->run_hash : "NULL");
+    return CAPALLOC_OK;
+}
+
+static capalloc_status ch_row(void *ctx, const capalloc_journal_row *t)
+{
+    (void)ctx;
+    char q[CAPALLOC_DEC_MAX_TEXT], a[CAPALLOC_DEC_MAX_TEXT],
+        e[CAPALLOC_DEC_MAX_TEXT];
+    chain_cat(" r%lld/%lld %s %s %s %s %s %s %.4s\n", (long long)t->log_id,
+              (long long)t->run_id, t->portfolio_id, t->ticker,
+              t->side == CAPALLOC_BUY ? "BUY" : "SELL",
+              dec_format(t->quantity, 0, q, sizeof q),
+              dec_format(t->arrival_price, 0, a, sizeof a),
+              dec_format(t->exec_price, 0, e, sizeof e),
+              t->row_hash ? t->row_hash : "NULL");
+    return CAPALLOC_OK;
+}
+
+/* "head ID 'HASH' anchor ID BALANCES" (or "no anchor"), then the journal
+ * after run `after`. */
+static const char *chain_text(inst *i, int64_t after)
+{
+    capalloc_journal_sink sink = {NULL, ch_anchor, ch_cash, ch_run, ch_row};
+    capalloc_chain_head h;
+    int found = -1;
+    chain_buf[0] = '\0';
+    n_anchor_rows = 0;
+    OK(i->sp->begin(i->st, CAPALLOC_TXN_WRITE, &err));
+    OK(i->sp->chain_head(i->st, &h, &err));
+    chain_cat("head %lld '%.4s' ", (long long)h.run_id, h.run_hash);
+    OK(i->sp->read_anchor(i->st, &sink, &found, &err));
+    ck_assert_int_ne(found, -1);
+    if (!found)
+        chain_cat("no anchor");
+    qsort(anchor_rows, (size_t)n_anchor_rows, sizeof anchor_rows[0],
+          cmp_rows);
+    for (int k = 0; k < n_anchor_rows; k++)
+        chain_cat("%s", anchor_rows[k]);
+    if (after >= 0) {
+        chain_cat("\n");
+        OK(i->sp->read_journal(i->st, after, &sink, &err));
+    }
+    OK(i->sp->rollback(i->st, &err));
+    return chain_buf;
+}
+
+static capalloc_status write_chained(inst *i, const char *action,
+                                     const char *date, const char *created,
+                                     const char *prev, const char *hash,
+                                     const capalloc_trade *t, size_t n,
+                                     const char *const *rh,
+                                     const capalloc_cash_row *c, size_t nc)
+{
+    capalloc_write_batch b = {action, date, 0, "USD", t, n, c, nc, NULL, 0,
+                              NULL, NULL, created, prev, hash, rh, NULL, 0};
+    memset(&err, 0, sizeof err);
+    return i->sp->write(i->st, &b, &err);
+}
+
+START_TEST(chain_stored_and_streamed)
+{
+    inst a = open_inst();
+    ck_assert_str_eq(chain_text(&a, 0), "head 0 '' no anchor\n");
+    capalloc_trade t1 = {"0", "USD_CASH", CAPALLOC_BUY, D("100000"), D("1"),
+                         D("1")};
+    capalloc_cash_row c1 = {"0", D("100000")};
+    const char *rh1[] = {"1111111111111111111111111111111111111111111111111111111111111111"};
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_chained(&a, "ADD", NULL, "2026-12-07T01:02:03.456Z",
+                     "aaaa000000000000000000000000000000000000000000000000000000000000",
+                     "bbbb000000000000000000000000000000000000000000000000000000000000",
+                     &t1, 1, rh1, &c1, 1));
+    OK(a.sp->commit(a.st, &err));
+    capalloc_trade t2[2] = {
+        {"0", "USD_CASH", CAPALLOC_SELL, D("2.5"), D("1"), D("1")},
+        {"1", "USD_CASH", CAPALLOC_BUY, D("2.5"), D("1"), D("1")}};
+    capalloc_cash_row c2[2] = {{"0", D("99997.5")}, {"1", D("2.5")}};
+    const char *rh2[] = {"2222222222222222222222222222222222222222222222222222222222222222",
+                         "3333333333333333333333333333333333333333333333333333333333333333"};
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_chained(&a, "ALLOCATE", "2025-03-03", "2026-12-07T01:02:04.000Z",
+                     "bbbb000000000000000000000000000000000000000000000000000000000000",
+                     "cccc000000000000000000000000000000000000000000000000000000000000",
+                     t2, 2, rh2, c2, 2));
+    /* chain_head sees the run written in the same transaction */
+    capalloc_chain_head h;
+    OK(a.sp->chain_head(a.st, &h, &err));
+    ck_assert_int_eq(h.run_id, 2);
+    ck_assert_str_eq(h.run_hash, "cccc000000000000000000000000000000000000000000000000000000000000");
+    OK(a.sp->commit(a.st, &err));
+    ck_assert_str_eq(chain_text(&a, 0),
+                     "head 2 'cccc' no anchor\n"
+                     "R1 ADD||0|2026-12-07T01:02:03.456Z|NULL|aaaa|bbbb\n"
+                     " r1/1 0 USD_CASH BUY 100000 1 1 1111\n"
+                     "R2 ALLOCATE|2025-03-03|0|2026-12-07T01:02:04.000Z|NULL|bbbb|cccc\n"
+                     " r2/2 0 USD_CASH SELL 2.5 1 1 2222\n"
+                     " r3/2 1 USD_CASH BUY 2.5 1 1 3333\n");
+    /* after a run: only the later ones */
+    ck_assert_str_eq(chain_text(&a, 1),
+                     "head 2 'cccc' no anchor\n"
+                     "R2 ALLOCATE|2025-03-03|0|2026-12-07T01:02:04.000Z|NULL|bbbb|cccc\n"
+                     " r2/2 0 USD_CASH SELL 2.5 1 1 2222\n"
+                     " r3/2 1 USD_CASH BUY 2.5 1 1 3333\n");
+    /* a batch without a chain (a core before ABI 1.3) stores NULLs */
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_add(&a, "1", "99998.5"));
+    OK(a.sp->commit(a.st, &err));
+    const char *j = chain_text(&a, 2);
+    ck_assert_msg(strstr(j, "head 3 '' ") == j, "%s", j);
+    ck_assert_msg(strstr(j, "|NULL|NULL|NULL\n r4/3 0 USD_CASH BUY 1 1 1 NULL\n") != NULL,
+                  "%s", j);
+    close_inst(&a);
+}
+END_TEST
+
 /* ABI 1.3: a batch of a given kind (one transfer master -> 1 of amount,
  * or 1 -> master when amount is negative), and what read_run says of a
  * run's kind and links. */
@@ -1604,7 +1770,7 @@ static capalloc_status write_kind(inst *i, const char *action,
          D(amount + back), D("1"), D("1")}};
     capalloc_cash_row c[2] = {{"0", D(master)}, {"1", D(one)}};
     capalloc_write_batch b = {action, date, 0, "USD", t, 2, c, 2, NULL, 0,
-                              NULL, NULL, kind, reverses};
+                              NULL, NULL, NULL, NULL, NULL, NULL, kind, reverses};
     memset(&err, 0, sizeof err);
     return i->sp->write(i->st, &b, &err);
 }
@@ -1760,11 +1926,11 @@ START_TEST(history_rows_carry_kinds)
     /* a deployment and the reversal of the allocation, with records */
     OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
     capalloc_write_batch d = {"ALLOCATE", "2025-03-03", 0, "USD", NULL, 0,
-                              NULL, 0, NULL, 0, &rec, NULL,
+                              NULL, 0, NULL, 0, &rec, NULL, NULL, NULL, NULL, NULL,
                               CAPALLOC_RUN_DEPLOY, 0};
     OK(a.sp->write(a.st, &d, &err));
     capalloc_write_batch r = {"ALLOCATE", "2025-03-04", 0, "USD", NULL, 0,
-                              NULL, 0, NULL, 0, &rec, NULL,
+                              NULL, 0, NULL, 0, &rec, NULL, NULL, NULL, NULL, NULL,
                               CAPALLOC_RUN_REVERSE, alloc};
     OK(a.sp->write(a.st, &r, &err));
     OK(a.sp->commit(a.st, &err));
@@ -1819,6 +1985,9 @@ START_TEST(migrates_a_v1_ledger)
     ck_assert_str_eq(run_record(&a, 5, &found), "R IMPORT|0||0|NULL|NULL\n");
     ck_assert_int_eq(found, 1);
     ck_assert_str_eq(history(&a, &ALL_ROWS), "");
+    /* the chain (ABI 1.3): anchored at the migration, after run 5 */
+    ck_assert_str_eq(chain_text(&a, -1), "head 5 '' anchor 5 "
+                     "0=69999.99;1=30000;2=9223372036854.775807;");
     /* the guard of step 1 still holds, and the new calls work */
     OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
     EXPECT(write_alloc(&a, "2025-01-02", 0), CAPALLOC_ERR_EXISTS);
@@ -1997,6 +2166,7 @@ static Suite *storage_suite(void)
     tcase_add_test(tc, history_query_fields);
     tcase_add_test(tc, import_once_per_date);
     tcase_add_test(tc, record_corruption_named);
+    tcase_add_test(tc, chain_stored_and_streamed);
     tcase_add_test(tc, run_kinds_and_reversal_key);
     tcase_add_test(tc, history_rows_carry_kinds);
     tcase_add_test(tc, migrates_a_v1_ledger);

@@ -172,6 +172,10 @@ rc=0
 [ "$rc" -eq 2 ] && grep -q 'no allocation run is recorded for 2025-01-01' err ||
     fail "explain of a day without a run: exit $rc $(cat err)"
 
+# the ledger this script made checks itself
+run three.yaml verify
+grep -q '^ledger verified: ' out || fail "verify: $(cat out)"
+
 if [ "$failures" -eq 0 ]; then
     echo "PASS: the fund's memory on $BACKEND"
     exit 0

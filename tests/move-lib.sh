@@ -252,6 +252,11 @@ rc=0
 same "ledger after a deployment without prices" "$(ledger)" "$l"
 expect 2 capital withdraw 1 --deploy
 
+# the ledger checks itself after every deployment and reversal (the hash
+# chain covers them, each moved zero net cash)
+run verify
+grep -qi 'ok\|intact\|verified' out || fail "verify: $(cat out)"
+
 # ---- the rebalance rules a deployment honours (a ledger of its own) -----
 # weights 0.5/0.3 scaled for a cash buffer of 0.5 to 0.3125/0.1875;
 # max_transfer 400.
@@ -318,6 +323,8 @@ run explain "$d"
 grep -q 'Deployment (DEPLOY) run' out && grep -q 'ADD of 2000.00 USD' out &&
     grep -q 'buffer of 2000.00 .* 1 share cut to max_transfer' out ||
     fail "explain of a deployment: $(cat out)"
+
+run verify
 
 if [ "$failures" -eq 0 ]; then
     echo "PASS: deployments and reversals on $BACKEND"

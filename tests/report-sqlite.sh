@@ -313,6 +313,10 @@ else
     fail "no PNG screenshot at $SHOT"
 fi
 
+# the ledger this script made checks itself
+run three.yaml verify
+grep -q '^ledger verified: ' out || fail "verify: $(cat out)"
+
 if [ "$failures" -eq 0 ]; then
     echo "PASS: capalloc report, drawn by $("$CHROMIUM" --version 2>/dev/null | head -1)"
     exit 0

@@ -247,6 +247,10 @@ st = json.load(open("out"))["detail"]["stages"]
 assert [s["plugin"] for s in st] == ["policy_abi10"], st
 ' || fail "the ABI 1.0 policy as the single stage: $(cat out)"
 
+# the ledger this script made (a concurrent writer included) checks itself
+run stack.yaml verify
+grep -q '^ledger verified: ' out || fail "verify: $(cat out)"
+
 if [ "$failures" -eq 0 ]; then
     echo "PASS: a policy stack end to end on $BACKEND"
     exit 0

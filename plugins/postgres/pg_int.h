@@ -79,6 +79,10 @@ typedef enum pgp_stmt {
     PGP_SQL_READ_RED,
     PGP_SQL_INSERT_RED,
     PGP_SQL_UPDATE_RED,
+    PGP_SQL_CHAIN_HEAD,
+    PGP_SQL_ANCHOR,
+    PGP_SQL_ANCHOR_CASH,
+    PGP_SQL_JOURNAL,
     PGP_SQL_N
 } pgp_stmt;
 
@@ -217,6 +221,20 @@ PGP_HIDDEN capalloc_status pgp_find_reference(void *state,
 PGP_HIDDEN capalloc_status pgp_write(void *state,
                                      const capalloc_write_batch *batch,
                                      capalloc_err *err);
+
+/* pg_chain.c: the hash chain (ABI 1.3). */
+PGP_HIDDEN extern const char pgp_sql_chain_head[];
+PGP_HIDDEN extern const char pgp_sql_anchor[];
+PGP_HIDDEN extern const char pgp_sql_anchor_cash[];
+PGP_HIDDEN extern const char pgp_sql_journal[];
+PGP_HIDDEN capalloc_status pgp_chain_head(void *state, capalloc_chain_head *out,
+                                          capalloc_err *err);
+PGP_HIDDEN capalloc_status pgp_read_anchor(void *state,
+                                           const capalloc_journal_sink *sink,
+                                           int *found, capalloc_err *err);
+PGP_HIDDEN capalloc_status pgp_read_journal(void *state, int64_t after_run_id,
+                                            const capalloc_journal_sink *sink,
+                                            capalloc_err *err);
 
 /* pg_record.c: the run's record (ABI 1.1); the SQL templates of
  * PGP_SQL_HISTORY and PGP_SQL_RUN. */

@@ -379,18 +379,20 @@ static int known_action(const char *a)
 static const char SQL_WRITE[] =
     "WITH run AS ("
     "  INSERT INTO {S}.capalloc_runs (action, run_date, forced, created_at,"
-    "   capalloc_version, detail, run_token, reference, kind, reverses)"
-    "  VALUES ($1, $2::date, $3::smallint, now(), $16, $17, $33, $34,"
-    "   coalesce($35, 'RUN'), $36::bigint)"
+    "   capalloc_version, detail, run_token, reference, prev_hash, run_hash,"
+    "   kind, reverses)"
+    "  VALUES ($1, $2::date, $3::smallint, coalesce($35::timestamptz, now()),"
+    "   $16, $17, $33, $34, $36, $37, coalesce($39, 'RUN'), $40::bigint)"
     "  ON CONFLICT (run_date)"
     "  WHERE action = 'ALLOCATE' AND forced = 0 AND kind = 'RUN'"
     "  DO NOTHING RETURNING run_id),"
     " tr AS ("
     "  INSERT INTO {S}.trade_execution_logs (run_id, portfolio_id, ticker, side,"
-    "   quantity, arrival_price, exec_price, executed_at)"
-    "  SELECT run.run_id, t.p, t.k, t.s, t.q, t.a, t.e, now()"
+    "   quantity, arrival_price, exec_price, executed_at, row_hash)"
+    "  SELECT run.run_id, t.p, t.k, t.s, t.q, t.a, t.e, now(), t.h"
     "  FROM run, unnest($4::text[], $5::text[], $6::text[], $7::numeric[],"
-    "   $8::numeric[], $9::numeric[]) WITH ORDINALITY AS t(p, k, s, q, a, e, n)"
+    "   $8::numeric[], $9::numeric[], $38::text[])"
+    "   WITH ORDINALITY AS t(p, k, s, q, a, e, h, n)"
     "  ORDER BY t.n RETURNING 1),"
     /* A book keeps the currency it was opened in: the WHERE makes the update
      * a no-op for another currency and write() refuses the batch. */
@@ -486,9 +488,12 @@ enum { A_TP, A_TK, A_TS, A_TQ, A_TA, A_TE, A_CP, A_CC, A_PP, A_PK, A_PQ, A_N };
 enum { R_VD, R_VP, R_VM, R_VI, R_VC, R_VPV, R_VN, R_VW, R_VT, R_VX, R_VS,
        R_QK, R_QP, R_QA, R_QS, R_N };
 /* $1..$17 the batch, $18..$32 the record, $33 the run token, $34 the
- * reference (ABI 1.2), $35 the kind and $36 the run it reverses (ABI
- * 1.3). */
-#define N_PARAMS (18 + R_N + 3)
+ * reference (ABI 1.2). */
+#define N_PARAMS_12 (18 + R_N + 1)
+/* ABI 1.3: $35 created_at, $36 prev_hash, $37 run_hash, $38 the row
+ * hashes (text[]; NULL from an older core), $39 the run's kind and $40 the
+ * run it reverses. */
+#define N_PARAMS (N_PARAMS_12 + 6)
 
 /* The batch's record, or NULL: a core of ABI 1.0 hands over a batch
  * without the field, which must then not be read. */
@@ -686,9 +691,10 @@ capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
         return CAPALLOC_ERR_INTERNAL;
     }
 
-    arr a[A_N], ra[R_N];
+    arr a[A_N], ra[R_N], rh;
     memset(a, 0, sizeof a);
     memset(ra, 0, sizeof ra);
+    memset(&rh, 0, sizeof rh);
     const capalloc_run_record *rec = batch_record(s, b);
     if (rec != NULL && (st = record_arrays(s, b, rec, ra, err)) != CAPALLOC_OK)
         goto out;
@@ -762,12 +768,26 @@ capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
             st = CAPALLOC_ERR_NOMEM;
             goto out;
         }
-    vals[N_PARAMS - 4] = s->run_token;
-    vals[N_PARAMS - 3] = ref;
-    vals[N_PARAMS - 2] = kind;
+    vals[N_PARAMS_12 - 2] = s->run_token;
+    vals[N_PARAMS_12 - 1] = ref;
+    int chain = CAPALLOC_HOST_HAS_MINOR(h, 3);
+    vals[N_PARAMS_12] = chain ? b->created_at : NULL;
+    vals[N_PARAMS_12 + 1] = chain ? b->prev_hash : NULL;
+    vals[N_PARAMS_12 + 2] = chain ? b->run_hash : NULL;
+    vals[N_PARAMS_12 + 3] = NULL;
+    if (chain && b->row_hashes != NULL) {
+        for (size_t i = 0; i < b->n_trades; i++)
+            arr_add(&rh, b->row_hashes[i]);
+        if ((vals[N_PARAMS_12 + 3] = arr_done(&rh)) == NULL) {
+            h->set_error(err, NULL, "out of memory building the batch");
+            st = CAPALLOC_ERR_NOMEM;
+            goto out;
+        }
+    }
+    vals[N_PARAMS_12 + 4] = kind;
     char rev[24];
     snprintf(rev, sizeof rev, "%lld", (long long)reverses);
-    vals[N_PARAMS - 1] = reverses > 0 ? rev : NULL;
+    vals[N_PARAMS_12 + 5] = reverses > 0 ? rev : NULL;
 
     PGresult *res = pgp_exec(s, s->sql[PGP_SQL_WRITE], N_PARAMS, vals);
     if (!pgp_ok(res)) {
@@ -854,6 +874,7 @@ out:
         free(a[i].b);
     for (int i = 0; i < R_N; i++)
         free(ra[i].b);
+    free(rh.b);
     return st;
 }
 
@@ -878,6 +899,10 @@ capalloc_status pgp_ledger_prepare(pgp *s, capalloc_err *err)
         [PGP_SQL_READ_RED] = pgp_sql_read_redemptions,
         [PGP_SQL_INSERT_RED] = pgp_sql_insert_redemption,
         [PGP_SQL_UPDATE_RED] = pgp_sql_update_redemption,
+        [PGP_SQL_CHAIN_HEAD] = pgp_sql_chain_head,
+        [PGP_SQL_ANCHOR] = pgp_sql_anchor,
+        [PGP_SQL_ANCHOR_CASH] = pgp_sql_anchor_cash,
+        [PGP_SQL_JOURNAL] = pgp_sql_journal,
     };
     for (int i = 0; i < PGP_SQL_N; i++)
         if ((s->sql[i] = pgp_qualify(s, tmpl[i])) == NULL) {

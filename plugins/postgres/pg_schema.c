@@ -135,9 +135,33 @@ static const migration MIGRATIONS[] = {
      "  queued_at  TIMESTAMPTZ NOT NULL,"
      "  updated_at TIMESTAMPTZ NOT NULL"
      ");"},
-    /* Reserved for the ledger's hash chain (branch chain): the integrator
-     * replaces this placeholder with that step at merge. */
-    {5, "reserved: hash chain (branch chain)", "SELECT 1"},
+    /* ABI 1.3, a ledger that checks itself: the hash chain the core
+     * computes (core/chain.h), stored as hex text. A ledger that already
+     * has runs or balances is anchored: the balances now and the last run
+     * before the chain, from which `capalloc verify` replays (the core
+     * hashes the anchor into the first chained run's prev_hash). */
+    {5, "a hash chain over the runs and their rows",
+     "ALTER TABLE {S}.capalloc_runs ADD COLUMN prev_hash TEXT,"
+     "  ADD COLUMN run_hash TEXT;"
+     "ALTER TABLE {S}.trade_execution_logs ADD COLUMN row_hash TEXT;"
+     "CREATE TABLE {S}.capalloc_chain_anchor ("
+     "  anchor_id    SMALLINT PRIMARY KEY CHECK (anchor_id = 1),"
+     "  after_run_id BIGINT NOT NULL,"
+     "  created_at   TIMESTAMPTZ NOT NULL"
+     ");"
+     "CREATE TABLE {S}.capalloc_chain_anchor_cash ("
+     "  portfolio_id TEXT PRIMARY KEY,"
+     "  cash         NUMERIC NOT NULL"
+     ");"
+     "INSERT INTO {S}.capalloc_chain_anchor (anchor_id, after_run_id,"
+     "  created_at)"
+     "  SELECT 1, coalesce((SELECT max(run_id) FROM {S}.capalloc_runs), 0),"
+     "  now()"
+     "  WHERE EXISTS (SELECT 1 FROM {S}.capalloc_runs)"
+     "     OR EXISTS (SELECT 1 FROM {S}.cash_equity_book);"
+     "INSERT INTO {S}.capalloc_chain_anchor_cash (portfolio_id, cash)"
+     "  SELECT portfolio_id, cash FROM {S}.cash_equity_book"
+     "  WHERE EXISTS (SELECT 1 FROM {S}.capalloc_chain_anchor);"},
     /* ABI 1.3, runs that move cash outside the daily allocation: a run's
      * kind (RUN, DEPLOY: an ADD spread over the strategies at once,
      * REVERSE: a correction mirroring an earlier run) and the run a

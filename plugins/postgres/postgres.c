@@ -30,8 +30,8 @@
  * run was applied (resolve_doubt).
  *
  * Round trips: a command costs a fixed number of them whatever the size of
- * the fund (begin+lock 1, find_run 1, read_ledger 2, write 1 - the run's
- * record included -, read_history 1, read_run 1, commit 1);
+ * the fund (begin+lock 1, find_run 1, read_ledger 2, chain_head 1, write 1
+ * - the run's record included -, read_history 1, read_run 1, commit 1);
  * each is counted and logged at debug level (capalloc -vv) at commit and
  * rollback: "transaction committed: N round trips".
  *
@@ -965,6 +965,9 @@ static const capalloc_storage_plugin postgres_plugin = {
     pgp_find_reference,
     pgp_read_redemptions,
     pgp_redemption_op,
+    pgp_chain_head,
+    pgp_read_anchor,
+    pgp_read_journal,
 };
 
 CAPALLOC_PLUGIN_DEFINE(postgres_plugin)

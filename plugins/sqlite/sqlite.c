@@ -74,8 +74,9 @@ static const char *const SQL[SQ_COUNT] = {
         " ORDER BY r.run_id DESC LIMIT 1",
     [SQ_INSERT_RUN] =
         "INSERT INTO capalloc_runs (action, run_date, forced, created_at,"
-        " capalloc_version, detail, reference, kind, reverses)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        " capalloc_version, detail, reference, prev_hash, run_hash, kind,"
+        " reverses)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     /* A movement's reference: its run and its one cash trade. */
     [SQ_FIND_REF] =
         "SELECT r.run_id, r.action, t.quantity, r.created_at"
@@ -84,8 +85,8 @@ static const char *const SQL[SQ_COUNT] = {
         " WHERE r.reference = ?1 ORDER BY t.log_id LIMIT 1",
     [SQ_INSERT_TRADE] =
         "INSERT INTO trade_execution_logs (run_id, portfolio_id, ticker, side,"
-        " quantity, arrival_price, exec_price, executed_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        " quantity, arrival_price, exec_price, executed_at, row_hash)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     /* A book keeps the currency it was opened in: the WHERE makes the
      * update a no-op (0 changes) when the currencies differ, and write()
      * refuses the batch. */
@@ -158,6 +159,24 @@ static const char *const SQL[SQ_COUNT] = {
     [SQ_UPDATE_REDEMPTION] =
         "UPDATE capalloc_redemptions SET paid = ?2, state = ?3,"
         " updated_at = ?4 WHERE redemption_id = ?1",
+    /* The hash chain (ABI 1.3), see sqlite_chain.c. */
+    [SQ_CHAIN_HEAD] =
+        "SELECT run_id, run_hash FROM capalloc_runs"
+        " ORDER BY run_id DESC LIMIT 1",
+    [SQ_CHAIN_ANCHOR] =
+        "SELECT after_run_id, created_at FROM capalloc_chain_anchor",
+    [SQ_CHAIN_ANCHOR_CASH] =
+        "SELECT portfolio_id, cash FROM capalloc_chain_anchor_cash",
+    /* The journal: runs and rows, two cursors merged by run id; the rows
+     * in (run_id, log_id) order straight from their index, no sort. */
+    [SQ_JOURNAL_RUNS] =
+        "SELECT run_id, action, coalesce(run_date, ''), forced, created_at,"
+        " reference, prev_hash, run_hash FROM capalloc_runs"
+        " WHERE run_id > ?1 ORDER BY run_id",
+    [SQ_JOURNAL_ROWS] =
+        "SELECT log_id, run_id, portfolio_id, ticker, side, quantity,"
+        " arrival_price, exec_price, row_hash FROM trade_execution_logs"
+        " WHERE run_id > ?1 ORDER BY run_id, log_id",
 };
 
 capalloc_status sqlp_prepare(sqlp *s, sqlp_stmt_id id, sqlite3_stmt **out,
@@ -513,6 +532,9 @@ static const capalloc_storage_plugin sqlite_plugin = {
     sqlp_find_reference,
     sqlp_read_redemptions,
     sqlp_redemption_op,
+    sqlp_chain_head,
+    sqlp_read_anchor,
+    sqlp_read_journal,
 };
 
 CAPALLOC_PLUGIN_DEFINE(sqlite_plugin)

@@ -53,6 +53,11 @@ typedef enum sqlp_stmt_id {
     SQ_READ_REDEMPTIONS,
     SQ_INSERT_REDEMPTION,
     SQ_UPDATE_REDEMPTION,
+    SQ_CHAIN_HEAD,
+    SQ_CHAIN_ANCHOR,
+    SQ_CHAIN_ANCHOR_CASH,
+    SQ_JOURNAL_RUNS,
+    SQ_JOURNAL_ROWS,
     SQ_COUNT
 } sqlp_stmt_id;
 
@@ -156,6 +161,22 @@ SQLP_HIDDEN capalloc_status sqlp_redemption_op(void *state,
                                                const capalloc_redemption_op *op,
                                                int64_t *id_out,
                                                capalloc_err *err);
+/* sqlite_chain.c: the hash chain (ABI 1.3). */
+SQLP_HIDDEN capalloc_status sqlp_chain_head(void *state,
+                                            capalloc_chain_head *out,
+                                            capalloc_err *err);
+SQLP_HIDDEN capalloc_status sqlp_read_anchor(void *state,
+                                             const capalloc_journal_sink *sink,
+                                             int *found, capalloc_err *err);
+SQLP_HIDDEN capalloc_status sqlp_read_journal(void *state,
+                                              int64_t after_run_id,
+                                              const capalloc_journal_sink *sink,
+                                              capalloc_err *err);
+/* The batch's chain field, or NULL: a core before ABI 1.3 hands over a
+ * batch without them. */
+#define SQLP_CHAIN(s, b, field) \
+    (CAPALLOC_HOST_HAS_MINOR((s)->host, 3) ? (b)->field : NULL)
+
 /* sqlite_ledger.c: now as ISO 8601 UTC with milliseconds. */
 SQLP_HIDDEN void sqlp_utc_now(char *buf, size_t len);
 

@@ -343,10 +343,14 @@ static capalloc_status insert_run(sqlp *s, const capalloc_write_batch *b,
         (rc = sqlp_bind_text(stmt, 6, rec ? rec->detail_json : NULL)) ==
             SQLITE_OK &&
         (rc = sqlp_bind_text(stmt, 7, sqlp_reference(s, b))) == SQLITE_OK &&
-        (rc = sqlp_bind_text(stmt, 8, sqlp_kind(s, b))) == SQLITE_OK &&
+        (rc = sqlp_bind_text(stmt, 8, SQLP_CHAIN(s, b, prev_hash))) ==
+            SQLITE_OK &&
+        (rc = sqlp_bind_text(stmt, 9, SQLP_CHAIN(s, b, run_hash))) ==
+            SQLITE_OK &&
+        (rc = sqlp_bind_text(stmt, 10, sqlp_kind(s, b))) == SQLITE_OK &&
         (rc = sqlp_reverses(s, b) > 0
-                  ? sqlite3_bind_int64(stmt, 9, sqlp_reverses(s, b))
-                  : sqlite3_bind_null(stmt, 9)) == SQLITE_OK)
+                  ? sqlite3_bind_int64(stmt, 11, sqlp_reverses(s, b))
+                  : sqlite3_bind_null(stmt, 11)) == SQLITE_OK)
         rc = sqlp_step_done(stmt);
     if (rc == SQLITE_CONSTRAINT_UNIQUE && sqlp_reverses(s, b) > 0 &&
         strstr(sqlite3_errmsg(s->db), "reverses") != NULL) {
@@ -387,6 +391,7 @@ static capalloc_status insert_trades(sqlp *s, const capalloc_write_batch *b,
     capalloc_status st = sqlp_prepare(s, SQ_INSERT_TRADE, &stmt, err);
     if (st != CAPALLOC_OK)
         return st;
+    const char *const *rh = SQLP_CHAIN(s, b, row_hashes);
     for (size_t i = 0; i < b->n_trades && st == CAPALLOC_OK; i++) {
         const capalloc_trade *t = &b->trades[i];
         const char *side = t->side == CAPALLOC_BUY    ? "BUY"
@@ -409,7 +414,8 @@ static capalloc_status insert_trades(sqlp *s, const capalloc_write_batch *b,
                 SQLITE_OK &&
             (rc = sqlp_bind_text(stmt, 7, sqlp_fmt_dec(s, t->exec_price, &ep))) ==
                 SQLITE_OK &&
-            (rc = sqlp_bind_text(stmt, 8, now)) == SQLITE_OK)
+            (rc = sqlp_bind_text(stmt, 8, now)) == SQLITE_OK &&
+            (rc = sqlp_bind_text(stmt, 9, rh ? rh[i] : NULL)) == SQLITE_OK)
             rc = sqlp_step_done(stmt);
         if (rc != SQLITE_OK)
             st = sqlp_fail(s, err, rc,
@@ -548,6 +554,9 @@ capalloc_status sqlp_write(void *state, const capalloc_write_batch *b,
 
     char now[48];
     sqlp_utc_now(now, sizeof now);
+    const char *created = SQLP_CHAIN(s, b, created_at);
+    if (created != NULL) /* the core's, which the run's hash covers */
+        snprintf(now, sizeof now, "%s", created);
     sqlite3_int64 run_id = 0;
     if ((st = insert_run(s, b, now, &run_id, err)) != CAPALLOC_OK ||
         (st = insert_trades(s, b, run_id, now, err)) != CAPALLOC_OK ||

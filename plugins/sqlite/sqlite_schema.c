@@ -133,9 +133,33 @@ static const migration MIGRATIONS[] = {
      "  queued_at  TEXT NOT NULL,"
      "  updated_at TEXT NOT NULL"
      ");"},
-    /* Reserved for the ledger's hash chain (branch chain): the integrator
-     * replaces this placeholder with that step at merge. */
-    {4, "reserved: hash chain (branch chain)", "SELECT 1;"},
+    /* ABI 1.3, a ledger that checks itself: the hash chain the core
+     * computes (core/chain.h), stored as hex text. A ledger that already
+     * has runs or balances is anchored: the balances now and the last run
+     * before the chain, the point from which `capalloc verify` replays
+     * (the core hashes the anchor into the first chained run's
+     * prev_hash). */
+    {4, "a hash chain over the runs and their rows",
+     "ALTER TABLE capalloc_runs ADD COLUMN prev_hash TEXT;"
+     "ALTER TABLE capalloc_runs ADD COLUMN run_hash TEXT;"
+     "ALTER TABLE trade_execution_logs ADD COLUMN row_hash TEXT;"
+     "CREATE TABLE capalloc_chain_anchor ("
+     "  anchor_id    INTEGER PRIMARY KEY CHECK (anchor_id = 1),"
+     "  after_run_id INTEGER NOT NULL,"
+     "  created_at   TEXT NOT NULL"
+     ");"
+     "CREATE TABLE capalloc_chain_anchor_cash ("
+     "  portfolio_id TEXT PRIMARY KEY,"
+     "  cash         TEXT NOT NULL"
+     ") WITHOUT ROWID;"
+     "INSERT INTO capalloc_chain_anchor (anchor_id, after_run_id, created_at)"
+     "  SELECT 1, coalesce((SELECT max(run_id) FROM capalloc_runs), 0),"
+     "  strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+     "  WHERE EXISTS (SELECT 1 FROM capalloc_runs)"
+     "     OR EXISTS (SELECT 1 FROM cash_equity_book);"
+     "INSERT INTO capalloc_chain_anchor_cash (portfolio_id, cash)"
+     "  SELECT portfolio_id, cash FROM cash_equity_book"
+     "  WHERE EXISTS (SELECT 1 FROM capalloc_chain_anchor);"},
     /* ABI 1.3, runs that move cash outside the daily allocation: a run's
      * kind (RUN, DEPLOY: an ADD spread over the strategies at once,
      * REVERSE: a correction mirroring an earlier run) and the run a

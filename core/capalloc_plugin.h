@@ -691,6 +691,8 @@ typedef struct capalloc_journal_run {
     const char *reference;  /* NULL when none */
     const char *prev_hash;  /* NULL when the run has none */
     const char *run_hash;   /* NULL when the run has none */
+    const char *kind;       /* CAPALLOC_RUN_* (NULL: RUN) */
+    int64_t reverses;       /* the run a REVERSE reverses, else 0 */
 } capalloc_journal_run;
 
 /* One row of trade_execution_logs in the journal. */

@@ -256,6 +256,13 @@ expect 2 capital withdraw 1 --deploy
 # chain covers them, each moved zero net cash)
 run verify
 grep -qi 'ok\|intact\|verified' out || fail "verify: $(cat out)"
+# the chain covers a run's kind and link: a reversal pointed at another
+# run by hand is found and named, and passes again once put back
+sql "UPDATE capalloc_runs SET reverses = 1 WHERE run_id = $rev"
+expect 10 verify
+grep -q "run $rev" out err || fail "verify of an edited link: $(cat out err)"
+sql "UPDATE capalloc_runs SET reverses = $dep WHERE run_id = $rev"
+run verify
 
 # ---- the rebalance rules a deployment honours (a ledger of its own) -----
 # weights 0.5/0.3 scaled for a cash buffer of 0.5 to 0.3125/0.1875;

@@ -171,7 +171,7 @@ static const char *const SQL[SQ_COUNT] = {
      * in (run_id, log_id) order straight from their index, no sort. */
     [SQ_JOURNAL_RUNS] =
         "SELECT run_id, action, coalesce(run_date, ''), forced, created_at,"
-        " reference, prev_hash, run_hash FROM capalloc_runs"
+        " reference, prev_hash, run_hash, kind, reverses FROM capalloc_runs"
         " WHERE run_id > ?1 ORDER BY run_id",
     [SQ_JOURNAL_ROWS] =
         "SELECT log_id, run_id, portfolio_id, ticker, side, quantity,"

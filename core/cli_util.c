@@ -39,6 +39,7 @@ const char *cli_exit_kind(int code)
     case CAP_EXIT_STORAGE: return "storage";
     case CAP_EXIT_BUSY: return "busy";
     case CAP_EXIT_REVIEW: return "review";
+    case CAP_EXIT_PLAN: return "plan_refused";
     default: return "internal";
     }
 }

@@ -20,8 +20,12 @@ typedef enum cap_exit {
     CAP_EXIT_PLUGIN = 6,       /* a plugin failed to load or failed at run time */
     CAP_EXIT_STORAGE = 7,      /* the ledger could not be read or written */
     CAP_EXIT_BUSY = 8,         /* another writer held the ledger too long; retry */
-    CAP_EXIT_REVIEW = 9        /* a large NAV move stopped the run: an
+    CAP_EXIT_REVIEW = 9,       /* a large NAV move stopped the run: an
                                   operator looks, then --accept-moves */
+    CAP_EXIT_PLAN = 11         /* a plan refused: stale, edited after
+                                  approval, expired, not approved, made
+                                  for another date (README "Plan, approve,
+                                  apply") */
 } cap_exit;
 
 typedef struct cap_error {

@@ -82,4 +82,11 @@ int plan_apply(engine *en, const plan_write *w, const plan_state *st,
                const alloc_strategy *s, size_t n, int approved,
                cap_error *e);
 
+/* plan_file.c: write the plan made by run.c (r, its batch b and record
+ * rb, made from state st) to path as JSON (plan_file.h). 0 or an exit
+ * code. */
+int plan_file_write(engine *en, const alloc_report *r, const batch_buf *b,
+                    const record_buf *rb, int forced, const plan_state *st,
+                    const char *path, const char *prepared_by, cap_error *e);
+
 #endif

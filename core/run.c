@@ -16,6 +16,7 @@
 #include "engine_int.h"
 #include "options.h"
 #include "plan.h"
+#include "plan_file.h"
 #include "policy_stack.h"
 
 /* ------------------------------------------------------------------------ */
@@ -208,8 +209,11 @@ static int allocate_once(engine *en, const char *run_date, int force,
     return rc;
 }
 
+/* plan_out: write the plan there (as the preparer prepared_by) instead of
+ * applying it. */
 static int plan(engine *en, const char *run_date, int force, int dry_run,
-                int check_run, alloc_report *r, cap_error *e)
+                int check_run, const char *plan_out,
+                const char *prepared_by, alloc_report *r, cap_error *e)
 {
     memset(r, 0, sizeof *r);
     snprintf(r->run_date, sizeof r->run_date, "%s", run_date);
@@ -267,7 +271,10 @@ static int plan(engine *en, const char *run_date, int force, int dry_run,
         rc = allocate_once(en, run_date, force, dry_run, check_run,
                            dry_run ? PHASE_ONCE : PHASE_PLAN, &pl, r, &pc,
                            e);
-        if (rc == 0 && !dry_run && !r->already_ran) {
+        if (rc == 0 && plan_out != NULL && !r->already_ran) {
+            rc = plan_file_write(en, r, &pl.b, &pl.rb, force && pl.found,
+                                 &pl.st, plan_out, prepared_by, e);
+        } else if (rc == 0 && !dry_run && !r->already_ran) {
             plan_write w = {run_date, force && pl.found,
                             pl.b.trades, pl.b.n_trades,
                             pl.b.cash, pl.b.n_cash,
@@ -298,12 +305,29 @@ static int plan(engine *en, const char *run_date, int force, int dry_run,
 int engine_allocate(engine *en, const char *run_date, int force, int dry_run,
                     alloc_report *r, cap_error *e)
 {
-    return plan(en, run_date, force, dry_run, 1, r, e);
+    memset(r, 0, sizeof *r);
+    if (!dry_run && en->cfg->approval.required > 0)
+        return cap_fail(e, CAP_EXIT_PLAN,
+                        "%s requires %d approver%s for every transfer "
+                        "(approval.required): allocate writes nothing; make "
+                        "a plan with allocate --plan-out FILE, have it "
+                        "approved with capalloc approve FILE, then capalloc "
+                        "apply FILE",
+                        en->cfg->path, en->cfg->approval.required,
+                        en->cfg->approval.required == 1 ? "" : "s");
+    return plan(en, run_date, force, dry_run, 1, NULL, NULL, r, e);
+}
+
+int engine_plan_out(engine *en, const char *run_date, int force,
+                    const char *path, const char *prepared_by,
+                    alloc_report *r, cap_error *e)
+{
+    return plan(en, run_date, force, 0, 1, path, prepared_by, r, e);
 }
 
 int engine_status(engine *en, const char *run_date, alloc_report *r,
                   cap_error *e)
 {
-    return plan(en, run_date, 0, 1, 0, r, e);
+    return plan(en, run_date, 0, 1, 0, NULL, NULL, r, e);
 }
 

@@ -25,7 +25,10 @@ const char CLI_EXIT_CODES[] =
     "  7  storage failure (the transaction was rolled back)\n"
     "  8  the ledger was busy (another writer); try again later\n"
     "  9  a large NAV move stopped the allocation (rebalance.max_nav_move):\n"
-    "     check prices and positions, then --accept-moves if it is real\n";
+    "     check prices and positions, then --accept-moves if it is real\n"
+    " 11  a plan was refused (stale, edited after approval, expired, not\n"
+    "     approved, another date), or allocate without an approved plan\n"
+    "     while approval.required is set; nothing was written\n";
 
 const char *cli_exit_kind(int code)
 {

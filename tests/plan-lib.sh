@@ -42,8 +42,8 @@ sqlite)
     sql() { sqlite3 -separator ' ' "$plan_work/$1.db" "$2"; }
     ;;
 postgres)
-    storage() { printf '  plugin: postgres\n  options:\n    schema: plan_%s\n' "$1"; }
-    sql() { psql -X -v ON_ERROR_STOP=1 -Atq -F ' ' -c "SET search_path = plan_$1; $2"; }
+    storage() { printf '  plugin: postgres\n  options:\n    schema: plan_%s\n' "${1,,}"; }
+    sql() { psql -X -v ON_ERROR_STOP=1 -Atq -F ' ' -c "SET search_path = plan_${1,,}; $2"; }
     ;;
 *) echo "unknown BACKEND $BACKEND" >&2; exit 1 ;;
 esac
@@ -136,6 +136,9 @@ d = json.dumps(x)
 for who in ("alice", "bob", "carol"):
     assert who in d, who
 ' || fail "explain does not show the preparer and approvers: $(cat out)"
+run a.yaml explain "$today"
+grep -q "prepared by alice at .*, applied by carol; approved by bob" out ||
+    fail "explain's text does not show the preparer and approvers: $(cat out)"
 # applied twice: the date has its run now
 refused "a second apply" a.yaml apply p.json --as carol
 

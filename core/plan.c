@@ -78,9 +78,15 @@ int plan_state_make(const ledger *l, int64_t date_run, const red_pay *reds,
     const pos_row **pp = calloc(l->n_pos ? l->n_pos : 1, sizeof *pp);
     if (pp == NULL)
         return -1;
-    for (size_t i = 0; i < l->n_pos; i++)
+    int sorted = 1;
+    for (size_t i = 0; i < l->n_pos; i++) {
         pp[i] = &l->pos[i];
-    sort_rows(pp, l->n_pos, sizeof *pp, cmp_pos_ref);
+        if (sorted && i > 0 && cmp_pos_ref(&pp[i - 1], &pp[i]) > 0)
+            sorted = 0;
+    }
+    /* backends usually return them in key order: then no sort */
+    if (!sorted)
+        sort_rows(pp, l->n_pos, sizeof *pp, cmp_pos_ref);
     /* merge the cash rows (sorted by read_ledger) with the position
      * groups: one book per portfolio */
     size_t i = 0, j = 0;
@@ -102,11 +108,14 @@ int plan_state_make(const ledger *l, int64_t date_run, const red_pay *reds,
         if (c >= 0) {
             sha256_ctx h;
             sha256_init(&h);
+            /* ticker, NUL, the quantity's micros as 8 bytes big-endian */
             for (; j < l->n_pos && strcmp(pp[j]->id, id) == 0; j++) {
-                h_str(&h, pp[j]->ticker);
-                h_str(&h, "\t");
-                h_dec(&h, pp[j]->qty);
-                h_str(&h, "\n");
+                unsigned char q[8];
+                uint64_t m = (uint64_t)pp[j]->qty.micros;
+                for (int k = 7; k >= 0; k--, m >>= 8)
+                    q[k] = (unsigned char)(m & 0xff);
+                sha256_update(&h, pp[j]->ticker, strlen(pp[j]->ticker) + 1);
+                sha256_update(&h, q, sizeof q);
             }
             h_done(&h, b->pos);
         }
@@ -469,6 +478,8 @@ int plan_apply(engine *en, const plan_write *w, const plan_state *st,
     plan_state_free(&now);
     if (rc != 0)
         return rc;
+    eng_progress(en, "the ledger is as planned (fingerprint %.12s...)",
+                 st->fingerprint);
     if ((rc = recheck(en, w, st, e)) != 0) {
         eng_rollback(en);
         return rc;

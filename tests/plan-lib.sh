@@ -180,6 +180,45 @@ refused "an edited plan with its hash redone" d.yaml apply d.json
 grep -q "after it was approved by 'bob'" err || fail "edited after approval: $(cat err)"
 [ "$(sql D "SELECT count(*) FROM capalloc_runs WHERE action = 'ALLOCATE'")" = 0 ] ||
     fail "an edited plan was written"
+# no approval required: a plan edited with its hash redone passes the hash
+# check, and the apply's own checks under the lock still refuse it
+config d0.yaml D file
+run d0.yaml allocate --plan-out d0.json --as alice
+python3 -c '
+import hashlib, json, sys
+d = json.load(open("d0.json"))
+p = d["plan"]
+if sys.argv[1] == "transfer":
+    p["transfers"][0]["amount"] = "99999.00"
+elif sys.argv[1] == "balance":
+    for b in p["balances"]:
+        if b["portfolio"] == "1":
+            b["cash"] = "60000.00"
+s = json.dumps(p, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+d["content_sha256"] = hashlib.sha256(s.encode()).hexdigest()
+json.dump(d, open("d1.json", "w"), indent=2)' transfer
+refused "a transfer edited, hash redone" d0.yaml apply d1.json
+grep -q "do not match its new balance" err || fail "an edited transfer: $(cat err)"
+python3 -c '
+import hashlib, json, sys
+d = json.load(open("d0.json"))
+p = d["plan"]
+for b in p["balances"]:
+    if b["portfolio"] == "1":
+        b["cash"] = "60000.00"
+s = json.dumps(p, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+d["content_sha256"] = hashlib.sha256(s.encode()).hexdigest()
+json.dump(d, open("d1.json", "w"), indent=2)'
+refused "a balance edited, hash redone" d0.yaml apply d1.json
+grep -q "do not match its new balance" err || fail "an edited balance: $(cat err)"
+[ "$(sql D "SELECT count(*) FROM capalloc_runs WHERE action = 'ALLOCATE'")" = 0 ] ||
+    fail "an edited plan was written"
+# stale by a positions import: names the portfolio
+run d0.yaml allocate --plan-out d2.json --as alice
+printf 'portfolio_id,ticker,quantity\n1,AAA,120\n' >positions2.csv
+run d0.yaml positions import positions2.csv
+refused "a plan made before a positions import" d0.yaml apply d2.json
+grep -q "positions of '1'" err || fail "the refusal does not name the positions of '1': $(cat err)"
 
 # ---- e, f. approval required --------------------------------------------
 approval=$'approval:\n  required: 1\n  max_age: 1h\n'

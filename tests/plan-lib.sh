@@ -142,6 +142,27 @@ grep -q "prepared by alice at .*, applied by carol; approved by bob" out ||
 # applied twice: the date has its run now
 refused "a second apply" a.yaml apply p.json --as carol
 
+# the same with a queued redemption the run pays (its WITHDRAW batch)
+config g.yaml G file
+config h.yaml H file
+for l in g h; do
+    fund $l.yaml
+    run $l.yaml capital withdraw 200000 --queue
+done
+run g.yaml allocate --plan-out g.json --as alice
+run g.yaml approve g.json --as bob
+run g.yaml apply g.json --as carol
+run h.yaml allocate
+dump G >g.dump
+dump H >h.dump
+sql G "SELECT redemption_id, amount, paid, state FROM capalloc_redemptions ORDER BY redemption_id" >>g.dump
+sql H "SELECT redemption_id, amount, paid, state FROM capalloc_redemptions ORDER BY redemption_id" >>h.dump
+if ! cmp -s g.dump h.dump; then
+    fail "the applied plan with a redemption payout differs from allocate:"
+    diff g.dump h.dump >&2 || :
+fi
+grep -q '^WITHDRAW' g.dump || fail "the plan paid no queued redemption: $(cat g.dump)"
+
 # ---- c. stale: an ADD between plan and apply ----------------------------
 config c.yaml C file
 fund c.yaml

@@ -281,9 +281,15 @@ int plan_check_fresh(engine *en, const char *run_date,
                      const plan_state *st, plan_state *now, cap_error *e)
 {
     memset(now, 0, sizeof *now);
+    /* Where the backend keeps a change stamp (perf branch, ledger_stamp,
+     * ABI 1.3), it goes first here: the plan keeps the stamp read in its
+     * read transaction (a field of plan_state, also written to the plan
+     * file), and an equal stamp under the lock means fresh without the
+     * re-read below. The stamp covers the books and the runs only: the
+     * open redemptions (one small query) must then still be compared
+     * (st->reds), as they are part of what the plan pays. */
     /* The full re-read: the ledger (every cash row locked), the date's
-     * run, the open redemptions and the policy's history. A cheap change
-     * counter, where the backend has one, goes first here. */
+     * run, the open redemptions and the policy's history. */
     capalloc_err err = {{0}, {0}};
     capalloc_run_info info;
     int found = 0;

@@ -21,6 +21,8 @@
  *                        {weights: ...}}; refused together with policy
  *   rebalance            the rebalance rules (config_rebalance.c,
  *                        rules.h); optional, every rule off by default
+ *   approval             required approvers and max_age of a plan
+ *                        (config_approval.c); optional, none required
  * Plugin options are checked against each plugin's declared options later,
  * by options_bind(), once the plugin is loaded.
  */

@@ -312,13 +312,13 @@ kill -0 "$alloc_pid" 2>/dev/null ||
 rc=0
 wait "$alloc_pid" || rc=$?
 t3=$(date +%s.%N)
-add_s=$(echo "$t2 - $t1" | bc)
-alloc_s=$(echo "$t3 - $t0" | bc)
+add_s=$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.3f", b - a }')
+alloc_s=$(awk -v a="$t0" -v b="$t3" 'BEGIN { printf "%.3f", b - a }')
 echo "# $BACKEND: capital add during the price fetch took ${add_s}s; allocate took ${alloc_s}s"
 grep -E 'write lock' s.err | sed "s/^/# $BACKEND: /" || :
 [ "$rc" -eq 0 ] || fail "allocate with a concurrent ADD exited $rc: $(cat s.err)"
-[ "$(echo "$add_s < 2" | bc)" = 1 ] || fail "capital add waited ${add_s}s for the allocation's lock"
-[ "$(echo "$alloc_s > 3" | bc)" = 1 ] || fail "allocate took ${alloc_s}s, the fake's latency is 3 s"
+awk -v s="$add_s" 'BEGIN { exit !(s < 2) }' || fail "capital add waited ${add_s}s for the allocation's lock"
+awk -v s="$alloc_s" 'BEGIN { exit !(s > 3) }' || fail "allocate took ${alloc_s}s, the fake's latency is 3 s"
 python3 -c '
 import json
 r = json.load(open("s.out"))

@@ -141,5 +141,7 @@ extern const cli_command cli_cmd_explain;
 extern const cli_command cli_cmd_report;
 extern const cli_command cli_cmd_redemptions;
 extern const cli_command cli_cmd_verify;
+extern const cli_command cli_cmd_approve;
+extern const cli_command cli_cmd_apply;
 
 #endif

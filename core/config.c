@@ -764,18 +764,19 @@ enum top_key {
     K_POLICY,
     K_WEIGHTS,
     K_REBALANCE,
+    K_APPROVAL,
     K_COUNT
 };
 
 static const char *const TOP_KEYS[K_COUNT] = {
     "master_portfolio_id", "currency", "minor_units", "portfolios",
     "plugin_dir", "storage", "prices", "policy", "portfolio_weights",
-    "rebalance",
+    "rebalance", "approval",
 };
 
 #define TOP_KNOWN                                                           \
     "master_portfolio_id, currency, minor_units, portfolios, plugin_dir, "  \
-    "storage, prices, policy, portfolio_weights, rebalance"
+    "storage, prices, policy, portfolio_weights, rebalance, approval"
 
 typedef struct vctx {
     const char *file;
@@ -1138,6 +1139,7 @@ static int validate(vctx *v)
             return rc;
     }
     c->minor_units = -1;
+    c->approval.max_age = APPROVAL_DEFAULT_MAX_AGE;
     for (size_t i = 0; i < root->n; i++) {
         const cfg_node *n = root->items[i];
         int k;
@@ -1177,6 +1179,9 @@ static int validate(vctx *v)
             break;
         case K_REBALANCE:
             rc = 0; /* amounts need minor_units: below */
+            break;
+        case K_APPROVAL:
+            rc = config_approval(v->file, n, &c->approval, v->e);
             break;
         default:
             rc = v_fail(v, root->key_lines[i], root->key_cols[i],

@@ -22,6 +22,8 @@ static const cli_command *const COMMANDS[] = {
     &cli_cmd_capital,
     &cli_cmd_allocate,
     &cli_cmd_status,
+    &cli_cmd_approve,
+    &cli_cmd_apply,
     &cli_cmd_positions,
     &cli_cmd_history,
     &cli_cmd_explain,

@@ -141,6 +141,8 @@ extern const cli_command cli_cmd_explain;
 extern const cli_command cli_cmd_report;
 extern const cli_command cli_cmd_redemptions;
 extern const cli_command cli_cmd_verify;
+extern const cli_command cli_cmd_approve;
+extern const cli_command cli_cmd_apply;
 extern const cli_command cli_cmd_reverse;
 
 /* cli_move.c: a deployment's or reversal's transfers (text lines, or the

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "plan_file.h"
 
 /* ------------------------------------------------------------------------ */
 /* output                                                                    */
@@ -227,7 +228,8 @@ static void print_table(const engine *en, const alloc_report *r, int with_transf
 /* options                                                                   */
 /* ------------------------------------------------------------------------ */
 
-enum { OPT_ALLOW_PAST = 256, OPT_METRICS, OPT_ACCEPT_NAV, OPT_ACCEPT_MOVES };
+enum { OPT_ALLOW_PAST = 256, OPT_METRICS, OPT_ACCEPT_NAV, OPT_ACCEPT_MOVES,
+       OPT_PLAN_OUT, OPT_AS };
 
 typedef struct run_opts {
     char date[16];
@@ -236,6 +238,8 @@ typedef struct run_opts {
     const char *metrics;
     const char *accept_nav[32]; /* --accept-nav, borrowed from argv */
     size_t n_accept_nav;
+    const char *plan_out;       /* --plan-out FILE */
+    const char *as_name;        /* --as NAME: the preparer */
 } run_opts;
 
 static int run_opt(cli *c, int opt, const char *arg, void *ctx)
@@ -265,6 +269,16 @@ static int run_opt(cli *c, int opt, const char *arg, void *ctx)
         if (arg[0] == '\0')
             return cli_usage_error(c, "--metrics-file needs a PATH");
         o->metrics = arg;
+        return 0;
+    case OPT_PLAN_OUT:
+        if (arg[0] == '\0')
+            return cli_usage_error(c, "--plan-out needs a FILE");
+        o->plan_out = arg;
+        return 0;
+    case OPT_AS:
+        if (arg[0] == '\0')
+            return cli_usage_error(c, "--as needs a NAME");
+        o->as_name = arg;
         return 0;
     case OPT_ACCEPT_NAV:
         if (arg[0] == '\0')
@@ -309,6 +323,8 @@ static int allocate(cli *c, int argc, char **argv, run_opts *o, engine **en,
         {"accept-moves", no_argument, NULL, OPT_ACCEPT_MOVES},
         {"metrics-file", required_argument, NULL, OPT_METRICS},
         {"accept-nav", required_argument, NULL, OPT_ACCEPT_NAV},
+        {"plan-out", required_argument, NULL, OPT_PLAN_OUT},
+        {"as", required_argument, NULL, OPT_AS},
         CLI_GLOBAL_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
@@ -317,6 +333,12 @@ static int allocate(cli *c, int argc, char **argv, run_opts *o, engine **en,
                        run_opt, o, &first);
     if (rc || (rc = no_operands(c, argc, argv, first)))
         return rc;
+    if (o->plan_out != NULL && o->dry)
+        return cli_usage_error(c, "--plan-out writes a plan and changes "
+                                  "nothing already: drop --dry-run");
+    if (o->as_name != NULL && o->plan_out == NULL)
+        return cli_usage_error(c, "--as names the preparer of a plan: use "
+                                  "it with --plan-out");
     char today[16];
     cli_today(today);
     if (!o->date_given)
@@ -344,10 +366,30 @@ static int allocate(cli *c, int argc, char **argv, run_opts *o, engine **en,
                  o->dry ? "nothing written" : "writing", (*en)->storage->hdr->name);
     cap_error e = {0, ""};
     (*en)->accept_moves = o->accept_moves;
-    rc = engine_allocate(*en, o->date, o->force, o->dry, r, &e);
+    char who[128];
+    if (o->plan_out != NULL)
+        rc = engine_plan_out(*en, o->date, o->force, o->plan_out,
+                             plan_identity(o->as_name, who, sizeof who), r,
+                             &e);
+    else
+        rc = engine_allocate(*en, o->date, o->force, o->dry, r, &e);
     *have_report = 1; /* to be freed, also after a failure */
     if (rc)
         return cli_fail(c, rc, e.msg);
+    if (o->plan_out != NULL && !r->already_ran) {
+        if (c->json) {
+            print_report_json(*en, r, "allocate", "planned", NULL);
+        } else {
+            printf("plan for %s written to %s (prepared by %s): %zu "
+                   "transfer%s, nothing written to the ledger; next: "
+                   "capalloc approve %s, capalloc apply %s\n",
+                   r->run_date, o->plan_out, who, r->totals.n_transfers,
+                   r->totals.n_transfers == 1 ? "" : "s", o->plan_out,
+                   o->plan_out);
+            print_table(*en, r, 1);
+        }
+        return 0;
+    }
     if (r->already_ran)
         cli_progress(c, "allocate %s: already ran (run %lld); nothing done",
                      o->date, (long long)r->previous.run_id);
@@ -387,7 +429,7 @@ static int run_allocate(cli *c, int argc, char **argv)
 {
     struct timespec t0, t1, end;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    run_opts o = {"", 0, 0, 0, 0, 0, NULL, {NULL}, 0};
+    run_opts o = {"", 0, 0, 0, 0, 0, NULL, {NULL}, 0, NULL, NULL};
     engine *en = NULL;
     alloc_report r;
     memset(&r, 0, sizeof r);
@@ -403,6 +445,7 @@ static int run_allocate(cli *c, int argc, char **argv)
             rc,
             rc                ? "failed"
             : r.already_ran   ? "already_ran"
+            : o.plan_out      ? "planned"
             : o.dry           ? "dry_run"
                               : "committed",
             o.date[0] ? o.date : NULL,
@@ -431,6 +474,7 @@ const cli_command cli_cmd_allocate = {
     "capalloc allocate [-d YYYY-MM-DD [--allow-past-date]] [-f] [-n]\n"
     "                         [--accept-moves] [--metrics-file PATH]\n"
     "                         [--accept-nav ID]...\n"
+    "                         [--plan-out FILE [--as NAME]]\n"
     "       daily_allocator [same options]\n",
     "\n"
     "Values every strategy (cash + positions at current prices), computes\n"
@@ -457,6 +501,18 @@ const cli_command cli_cmd_allocate = {
     "  --accept-nav ID     run although strategy ID's NAV is negative, or\n"
     "                      zero while it holds positions (refused with exit\n"
     "                      5 otherwise); repeatable\n"
+    "  --plan-out FILE     make the run's plan and write it to FILE (JSON:\n"
+    "                      the transfers, each strategy's nav, weight,\n"
+    "                      target, the rules' effects, the ledger's\n"
+    "                      fingerprint); nothing is written to the ledger.\n"
+    "                      Then capalloc approve FILE, capalloc apply FILE\n"
+    "  --as NAME           the plan's preparer (default: the OS user)\n"
+    "\n"
+    "With approval.required > 0 in the configuration, allocate makes no\n"
+    "transfer (exit 11): use --plan-out, approve and apply. A real run\n"
+    "plans without the ledger's write lock and takes it only to check that\n"
+    "the ledger did not change and to write; when it changed, it plans\n"
+    "again.\n"
     "\n"
     "The table shows amounts rounded to the currency's minor unit; --json\n"
     "has them exactly.\n",
@@ -475,7 +531,7 @@ static int run_status(cli *c, int argc, char **argv)
         CLI_GLOBAL_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    run_opts o = {"", 0, 0, 0, 0, 0, NULL, {NULL}, 0};
+    run_opts o = {"", 0, 0, 0, 0, 0, NULL, {NULL}, 0, NULL, NULL};
     int first;
     int rc = cli_parse(c, argc, argv, CLI_GLOBAL_SHORTOPTS "d:", longopts,
                        run_opt, &o, &first);

@@ -586,6 +586,26 @@ static void explain_text(const engine *en, const run_explain *x)
                                                                       : "s",
                (long long)json_integer_value(
                    json_object_get(dp, "below_min")));
+    /* a plan applied with `capalloc apply` (plan_file.c) */
+    const json_t *ap = json_object_get(root, "approval");
+    if (json_is_object(ap)) {
+        const char *prep = json_string_value(json_object_get(ap, "prepared_by"));
+        const char *at = json_string_value(json_object_get(ap, "prepared_at"));
+        const char *app = json_string_value(json_object_get(ap, "applied_by"));
+        printf("\nApplied from a plan prepared by %s at %s, applied by %s; "
+               "approved by",
+               prep ? prep : "?", at ? at : "?", app ? app : "?");
+        size_t i;
+        const json_t *who;
+        int k = 0;
+        json_array_foreach(json_object_get(ap, "approved_by"), i, who) {
+            const char *by = json_string_value(json_object_get(who, "by"));
+            const char *when = json_string_value(json_object_get(who, "at"));
+            printf("%s %s (%s)", k++ ? "," : "", by ? by : "?",
+                   when ? when : "?");
+        }
+        printf("%s\n", k ? "" : " nobody");
+    }
     json_decref(root);
 }
 

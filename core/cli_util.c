@@ -27,7 +27,10 @@ const char CLI_EXIT_CODES[] =
     "  9  a large NAV move stopped the allocation (rebalance.max_nav_move):\n"
     "     check prices and positions, then --accept-moves if it is real\n"
     " 10  capalloc verify found the ledger inconsistent (a balance that does\n"
-    "     not replay, a broken hash chain); the message names run and row\n";
+    "     not replay, a broken hash chain); the message names run and row\n"
+    " 11  a plan was refused (stale, edited after approval, expired, not\n"
+    "     approved, another date), or allocate without an approved plan\n"
+    "     while approval.required is set; nothing was written\n";
 
 const char *cli_exit_kind(int code)
 {
@@ -42,6 +45,7 @@ const char *cli_exit_kind(int code)
     case CAP_EXIT_BUSY: return "busy";
     case CAP_EXIT_REVIEW: return "review";
     case CAP_EXIT_INTEGRITY: return "integrity";
+    case CAP_EXIT_PLAN: return "plan_refused";
     default: return "internal";
     }
 }

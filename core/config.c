@@ -765,18 +765,20 @@ enum top_key {
     K_WEIGHTS,
     K_REBALANCE,
     K_CAPITAL,
+    K_APPROVAL,
     K_COUNT
 };
 
 static const char *const TOP_KEYS[K_COUNT] = {
     "master_portfolio_id", "currency", "minor_units", "portfolios",
     "plugin_dir", "storage", "prices", "policy", "portfolio_weights",
-    "rebalance", "capital",
+    "rebalance", "capital", "approval",
 };
 
 #define TOP_KNOWN                                                           \
     "master_portfolio_id, currency, minor_units, portfolios, plugin_dir, "  \
-    "storage, prices, policy, portfolio_weights, rebalance, capital"
+    "storage, prices, policy, portfolio_weights, rebalance, capital, "      \
+    "approval"
 
 typedef struct vctx {
     const char *file;
@@ -1139,6 +1141,7 @@ static int validate(vctx *v)
             return rc;
     }
     c->minor_units = -1;
+    c->approval.max_age = APPROVAL_DEFAULT_MAX_AGE;
     for (size_t i = 0; i < root->n; i++) {
         const cfg_node *n = root->items[i];
         int k;
@@ -1182,6 +1185,9 @@ static int validate(vctx *v)
         case K_CAPITAL:
             rc = config_capital(v->file, root->items[i], &c->deploy_on_add,
                                 v->e);
+            break;
+        case K_APPROVAL:
+            rc = config_approval(v->file, n, &c->approval, v->e);
             break;
         default:
             rc = v_fail(v, root->key_lines[i], root->key_cols[i],

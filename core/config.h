@@ -21,6 +21,8 @@
  *                        {weights: ...}}; refused together with policy
  *   rebalance            the rebalance rules (config_rebalance.c,
  *                        rules.h); optional, every rule off by default
+ *   approval             required approvers and max_age of a plan
+ *                        (config_approval.c); optional, none required
  * Plugin options are checked against each plugin's declared options later,
  * by options_bind(), once the plugin is loaded.
  */
@@ -59,6 +61,13 @@ typedef struct plugin_cfg {
     int short_form;        /* 1: options synthesized from portfolio_weights */
 } plugin_cfg;
 
+/* The `approval:` section (config_approval.c). */
+#define APPROVAL_DEFAULT_MAX_AGE (24L * 3600)
+typedef struct approval_cfg {
+    int required;          /* approvers besides the preparer; 0: none */
+    long max_age;          /* seconds a plan stays valid */
+} approval_cfg;
+
 typedef struct capalloc_config {
     char *path;            /* the file as given */
     char *dir;             /* its directory, absolute */
@@ -77,6 +86,7 @@ typedef struct capalloc_config {
     size_t n_stages;
     rebalance_rules rebalance; /* all off unless the section sets them */
     int deploy_on_add;     /* `capital: deploy_on_add` (config_capital.c) */
+    approval_cfg approval;     /* config_approval.c; required 0 unless set */
 } capalloc_config;
 
 /* One stage of a policy stack: `policy: [{plugin: X, options: {...},
@@ -131,6 +141,11 @@ int config_capital(const char *file, const cfg_node *n, int *deploy_on_add,
 
 int config_rebalance(const char *file, const cfg_node *n, int minor_units,
                      rebalance_rules *out, cap_error *e);
+
+/* config_approval.c: the `approval:` section n into *out. 0 or
+ * CAP_EXIT_CONFIG with e naming the file, line and key. */
+int config_approval(const char *file, const cfg_node *n, approval_cfg *out,
+                    cap_error *e);
 
 /* Minor units of a known ISO 4217 currency, or -1. */
 int currency_minor_units(const char *code);

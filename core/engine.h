@@ -136,7 +136,10 @@ typedef struct alloc_report {
  * value - a negative quantity, a value beyond range, a strategy's NAV <= 0
  * not in accept_nav - fail it with CAP_EXIT_PRICE before any write, naming
  * the portfolio (README "Data other systems write"); the master's
- * positions count in total equity; an unknown portfolio's are a warning. */
+ * positions count in total equity; an unknown portfolio's are a warning.
+ * A real run plans in a read transaction and applies under the write lock
+ * (plan.h); with approval.required > 0 it is refused (CAP_EXIT_PLAN):
+ * plans go through plan_file.h then. */
 int engine_allocate(engine *en, const char *run_date, int force, int dry_run,
                     alloc_report *r, cap_error *e);
 

@@ -2,8 +2,12 @@
  * engine_int.h - what the engine's files share; private to core/.
  *
  * The allocation run reads top to bottom in files named for its steps:
- *   run.c         the run: one attempt = read -> value -> policy -> plan ->
- *                 apply, retried from a fresh read on a conflict
+ *   run.c         the run: one attempt = read -> value -> policy -> plan
+ *                 (in a read transaction) -> apply (plan.c), planned again
+ *                 from a fresh read when the ledger changed
+ *   plan.c        the plan's ledger state and fingerprint, the freshness
+ *                 check and the apply: all that runs under the write lock
+ *   plan_file.c   a plan as a file: --plan-out, approve, apply
  *   run_read.c    the ledger (balances, positions), the strategy list and
  *                 the fund's recorded history
  *   run_value.c   prices (one call to the price source) and valuation

@@ -22,10 +22,14 @@ typedef enum cap_exit {
     CAP_EXIT_BUSY = 8,         /* another writer held the ledger too long; retry */
     CAP_EXIT_REVIEW = 9,       /* a large NAV move stopped the run: an
                                   operator looks, then --accept-moves */
-    CAP_EXIT_INTEGRITY = 10    /* `capalloc verify` found the ledger
+    CAP_EXIT_INTEGRITY = 10,   /* `capalloc verify` found the ledger
                                   inconsistent (a balance that does not
                                   replay, a broken hash chain): the
                                   message names the run, row, portfolio */
+    CAP_EXIT_PLAN = 11         /* a plan refused: stale, edited after
+                                  approval, expired, not approved, made
+                                  for another date (README "Plan, approve,
+                                  apply") */
 } cap_exit;
 
 typedef struct cap_error {

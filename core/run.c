@@ -3,9 +3,9 @@
  * ledger, values the fund, asks the policy, plans the transfers and (unless
  * dry) applies them; a conflict re-runs it from a fresh read (prices
  * already fetched are kept, so the price source is still asked once per
- * ticker). A real run asks the policy in a read transaction and applies
- * its weights under the write lock only when the fund read again is the
- * one the policy saw (see run_phase).
+ * ticker). A real run makes its plan in a read transaction and applies
+ * it under the write lock only when the ledger is still in the state the
+ * plan was made from (plan.h, run_phase).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,6 +15,8 @@
 #include "decimal.h"
 #include "engine_int.h"
 #include "options.h"
+#include "plan.h"
+#include "plan_file.h"
 #include "policy_stack.h"
 
 /* ------------------------------------------------------------------------ */
@@ -49,72 +51,39 @@ static int nav_accepted(const engine *en, const char *id)
     return 0;
 }
 
-/* A real run asks the policy stack in a read transaction first (PHASE_
- * POLICY), so that policies - up to their time limits - never run while
- * the ledger's write lock is held; then, under the lock (PHASE_APPLY), it
- * reads the ledger again and applies those weights when the policy's
- * inputs are byte for byte the same, or starts over when another writer
- * changed them in between. A dry run and the status view do it all in
- * one read transaction (PHASE_ONCE). */
-typedef enum run_phase { PHASE_ONCE, PHASE_POLICY, PHASE_APPLY } run_phase;
+/* A real run makes its plan in a read transaction (PHASE_PLAN): the
+ * prices fetched, the policy stack and the rebalance rules run, the
+ * transfers and the run's record computed, bound to the ledger state they
+ * were made from (plan.h); then plan_apply() takes the write lock only to
+ * check that state and write. A dry run and the status view do it all in
+ * one read transaction (PHASE_ONCE) and write nothing. */
+typedef enum run_phase { PHASE_ONCE, PHASE_PLAN } run_phase;
 
-typedef struct policy_memo {
-    unsigned char *inputs; /* policy_inputs() of PHASE_POLICY */
-    size_t len;
-    capalloc_dec *w;       /* the weights it gave, r->n of them */
-} policy_memo;
+/* What PHASE_PLAN keeps for the apply: nothing is valued twice. */
+typedef struct planned {
+    batch_buf b;
+    record_buf rb;
+    int found;        /* the date had a run (a forced repeat) */
+    plan_state st;
+} planned;
 
-static void memo_clear(policy_memo *m)
+static void planned_clear(planned *p)
 {
-    free(m->inputs);
-    free(m->w);
-    memset(m, 0, sizeof *m);
+    batch_free(&p->b);
+    record_buf_free(&p->rb);
+    plan_state_free(&p->st);
+    memset(p, 0, sizeof *p);
 }
 
-/* PHASE_POLICY: keep the inputs and weights. PHASE_APPLY: 1 when the
- * inputs are those the policy saw (the weights are then set), 0 when not,
- * -1 out of memory. */
-static int memo_use(run_phase phase, policy_memo *m, capalloc_dec master_cash,
-                    capalloc_dec equity, alloc_report *r,
-                    const capalloc_history *h)
-{
-    unsigned char *in;
-    size_t len;
-    if (policy_inputs(master_cash, equity, r->strategies, r->n, h, &in,
-                      &len) != 0)
-        return -1;
-    if (phase == PHASE_POLICY) {
-        memo_clear(m);
-        m->inputs = in;
-        m->len = len;
-        m->w = calloc(r->n ? r->n : 1, sizeof *m->w);
-        if (m->w == NULL)
-            return -1;
-        for (size_t i = 0; i < r->n; i++)
-            m->w[i] = r->strategies[i].weight;
-        return 1;
-    }
-    int same = m->inputs != NULL && m->len == len &&
-               memcmp(m->inputs, in, len) == 0;
-    free(in);
-    if (same)
-        for (size_t i = 0; i < r->n; i++)
-            r->strategies[i].weight = m->w[i];
-    return same;
-}
-
-/* One attempt of a plan (and, unless dry, its write). Returns 0 done,
- * -1 retry, -2 lost the race for the date, or an exit code. */
+/* One attempt of a plan (in a read transaction, rolled back at the end).
+ * Returns 0 done, -1 retry, or an exit code. */
 static int allocate_once(engine *en, const char *run_date, int force,
                          int dry_run, int check_run, run_phase phase,
-                         policy_memo *memo, alloc_report *r,
-                         price_cache *pc, cap_error *e)
+                         planned *pl, alloc_report *r, price_cache *pc,
+                         cap_error *e)
 {
     const capalloc_config *cfg = en->cfg;
-    int rc = eng_begin(en,
-                       dry_run || phase == PHASE_POLICY ? CAPALLOC_TXN_READ
-                                                        : CAPALLOC_TXN_WRITE,
-                       e);
+    int rc = eng_begin(en, CAPALLOC_TXN_READ, e);
     if (rc != 0)
         return rc;
 
@@ -161,6 +130,18 @@ static int allocate_once(engine *en, const char *run_date, int force,
         return rc;
     }
     r->history_points = rh.n_points;
+    if (phase == PHASE_PLAN) {
+        /* the state the plan is made from, checked under the write lock */
+        plan_state_free(&pl->st);
+        pl->found = found;
+        if (plan_state_make(&l, found ? r->previous.run_id : 0, r->reds,
+                            r->n_reds, &rh.vs, &pl->st) != 0) {
+            run_history_free(&rh);
+            ledger_free(&l);
+            eng_rollback(en);
+            return eng_oom(e);
+        }
+    }
 
     /* value, policy, plan */
     r->context = !dry_run     ? CAPALLOC_CALL_RUN
@@ -176,8 +157,6 @@ static int allocate_once(engine *en, const char *run_date, int force,
                      pc->requests, pc->requests == 1 ? "" : "s");
     for (size_t i = 0; rc == 0 && i < r->n; i++)
         r->strategies[i].nav_accepted = nav_accepted(en, r->strategies[i].id);
-    /* the guard runs in every phase: before a slow policy, and again under
-     * the write lock on what is then applied */
     if (rc == 0 && check_run &&
         (rc = guard_large_moves(en, run_date, &l, r, pc, e)) != 0) {
         run_history_free(&rh);
@@ -187,27 +166,8 @@ static int allocate_once(engine *en, const char *run_date, int force,
     if (rc == 0)
         rc = alloc_equity(m, r->strategies, r->n, cfg->minor_units, &equity,
                           e);
-    if (rc == 0 && phase == PHASE_APPLY) {
-        int same = memo_use(phase, memo, master_cash, equity, r, rh.h);
-        if (same <= 0) {
-            /* another writer changed the fund since the policy ran */
-            run_history_free(&rh);
-            ledger_free(&l);
-            eng_rollback(en);
-            return same < 0 ? eng_oom(e) : -1;
-        }
-    } else if (rc == 0) {
+    if (rc == 0)
         rc = policy_weights(en, run_date, master_cash, equity, r, rh.h, e);
-    }
-    if (rc == 0 && phase == PHASE_POLICY) {
-        rc = memo_use(phase, memo, master_cash, equity, r, rh.h) < 0
-                 ? eng_oom(e)
-                 : 0;
-        run_history_free(&rh);
-        ledger_free(&l);
-        eng_rollback(en);
-        return rc;
-    }
     run_history_free(&rh);
     if (rc == 0)
         rc = run_rules_weights(en, r, e);
@@ -235,39 +195,25 @@ static int allocate_once(engine *en, const char *run_date, int force,
 
     r->prices = pc->p; /* the prices used, for the record (plan() keeps them) */
     r->n_prices = pc->n_used;
-    record_buf rb;
-    rc = plan_record(en, r, dry_run ? NULL : &rb, e);
-    if (rc != 0 || dry_run) {
+    if (phase == PHASE_ONCE) {
+        rc = plan_record(en, r, NULL, e);
         eng_rollback(en);
         return rc;
     }
-    batch_buf b = {0};
-    if (plan_transfers(en, r, master_new, &b) != 0) {
-        batch_free(&b);
-        record_buf_free(&rb);
-        eng_rollback(en);
-        return eng_oom(e);
-    }
-
-    /* apply: one batch, one commit */
-    capalloc_write_batch wb = {"ALLOCATE", run_date, force && found,
-                               cfg->currency,
-                               b.trades, b.n_trades, b.cash, b.n_cash,
-                               NULL, 0, en->memory ? &rb.rec : NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0};
-    eng_progress(en, "writing %zu transfer rows, %zu balances and the "
-                     "run's record",
-                 b.n_trades, b.n_cash);
-    rc = r->paid_out.micros > 0 ? flows_write_with_payout(en, &wb, r, e)
-                                : eng_write_commit(en, &wb, e);
-    if (rc == 0)
-        eng_progress(en, "committed");
-    batch_free(&b);
-    record_buf_free(&rb);
+    batch_free(&pl->b);
+    record_buf_free(&pl->rb);
+    rc = plan_record(en, r, &pl->rb, e);
+    if (rc == 0 && plan_transfers(en, r, master_new, &pl->b) != 0)
+        rc = eng_oom(e);
+    eng_rollback(en);
     return rc;
 }
 
+/* plan_out: write the plan there (as the preparer prepared_by) instead of
+ * applying it. */
 static int plan(engine *en, const char *run_date, int force, int dry_run,
-                int check_run, alloc_report *r, cap_error *e)
+                int check_run, const char *plan_out,
+                const char *prepared_by, alloc_report *r, cap_error *e)
 {
     memset(r, 0, sizeof *r);
     snprintf(r->run_date, sizeof r->run_date, "%s", run_date);
@@ -317,19 +263,25 @@ static int plan(engine *en, const char *run_date, int force, int dry_run,
     }
 
     price_cache pc = {0};
-    policy_memo memo = {0};
+    planned pl;
+    memset(&pl, 0, sizeof pl);
     rc = -1;
     for (int attempt = 1; attempt <= en->max_attempts && rc < 0; attempt++) {
         r->attempts = attempt;
-        if (dry_run) {
-            rc = allocate_once(en, run_date, force, dry_run, check_run,
-                               PHASE_ONCE, NULL, r, &pc, e);
-        } else {
-            rc = allocate_once(en, run_date, force, dry_run, check_run,
-                               PHASE_POLICY, &memo, r, &pc, e);
-            if (rc == 0 && !r->already_ran)
-                rc = allocate_once(en, run_date, force, dry_run, check_run,
-                                   PHASE_APPLY, &memo, r, &pc, e);
+        rc = allocate_once(en, run_date, force, dry_run, check_run,
+                           dry_run ? PHASE_ONCE : PHASE_PLAN, &pl, r, &pc,
+                           e);
+        if (rc == 0 && plan_out != NULL && !r->already_ran) {
+            rc = plan_file_write(en, r, &pl.b, &pl.rb, force && pl.found,
+                                 &pl.st, plan_out, prepared_by, e);
+        } else if (rc == 0 && !dry_run && !r->already_ran) {
+            plan_write w = {run_date, force && pl.found,
+                            pl.b.trades, pl.b.n_trades,
+                            pl.b.cash, pl.b.n_cash,
+                            en->memory ? &pl.rb.rec : NULL, r};
+            /* stale (another writer changed the ledger since the plan
+             * was made): plan again */
+            rc = plan_apply(en, &w, &pl.st, r->strategies, r->n, 0, e);
         }
         if (rc == -2) {
             /* A concurrent allocator recorded this date between our check
@@ -337,7 +289,7 @@ static int plan(engine *en, const char *run_date, int force, int dry_run,
             rc = -1;
         }
     }
-    memo_clear(&memo);
+    planned_clear(&pl);
     if (rc < 0)
         rc = eng_retries_exhausted(en, e);
     /* the report keeps the prices used; the others go */
@@ -353,12 +305,29 @@ static int plan(engine *en, const char *run_date, int force, int dry_run,
 int engine_allocate(engine *en, const char *run_date, int force, int dry_run,
                     alloc_report *r, cap_error *e)
 {
-    return plan(en, run_date, force, dry_run, 1, r, e);
+    memset(r, 0, sizeof *r);
+    if (!dry_run && en->cfg->approval.required > 0)
+        return cap_fail(e, CAP_EXIT_PLAN,
+                        "%s requires %d approver%s for every transfer "
+                        "(approval.required): allocate writes nothing; make "
+                        "a plan with allocate --plan-out FILE, have it "
+                        "approved with capalloc approve FILE, then capalloc "
+                        "apply FILE",
+                        en->cfg->path, en->cfg->approval.required,
+                        en->cfg->approval.required == 1 ? "" : "s");
+    return plan(en, run_date, force, dry_run, 1, NULL, NULL, r, e);
+}
+
+int engine_plan_out(engine *en, const char *run_date, int force,
+                    const char *path, const char *prepared_by,
+                    alloc_report *r, cap_error *e)
+{
+    return plan(en, run_date, force, 0, 1, path, prepared_by, r, e);
 }
 
 int engine_status(engine *en, const char *run_date, alloc_report *r,
                   cap_error *e)
 {
-    return plan(en, run_date, 0, 1, 0, r, e);
+    return plan(en, run_date, 0, 1, 0, NULL, NULL, r, e);
 }
 

@@ -487,7 +487,54 @@ START_TEST(test_unknown_top_key)
     LOAD_ERR("master_portfolio_id: 0\ncurrency: USD\ncolour: blue\n",
              "fund.yaml:3:1: key 'colour': unknown key (known: "
              "master_portfolio_id, currency,",
-             "portfolio_weights, rebalance, capital)");
+             "portfolio_weights, rebalance, capital, approval)");
+}
+END_TEST
+
+/* The approval section (config_approval.c): none required by default,
+ * max_age 24h; bad values named by file, line and key. */
+START_TEST(test_approval_section)
+{
+    capalloc_config *c = load_ok("master_portfolio_id: 0\ncurrency: USD\n");
+    ck_assert_int_eq(c->approval.required, 0);
+    ck_assert_int_eq(c->approval.max_age, 24L * 3600);
+    config_free(c);
+    c = load_ok("master_portfolio_id: 0\ncurrency: USD\napproval:\n");
+    ck_assert_int_eq(c->approval.required, 0);
+    ck_assert_int_eq(c->approval.max_age, 24L * 3600);
+    config_free(c);
+    c = load_ok("master_portfolio_id: 0\ncurrency: USD\napproval:\n"
+                "  required: 2\n  max_age: 90m\n");
+    ck_assert_int_eq(c->approval.required, 2);
+    ck_assert_int_eq(c->approval.max_age, 90L * 60);
+    config_free(c);
+    c = load_ok("master_portfolio_id: 0\ncurrency: USD\n"
+                "approval: {max_age: 2d}\n");
+    ck_assert_int_eq(c->approval.max_age, 2L * 86400);
+    config_free(c);
+
+    LOAD_ERR("master_portfolio_id: 0\ncurrency: USD\napproval:\n"
+             "  requird: 1\n",
+             "fund.yaml:4:3: key 'approval.requird': unknown key (known: "
+             "required, max_age)");
+    LOAD_ERR("master_portfolio_id: 0\ncurrency: USD\napproval:\n"
+             "  required: -1\n",
+             "fund.yaml:4:13: key 'approval.required': expected a number "
+             "of approvers",
+             "(found '-1')");
+    LOAD_ERR("master_portfolio_id: 0\ncurrency: USD\napproval:\n"
+             "  required: two\n",
+             "key 'approval.required'", "(found 'two')");
+    LOAD_ERR("master_portfolio_id: 0\ncurrency: USD\napproval:\n"
+             "  max_age: 24x\n",
+             "fund.yaml:4:12: key 'approval.max_age': expected a positive "
+             "duration",
+             "(found '24x')");
+    LOAD_ERR("master_portfolio_id: 0\ncurrency: USD\napproval:\n"
+             "  max_age: 0h\n",
+             "key 'approval.max_age'", "(found '0h')");
+    LOAD_ERR("master_portfolio_id: 0\ncurrency: USD\napproval: 1\n",
+             "key 'approval': expected a mapping");
 }
 END_TEST
 
@@ -1065,6 +1112,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_find_errors);
     tcase_add_test(tc, test_find_then_load);
     tcase_add_test(tc, test_rebalance_section);
+    tcase_add_test(tc, test_approval_section);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,350 @@
+# tests/plan-lib.sh - plan, approve, apply (README "Plan, approve, apply")
+# end to end on the backend named by BACKEND (sqlite or postgres; sourced
+# by plan-sqlite.sh and plan-postgres.pgtest):
+#   a. the write lock is held only while writing: with the fmp price source
+#      slowed to 3 s a request (tests/fake_fmp.py), a `capital add` started
+#      while `allocate` fetches prices completes at once, and the allocate
+#      then plans again (the ADD changed the ledger) and succeeds;
+#   b. a plan approved then applied writes exactly what `allocate` writes
+#      on a twin ledger (every balance, transfer row and record row);
+#   c. an approved plan refused (exit 11) after an ADD, naming the master's
+#      balance, the ledger unchanged;
+#   d. a plan edited after approval refused;
+#   e. self-approval refused; too few approvers, an expired plan and a plan
+#      for another date refused;
+#   f. with approval.required, plain allocate refused (exit 11), nothing
+#      written; a dry run still works.
+set -euo pipefail
+: "${BACKEND:?}"
+BIN=${abs_top_builddir:?}/core/capalloc
+
+plan_work=$(mktemp -d "${TMPDIR:-/tmp}/capalloc-plan.XXXXXX")
+fmp_pid=
+cleanup() {
+    if [ -n "$fmp_pid" ]; then
+        kill "$fmp_pid" 2>/dev/null || :
+        wait "$fmp_pid" 2>/dev/null || :
+    fi
+    rm -rf "$plan_work"
+}
+trap cleanup EXIT
+cd "$plan_work"
+failures=0
+fail() {
+    echo "FAIL: $*" >&2
+    failures=$((failures + 1))
+}
+
+# storage LEDGER: the storage section of ledger LEDGER; sql LEDGER QUERY
+case $BACKEND in
+sqlite)
+    storage() { printf '  plugin: sqlite\n  options:\n    path: %s/%s.db\n' "$plan_work" "$1"; }
+    sql() { sqlite3 -separator ' ' "$plan_work/$1.db" "$2"; }
+    ;;
+postgres)
+    storage() { printf '  plugin: postgres\n  options:\n    schema: plan_%s\n' "${1,,}"; }
+    sql() { psql -X -v ON_ERROR_STOP=1 -Atq -F ' ' -c "SET search_path = plan_${1,,}; $2"; }
+    ;;
+*) echo "unknown BACKEND $BACKEND" >&2; exit 1 ;;
+esac
+
+# config FILE LEDGER PRICES [EXTRA]: a fund of two strategies at 0.5
+# each; PRICES: "file" or the fmp base URL
+config() {
+    {
+        printf 'master_portfolio_id: "0"\ncurrency: USD\nstorage:\n'
+        storage "$2"
+        if [ "$3" = file ]; then
+            printf 'prices:\n  plugin: file\n  options:\n    path: prices.csv\n'
+        else
+            printf 'prices:\n  plugin: fmp\n  options: {base_url: "%s", api_key_env: FMP_TEST_KEY, mode: batch}\n' "$3"
+        fi
+        printf 'policy:\n  plugin: fixed_weight\n  options:\n    weights:\n'
+        printf '      "1": 0.5\n      "2": 0.5\n'
+        printf '%s' "${4:-}"
+    } >"$1"
+}
+printf 'ticker,price\nAAA,10.00\n' >prices.csv
+printf 'portfolio_id,ticker,quantity\n1,AAA,100\n' >positions.csv
+
+run() { # run CONFIG ARGS...: capalloc, output in out/err, fail on non-zero
+    local cfg=$1
+    shift
+    "$BIN" --config "$cfg" "$@" >out 2>err || {
+        fail "capalloc $* exited $?: $(cat err)"
+        return 1
+    }
+}
+refused() { # refused WHY CONFIG ARGS...: exit 11 wanted, stderr in err
+    local why=$1 cfg=$2 rc=0
+    shift 2
+    "$BIN" --config "$cfg" "$@" >out 2>err || rc=$?
+    [ "$rc" -eq 11 ] || fail "$why: capalloc $* exited $rc, want 11: $(cat err)"
+}
+# the ledger's content without ids and timestamps
+dump() {
+    local l=$1
+    sql "$l" "SELECT portfolio_id, currency, cash FROM cash_equity_book ORDER BY portfolio_id"
+    sql "$l" "SELECT portfolio_id, ticker, quantity FROM positions_book ORDER BY portfolio_id, ticker"
+    sql "$l" "SELECT r.action, r.run_date, r.forced, t.portfolio_id, t.ticker, t.side, t.quantity, t.arrival_price, t.exec_price FROM trade_execution_logs t JOIN capalloc_runs r ON r.run_id = t.run_id ORDER BY t.log_id"
+    sql "$l" "SELECT v.valuation_date, v.portfolio_id, v.is_master, v.imported, v.cash, v.positions_value, v.nav, v.weight, v.target, v.transfer FROM capalloc_valuations v ORDER BY v.run_id, v.portfolio_id"
+    sql "$l" "SELECT ticker, price, as_of, stale FROM capalloc_run_prices ORDER BY run_id, ticker"
+}
+fund() { # fund CONFIG: a fresh ledger with cash and a position
+    run "$1" capital add 100000
+    run "$1" positions import positions.csv
+}
+today=$(date +%Y-%m-%d)
+tomorrow=$(date -d tomorrow +%Y-%m-%d)
+
+# ---- b. approved then applied == allocate on a twin ledger --------------
+config a.yaml A file
+config b.yaml B file
+fund a.yaml
+fund b.yaml
+run a.yaml allocate --plan-out p.json --as alice
+[ -s p.json ] || fail "allocate --plan-out wrote no plan"
+python3 -c '
+import json, sys
+p = json.load(open("p.json"))["plan"]
+for k in ("run_date", "config", "prepared_by", "prepared_at", "fingerprint",
+          "capalloc_version", "strategies", "transfers", "explain"):
+    assert k in p, k
+assert p["prepared_by"] == "alice", p["prepared_by"]
+s = {x["id"]: x for x in p["strategies"]}
+assert s["1"]["nav"] == "1000.00" and s["1"]["weight"] == "0.5", s
+assert s["1"]["target"] == "50500.00" and s["1"]["transfer"] == "49500.00", s
+assert len(p["config"]["sha256"]) == 64 and len(p["fingerprint"]) == 64
+' || fail "the plan file lacks what explain shows: $(cat p.json)"
+[ "$(sql A "SELECT count(*) FROM capalloc_runs WHERE action = 'ALLOCATE'")" = 0 ] ||
+    fail "--plan-out wrote to the ledger"
+run a.yaml approve p.json --as bob
+run a.yaml apply p.json --as carol
+run b.yaml allocate
+dump A >a.dump
+dump B >b.dump
+if ! cmp -s a.dump b.dump; then
+    fail "the applied plan differs from allocate on the twin ledger:"
+    diff a.dump b.dump >&2 || :
+fi
+grep -q '^ALLOCATE' a.dump || fail "no allocation rows in the applied ledger"
+run a.yaml --json explain "$today"
+python3 -c '
+import json, sys
+x = json.load(open("out"))
+d = json.dumps(x)
+for who in ("alice", "bob", "carol"):
+    assert who in d, who
+' || fail "explain does not show the preparer and approvers: $(cat out)"
+run a.yaml explain "$today"
+grep -q "prepared by alice at .*, applied by carol; approved by bob" out ||
+    fail "explain's text does not show the preparer and approvers: $(cat out)"
+# applied twice: the date has its run now
+refused "a second apply" a.yaml apply p.json --as carol
+
+# the same with a queued redemption the run pays (its WITHDRAW batch)
+config g.yaml G file
+config h.yaml H file
+for l in g h; do
+    fund $l.yaml
+    run $l.yaml capital withdraw 200000 --queue
+done
+run g.yaml allocate --plan-out g.json --as alice
+run g.yaml approve g.json --as bob
+run g.yaml apply g.json --as carol
+run h.yaml allocate
+dump G >g.dump
+dump H >h.dump
+sql G "SELECT redemption_id, amount, paid, state FROM capalloc_redemptions ORDER BY redemption_id" >>g.dump
+sql H "SELECT redemption_id, amount, paid, state FROM capalloc_redemptions ORDER BY redemption_id" >>h.dump
+if ! cmp -s g.dump h.dump; then
+    fail "the applied plan with a redemption payout differs from allocate:"
+    diff g.dump h.dump >&2 || :
+fi
+grep -q '^WITHDRAW' g.dump || fail "the plan paid no queued redemption: $(cat g.dump)"
+
+# ---- c. stale: an ADD between plan and apply ----------------------------
+config c.yaml C file
+fund c.yaml
+run c.yaml allocate --plan-out c.json --as alice
+run c.yaml approve c.json --as bob
+run c.yaml capital add 500
+dump C >c.before
+refused "a stale plan" c.yaml apply c.json
+grep -q "balance of '0' 100000.00 -> 100500.00" err ||
+    fail "the stale plan's refusal does not name the master's balance: $(cat err)"
+dump C >c.after
+cmp -s c.before c.after || fail "a refused plan changed the ledger"
+# and scheduled allocate still runs on it
+run c.yaml allocate
+
+# ---- d. edited after approval -------------------------------------------
+config d.yaml D file
+fund d.yaml
+run d.yaml allocate --plan-out d.json --as alice
+run d.yaml approve d.json --as bob
+python3 -c '
+import json
+d = json.load(open("d.json"))
+d["plan"]["transfers"][0]["amount"] = "49600.00"
+json.dump(d, open("d.json", "w"), indent=2)'
+refused "an edited plan" d.yaml apply d.json
+grep -q "edited" err || fail "the edited plan's refusal: $(cat err)"
+# edited with the stored hash updated too: the approval still does not match
+python3 -c '
+import hashlib, json
+d = json.load(open("d.json"))
+s = json.dumps(d["plan"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+d["content_sha256"] = hashlib.sha256(s.encode()).hexdigest()
+json.dump(d, open("d.json", "w"), indent=2)'
+refused "an edited plan with its hash redone" d.yaml apply d.json
+grep -q "after it was approved by 'bob'" err || fail "edited after approval: $(cat err)"
+[ "$(sql D "SELECT count(*) FROM capalloc_runs WHERE action = 'ALLOCATE'")" = 0 ] ||
+    fail "an edited plan was written"
+# no approval required: a plan edited with its hash redone passes the hash
+# check, and the apply's own checks under the lock still refuse it
+config d0.yaml D file
+run d0.yaml allocate --plan-out d0.json --as alice
+python3 -c '
+import hashlib, json, sys
+d = json.load(open("d0.json"))
+p = d["plan"]
+if sys.argv[1] == "transfer":
+    p["transfers"][0]["amount"] = "99999.00"
+elif sys.argv[1] == "balance":
+    for b in p["balances"]:
+        if b["portfolio"] == "1":
+            b["cash"] = "60000.00"
+s = json.dumps(p, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+d["content_sha256"] = hashlib.sha256(s.encode()).hexdigest()
+json.dump(d, open("d1.json", "w"), indent=2)' transfer
+refused "a transfer edited, hash redone" d0.yaml apply d1.json
+grep -q "do not match its new balance" err || fail "an edited transfer: $(cat err)"
+python3 -c '
+import hashlib, json, sys
+d = json.load(open("d0.json"))
+p = d["plan"]
+for b in p["balances"]:
+    if b["portfolio"] == "1":
+        b["cash"] = "60000.00"
+s = json.dumps(p, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+d["content_sha256"] = hashlib.sha256(s.encode()).hexdigest()
+json.dump(d, open("d1.json", "w"), indent=2)'
+refused "a balance edited, hash redone" d0.yaml apply d1.json
+grep -q "do not match its new balance" err || fail "an edited balance: $(cat err)"
+[ "$(sql D "SELECT count(*) FROM capalloc_runs WHERE action = 'ALLOCATE'")" = 0 ] ||
+    fail "an edited plan was written"
+# stale by a positions import: names the portfolio
+run d0.yaml allocate --plan-out d2.json --as alice
+printf 'portfolio_id,ticker,quantity\n1,AAA,120\n' >positions2.csv
+run d0.yaml positions import positions2.csv
+refused "a plan made before a positions import" d0.yaml apply d2.json
+grep -q "positions of '1'" err || fail "the refusal does not name the positions of '1': $(cat err)"
+
+# ---- e, f. approval required --------------------------------------------
+approval=$'approval:\n  required: 1\n  max_age: 1h\n'
+config e.yaml E file "$approval"
+fund e.yaml
+dump E >e.before
+refused "plain allocate with approval required" e.yaml allocate
+grep -q "plan-out" err || fail "plain allocate's refusal does not say what to do: $(cat err)"
+run e.yaml allocate --dry-run
+dump E >e.after
+cmp -s e.before e.after || fail "a refused allocate changed the ledger"
+run e.yaml allocate --plan-out e.json --as alice
+refused "self-approval" e.yaml approve e.json --as alice
+grep -q "cannot approve" err || fail "self-approval's refusal: $(cat err)"
+refused "no approver" e.yaml apply e.json --as alice
+grep -q "approval.required is 1" err || fail "too few approvers: $(cat err)"
+# an approval by the preparer written by hand does not count either
+python3 -c '
+import json
+d = json.load(open("e.json"))
+d["approvals"].append({"by": "alice", "at": "x", "content_sha256": d["content_sha256"]})
+json.dump(d, open("e.json", "w"), indent=2)'
+refused "self-approval by hand" e.yaml apply e.json
+grep -q "self-approval does not count" err || fail "self-approval by hand: $(cat err)"
+run e.yaml approve e.json --as bob
+refused "another date" e.yaml apply e.json --date "$tomorrow"
+grep -q "is for $today, not $tomorrow" err || fail "wrong date: $(cat err)"
+config e2.yaml E file $'approval:\n  required: 1\n  max_age: 1s\n'
+run e2.yaml allocate --plan-out e2.json --as alice
+run e2.yaml approve e2.json --as bob
+sleep 2.2
+refused "an expired plan" e2.yaml apply e2.json
+grep -q "expired" err || fail "expired: $(cat err)"
+dump E >e.after
+cmp -s e.before e.after || fail "a refused plan changed the ledger"
+run e.yaml apply e.json --as carol
+[ "$(sql E "SELECT count(*) FROM capalloc_runs WHERE action = 'ALLOCATE'")" = 1 ] ||
+    fail "the approved plan was not applied"
+
+# ---- a. the write lock is held only while writing -----------------------
+if [ ! -e "$abs_top_builddir/plugins/.libs/fmp.so" ]; then
+    echo "# $BACKEND: the fmp plugin is not built (--enable-fmp): part a skipped"
+else
+export FAKE_FMP_KEY=plan-test-key FMP_TEST_KEY=plan-test-key
+python3 "${abs_top_srcdir:?}/tests/fake_fmp.py" --prices prices.csv >fmp.out 2>fmp.err &
+fmp_pid=$!
+port=
+for _ in $(seq 100); do
+    port=$(sed -n 's/^PORT //p' fmp.out)
+    [ -n "$port" ] && break
+    sleep 0.1
+done
+[ -n "$port" ] || { echo "fake_fmp.py did not start: $(cat fmp.err)" >&2; exit 1; }
+python3 -c '
+import sys, urllib.request
+urllib.request.urlopen(urllib.request.Request(
+    "http://127.0.0.1:%s/_control" % sys.argv[1],
+    data=b"{\"latency_ms\": 3000}", method="POST")).read()' "$port"
+config s.yaml S "http://127.0.0.1:$port"
+fund s.yaml
+t0=$(date +%s.%N)
+"$BIN" --config s.yaml -v --json allocate >s.out 2>s.err &
+alloc_pid=$!
+sleep 1
+t1=$(date +%s.%N)
+run s.yaml capital add 1000
+t2=$(date +%s.%N)
+kill -0 "$alloc_pid" 2>/dev/null ||
+    fail "allocate finished before the concurrent ADD did (the fake's latency did not apply)"
+rc=0
+wait "$alloc_pid" || rc=$?
+t3=$(date +%s.%N)
+add_s=$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.3f", b - a }')
+alloc_s=$(awk -v a="$t0" -v b="$t3" 'BEGIN { printf "%.3f", b - a }')
+echo "# $BACKEND: capital add during the price fetch took ${add_s}s; allocate took ${alloc_s}s"
+grep -E 'write lock' s.err | sed "s/^/# $BACKEND: /" || :
+[ "$rc" -eq 0 ] || fail "allocate with a concurrent ADD exited $rc: $(cat s.err)"
+awk -v s="$add_s" 'BEGIN { exit !(s < 2) }' || fail "capital add waited ${add_s}s for the allocation's lock"
+awk -v s="$alloc_s" 'BEGIN { exit !(s > 3) }' || fail "allocate took ${alloc_s}s, the fake's latency is 3 s"
+python3 -c '
+import json
+r = json.load(open("s.out"))
+assert r["status"] == "committed", r["status"]
+assert r["attempts"] == 2, r["attempts"]
+assert r["price_requests"] == 1, r["price_requests"]
+# 100000 + 1000 added while it planned + 100 AAA at 10.00
+assert r["total_equity"] == "102000.00", r["total_equity"]
+t = {p["id"]: p["target"] for p in r["portfolios"]}
+assert t == {"1": "51000.00", "2": "51000.00"}, t
+' || fail "the allocation did not plan again on the ADD: $(cat s.out)"
+grep -q "the plan was stale: balance of '0' 100000.00 -> 101000.00" s.err ||
+    fail "no stale plan in the progress lines: $(cat s.err)"
+[ "$(sql S "SELECT cash FROM cash_equity_book WHERE portfolio_id = '0'")" = 0.00 ] ||
+    fail "the master's cash after the run: $(sql S "SELECT cash FROM cash_equity_book")"
+fi
+
+# every ledger this script made, through plans, approvals, refusals and
+# replanned runs, still replays and chains
+for y in *.yaml; do
+    run "$y" verify
+    grep -q '^ledger verified: ' out || fail "verify $y: $(cat out)"
+done
+
+if [ "$failures" -ne 0 ]; then
+    echo "$failures failure(s) on $BACKEND" >&2
+    exit 1
+fi
+echo "plan, approve, apply on $BACKEND: ok"

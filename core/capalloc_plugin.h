@@ -45,7 +45,13 @@
  * the run's created_at and its hash chain (prev_hash, run_hash, a hash
  * per trade row), computed by the core; storage backends store them and
  * hand them back (chain_head, read_anchor, read_journal) for `capalloc
- * verify`.
+ * verify`. Runs that move cash outside the
+ * daily allocation: the write batch also carries the run's kind
+ * (CAPALLOC_RUN_DEPLOY: new capital spread over the strategies with its
+ * ADD; CAPALLOC_RUN_REVERSE: a correction that mirrors an earlier run's
+ * transfers) and the run it reverses, kept under a unique key; the run
+ * info the backends return carries the kind, the link and the run that
+ * reversed it, and read_history's valuations their run's kind and links.
  *
  * Ownership rules, for every call in this file:
  *   - Strings and arrays the core passes to a plugin are borrowed: valid only
@@ -565,6 +571,15 @@ typedef struct capalloc_valuation {
                                  cash after the run) */
     capalloc_dec transfer;    /* cash moved in (< 0: out) by the run */
     capalloc_dec shortfall;   /* what the run could not move (>= 0) */
+
+    /* ABI 1.3: filled by read_history() (the core reads them only from a
+     * backend whose abi_minor >= 3; ignored when writing): the kind of
+     * the run that recorded the row (CAPALLOC_RUN_*; NULL: an ordinary
+     * run, or a backend before 1.3), the run it reverses and the run
+     * that reversed it (0: none). */
+    const char *run_kind;
+    int64_t reverses;
+    int64_t reversed_by;
 } capalloc_valuation;
 
 typedef struct capalloc_price_row {
@@ -627,7 +642,26 @@ typedef struct capalloc_write_batch {
     const char *prev_hash;
     const char *run_hash;
     const char *const *row_hashes;
+
+    /* ABI 1.3: read only when CAPALLOC_HOST_HAS_MINOR(host, 3). The run's
+     * kind (CAPALLOC_RUN_*; NULL or "RUN": an ordinary run). DEPLOY and
+     * REVERSE are ALLOCATE batches (cash moved between the master and the
+     * strategies, with their record) that are not the date's allocation:
+     * the one-allocation-per-date key and find_run() ignore them. A
+     * REVERSE batch names the run it reverses in `reverses` (> 0; 0
+     * otherwise); the backend keeps it under a unique key: a second
+     * reversal of the same run is refused with CAPALLOC_ERR_EXISTS and
+     * nothing is written. */
+    const char *kind;
+    int64_t reverses;
 } capalloc_write_batch;
+
+/* ABI 1.3: the kinds of run (capalloc_write_batch.kind,
+ * capalloc_run_info.kind). */
+#define CAPALLOC_RUN_RUN "RUN"         /* every run before 1.3 */
+#define CAPALLOC_RUN_DEPLOY "DEPLOY"   /* an ADD's capital spread at once */
+#define CAPALLOC_RUN_REVERSE "REVERSE" /* mirrors the run it reverses */
+
 
 /* ABI 1.3: the hash chain, as a backend reads it back. */
 #define CAPALLOC_HASH_HEX 65 /* 64 hex digits and the NUL */
@@ -657,6 +691,8 @@ typedef struct capalloc_journal_run {
     const char *reference;  /* NULL when none */
     const char *prev_hash;  /* NULL when the run has none */
     const char *run_hash;   /* NULL when the run has none */
+    const char *kind;       /* CAPALLOC_RUN_* (NULL: RUN) */
+    int64_t reverses;       /* the run a REVERSE reverses, else 0 */
 } capalloc_journal_run;
 
 /* One row of trade_execution_logs in the journal. */
@@ -738,6 +774,12 @@ typedef struct capalloc_run_info {
     char run_date[16];   /* YYYY-MM-DD */
     char created_at[32]; /* ISO 8601, UTC */
     int64_t n_trades;
+    /* ABI 1.3: filled by read_run() and find_run() when the backend's
+     * abi_minor >= 3 (the core zeroes the struct before the call, so an
+     * older backend leaves kind "" and the links 0). */
+    char kind[16];       /* CAPALLOC_RUN_*; "" from an older backend */
+    int64_t reverses;    /* the run this one reverses, 0: none */
+    int64_t reversed_by; /* the run that reversed this one, 0: none */
 } capalloc_run_info;
 
 /* ABI 1.1: which recorded valuations read_history() returns. Every bound
@@ -795,7 +837,8 @@ typedef struct capalloc_storage_plugin {
                                    capalloc_err *err);
 
     /* The latest allocation run recorded for run_date: *found = 1 and *info
-     * filled, or *found = 0. */
+     * filled, or *found = 0. Since ABI 1.3 only runs of kind RUN count
+     * (a DEPLOY or REVERSE run is not the date's allocation). */
     capalloc_status (*find_run)(void *state, const char *run_date,
                                 capalloc_run_info *info, int *found,
                                 capalloc_err *err);

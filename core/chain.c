@@ -87,6 +87,8 @@ void chain_run_hash(const unsigned char prev[SHA256_LEN], const chain_run *r,
     put_i64(&c, r->forced ? 1 : 0);
     put_str(&c, r->created_at);
     put_str(&c, r->reference);
+    put_str(&c, r->kind != NULL && r->kind[0] != '\0' ? r->kind : "RUN");
+    put_i64(&c, r->reverses);
     /* its rows */
     put_i64(&c, (int64_t)n_rows);
     sha256_update(&c, n_rows > 0 ? last_row : zero, SHA256_LEN);

@@ -20,7 +20,8 @@
  * chained runs, add a field only with a new version, and keep verifying
  * the old one. (Before that release, fields such as a run's kind and the
  * run it reverses go into chain_run and chain_run_hash directly, and into
- * capalloc_journal_run so that verify can hand them back.)
+ * capalloc_journal_run so that verify can hand them back: the kind and
+ * reverses are covered so, after the reference.)
  */
 #ifndef CAPALLOC_CHAIN_H
 #define CAPALLOC_CHAIN_H
@@ -42,6 +43,8 @@ typedef struct chain_run {
     int forced;
     const char *created_at; /* ISO 8601 UTC, set by the core */
     const char *reference;  /* or NULL */
+    const char *kind;       /* CAPALLOC_RUN_*; NULL or "" is "RUN" */
+    int64_t reverses;       /* the run a REVERSE reverses, else 0 */
 } chain_run;
 
 /* A portfolio's balance after the run, for each portfolio the run's cash

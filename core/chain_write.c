@@ -227,7 +227,7 @@ capalloc_status chain_write(engine *en, const capalloc_write_batch *wb,
     char created_at[32];
     chain_utc_now(created_at, sizeof created_at);
     chain_run r = {wb->action, wb->run_date, wb->forced, created_at,
-                   wb->reference};
+                   wb->reference, wb->kind, wb->reverses};
     unsigned char h[SHA256_LEN];
     chain_run_hash(prev, &r, n, link, bal, n_bal, h);
     char prev_hex[SHA256_HEX_LEN + 1], run_hex[SHA256_HEX_LEN + 1];

@@ -30,6 +30,7 @@ static const cli_command *const COMMANDS[] = {
     &cli_cmd_report,
     &cli_cmd_redemptions,
     &cli_cmd_verify,
+    &cli_cmd_reverse,
     &cli_cmd_plugins,
 };
 enum { N_COMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };

@@ -143,5 +143,12 @@ extern const cli_command cli_cmd_redemptions;
 extern const cli_command cli_cmd_verify;
 extern const cli_command cli_cmd_approve;
 extern const cli_command cli_cmd_apply;
+extern const cli_command cli_cmd_reverse;
+
+/* cli_move.c: a deployment's or reversal's transfers (text lines, or the
+ * members "transfers", "master_before", "master_after" of an open JSON
+ * object). */
+void cli_move_transfers(const cli *c, const engine *en,
+                        const alloc_report *r);
 
 #endif

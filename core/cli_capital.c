@@ -14,6 +14,8 @@ typedef struct capital_opts {
     const char *ref;
     int dry;
     int queue;
+    int deploy;     /* 1 --deploy, -1 --no-deploy, 0 the config's */
+    const char *date;
 } capital_opts;
 
 static int capital_opt(cli *c, int opt, const char *arg, void *ctx)
@@ -31,6 +33,19 @@ static int capital_opt(cli *c, int opt, const char *arg, void *ctx)
         return 0;
     case 'q':
         o->queue = 1;
+        return 0;
+    case 'D':
+    case 'N':
+        if (o->deploy != 0 && o->deploy != (opt == 'D' ? 1 : -1))
+            return cli_usage_error(c, "--deploy and --no-deploy together");
+        o->deploy = opt == 'D' ? 1 : -1;
+        return 0;
+    case 'd':
+        if (!cli_valid_date(arg))
+            return cli_usage_error(c, "--date needs a date YYYY-MM-DD, got "
+                                      "'%s'",
+                                   arg);
+        o->date = arg;
         return 0;
     case 'r':
         if (o->ref != NULL)
@@ -91,6 +106,75 @@ static int queue_withdrawal(cli *c, engine *en, capalloc_dec amount,
     return 0;
 }
 
+/* `capital add --deploy` (or `capital: deploy_on_add`): the ADD and its
+ * deployment over the strategies, in one transaction (move.c). */
+static int add_deploy(cli *c, engine *en, const capital_opts *o,
+                      capalloc_dec amount)
+{
+    char today[16];
+    cli_today(today);
+    capital_result cr;
+    alloc_report r;
+    move_result mr;
+    cap_error e = {0, ""};
+    cli_progress(c, "capital ADD %s with deployment: %s", o->amount,
+                 o->dry ? "dry run" : "writing");
+    int rc = engine_capital_deploy(en, amount, o->ref,
+                                   o->date ? o->date : today, o->dry, &cr,
+                                   &r, &mr, &e);
+    int mu = en->cfg->minor_units;
+    char a[CAPALLOC_DEC_MAX_TEXT], b[CAPALLOC_DEC_MAX_TEXT],
+        d[CAPALLOC_DEC_MAX_TEXT], f[CAPALLOC_DEC_MAX_TEXT];
+    if (rc) {
+        rc = cli_fail(c, rc, e.msg);
+    } else if (cr.repeat) {
+        if (c->json) {
+            printf("{\"command\":\"capital\",\"action\":\"ADD\","
+                   "\"deploy\":true,\"dry_run\":%s,\"reference\":",
+                   o->dry ? "true" : "false");
+            json_str(stdout, o->ref);
+            printf(",\"repeat\":true,\"run_id\":%lld,\"booked_at\":\"%s\","
+                   "\"currency\":\"%s\",\"amount\":\"%s\"}\n",
+                   (long long)cr.ref_run_id, cr.ref_created_at,
+                   en->cfg->currency, fmt_money(amount, mu, a));
+        } else {
+            printf("ADD %s %s with reference '%s' is already booked (run "
+                   "%lld, %s): nothing written, nothing deployed again\n",
+                   fmt_money(amount, mu, a), en->cfg->currency, o->ref,
+                   (long long)cr.ref_run_id, cr.ref_created_at);
+        }
+    } else if (c->json) {
+        printf("{\"command\":\"capital\",\"action\":\"ADD\","
+               "\"deploy\":true,\"dry_run\":%s,\"master_portfolio_id\":",
+               o->dry ? "true" : "false");
+        json_str(stdout, en->cfg->master_id);
+        if (o->ref != NULL) {
+            printf(",\"reference\":");
+            json_str(stdout, o->ref);
+        }
+        printf(",\"date\":\"%s\",\"currency\":\"%s\",\"amount\":\"%s\","
+               "\"deployed\":\"%s\",\"scaled\":%s,",
+               r.run_date, en->cfg->currency, fmt_money(amount, mu, a),
+               fmt_money(mr.deployed, mu, b), mr.scaled ? "true" : "false");
+        cli_move_transfers(c, en, &r);
+        printf("}\n");
+    } else {
+        printf("%sADD %s %s: master portfolio '%s' cash %s -> %s %s; "
+               "deployed %s %s at once%s\n",
+               o->dry ? "dry run: would " : "", fmt_money(amount, mu, a),
+               en->cfg->currency, en->cfg->master_id,
+               fmt_money(cr.before, mu, b), fmt_money(cr.after, mu, d),
+               en->cfg->currency, fmt_money(mr.deployed, mu, f),
+               en->cfg->currency,
+               mr.scaled ? " (scaled: the master keeps its cash buffer and "
+                           "the queued redemptions)"
+                         : "");
+        cli_move_transfers(c, en, &r);
+    }
+    alloc_report_free(&r);
+    return rc;
+}
+
 static int run_capital(cli *c, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -99,6 +183,9 @@ static int run_capital(cli *c, int argc, char **argv)
         {"amount", required_argument, NULL, 'A'},
         {"ref", required_argument, NULL, 'r'},
         {"queue", no_argument, NULL, 'q'},
+        {"deploy", no_argument, NULL, 'D'},
+        {"no-deploy", no_argument, NULL, 'N'},
+        {"date", required_argument, NULL, 'd'},
         CLI_GLOBAL_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
@@ -109,7 +196,7 @@ static int run_capital(cli *c, int argc, char **argv)
             ((argv[i][1] >= '0' && argv[i][1] <= '9') || argv[i][1] == '.'))
             return cli_usage_error(c, "amount '%s' must be positive", argv[i]);
 
-    capital_opts o = {NULL, NULL, NULL, 0, 0};
+    capital_opts o = {NULL, NULL, NULL, 0, 0, 0, NULL};
     int first;
     int rc = cli_parse(c, argc, argv, CLI_GLOBAL_SHORTOPTS "n", longopts,
                        capital_opt, &o, &first);
@@ -148,6 +235,12 @@ static int run_capital(cli *c, int argc, char **argv)
     if ((rc = cli_parse_amount(c, o.amount, &amount)))
         return rc;
 
+    if ((o.deploy != 0 || o.date != NULL) && act != CAP_ADD)
+        return cli_usage_error(c, "--deploy, --no-deploy and --date are for "
+                                  "an ADD");
+    if (o.date != NULL && o.deploy < 0)
+        return cli_usage_error(c, "--date dates a deployment: not with "
+                                  "--no-deploy");
     if (o.queue && act != CAP_WITHDRAW)
         return cli_usage_error(c, "--queue is for a withdrawal (an ADD is "
                                   "booked at once)");
@@ -156,6 +249,12 @@ static int run_capital(cli *c, int argc, char **argv)
         return rc;
     if (o.queue) {
         rc = queue_withdrawal(c, en, amount, o.ref, o.dry);
+        engine_close(en);
+        return rc;
+    }
+    if (act == CAP_ADD &&
+        (o.deploy > 0 || (o.deploy == 0 && en->cfg->deploy_on_add))) {
+        rc = add_deploy(c, en, &o, amount);
         engine_close(en);
         return rc;
     }
@@ -221,6 +320,7 @@ const cli_command cli_cmd_capital = {
     "capital",
     "add or withdraw investors' capital (the master portfolio)",
     "capalloc capital add|withdraw AMOUNT [--ref REF] [-n]\n"
+    "       capalloc capital add AMOUNT --deploy [--date DATE] [--ref REF] [-n]\n"
     "       capalloc capital withdraw --queue AMOUNT [--ref REF] [-n]\n"
     "       capalloc capital --action ADD|WITHDRAW --amount AMOUNT [--ref REF] [-n]\n"
     "       manage_capital --action ADD|WITHDRAW --amount AMOUNT [--ref REF] [-n]\n",
@@ -241,11 +341,24 @@ const cli_command cli_cmd_capital = {
     "own transaction, all of it when the master then holds it, else what\n"
     "it holds (the rest stays queued). See `capalloc redemptions`.\n"
     "\n"
+    "With --deploy (or `capital: deploy_on_add: true` in the configuration;\n"
+    "--no-deploy overrides it), an ADD is spread over the strategies at once,\n"
+    "in the same transaction: the policy runs as the allocation's would on\n"
+    "the fund valued now (prices needed), each strategy gets the ADD x its\n"
+    "weight rounded down to the minor unit, cut to rebalance.max_transfer,\n"
+    "skipped below min_transfer; the master keeps its cash buffer, what\n"
+    "the queued redemptions are owed and every residue. The deployment is\n"
+    "its own run (DEPLOY) beside the ADD; a repeated --ref deploys nothing.\n"
+    "\n"
     "Options:\n"
     "  -n, --dry-run      show the result, write nothing\n"
     "  --action ACTION    ADD or WITHDRAW (any case), instead of the operand\n"
     "  --amount AMOUNT    the amount, instead of the operand\n"
     "  --ref REF          the investor-side transaction id (idempotent)\n"
-    "  --queue            queue the withdrawal for the next allocation\n",
+    "  --queue            queue the withdrawal for the next allocation\n"
+    "  --deploy           spread the ADD over the strategies at once\n"
+    "  --no-deploy        keep the ADD in the master (capital.deploy_on_add)\n"
+    "  --date DATE        the deployment's date (default: today; not before\n"
+    "                     the latest recorded valuation)\n",
     run_capital,
 };

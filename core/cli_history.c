@@ -89,6 +89,17 @@ static void history_json(const engine *en, const history_report *h)
             printf(",\"return\":null");
         printf(",\"transfer\":\"%s\"", fmt_money(v->transfer, mu, a));
         if (!imp) {
+            /* ABI 1.3: the run's kind and links (null: not known) */
+            printf(",\"run_kind\":\"%s\"",
+                   v->run_kind != NULL ? v->run_kind : CAPALLOC_RUN_RUN);
+            if (v->reverses > 0)
+                printf(",\"reverses\":%lld", (long long)v->reverses);
+            else
+                printf(",\"reverses\":null");
+            if (v->reversed_by > 0)
+                printf(",\"reversed_by\":%lld", (long long)v->reversed_by);
+            else
+                printf(",\"reversed_by\":null");
             printf(",\"cash\":\"%s\"", fmt_money(v->cash, mu, a));
             printf(",\"positions_value\":\"%s\"",
                    fmt_money(v->positions_value, mu, a));
@@ -179,6 +190,24 @@ static void history_table(const engine *en, const history_report *h)
     }
     if (h->n == 0)
         printf("(no valuations recorded in this range)\n");
+    /* the runs that are not plain allocations, or were reversed */
+    for (size_t i = 0; i < h->n; i++) {
+        const capalloc_valuation *v = &h->rows[i].v;
+        if ((v->flags & CAPALLOC_VAL_IMPORTED) ||
+            (i > 0 && h->rows[i - 1].v.run_id == v->run_id))
+            continue;
+        int special = v->run_kind != NULL &&
+                      strcmp(v->run_kind, CAPALLOC_RUN_RUN) != 0;
+        if (!special && v->reversed_by <= 0)
+            continue;
+        printf("run %lld: %s", (long long)v->run_id,
+               special ? v->run_kind : "allocation");
+        if (v->reverses > 0)
+            printf(" of run %lld", (long long)v->reverses);
+        if (v->reversed_by > 0)
+            printf(", reversed by run %lld", (long long)v->reversed_by);
+        printf("\n");
+    }
     if (h->n_fund == 0)
         return;
     printf("\nthe fund (ADD and WITHDRAW are flows, not returns):\n");
@@ -410,11 +439,23 @@ static void explain_text(const engine *en, const run_explain *x)
     int mu = en->cfg->minor_units;
     json_error_t jerr;
     json_t *root = json_loads(x->detail_json ? x->detail_json : "", 0, &jerr);
-    printf("Allocation run %lld for %s, recorded %s by capalloc %s%s\n",
-           (long long)x->info.run_id, x->info.run_date, x->info.created_at,
+    const char *kind = x->info.kind;
+    printf("%s run %lld%s%s, recorded %s by capalloc %s%s\n",
+           strcmp(x->action, "ALLOCATE") != 0 ? x->action
+           : strcmp(kind, CAPALLOC_RUN_DEPLOY) == 0  ? "Deployment (DEPLOY)"
+           : strcmp(kind, CAPALLOC_RUN_REVERSE) == 0 ? "Reversal (REVERSE)"
+                                                     : "Allocation",
+           (long long)x->info.run_id, *x->info.run_date ? " for " : "",
+           x->info.run_date, x->info.created_at,
            x->capalloc_version && *x->capalloc_version ? x->capalloc_version
                                                        : "(unknown)",
            x->forced ? " (forced re-run)" : "");
+    if (x->info.reverses > 0)
+        printf("REVERSE of run %lld: every transfer of it mirrored\n",
+               (long long)x->info.reverses);
+    if (x->info.reversed_by > 0)
+        printf("run %lld reversed by run %lld\n", (long long)x->info.run_id,
+               (long long)x->info.reversed_by);
     json_t *pol = json_object_get(root, "policy");
     json_t *stages = json_object_get(root, "stages");
     int stack = json_array_size(stages) > 1;
@@ -526,6 +567,25 @@ static void explain_text(const engine *en, const run_explain *x)
                    : "");
     if (json_is_object(json_object_get(root, "rebalance")))
         explain_rules(json_object_get(root, "rebalance"));
+    json_t *dp = json_object_get(root, "deploy");
+    if (json_is_object(dp))
+        printf("Deployed with its ADD of %s %s: each strategy's share is the "
+               "ADD x its weight, rounded down; the master kept its cash "
+               "buffer of %s and %s owed to queued redemptions%s; %lld "
+               "share%s cut to max_transfer, %lld below min_transfer\n",
+               table_amount(json_object_get(dp, "amount"), mu, a),
+               en->cfg->currency,
+               table_amount(json_object_get(dp, "buffer"), mu, b),
+               table_amount(json_object_get(dp, "queued"), mu, c),
+               json_is_true(json_object_get(dp, "scaled"))
+                   ? " (every share scaled down pro rata to what it held "
+                     "above them)"
+                   : "",
+               (long long)json_integer_value(json_object_get(dp, "max_cut")),
+               json_integer_value(json_object_get(dp, "max_cut")) == 1 ? ""
+                                                                      : "s",
+               (long long)json_integer_value(
+                   json_object_get(dp, "below_min")));
     /* a plan applied with `capalloc apply` (plan_file.c) */
     const json_t *ap = json_object_get(root, "approval");
     if (json_is_object(ap)) {
@@ -557,6 +617,17 @@ static void explain_json_out(const engine *en, const run_explain *x)
            "\"created_at\":",
            (long long)x->info.run_id, x->info.run_date);
     json_str(stdout, x->info.created_at);
+    printf(",\"action\":\"%s\",\"kind\":\"%s\",\"reverses\":", x->action,
+           *x->info.kind ? x->info.kind : CAPALLOC_RUN_RUN);
+    if (x->info.reverses > 0)
+        printf("%lld", (long long)x->info.reverses);
+    else
+        printf("null");
+    printf(",\"reversed_by\":");
+    if (x->info.reversed_by > 0)
+        printf("%lld", (long long)x->info.reversed_by);
+    else
+        printf("null");
     printf(",\"forced\":%s,\"capalloc_version\":", x->forced ? "true" : "false");
     json_str(stdout, x->capalloc_version ? x->capalloc_version : "");
     /* the explanation as recorded: valid JSON written by capalloc */
@@ -600,10 +671,20 @@ static int run_explain_cmd(cli *c, int argc, char **argv)
     if (rc)
         return rc < 0 ? 0 : rc;
     char date[16];
-    if (first < argc) {
-        if (!cli_valid_date(argv[first]))
-            return cli_usage_error(c, "'%s' is not a date YYYY-MM-DD",
-                                   argv[first]);
+    long long run_id = 0;
+    if (first < argc && !cli_valid_date(argv[first])) {
+        /* a run id: any run, a deployment or a reversal too */
+        const char *s = argv[first];
+        char *end;
+        run_id = strtoll(s, &end, 10);
+        if (*s < '0' || *s > '9' || *end != '\0' || run_id <= 0)
+            return cli_usage_error(c, "'%s' is neither a date YYYY-MM-DD "
+                                      "nor a run id",
+                                   s);
+        if (first + 1 < argc)
+            return cli_usage_error(c, "unexpected argument '%s'",
+                                   argv[first + 1]);
+    } else if (first < argc) {
         snprintf(date, sizeof date, "%s", argv[first]);
         if (first + 1 < argc)
             return cli_usage_error(c, "unexpected argument '%s'",
@@ -616,7 +697,8 @@ static int run_explain_cmd(cli *c, int argc, char **argv)
         return rc;
     run_explain x;
     cap_error e = {0, ""};
-    rc = engine_explain(en, date, &x, &e);
+    rc = run_id > 0 ? engine_explain_run(en, (int64_t)run_id, &x, &e)
+                    : engine_explain(en, date, &x, &e);
     if (rc) {
         rc = cli_fail(c, rc, e.msg);
     } else {
@@ -633,10 +715,12 @@ static int run_explain_cmd(cli *c, int argc, char **argv)
 const cli_command cli_cmd_explain = {
     "explain",
     "why a run did what it did: prices, NAVs, policy, weights, transfers",
-    "capalloc explain [YYYY-MM-DD]\n",
+    "capalloc explain [YYYY-MM-DD | RUN]\n",
     "\n"
     "Shows the record of the date's allocation run (default: today; the\n"
-    "latest run when the date was forced again): the prices used and their\n"
+    "latest run when the date was forced again), or of run RUN (any run by\n"
+    "its id: a deployment, a reversal; its kind and, for a reversal, the\n"
+    "run it reverses or the run that reversed it): the prices used and their\n"
     "age at the run (stale: a last-known price), each portfolio's cash,\n"
     "positions and NAV before the transfers, the policy with its options as\n"
     "given, the weights after each stage, the targets, transfers and\n"

@@ -764,6 +764,7 @@ enum top_key {
     K_POLICY,
     K_WEIGHTS,
     K_REBALANCE,
+    K_CAPITAL,
     K_APPROVAL,
     K_COUNT
 };
@@ -771,12 +772,13 @@ enum top_key {
 static const char *const TOP_KEYS[K_COUNT] = {
     "master_portfolio_id", "currency", "minor_units", "portfolios",
     "plugin_dir", "storage", "prices", "policy", "portfolio_weights",
-    "rebalance", "approval",
+    "rebalance", "capital", "approval",
 };
 
 #define TOP_KNOWN                                                           \
     "master_portfolio_id, currency, minor_units, portfolios, plugin_dir, "  \
-    "storage, prices, policy, portfolio_weights, rebalance, approval"
+    "storage, prices, policy, portfolio_weights, rebalance, capital, "      \
+    "approval"
 
 typedef struct vctx {
     const char *file;
@@ -1179,6 +1181,10 @@ static int validate(vctx *v)
             break;
         case K_REBALANCE:
             rc = 0; /* amounts need minor_units: below */
+            break;
+        case K_CAPITAL:
+            rc = config_capital(v->file, root->items[i], &c->deploy_on_add,
+                                v->e);
             break;
         case K_APPROVAL:
             rc = config_approval(v->file, n, &c->approval, v->e);

@@ -85,6 +85,7 @@ typedef struct capalloc_config {
     struct policy_stage_cfg *stages;
     size_t n_stages;
     rebalance_rules rebalance; /* all off unless the section sets them */
+    int deploy_on_add;     /* `capital: deploy_on_add` (config_capital.c) */
     approval_cfg approval;     /* config_approval.c; required 0 unless set */
 } capalloc_config;
 
@@ -133,6 +134,11 @@ int config_fail(cap_error *e, const char *file, int line, int col,
 
 /* config_rebalance.c: the `rebalance:` section n into *out. 0 or
  * CAP_EXIT_CONFIG with e naming the file, line and key. */
+/* config_capital.c: the `capital:` section n. 0 or CAP_EXIT_CONFIG
+ * naming FILE:LINE:COL and the key. */
+int config_capital(const char *file, const cfg_node *n, int *deploy_on_add,
+                   cap_error *e);
+
 int config_rebalance(const char *file, const cfg_node *n, int minor_units,
                      rebalance_rules *out, cap_error *e);
 

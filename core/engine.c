@@ -330,7 +330,7 @@ int engine_capital(engine *en, cap_action action, capalloc_dec amount,
         capalloc_cash_row c = {cfg->master_id, r->after};
         capalloc_write_batch wb = {action == CAP_ADD ? "ADD" : "WITHDRAW",
                                    NULL, 0, cfg->currency, &t, 1, &c, 1,
-                                   NULL, 0, NULL, reference, NULL, NULL, NULL, NULL};
+                                   NULL, 0, NULL, reference, NULL, NULL, NULL, NULL, NULL, 0};
         rc = eng_write_commit(en, &wb, e);
         if (rc == -1 || (rc == -2 && reference != NULL))
             continue; /* -2: booked meanwhile, the look-up will say so */

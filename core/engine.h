@@ -149,6 +149,42 @@ int engine_status(engine *en, const char *run_date, alloc_report *r,
 
 void alloc_report_free(alloc_report *r);
 
+/* ---- runs that move cash outside the allocation (move.c) -------------- */
+
+/* What a deployment or a reversal did, besides r's transfers. */
+typedef struct move_result {
+    capalloc_dec deployed;   /* paid to the strategies (a reversal: funded) */
+    capalloc_dec buffer;     /* DEPLOY: the cash buffer the master kept */
+    int scaled;              /* DEPLOY: shares scaled to what the master
+                                holds above the buffer and the queue */
+    size_t max_cut;          /* DEPLOY: shares cut to max_transfer */
+    size_t below_min;        /* DEPLOY: shares below min_transfer, skipped */
+    int written;             /* a DEPLOY or REVERSE run was written */
+} move_result;
+
+/* `capital add AMOUNT --deploy`: the ADD and, in the same transaction, a
+ * DEPLOY run that spreads it over the strategies in proportion to the
+ * policy's weights on the fund valued now (move.c has the rule). date
+ * (YYYY-MM-DD) dates its record; it may not be before the latest recorded
+ * valuation (CAP_EXIT_USAGE). With a reference, a repeat is a no-op
+ * (cr->repeat: neither the ADD nor the deployment is written again). r
+ * gets each strategy's transfer; free it with alloc_report_free, also
+ * after a failure. */
+int engine_capital_deploy(engine *en, capalloc_dec amount,
+                          const char *reference, const char *date,
+                          int dry_run, capital_result *cr, alloc_report *r,
+                          move_result *mr, cap_error *e);
+
+/* `capalloc reverse RUN`: a REVERSE run that mirrors every transfer of
+ * run_id (an allocation or a deployment), linked to it. Refused with
+ * CAP_EXIT_USAGE when the run does not exist, moved no cash, is an
+ * investor's flow (ADD, WITHDRAW: corrected by the opposite movement), an
+ * IMPORT or a reversal, or is already reversed; with CAP_EXIT_FUNDS when a
+ * balance would go negative. Nothing is written then. */
+int engine_reverse(engine *en, int64_t run_id, const char *date,
+                   int dry_run, alloc_report *r, move_result *mr,
+                   cap_error *e);
+
 /* ---- queued redemptions (flows.c) ------------------------------------ */
 
 typedef struct redemption_row {
@@ -223,6 +259,11 @@ typedef struct run_explain {
  * run is recorded for it. */
 int engine_explain(engine *en, const char *date, run_explain *out,
                    cap_error *e);
+/* Any run by its id (an ADD, a DEPLOY, a REVERSE...): CAP_EXIT_USAGE
+ * when there is none. x->info.kind, reverses and reversed_by say what it
+ * is (ABI 1.3 backends). */
+int engine_explain_run(engine *en, int64_t run_id, run_explain *out,
+                       cap_error *e);
 void run_explain_free(run_explain *x);
 
 typedef struct import_result {

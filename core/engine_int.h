@@ -126,12 +126,21 @@ typedef struct run_history {
 typedef struct explain_sink {
     run_explain *x;
     size_t cap_v, cap_p;
+    int kinds; /* the backend fills the run info's ABI 1.3 fields (kind,
+                  links): set it after explain_sink_init (0: an older
+                  backend's smaller struct, whose end is not read) */
 } explain_sink;
 void explain_sink_init(explain_sink *xs, run_explain *x,
                        capalloc_record_sink *sink);
 
 /* run_read.c */
 void val_set_free(val_set *vs);
+/* *c = *v, the ABI 1.3 fields only when kinds (the backend speaks 1.3:
+ * an older one's struct ends before them); c->run_kind is one of the
+ * CAPALLOC_RUN_* constants or NULL (never owned). */
+void valuation_copy(capalloc_valuation *c, const capalloc_valuation *v,
+                    int kinds);
+const char *run_kind_const(const char *kind);
 /* Every valuation q selects, in one read_history call, sorted
  * (history_sort). In an open transaction; 0, -1 retry, or an exit code
  * (rolled back). */

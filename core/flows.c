@@ -472,6 +472,6 @@ int flows_write_with_payout(engine *en, const capalloc_write_batch *alloc,
                         r->paid_out, dec_from_int(1), dec_from_int(1)};
     capalloc_cash_row c = {cfg->master_id, after};
     capalloc_write_batch wb = {"WITHDRAW", NULL, 0, cfg->currency, &t, 1, &c,
-                               1, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL};
+                               1, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0};
     return eng_write_commit(en, &wb, e);
 }

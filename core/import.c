@@ -63,7 +63,7 @@ int engine_import_positions(engine *en, const char *csv_path, int dry_run,
         }
         capalloc_write_batch wb = {"IMPORT", NULL, 0, en->cfg->currency,
                                    NULL, 0, b.cash, b.n_cash,
-                                   pc.rows, pc.n, NULL, NULL, NULL, NULL, NULL, NULL};
+                                   pc.rows, pc.n, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0};
         rc = eng_write_commit(en, &wb, e);
         batch_free(&b);
         if (rc == -2)

@@ -493,7 +493,7 @@ int plan_apply(engine *en, const plan_write *w, const plan_state *st,
     capalloc_write_batch wb = {"ALLOCATE", w->run_date, w->forced,
                                cfg->currency, w->trades, w->n_trades,
                                w->cash, w->n_cash, NULL, 0, w->record, NULL,
-                               NULL, NULL, NULL, NULL};
+                               NULL, NULL, NULL, NULL, NULL, 0};
     eng_progress(en, "writing %zu transfer rows, %zu balances and the "
                      "run's record",
                  w->n_trades, w->n_cash);

@@ -5,6 +5,7 @@
  * one transaction; reading is one read_history or find_run + read_run.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,8 +211,14 @@ static capalloc_status x_run(void *ctx, const capalloc_run_info *info,
                              const char *action, int forced,
                              const char *version, const char *detail)
 {
-    run_explain *x = ((explain_sink *)ctx)->x;
-    x->info = *info;
+    const explain_sink *xs = ctx;
+    run_explain *x = xs->x;
+    if (xs->kinds) {
+        x->info = *info;
+    } else { /* a backend before ABI 1.3: its struct ends before kind */
+        memset(&x->info, 0, sizeof x->info);
+        memcpy(&x->info, info, offsetof(capalloc_run_info, kind));
+    }
     snprintf(x->action, sizeof x->action, "%s", action ? action : "");
     x->forced = forced;
     free(x->capalloc_version);
@@ -228,7 +235,8 @@ static capalloc_status x_val(void *ctx, const capalloc_valuation *v)
     run_explain *x = xs->x;
     if (GROW(x->v, x->nv, xs->cap_v))
         return CAPALLOC_ERR_NOMEM;
-    capalloc_valuation c = *v;
+    capalloc_valuation c;
+    valuation_copy(&c, v, xs->kinds);
     c.portfolio_id = dup_or_empty(v->portfolio_id);
     c.date = dup_or_empty(v->date);
     if (c.portfolio_id == NULL || c.date == NULL) {
@@ -257,25 +265,30 @@ static capalloc_status x_price(void *ctx, const capalloc_price_row *p)
 void explain_sink_init(explain_sink *xs, run_explain *x,
                        capalloc_record_sink *sink)
 {
-    *xs = (explain_sink){x, 0, 0};
+    *xs = (explain_sink){x, 0, 0, 0};
     *sink = (capalloc_record_sink){xs, x_run, x_val, x_price};
 }
 
-static int explain_once(engine *en, const char *date, run_explain *out,
-                        cap_error *e)
+static int explain_once(engine *en, const char *date, int64_t run_id,
+                        run_explain *out, cap_error *e)
 {
     int rc = eng_begin(en, CAPALLOC_TXN_READ, e);
     if (rc != 0)
         return rc;
     capalloc_err err = {{0}, {0}};
     capalloc_run_info info;
-    int found = 0;
+    memset(&info, 0, sizeof info);
+    info.run_id = run_id;
+    int found = date == NULL;
     capalloc_status st =
-        SP(en)->find_run(en->storage->state, date, &info, &found, &err);
+        date == NULL ? CAPALLOC_OK
+                     : SP(en)->find_run(en->storage->state, date, &info,
+                                        &found, &err);
     if (st == CAPALLOC_OK && found) {
         explain_sink xs;
         capalloc_record_sink sink;
         explain_sink_init(&xs, out, &sink);
+        xs.kinds = SP(en)->header.abi_minor >= 3;
         st = SP(en)->read_run(en->storage->state, info.run_id, &sink, &found,
                               &err);
     }
@@ -289,24 +302,39 @@ static int explain_once(engine *en, const char *date, run_explain *out,
         return eng_storage_fail(en, st, &err, "reading the run's record", e);
     }
     eng_rollback(en);
+    if (!found && date == NULL)
+        return cap_fail(e, CAP_EXIT_USAGE, "no run %lld is recorded",
+                        (long long)run_id);
     if (!found)
         return cap_fail(e, CAP_EXIT_USAGE,
                         "no allocation run is recorded for %s", date);
     return 0;
 }
 
-int engine_explain(engine *en, const char *date, run_explain *out,
-                   cap_error *e)
+static int explain_any(engine *en, const char *date, int64_t run_id,
+                       run_explain *out, cap_error *e)
 {
     memset(out, 0, sizeof *out);
     int rc = need_memory(en, e);
     for (int attempt = 1; rc == 0 && attempt <= en->max_attempts; attempt++) {
-        rc = explain_once(en, date, out, e);
+        rc = explain_once(en, date, run_id, out, e);
         if (rc != -1)
             return rc;
         rc = 0;
     }
     return rc ? rc : eng_retries_exhausted(en, e);
+}
+
+int engine_explain(engine *en, const char *date, run_explain *out,
+                   cap_error *e)
+{
+    return explain_any(en, date, 0, out, e);
+}
+
+int engine_explain_run(engine *en, int64_t run_id, run_explain *out,
+                       cap_error *e)
+{
+    return explain_any(en, NULL, run_id, out, e);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -582,7 +610,7 @@ int engine_history_import(engine *en, const char *csv_path, int dry_run,
                                    "{\"kind\":\"history import\"}", ih.v,
                                    ih.n, NULL, 0};
         capalloc_write_batch wb = {"IMPORT", NULL, 0, en->cfg->currency,
-                                   NULL, 0, NULL, 0, NULL, 0, &rec, NULL, NULL, NULL, NULL, NULL};
+                                   NULL, 0, NULL, 0, NULL, 0, &rec, NULL, NULL, NULL, NULL, NULL, NULL, 0};
         rc = eng_write_commit(en, &wb, e);
         if (rc == -2)
             rc = cap_fail(e, CAP_EXIT_STORAGE,

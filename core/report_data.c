@@ -32,6 +32,7 @@ static int read_runs_once(engine *en, const int64_t *ids, size_t n,
         explain_sink xs;
         capalloc_record_sink sink;
         explain_sink_init(&xs, &out[i], &sink);
+        xs.kinds = SP(en)->header.abi_minor >= 3;
         found = 0;
         st = SP(en)->read_run(en->storage->state, ids[i], &sink, &found,
                               &err);

@@ -200,7 +200,18 @@ void report_explain_html(FILE *f, const run_explain *x,
     html_str(f, x->capalloc_version && *x->capalloc_version
                     ? x->capalloc_version
                     : "(unknown)");
-    fprintf(f, "%s.</p>\n", x->forced ? " (a forced re-run)" : "");
+    fprintf(f, "%s.", x->forced ? " (a forced re-run)" : "");
+    /* ABI 1.3: the run's kind and links */
+    if (strcmp(x->info.kind, CAPALLOC_RUN_DEPLOY) == 0)
+        fprintf(f, " A deployment (DEPLOY): new capital spread over the "
+                   "strategies with its ADD.");
+    if (x->info.reverses > 0)
+        fprintf(f, " A reversal (REVERSE) of run %lld: its transfers "
+                   "mirrored.",
+                (long long)x->info.reverses);
+    if (x->info.reversed_by > 0)
+        fprintf(f, " Reversed by run %lld.", (long long)x->info.reversed_by);
+    fprintf(f, "</p>\n");
     explain_policy(f, root);
     explain_prices(f, x);
     explain_portfolios(f, x, minor_units);

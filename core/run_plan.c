@@ -314,12 +314,13 @@ int plan_record(engine *en, alloc_report *r, record_buf *rb, cap_error *e)
     rb->v[0] = (capalloc_valuation){0, r->run_date, en->cfg->master_id,
                                     CAPALLOC_VAL_MASTER, t->master_before,
                                     t->master_positions, master_nav, reserve,
-                                    t->master_after, moved, DEC_ZERO};
+                                    t->master_after, moved, DEC_ZERO,
+                                    NULL, 0, 0};
     for (size_t i = 0; i < r->n; i++) {
         const alloc_strategy *s = &r->strategies[i];
         rb->v[i + 1] = (capalloc_valuation){
             0, r->run_date, s->id, 0, s->cash, s->positions_value, s->total,
-            s->weight, s->target, s->transfer, s->shortfall};
+            s->weight, s->target, s->transfer, s->shortfall, NULL, 0, 0};
     }
     for (size_t i = 0; i < r->n_prices; i++) {
         const ticker_price *tp = &r->prices[i];

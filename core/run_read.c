@@ -5,6 +5,7 @@
  * (read_books).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -443,13 +444,43 @@ void val_set_free(val_set *vs)
     memset(vs, 0, sizeof *vs);
 }
 
+const char *run_kind_const(const char *kind)
+{
+    static const char *const kinds[] = {CAPALLOC_RUN_RUN, CAPALLOC_RUN_DEPLOY,
+                                        CAPALLOC_RUN_REVERSE};
+    for (size_t i = 0; kind != NULL && i < sizeof kinds / sizeof kinds[0];
+         i++)
+        if (strcmp(kind, kinds[i]) == 0)
+            return kinds[i];
+    return NULL;
+}
+
+void valuation_copy(capalloc_valuation *c, const capalloc_valuation *v,
+                    int kinds)
+{
+    if (kinds) {
+        *c = *v;
+        c->run_kind = run_kind_const(v->run_kind);
+    } else { /* a backend before ABI 1.3: its struct ends before run_kind */
+        memset(c, 0, sizeof *c);
+        memcpy(c, v, offsetof(capalloc_valuation, run_kind));
+    }
+}
+
+typedef struct val_sink {
+    val_set *vs;
+    int kinds; /* the backend speaks ABI 1.3 */
+} val_sink;
+
 static capalloc_status sink_valuation(void *ctx, const capalloc_valuation *v)
 {
-    val_set *vs = ctx;
+    const val_sink *vk = ctx;
+    val_set *vs = vk->vs;
     if (v == NULL || v->portfolio_id == NULL || v->date == NULL ||
         GROW(vs->v, vs->n, vs->cap))
         return CAPALLOC_ERR_NOMEM;
-    capalloc_valuation c = *v;
+    capalloc_valuation c;
+    valuation_copy(&c, v, vk->kinds);
     c.portfolio_id = strdup(v->portfolio_id);
     c.date = strdup(v->date);
     if (c.portfolio_id == NULL || c.date == NULL) {
@@ -467,7 +498,8 @@ int read_valuations(engine *en, const capalloc_history_query *q,
     memset(vs, 0, sizeof *vs);
     if (!en->memory)
         return 0;
-    capalloc_record_sink sink = {vs, NULL, sink_valuation, NULL};
+    val_sink vk = {vs, SP(en)->header.abi_minor >= 3};
+    capalloc_record_sink sink = {&vk, NULL, sink_valuation, NULL};
     capalloc_err err = {{0}, {0}};
     capalloc_status st =
         SP(en)->read_history(en->storage->state, q, &sink, &err);

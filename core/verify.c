@@ -66,6 +66,8 @@ typedef struct vctx {
     int forced;
     char created_at[64];
     char *reference;
+    char kind[16];         /* the run's kind (ABI 1.3), "" is RUN */
+    int64_t reverses;
     unsigned char stored_hash[SHA256_LEN];
     unsigned char link[SHA256_LEN];
     uint64_t n_rows;
@@ -221,7 +223,7 @@ static capalloc_status finish_run(vctx *v)
         v->bal[i].cash = v->touched[i]->cash;
     }
     chain_run cr = {v->action, v->run_date, v->forced, v->created_at,
-                    v->reference};
+                    v->reference, v->kind, v->reverses};
     unsigned char h[SHA256_LEN];
     chain_run_hash(v->expect_prev, &cr, v->n_rows, v->link, v->bal,
                    v->n_touched, h);
@@ -283,6 +285,8 @@ static capalloc_status run_cb(void *ctx, const capalloc_journal_run *jr)
     snprintf(v->run_date, sizeof v->run_date, "%s",
              jr->run_date ? jr->run_date : "");
     v->forced = jr->forced;
+    snprintf(v->kind, sizeof v->kind, "%s", jr->kind ? jr->kind : "");
+    v->reverses = jr->reverses;
     snprintf(v->created_at, sizeof v->created_at, "%s",
              jr->created_at ? jr->created_at : "");
     free(v->reference);

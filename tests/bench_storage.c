@@ -656,7 +656,7 @@ static int write_year_last(const capalloc_storage_plugin *sp, void *st,
             {(int64_t)(1000 + k) * CAPALLOC_DEC_ONE},
             {(int64_t)(5000 + k) * CAPALLOC_DEC_ONE + CAPALLOC_DEC_ONE / 2},
             {(int64_t)(6000 + 2 * k) * CAPALLOC_DEC_ONE + CAPALLOC_DEC_ONE / 2},
-            {900}, {5000 * CAPALLOC_DEC_ONE}, ten, {0}};
+            {900}, {5000 * CAPALLOC_DEC_ONE}, ten, {0}, NULL, 0, 0};
         if (k > 0) {
             t[2 * (k - 1)] = (capalloc_trade){"0", "USD_CASH", CAPALLOC_SELL,
                                               ten, one, one};
@@ -673,7 +673,7 @@ static int write_year_last(const capalloc_storage_plugin *sp, void *st,
     capalloc_run_record rec = {"bench", "{\"bench\":true}", v, ns + 1, p,
                                (size_t)tickers};
     capalloc_write_batch b = {"ALLOCATE", YEAR_LAST, 0, "USD", t, 2 * ns,
-                              c, ns + 1, NULL, 0, &rec, NULL, NULL, NULL, NULL, NULL};
+                              c, ns + 1, NULL, 0, &rec, NULL, NULL, NULL, NULL, NULL, NULL, 0};
     capalloc_status rc = sp->write(st, &b, err);
     free(t), free(c), free(v), free(p), free(ids), free(tk);
     return rc;
@@ -716,7 +716,7 @@ static void measure_child(int what, int strategies, int tickers)
     capalloc_history_query all = {NULL, NULL, NULL, 0, NULL, 0};
     capalloc_history_query last = {NULL, YEAR_AFTER, NULL, 61, NULL, 0};
     int found = 0;
-    capalloc_run_info ri = {0, "", "", 0};
+    capalloc_run_info ri = {0, "", "", 0, "", 0, 0};
     if (what == M_READ_RUN) { /* the 252nd day's run, found untimed */
         if (sp->begin(st, CAPALLOC_TXN_READ, &err) != CAPALLOC_OK ||
             sp->find_run(st, YEAR_LAST, &ri, &found, &err) != CAPALLOC_OK ||

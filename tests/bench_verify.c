@@ -118,7 +118,7 @@ static void fill(const char *cfg, int n, int days)
         strftime(date, sizeof date, "%Y-%m-%d", &tm);
         capalloc_write_batch wb = {"ALLOCATE", date, 0, "USD", t,
                                    2 * (size_t)n, c, (size_t)n + 1, NULL, 0,
-                                   NULL, NULL, NULL, NULL, NULL, NULL};
+                                   NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0};
         int rc = eng_begin(en, CAPALLOC_TXN_WRITE, &e);
         if (rc == 0)
             rc = eng_write_commit(en, &wb, &e);

@@ -14,6 +14,7 @@
  *                + s(ticker) + s(side) + i64(q) + i64(arrival) + i64(exec))
  *   run = sha256(tag("capalloc/run") + prev + s(action) + s(date)
  *                + i64(forced) + s(created_at) + s(reference)
+ *                + s(kind or "RUN") + i64(reverses)
  *                + i64(n_rows) + last_row + i64(n_bal)
  *                + b''.join(s(p) + i64(cash) for p, cash in balances))
  *   anchor = sha256(tag("capalloc/anchor") + i64(after_run) + i64(n)
@@ -49,7 +50,7 @@ static void example(unsigned char rows[2][SHA256_LEN],
 }
 
 static const chain_run RUN = {"ALLOCATE", "2025-03-03", 1,
-                              "2026-12-07T01:02:03.456Z", NULL};
+                              "2026-12-07T01:02:03.456Z", NULL, NULL, 0};
 static const chain_balance BAL[2] = {{"0", {97500000}}, {"s1", {2500000}}};
 
 START_TEST(against_an_independent_implementation)
@@ -63,8 +64,8 @@ START_TEST(against_an_independent_implementation)
                                    "72e782bbd6c277469bfd6ae8bd5f686f");
     ck_assert_str_eq(hex(rows[1]), "857d4c918fa746cfb0265c0df577ce7f"
                                    "f42abd0cbd7a356ce6ac8c951300c1c0");
-    ck_assert_str_eq(hex(run), "12c6e9acbb33cb15194bd43cd50f3b42"
-                               "c37ed8fff15ac9c0cc45c3209bca8c76");
+    ck_assert_str_eq(hex(run), "e7498607d3b30c11510ce5d4eeaebc24"
+                               "ce832e7b39eb29948baca2785b1f4d13");
     chain_balance a[2] = {{"1", {30000000000}}, {"0", {69999990000}}};
     chain_sort_balances(a, 2);
     ck_assert_str_eq(a[0].portfolio_id, "0");
@@ -99,6 +100,27 @@ START_TEST(every_field_counts)
     r.reference = "";
     example(rows, h, &r, BAL);
     ck_assert(memcmp(h, base, SHA256_LEN) != 0);
+    /* the kind and the run it reverses (ABI 1.3); NULL and "" are RUN */
+    r = RUN;
+    r.kind = CAPALLOC_RUN_DEPLOY;
+    example(rows, h, &r, BAL);
+    ck_assert(memcmp(h, base, SHA256_LEN) != 0);
+    r = RUN;
+    r.kind = CAPALLOC_RUN_REVERSE;
+    r.reverses = 4;
+    example(rows, h, &r, BAL);
+    ck_assert(memcmp(h, base, SHA256_LEN) != 0);
+    unsigned char h3[SHA256_LEN];
+    r.reverses = 5;
+    example(rows, h3, &r, BAL);
+    ck_assert(memcmp(h, h3, SHA256_LEN) != 0);
+    r = RUN;
+    r.kind = CAPALLOC_RUN_RUN;
+    example(rows, h, &r, BAL);
+    ck_assert(memcmp(h, base, SHA256_LEN) == 0);
+    r.kind = "";
+    example(rows, h, &r, BAL);
+    ck_assert(memcmp(h, base, SHA256_LEN) == 0);
     /* a balance */
     chain_balance b[2] = {BAL[0], BAL[1]};
     b[1].cash.micros++;

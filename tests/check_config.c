@@ -487,7 +487,7 @@ START_TEST(test_unknown_top_key)
     LOAD_ERR("master_portfolio_id: 0\ncurrency: USD\ncolour: blue\n",
              "fund.yaml:3:1: key 'colour': unknown key (known: "
              "master_portfolio_id, currency,",
-             "portfolio_weights, rebalance, approval)");
+             "portfolio_weights, rebalance, capital, approval)");
 }
 END_TEST
 

@@ -265,7 +265,7 @@ static capalloc_status write_add(inst *i, const char *amount,
     capalloc_trade t = {"0", "USD_CASH", CAPALLOC_BUY, D(amount), D("1"),
                         D("1")};
     capalloc_cash_row c = {"0", D(after)};
-    capalloc_write_batch b = {"ADD", NULL, 0, "USD", &t, 1, &c, 1, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL};
+    capalloc_write_batch b = {"ADD", NULL, 0, "USD", &t, 1, &c, 1, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0};
     memset(&err, 0, sizeof err);
     return i->sp->write(i->st, &b, &err);
 }
@@ -281,7 +281,7 @@ static capalloc_status write_ref(inst *i, const char *action,
                         D(amount), D("1"), D("1")};
     capalloc_cash_row c = {"0", D(after)};
     capalloc_write_batch b = {action, NULL, 0, "USD", &t, 1, &c, 1,
-                              NULL, 0, NULL, ref, NULL, NULL, NULL, NULL};
+                              NULL, 0, NULL, ref, NULL, NULL, NULL, NULL, NULL, 0};
     memset(&err, 0, sizeof err);
     return i->sp->write(i->st, &b, &err);
 }
@@ -321,7 +321,7 @@ static capalloc_status write_alloc(inst *i, const char *date, int forced)
                               {"2", D("30000")},
                               {"3", D("40000")}};
     capalloc_write_batch b = {"ALLOCATE", date, forced, "USD", t, 6, c, 4,
-                              NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL};
+                              NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0};
     memset(&err, 0, sizeof err);
     return i->sp->write(i->st, &b, &err);
 }
@@ -505,7 +505,7 @@ START_TEST(exact_round_trip)
         p[i] = (capalloc_position_row){ids[i], "TICK\"ER'\\1", D(amounts[i])};
     }
     /* the last position has quantity 0: it is not stored */
-    capalloc_write_batch b = {"IMPORT", NULL, 0, "USD", NULL, 0, c, N, p, N, NULL, NULL, NULL, NULL, NULL, NULL};
+    capalloc_write_batch b = {"IMPORT", NULL, 0, "USD", NULL, 0, c, N, p, N, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0};
     inst a = open_inst();
     OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
     OK(a.sp->write(a.st, &b, &err));
@@ -525,7 +525,7 @@ START_TEST(exact_round_trip)
     capalloc_position_row z[2] = {{"p1", "TICK\"ER'\\1", D("0")},
                                   {"p2", "TICK\"ER'\\1", D("-5.5")}};
     capalloc_write_batch bz = {"IMPORT", NULL, 0, "USD", NULL, 0, NULL, 0,
-                               z, 2, NULL, NULL, NULL, NULL, NULL, NULL};
+                               z, 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0};
     OK(r.sp->begin(r.st, CAPALLOC_TXN_WRITE, &err));
     OK(r.sp->write(r.st, &bz, &err));
     OK(r.sp->commit(r.st, &err));
@@ -729,7 +729,7 @@ START_TEST(find_run_by_date)
     /* a forced repeat: find_run reports the latest run of the date */
     OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
     capalloc_write_batch b = {"ALLOCATE", "2025-02-28", 1, "USD", NULL, 0,
-                              NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL};
+                              NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0};
     OK(a.sp->write(a.st, &b, &err));
     OK(a.sp->commit(a.st, &err));
     OK(a.sp->begin(a.st, CAPALLOC_TXN_READ, &err));
@@ -771,7 +771,7 @@ START_TEST(currency_of_a_book_kept)
     OK(write_add(&a, "10", "10"));
     OK(a.sp->commit(a.st, &err));
     capalloc_cash_row c = {"0", D("20")};
-    capalloc_write_batch b = {"ADD", NULL, 0, "EUR", NULL, 0, &c, 1, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL};
+    capalloc_write_batch b = {"ADD", NULL, 0, "EUR", NULL, 0, &c, 1, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0};
     OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
     EXPECT(a.sp->write(a.st, &b, &err), CAPALLOC_ERR_IO);
     ck_assert_msg(strstr(err.msg, "EUR") != NULL, "%s", err.msg);
@@ -823,7 +823,7 @@ START_TEST(reference_booked_once)
     EXPECT(write_ref(&a, "ADD", "1", "103", long_ref), CAPALLOC_ERR_INTERNAL);
     EXPECT(write_ref(&a, "ADD", "1", "103", ""), CAPALLOC_ERR_INTERNAL);
     capalloc_write_batch alloc = {"ALLOCATE", "2025-01-02", 0, "USD", NULL, 0,
-                                  NULL, 0, NULL, 0, NULL, "pay-3", NULL, NULL, NULL, NULL};
+                                  NULL, 0, NULL, 0, NULL, "pay-3", NULL, NULL, NULL, NULL, NULL, 0};
     EXPECT(a.sp->write(a.st, &alloc, &err), CAPALLOC_ERR_INTERNAL);
     long_ref[CAPALLOC_REF_MAX] = '\0'; /* 128 bytes: kept */
     OK(write_ref(&a, "ADD", "1", "103", long_ref));
@@ -1124,17 +1124,17 @@ static capalloc_run_record alloc_record(capalloc_valuation v[4],
 {
     v[0] = (capalloc_valuation){0, NULL, "0", CAPALLOC_VAL_MASTER,
                                 D("100000"), D("0"), D("100000"), D("0.1"),
-                                D("0"), D("-100000"), D("0")};
+                                D("0"), D("-100000"), D("0"), NULL, 0, 0};
     v[1] = (capalloc_valuation){0, NULL, "1", 0, D("0"), D("1234.5"),
                                 D("1234.5"), D("0.3"), D("30000"),
-                                D("30000"), D("0")};
+                                D("30000"), D("0"), NULL, 0, 0};
     v[2] = (capalloc_valuation){0, NULL, "2", 0, D("0.000001"),
                                 D("9223372036854.775807"),
                                 D("9223372036854.775807"), D("0.3"),
-                                D("30000"), D("30000"), D("0.01")};
+                                D("30000"), D("30000"), D("0.01"), NULL, 0, 0};
     v[3] = (capalloc_valuation){0, NULL, "3", 0, D("-7.25"), D("0"),
                                 D("-7.25"), D("0.4"), D("40000"), D("40000"),
-                                D("123.456789")};
+                                D("123.456789"), NULL, 0, 0};
     p[0] = (capalloc_price_row){"MSFT", D("412.123456"), 1735689600, 0};
     p[1] = (capalloc_price_row){"AAPL", D("9223372036854.775807"), 0,
                                 CAPALLOC_QUOTE_STALE};
@@ -1147,7 +1147,7 @@ static capalloc_status write_alloc_rec(inst *i, const char *date, int forced,
     capalloc_trade t = {"0", "USD_CASH", CAPALLOC_SELL, D("1"), D("1"),
                         D("1")};
     capalloc_write_batch b = {"ALLOCATE", date, forced, "USD", &t, 1, NULL, 0,
-                              NULL, 0, rec, NULL, NULL, NULL, NULL, NULL};
+                              NULL, 0, rec, NULL, NULL, NULL, NULL, NULL, NULL, 0};
     memset(&err, 0, sizeof err);
     return i->sp->write(i->st, &b, &err);
 }
@@ -1165,10 +1165,10 @@ static capalloc_status write_import(inst *i, const imp_row *rows, size_t n)
         v[k] = (capalloc_valuation){0, rows[k].date, rows[k].id,
                                     CAPALLOC_VAL_IMPORTED, D("0"), D("0"),
                                     D(rows[k].nav), D("0"), D("0"),
-                                    D(rows[k].flow), D("0")};
+                                    D(rows[k].flow), D("0"), NULL, 0, 0};
     capalloc_run_record rec = {"1.1.0-test", NULL, v, n, NULL, 0};
     capalloc_write_batch b = {"IMPORT", NULL, 0, "USD", NULL, 0, NULL, 0,
-                              NULL, 0, &rec, NULL, NULL, NULL, NULL, NULL};
+                              NULL, 0, &rec, NULL, NULL, NULL, NULL, NULL, NULL, 0};
     memset(&err, 0, sizeof err);
     return i->sp->write(i->st, &b, &err);
 }
@@ -1323,7 +1323,7 @@ static void small_history(inst *a)
                     0, NULL, k == 0 ? "0" : k == 1 ? "1" : "2",
                     k == 0 ? CAPALLOC_VAL_MASTER : 0, D("1"), D("2"),
                     D(nav[k]), D("0.5"), D("3"), D(forced ? "1" : "0"),
-                    D("0")};
+                    D("0"), NULL, 0, 0};
             }
             capalloc_run_record rec = {"t", "{}", v, 3, NULL, 0};
             OK(a->sp->begin(a->st, CAPALLOC_TXN_WRITE, &err));
@@ -1449,7 +1449,7 @@ START_TEST(import_once_per_date)
     OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
     OK(write_import(&a, other, 1));
     capalloc_valuation v = {0, NULL, "7", 0, D("1"), D("10"), D("11"),
-                            D("1"), D("11"), D("0"), D("0")};
+                            D("1"), D("11"), D("0"), D("0"), NULL, 0, 0};
     capalloc_run_record rec = {"t", "{}", &v, 1, NULL, 0};
     OK(write_alloc_rec(&a, "2024-07-01", 0, &rec));
     OK(a.sp->commit(a.st, &err));
@@ -1693,7 +1693,7 @@ static capalloc_status write_chained(inst *i, const char *action,
                                      const capalloc_cash_row *c, size_t nc)
 {
     capalloc_write_batch b = {action, date, 0, "USD", t, n, c, nc, NULL, 0,
-                              NULL, NULL, created, prev, hash, rh};
+                              NULL, NULL, created, prev, hash, rh, NULL, 0};
     memset(&err, 0, sizeof err);
     return i->sp->write(i->st, &b, &err);
 }
@@ -1754,6 +1754,213 @@ START_TEST(chain_stored_and_streamed)
 }
 END_TEST
 
+/* ABI 1.3: a batch of a given kind (one transfer master -> 1 of amount,
+ * or 1 -> master when amount is negative), and what read_run says of a
+ * run's kind and links. */
+static capalloc_status write_kind(inst *i, const char *action,
+                                  const char *date, const char *kind,
+                                  int64_t reverses, const char *amount,
+                                  const char *master, const char *one)
+{
+    int back = amount[0] == '-';
+    capalloc_trade t[2] = {
+        {"0", "USD_CASH", back ? CAPALLOC_BUY : CAPALLOC_SELL,
+         D(amount + back), D("1"), D("1")},
+        {"1", "USD_CASH", back ? CAPALLOC_SELL : CAPALLOC_BUY,
+         D(amount + back), D("1"), D("1")}};
+    capalloc_cash_row c[2] = {{"0", D(master)}, {"1", D(one)}};
+    capalloc_write_batch b = {action, date, 0, "USD", t, 2, c, 2, NULL, 0,
+                              NULL, NULL, NULL, NULL, NULL, NULL, kind, reverses};
+    memset(&err, 0, sizeof err);
+    return i->sp->write(i->st, &b, &err);
+}
+
+static capalloc_status kind_run(void *ctx, const capalloc_run_info *info,
+                                const char *action, int forced,
+                                const char *version, const char *detail)
+{
+    (void)forced;
+    (void)version;
+    (void)detail;
+    snprintf(ctx, 128, "%s %s %lld %lld", action, info->kind,
+             (long long)info->reverses, (long long)info->reversed_by);
+    return CAPALLOC_OK;
+}
+
+static capalloc_status kind_val(void *ctx, const capalloc_valuation *v)
+{
+    (void)ctx;
+    (void)v;
+    return CAPALLOC_OK;
+}
+
+static capalloc_status kind_price(void *ctx, const capalloc_price_row *p)
+{
+    (void)ctx;
+    (void)p;
+    return CAPALLOC_OK;
+}
+
+/* "ACTION KIND REVERSES REVERSED_BY" of run id. */
+static const char *run_kind(inst *i, int64_t id)
+{
+    static char out[128];
+    out[0] = '\0';
+    int found = 0;
+    capalloc_record_sink sink = {out, kind_run, kind_val, kind_price};
+    OK(i->sp->begin(i->st, CAPALLOC_TXN_READ, &err));
+    OK(i->sp->read_run(i->st, id, &sink, &found, &err));
+    OK(i->sp->commit(i->st, &err));
+    ck_assert_int_eq(found, 1);
+    return out;
+}
+
+/* ABI 1.3: DEPLOY and REVERSE runs are not the date's allocation (the
+ * one-run-per-date key and find_run ignore them), a run is reversed once
+ * (a unique key of the backend, whoever writes), and read_run reports
+ * the kind and both links. */
+START_TEST(run_kinds_and_reversal_key)
+{
+    inst a = open_inst();
+    inst b = open_inst();
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_add(&a, "100000", "100000"));
+    OK(write_alloc(&a, "2025-06-30", 0));
+    OK(a.sp->commit(a.st, &err));
+    int64_t alloc = run_of(&a, "2025-06-30");
+    ck_assert_str_eq(run_kind(&a, alloc), "ALLOCATE RUN 0 0");
+    ck_assert_str_eq(run_kind(&a, alloc - 1), "ADD RUN 0 0");
+
+    /* a deployment on the allocation's date: not refused, not found */
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_add(&a, "1000", "1000"));
+    OK(write_kind(&a, "ALLOCATE", "2025-06-30", CAPALLOC_RUN_DEPLOY, 0,
+                  "600", "400", "30600"));
+    OK(a.sp->commit(a.st, &err));
+    ck_assert_int_eq(run_of(&a, "2025-06-30"), alloc);
+    int64_t dep = alloc + 2;
+    ck_assert_str_eq(run_kind(&a, dep), "ALLOCATE DEPLOY 0 0");
+
+    /* a reversal of the deployment, dated like it */
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_kind(&a, "ALLOCATE", "2025-06-30", CAPALLOC_RUN_REVERSE, dep,
+                  "-600", "1000", "30000"));
+    OK(a.sp->commit(a.st, &err));
+    int64_t rev = dep + 1;
+    ck_assert_int_eq(run_of(&a, "2025-06-30"), alloc);
+    char want[128];
+    snprintf(want, sizeof want, "ALLOCATE REVERSE %lld 0", (long long)dep);
+    ck_assert_str_eq(run_kind(&a, rev), want);
+    snprintf(want, sizeof want, "ALLOCATE DEPLOY 0 %lld", (long long)rev);
+    ck_assert_str_eq(run_kind(&a, dep), want);
+    const char *books = "0=1000;1=30000;2=30000;3=40000;";
+    ck_assert_str_eq(read_all(&a), books);
+
+    /* a second reversal of it, from another instance: the backend's key */
+    OK(b.sp->begin(b.st, CAPALLOC_TXN_WRITE, &err));
+    EXPECT(write_kind(&b, "ALLOCATE", "2025-06-30", CAPALLOC_RUN_REVERSE, dep,
+                      "-600", "1600", "29400"),
+           CAPALLOC_ERR_EXISTS);
+    ck_assert_msg(strstr(err.msg, "already reversed") != NULL, "%s", err.msg);
+    OK(b.sp->rollback(b.st, &err));
+    ck_assert_str_eq(read_all(&b), books);
+    snprintf(want, sizeof want, "ALLOCATE DEPLOY 0 %lld", (long long)rev);
+    ck_assert_str_eq(run_kind(&b, dep), want);
+
+    /* kinds that do not fit the batch: refused, nothing written */
+    OK(b.sp->begin(b.st, CAPALLOC_TXN_WRITE, &err));
+    EXPECT(write_kind(&b, "ALLOCATE", "2025-07-01", CAPALLOC_RUN_REVERSE, 0,
+                      "1", "999", "30001"),
+           CAPALLOC_ERR_INTERNAL);
+    EXPECT(write_kind(&b, "ALLOCATE", "2025-07-01", CAPALLOC_RUN_DEPLOY,
+                      alloc, "1", "999", "30001"),
+           CAPALLOC_ERR_INTERNAL);
+    EXPECT(write_kind(&b, "ADD", NULL, CAPALLOC_RUN_DEPLOY, 0, "1", "999",
+                      "30001"),
+           CAPALLOC_ERR_INTERNAL);
+    EXPECT(write_kind(&b, "ALLOCATE", "2025-07-01", "SIDEWAYS", 0, "1",
+                      "999", "30001"),
+           CAPALLOC_ERR_INTERNAL);
+    OK(b.sp->rollback(b.st, &err));
+    ck_assert_str_eq(read_all(&b), books);
+
+    /* the date's allocation is still guarded, the next date still free */
+    OK(b.sp->begin(b.st, CAPALLOC_TXN_WRITE, &err));
+    EXPECT(write_alloc(&b, "2025-06-30", 0), CAPALLOC_ERR_EXISTS);
+    OK(b.sp->rollback(b.st, &err));
+    OK(b.sp->begin(b.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_kind(&b, "ALLOCATE", "2025-07-01", NULL, 0, "1", "999",
+                  "30001"));
+    OK(b.sp->commit(b.st, &err));
+    ck_assert_str_eq(run_kind(&b, run_of(&b, "2025-07-01")),
+                     "ALLOCATE RUN 0 0");
+    close_inst(&a);
+    close_inst(&b);
+}
+END_TEST
+
+/* read_history's ABI 1.3 fields: "RUN_ID KIND REVERSES REVERSED_BY" per
+ * portfolio '1' row (KIND NULL is an ordinary run: "RUN"). */
+static capalloc_status kinds_val(void *ctx, const capalloc_valuation *v)
+{
+    char *out = ctx;
+    if (strcmp(v->portfolio_id, "1") != 0)
+        return CAPALLOC_OK;
+    size_t n = strlen(out);
+    snprintf(out + n, 512 - n, "%lld %s %lld %lld;", (long long)v->run_id,
+             v->run_kind ? v->run_kind : "RUN", (long long)v->reverses,
+             (long long)v->reversed_by);
+    return CAPALLOC_OK;
+}
+
+START_TEST(history_rows_carry_kinds)
+{
+    inst a = open_inst();
+    capalloc_valuation v[4];
+    capalloc_price_row p[2];
+    capalloc_run_record rec = alloc_record(v, p);
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_alloc_rec(&a, "2025-03-03", 0, &rec));
+    OK(a.sp->commit(a.st, &err));
+    int64_t alloc = run_of(&a, "2025-03-03");
+    /* a deployment and the reversal of the allocation, with records */
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    capalloc_write_batch d = {"ALLOCATE", "2025-03-03", 0, "USD", NULL, 0,
+                              NULL, 0, NULL, 0, &rec, NULL, NULL, NULL, NULL, NULL,
+                              CAPALLOC_RUN_DEPLOY, 0};
+    OK(a.sp->write(a.st, &d, &err));
+    capalloc_write_batch r = {"ALLOCATE", "2025-03-04", 0, "USD", NULL, 0,
+                              NULL, 0, NULL, 0, &rec, NULL, NULL, NULL, NULL, NULL,
+                              CAPALLOC_RUN_REVERSE, alloc};
+    OK(a.sp->write(a.st, &r, &err));
+    OK(a.sp->commit(a.st, &err));
+    static char out[512];
+    out[0] = '\0';
+    capalloc_record_sink sink = {out, NULL, kinds_val, NULL};
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_READ, &err));
+    OK(a.sp->read_history(a.st, &ALL_ROWS, &sink, &err));
+    OK(a.sp->commit(a.st, &err));
+    /* rows come in no particular order: sort the three by run id */
+    char want[512];
+    snprintf(want, sizeof want, "%lld RUN 0 %lld;%lld DEPLOY 0 0;"
+             "%lld REVERSE %lld 0;",
+             (long long)alloc, (long long)alloc + 2, (long long)alloc + 1,
+             (long long)alloc + 2, (long long)alloc);
+    char *parts[3];
+    char *save = NULL;
+    int k = 0;
+    for (char *t = strtok_r(out, ";", &save); t && k < 3;
+         t = strtok_r(NULL, ";", &save))
+        parts[k++] = t;
+    ck_assert_int_eq(k, 3);
+    qsort(parts, 3, sizeof parts[0], cmp_line);
+    char got[512];
+    snprintf(got, sizeof got, "%s;%s;%s;", parts[0], parts[1], parts[2]);
+    ck_assert_str_eq(got, want);
+    close_inst(&a);
+}
+END_TEST
+
 START_TEST(migrates_a_v1_ledger)
 {
     if (!load_v1(""))
@@ -1764,7 +1971,7 @@ START_TEST(migrates_a_v1_ledger)
     ck_assert_msg(strlen(before) > 200, "fixture rows: %s", before);
 
     inst a = open_inst(); /* migrates */
-    ck_assert_str_eq(schema_version(), is_backend("sqlite") ? "4\n" : "1 2 3 4 5\n");
+    ck_assert_str_eq(schema_version(), is_backend("sqlite") ? "5\n" : "1 2 3 4 5 6\n");
     ck_assert_str_eq(db_query(V1_DUMP), before);
     ck_assert_str_eq(read_all(&a),
                      "0=69999.99;1=30000;2=9223372036854.775807;"
@@ -1798,7 +2005,7 @@ START_TEST(migrates_a_v1_ledger)
     close_inst(&a);
     /* opened again: nothing to migrate, nothing changed */
     inst b = open_inst();
-    ck_assert_str_eq(schema_version(), is_backend("sqlite") ? "4\n" : "1 2 3 4 5\n");
+    ck_assert_str_eq(schema_version(), is_backend("sqlite") ? "5\n" : "1 2 3 4 5 6\n");
     ck_assert_str_eq(db_query(V1_DUMP), before);
     ck_assert_str_eq(history(&b, &ALL_ROWS), ALLOC_LINES);
     close_inst(&b);
@@ -1960,6 +2167,8 @@ static Suite *storage_suite(void)
     tcase_add_test(tc, import_once_per_date);
     tcase_add_test(tc, record_corruption_named);
     tcase_add_test(tc, chain_stored_and_streamed);
+    tcase_add_test(tc, run_kinds_and_reversal_key);
+    tcase_add_test(tc, history_rows_carry_kinds);
     tcase_add_test(tc, migrates_a_v1_ledger);
     tcase_add_test(tc, failed_migration_changes_nothing);
     if (is_backend("postgres")) {

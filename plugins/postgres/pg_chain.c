@@ -22,14 +22,14 @@ const char pgp_sql_anchor[] =
 const char pgp_sql_anchor_cash[] =
     "SELECT portfolio_id, cash::text FROM {S}.capalloc_chain_anchor_cash";
 
-/* k = 0: a run (c3..c9), k = 1: a trade row (c2, c10..c16). created_at as
- * the core wrote it: milliseconds, UTC. */
+/* k = 0: a run (c3..c11, the kind and reverses last), k = 1: a trade row
+ * (c2, c10..c16). created_at as the core wrote it: milliseconds, UTC. */
 const char pgp_sql_journal[] =
     "SELECT 0 AS k, r.run_id, NULL::bigint AS log_id, r.action,"
     " coalesce(to_char(r.run_date, 'YYYY-MM-DD'), ''), r.forced,"
     " to_char(r.created_at AT TIME ZONE 'UTC',"
     "  'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
-    " r.reference, r.prev_hash, r.run_hash, NULL::text, NULL::text,"
+    " r.reference, r.prev_hash, r.run_hash, r.kind, r.reverses::text,"
     " NULL::text, NULL::text, NULL::text, NULL::text, NULL::text"
     " FROM {S}.capalloc_runs r WHERE r.run_id > $1::bigint"
     " UNION ALL "
@@ -119,6 +119,10 @@ static capalloc_status journal_row(pgp *s, const PGresult *res, int r,
         jr.reference = val_or_null(res, r, 7);
         jr.prev_hash = val_or_null(res, r, 8);
         jr.run_hash = val_or_null(res, r, 9);
+        jr.kind = val_or_null(res, r, 10);
+        jr.reverses = PQgetisnull(res, r, 11)
+                          ? 0
+                          : strtoll(PQgetvalue(res, r, 11), NULL, 10);
         return sink->run(sink->ctx, &jr);
     }
     capalloc_journal_row t;

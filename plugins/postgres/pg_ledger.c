@@ -321,6 +321,7 @@ capalloc_status pgp_find_run(void *state, const char *run_date,
         snprintf(ri.run_date, sizeof ri.run_date, "%s", PQgetvalue(res, 0, 1));
         snprintf(ri.created_at, sizeof ri.created_at, "%s",
                  PQgetvalue(res, 0, 2));
+        snprintf(ri.kind, sizeof ri.kind, "%s", CAPALLOC_RUN_RUN);
         *info = ri;
         *found = 1;
     }
@@ -353,7 +354,8 @@ static int known_action(const char *a)
     " (SELECT count(*) FROM {S}.trade_execution_logs t"                      \
     "   WHERE t.run_id = r.run_id)"                                          \
     " FROM {S}.capalloc_runs r"                                              \
-    " WHERE r.action = 'ALLOCATE' AND r.run_date = $1::date"                 \
+    " WHERE r.action = 'ALLOCATE' AND r.kind = 'RUN'"                        \
+    "   AND r.run_date = $1::date"                                           \
     " ORDER BY r.run_id DESC LIMIT 1"
 
 /* A movement's reference: its run and its one cash trade (ABI 1.2). */
@@ -377,10 +379,12 @@ static int known_action(const char *a)
 static const char SQL_WRITE[] =
     "WITH run AS ("
     "  INSERT INTO {S}.capalloc_runs (action, run_date, forced, created_at,"
-    "   capalloc_version, detail, run_token, reference, prev_hash, run_hash)"
+    "   capalloc_version, detail, run_token, reference, prev_hash, run_hash,"
+    "   kind, reverses)"
     "  VALUES ($1, $2::date, $3::smallint, coalesce($35::timestamptz, now()),"
-    "   $16, $17, $33, $34, $36, $37)"
-    "  ON CONFLICT (run_date) WHERE action = 'ALLOCATE' AND forced = 0"
+    "   $16, $17, $33, $34, $36, $37, coalesce($39, 'RUN'), $40::bigint)"
+    "  ON CONFLICT (run_date)"
+    "  WHERE action = 'ALLOCATE' AND forced = 0 AND kind = 'RUN'"
     "  DO NOTHING RETURNING run_id),"
     " tr AS ("
     "  INSERT INTO {S}.trade_execution_logs (run_id, portfolio_id, ticker, side,"
@@ -487,8 +491,9 @@ enum { R_VD, R_VP, R_VM, R_VI, R_VC, R_VPV, R_VN, R_VW, R_VT, R_VX, R_VS,
  * reference (ABI 1.2). */
 #define N_PARAMS_12 (18 + R_N + 1)
 /* ABI 1.3: $35 created_at, $36 prev_hash, $37 run_hash, $38 the row
- * hashes (text[]; NULL from an older core). */
-#define N_PARAMS (N_PARAMS_12 + 4)
+ * hashes (text[]; NULL from an older core), $39 the run's kind and $40 the
+ * run it reverses. */
+#define N_PARAMS (N_PARAMS_12 + 6)
 
 /* The batch's record, or NULL: a core of ABI 1.0 hands over a batch
  * without the field, which must then not be read. */
@@ -668,6 +673,24 @@ capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
         return CAPALLOC_ERR_INTERNAL;
     }
 
+    /* ABI 1.3: the run's kind and the run it reverses */
+    const char *kind =
+        CAPALLOC_HOST_HAS_MINOR(h, 3) && b->kind != NULL ? b->kind
+                                                         : CAPALLOC_RUN_RUN;
+    int64_t reverses = CAPALLOC_HOST_HAS_MINOR(h, 3) ? b->reverses : 0;
+    int is_run = strcmp(kind, CAPALLOC_RUN_RUN) == 0;
+    if ((!is_run && strcmp(kind, CAPALLOC_RUN_DEPLOY) != 0 &&
+         strcmp(kind, CAPALLOC_RUN_REVERSE) != 0) ||
+        (!is_run && strcmp(b->action, "ALLOCATE") != 0) ||
+        ((strcmp(kind, CAPALLOC_RUN_REVERSE) == 0) != (reverses > 0))) {
+        h->set_error(err, NULL,
+                     "write(): kind '%s' (reverses %lld) does not fit a %s "
+                     "batch: DEPLOY and REVERSE are ALLOCATE batches, and "
+                     "only a REVERSE names the run it reverses",
+                     kind, (long long)reverses, b->action);
+        return CAPALLOC_ERR_INTERNAL;
+    }
+
     arr a[A_N], ra[R_N], rh;
     memset(a, 0, sizeof a);
     memset(ra, 0, sizeof ra);
@@ -761,11 +784,23 @@ capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
             goto out;
         }
     }
+    vals[N_PARAMS_12 + 4] = kind;
+    char rev[24];
+    snprintf(rev, sizeof rev, "%lld", (long long)reverses);
+    vals[N_PARAMS_12 + 5] = reverses > 0 ? rev : NULL;
 
     PGresult *res = pgp_exec(s, s->sql[PGP_SQL_WRITE], N_PARAMS, vals);
     if (!pgp_ok(res)) {
         const char *c = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
-        if (c != NULL && strcmp(c, "capalloc_runs_reference_once") == 0) {
+        if (c != NULL && strcmp(c, "capalloc_runs_reversed_once") == 0) {
+            h->set_error(err, NULL,
+                         "run %lld is already reversed in the ledger (%s)",
+                         (long long)reverses, s->where);
+            PQclear(res);
+            pgp_end_aborted(s);
+            st = CAPALLOC_ERR_EXISTS;
+        } else if (c != NULL &&
+                   strcmp(c, "capalloc_runs_reference_once") == 0) {
             h->set_error(err, NULL,
                          "reference '%.*s' is already recorded in the ledger "
                          "(%s)",

@@ -39,10 +39,21 @@
 /* $6 > 0 keeps the latest $6 distinct dates the other bounds select:
  * those on or after the $6-th latest. */
 const char pgp_sql_history[] =
-    "SELECT " VALUATION_COLUMNS " FROM {S}.capalloc_valuations" HISTORY_WHERE
+    /* ABI 1.3: each row's run kind and links, from the few runs that
+     * are not plain allocations or were reversed (k: a small hash table;
+     * every other row's are NULL: a RUN, not reversed) */
+    "WITH k AS (SELECT r.run_id, r.kind, r.reverses,"
+    "  (SELECT x.run_id FROM {S}.capalloc_runs x WHERE x.reverses = r.run_id)"
+    "  AS reversed_by FROM {S}.capalloc_runs r"
+    "  WHERE r.kind <> 'RUN' OR r.run_id IN (SELECT y.reverses"
+    "   FROM {S}.capalloc_runs y WHERE y.reverses IS NOT NULL))"
+    " SELECT h.*, k.kind, k.reverses::text,"
+    " k.reversed_by::text FROM ("
+    " SELECT " VALUATION_COLUMNS " FROM {S}.capalloc_valuations" HISTORY_WHERE
     " AND ($6::bigint = 0 OR valuation_date >= (SELECT min(l.d) FROM"
     "  (SELECT DISTINCT valuation_date AS d FROM {S}.capalloc_valuations"
-    HISTORY_WHERE " ORDER BY d DESC LIMIT $6::bigint) AS l))";
+    HISTORY_WHERE " ORDER BY d DESC LIMIT $6::bigint) AS l))) AS h"
+    " LEFT JOIN k ON k.run_id = h.run_id";
 
 /* k = 0: the run (c1 run_id, c2 run_date, c3 created_at, c4 trades, c5
  * action, c6 forced, c7 capalloc_version, c8 detail); k = 1: its
@@ -56,8 +67,9 @@ const char pgp_sql_run[] =
     "  (SELECT count(*) FROM {S}.trade_execution_logs t"
     "    WHERE t.run_id = r.run_id)::text AS c4,"
     "  r.action AS c5, r.forced::text AS c6, r.capalloc_version AS c7,"
-    "  r.detail AS c8, NULL::text AS c9, NULL::text AS c10,"
-    "  NULL::text AS c11, NULL::text AS c12"
+    "  r.detail AS c8, r.kind AS c9, r.reverses::text AS c10,"
+    "  (SELECT x.run_id FROM {S}.capalloc_runs x"
+    "    WHERE x.reverses = r.run_id)::text AS c11, NULL::text AS c12"
     " FROM {S}.capalloc_runs r WHERE r.run_id = $1::bigint"
     " UNION ALL"
     " SELECT 1, run_id, portfolio_id, to_char(valuation_date, 'YYYY-MM-DD'),"
@@ -105,6 +117,11 @@ static capalloc_status valuation_row(pgp *s, const PGresult *res, int r,
             (st = pgp_parse_stored(s, text, out[i], err, "capalloc_valuations",
                                    row, names[i])) != CAPALLOC_OK)
             return st;
+    }
+    if (PQnfields(res) > off + 12) { /* read_history: ABI 1.3 */
+        v.run_kind = value_or_null(res, r, off + 12);
+        v.reverses = strtoll(PQgetvalue(res, r, off + 13), NULL, 10);
+        v.reversed_by = strtoll(PQgetvalue(res, r, off + 14), NULL, 10);
     }
     capalloc_status st = sink->valuation(sink->ctx, &v);
     if (st != CAPALLOC_OK)
@@ -180,6 +197,10 @@ static capalloc_status run_info_row(pgp *s, const PGresult *res, int r,
     /* capital movements have no run date: "" */
     snprintf(ri.run_date, sizeof ri.run_date, "%s", PQgetvalue(res, r, 2));
     snprintf(ri.created_at, sizeof ri.created_at, "%s", PQgetvalue(res, r, 3));
+    /* ABI 1.3: the kind and the links (c9, c10, c11) */
+    snprintf(ri.kind, sizeof ri.kind, "%s", PQgetvalue(res, r, 9));
+    ri.reverses = strtoll(PQgetvalue(res, r, 10), NULL, 10);
+    ri.reversed_by = strtoll(PQgetvalue(res, r, 11), NULL, 10);
     capalloc_status st = sink->run(
         sink->ctx, &ri, PQgetvalue(res, r, 5),
         strcmp(PQgetvalue(res, r, 6), "1") == 0, value_or_null(res, r, 7),

@@ -162,6 +162,29 @@ static const migration MIGRATIONS[] = {
      "INSERT INTO {S}.capalloc_chain_anchor_cash (portfolio_id, cash)"
      "  SELECT portfolio_id, cash FROM {S}.cash_equity_book"
      "  WHERE EXISTS (SELECT 1 FROM {S}.capalloc_chain_anchor);"},
+    /* ABI 1.3, runs that move cash outside the daily allocation: a run's
+     * kind (RUN, DEPLOY: an ADD spread over the strategies at once,
+     * REVERSE: a correction mirroring an earlier run) and the run a
+     * reversal reverses, once (the unique index is the guard). The date's
+     * allocation is the RUN of that date: the guard (also write()'s ON
+     * CONFLICT arbiter) and find_run's index ignore the other kinds. */
+    {6, "run kinds: deployments and reversals",
+     "ALTER TABLE {S}.capalloc_runs"
+     "  ADD COLUMN kind TEXT NOT NULL DEFAULT 'RUN'"
+     "  CHECK (kind IN ('RUN','DEPLOY','REVERSE')),"
+     "  ADD COLUMN reverses BIGINT REFERENCES {S}.capalloc_runs (run_id),"
+     "  ADD CONSTRAINT capalloc_runs_reverses_kind"
+     "  CHECK ((reverses IS NULL) = (kind <> 'REVERSE'));"
+     "CREATE UNIQUE INDEX capalloc_runs_reversed_once"
+     "  ON {S}.capalloc_runs (reverses) WHERE reverses IS NOT NULL;"
+     "DROP INDEX {S}.capalloc_runs_one_allocation_per_date;"
+     "CREATE UNIQUE INDEX capalloc_runs_one_allocation_per_date"
+     "  ON {S}.capalloc_runs (run_date)"
+     "  WHERE action = 'ALLOCATE' AND forced = 0 AND kind = 'RUN';"
+     "DROP INDEX {S}.capalloc_runs_allocations;"
+     "CREATE INDEX capalloc_runs_allocations"
+     "  ON {S}.capalloc_runs (run_date, run_id)"
+     "  WHERE action = 'ALLOCATE' AND kind = 'RUN';"},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

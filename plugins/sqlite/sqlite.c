@@ -70,12 +70,13 @@ static const char *const SQL[SQ_COUNT] = {
         " (SELECT count(*) FROM trade_execution_logs t"
         "   WHERE t.run_id = r.run_id)"
         " FROM capalloc_runs r"
-        " WHERE r.action = 'ALLOCATE' AND r.run_date = ?1"
+        " WHERE r.action = 'ALLOCATE' AND r.kind = 'RUN' AND r.run_date = ?1"
         " ORDER BY r.run_id DESC LIMIT 1",
     [SQ_INSERT_RUN] =
         "INSERT INTO capalloc_runs (action, run_date, forced, created_at,"
-        " capalloc_version, detail, reference, prev_hash, run_hash)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        " capalloc_version, detail, reference, prev_hash, run_hash, kind,"
+        " reverses)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     /* A movement's reference: its run and its one cash trade. */
     [SQ_FIND_REF] =
         "SELECT r.run_id, r.action, t.quantity, r.created_at"
@@ -118,17 +119,29 @@ static const char *const SQL[SQ_COUNT] = {
      * the lower bound - one range on valuation_date, which its index
      * serves. */
     [SQ_READ_HISTORY] =
-        "SELECT " SQLP_VALUATION_COLUMNS " FROM capalloc_valuations"
+        /* ABI 1.3: each row's run kind and links, from the few runs that
+         * are not plain allocations or were reversed (every other row's
+         * are NULL: a RUN, not reversed) */
+        "WITH k AS (SELECT r.run_id, r.kind, r.reverses,"
+        "  (SELECT x.run_id FROM capalloc_runs x WHERE x.reverses = r.run_id)"
+        "  AS reversed_by FROM capalloc_runs r"
+        "  WHERE r.kind <> 'RUN' OR r.run_id IN (SELECT y.reverses"
+        "   FROM capalloc_runs y WHERE y.reverses IS NOT NULL))"
+        " SELECT h.*, k.kind, k.reverses, k.reversed_by FROM ("
+        " SELECT " SQLP_VALUATION_COLUMNS " FROM capalloc_valuations"
         " WHERE valuation_date >= max(coalesce(?1, ''), CASE WHEN ?6 = 0"
         "  THEN '' ELSE coalesce((SELECT min(d) FROM"
         "  (SELECT DISTINCT valuation_date AS d FROM capalloc_valuations"
         "   WHERE valuation_date >= coalesce(?1, '')" SQLP_HISTORY_UPPER
-        "   ORDER BY d DESC LIMIT ?6)), '~') END)" SQLP_HISTORY_UPPER,
+        "   ORDER BY d DESC LIMIT ?6)), '~') END)" SQLP_HISTORY_UPPER
+        ") AS h LEFT JOIN k ON k.run_id = h.run_id",
     [SQ_READ_RUN] =
         "SELECT r.run_id, r.run_date, r.created_at,"
         " (SELECT count(*) FROM trade_execution_logs t"
         "   WHERE t.run_id = r.run_id),"
-        " r.action, r.forced, r.capalloc_version, r.detail"
+        " r.action, r.forced, r.capalloc_version, r.detail,"
+        " r.kind, r.reverses,"
+        " (SELECT x.run_id FROM capalloc_runs x WHERE x.reverses = r.run_id)"
         " FROM capalloc_runs r WHERE r.run_id = ?1",
     [SQ_RUN_VALUATIONS] =
         "SELECT " SQLP_VALUATION_COLUMNS " FROM capalloc_valuations"
@@ -158,7 +171,7 @@ static const char *const SQL[SQ_COUNT] = {
      * in (run_id, log_id) order straight from their index, no sort. */
     [SQ_JOURNAL_RUNS] =
         "SELECT run_id, action, coalesce(run_date, ''), forced, created_at,"
-        " reference, prev_hash, run_hash FROM capalloc_runs"
+        " reference, prev_hash, run_hash, kind, reverses FROM capalloc_runs"
         " WHERE run_id > ?1 ORDER BY run_id",
     [SQ_JOURNAL_ROWS] =
         "SELECT log_id, run_id, portfolio_id, ticker, side, quantity,"

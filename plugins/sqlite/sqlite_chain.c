@@ -124,6 +124,8 @@ static capalloc_status emit_run(sqlite3_stmt *u,
     r.reference = sqlp_col_text(u, 5);
     r.prev_hash = sqlp_col_text(u, 6);
     r.run_hash = sqlp_col_text(u, 7);
+    r.kind = sqlp_col_text(u, 8);
+    r.reverses = sqlite3_column_int64(u, 9);
     if (r.action == NULL)
         r.action = "";
     return sink->run(sink->ctx, &r);

@@ -188,6 +188,22 @@ static inline const char *sqlp_reference(const sqlp *s,
     return CAPALLOC_HOST_HAS_MINOR(s->host, 2) ? b->reference : NULL;
 }
 
+/* ABI 1.3: the batch's kind ("RUN" when the core is older or gave none)
+ * and the run it reverses (0: none). */
+static inline const char *sqlp_kind(const sqlp *s,
+                                    const capalloc_write_batch *b)
+{
+    return CAPALLOC_HOST_HAS_MINOR(s->host, 3) && b->kind != NULL
+               ? b->kind
+               : CAPALLOC_RUN_RUN;
+}
+
+static inline int64_t sqlp_reverses(const sqlp *s,
+                                    const capalloc_write_batch *b)
+{
+    return CAPALLOC_HOST_HAS_MINOR(s->host, 3) ? b->reverses : 0;
+}
+
 /* The batch's record, or NULL: a core of ABI 1.0 hands over a batch
  * without the field, which must then not be read. */
 static inline const capalloc_run_record *

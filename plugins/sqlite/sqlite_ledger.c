@@ -256,6 +256,7 @@ capalloc_status sqlp_find_run(void *state, const char *run_date,
         memset(&ri, 0, sizeof ri);
         ri.run_id = sqlite3_column_int64(stmt, 0);
         ri.n_trades = sqlite3_column_int64(stmt, 3);
+        snprintf(ri.kind, sizeof ri.kind, "%s", CAPALLOC_RUN_RUN);
         if (!sqlp_copy_col(stmt, 1, ri.run_date, sizeof ri.run_date) ||
             !sqlp_copy_col(stmt, 2, ri.created_at, sizeof ri.created_at)) {
             s->host->set_error(err, NULL,
@@ -345,9 +346,19 @@ static capalloc_status insert_run(sqlp *s, const capalloc_write_batch *b,
         (rc = sqlp_bind_text(stmt, 8, SQLP_CHAIN(s, b, prev_hash))) ==
             SQLITE_OK &&
         (rc = sqlp_bind_text(stmt, 9, SQLP_CHAIN(s, b, run_hash))) ==
-            SQLITE_OK)
+            SQLITE_OK &&
+        (rc = sqlp_bind_text(stmt, 10, sqlp_kind(s, b))) == SQLITE_OK &&
+        (rc = sqlp_reverses(s, b) > 0
+                  ? sqlite3_bind_int64(stmt, 11, sqlp_reverses(s, b))
+                  : sqlite3_bind_null(stmt, 11)) == SQLITE_OK)
         rc = sqlp_step_done(stmt);
-    if (rc == SQLITE_CONSTRAINT_UNIQUE && sqlp_reference(s, b) != NULL) {
+    if (rc == SQLITE_CONSTRAINT_UNIQUE && sqlp_reverses(s, b) > 0 &&
+        strstr(sqlite3_errmsg(s->db), "reverses") != NULL) {
+        s->host->set_error(err, NULL,
+                           "run %lld is already reversed in ledger %s",
+                           (long long)sqlp_reverses(s, b), s->path);
+        st = CAPALLOC_ERR_EXISTS;
+    } else if (rc == SQLITE_CONSTRAINT_UNIQUE && sqlp_reference(s, b) != NULL) {
         /* only ALLOCATE batches meet the other unique index */
         s->host->set_error(err, NULL,
                            "reference '%s' is already recorded in ledger %s",
@@ -515,6 +526,21 @@ capalloc_status sqlp_write(void *state, const capalloc_write_batch *b,
         return CAPALLOC_ERR_INTERNAL;
     }
 
+    const char *kind = sqlp_kind(s, b);
+    int is_run = strcmp(kind, CAPALLOC_RUN_RUN) == 0;
+    if ((!is_run && strcmp(kind, CAPALLOC_RUN_DEPLOY) != 0 &&
+         strcmp(kind, CAPALLOC_RUN_REVERSE) != 0) ||
+        (!is_run && strcmp(b->action, "ALLOCATE") != 0) ||
+        ((strcmp(kind, CAPALLOC_RUN_REVERSE) == 0) !=
+         (sqlp_reverses(s, b) > 0))) {
+        s->host->set_error(err, NULL,
+                           "write(): kind '%s' (reverses %lld) does not fit "
+                           "a %s batch: DEPLOY and REVERSE are ALLOCATE "
+                           "batches, and only a REVERSE names the run it "
+                           "reverses",
+                           kind, (long long)sqlp_reverses(s, b), b->action);
+        return CAPALLOC_ERR_INTERNAL;
+    }
     const char *ref = sqlp_reference(s, b);
     if (ref != NULL && ((strcmp(b->action, "ADD") != 0 &&
                          strcmp(b->action, "WITHDRAW") != 0) ||

@@ -222,6 +222,11 @@ static capalloc_status valuation_row(sqlp *s, sqlite3_stmt *stmt,
                 CAPALLOC_OK)
             return st;
     }
+    if (sqlite3_column_count(stmt) > 12) { /* read_history: ABI 1.3 */
+        v.run_kind = sqlp_col_text(stmt, 12);
+        v.reverses = sqlite3_column_int64(stmt, 13);
+        v.reversed_by = sqlite3_column_int64(stmt, 14);
+    }
     capalloc_status st = sink->valuation(sink->ctx, &v);
     if (st != CAPALLOC_OK)
         h->set_error(err, NULL,
@@ -318,6 +323,11 @@ static capalloc_status run_row(sqlp *s, sqlite3_stmt *stmt,
                            s->path, (long long)ri.run_id);
         return CAPALLOC_ERR_IO;
     }
+    /* ABI 1.3: the kind and the links */
+    if (sqlp_col_text(stmt, 8) != NULL)
+        (void)sqlp_copy_col(stmt, 8, ri.kind, sizeof ri.kind);
+    ri.reverses = sqlite3_column_int64(stmt, 9);
+    ri.reversed_by = sqlite3_column_int64(stmt, 10);
     capalloc_status st =
         sink->run(sink->ctx, &ri, action, sqlite3_column_int(stmt, 5) != 0,
                   sqlp_col_text(stmt, 6), sqlp_col_text(stmt, 7));

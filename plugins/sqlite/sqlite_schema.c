@@ -160,6 +160,28 @@ static const migration MIGRATIONS[] = {
      "INSERT INTO capalloc_chain_anchor_cash (portfolio_id, cash)"
      "  SELECT portfolio_id, cash FROM cash_equity_book"
      "  WHERE EXISTS (SELECT 1 FROM capalloc_chain_anchor);"},
+    /* ABI 1.3, runs that move cash outside the daily allocation: a run's
+     * kind (RUN, DEPLOY: an ADD spread over the strategies at once,
+     * REVERSE: a correction mirroring an earlier run) and the run a
+     * reversal reverses, once (the unique index is the guard). The date's
+     * allocation is the RUN of that date: the guard and find_run's index
+     * are recreated to ignore the other kinds. */
+    {5, "run kinds: deployments and reversals",
+     "ALTER TABLE capalloc_runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'RUN'"
+     "  CHECK (kind IN ('RUN','DEPLOY','REVERSE'));"
+     "ALTER TABLE capalloc_runs ADD COLUMN reverses INTEGER"
+     "  REFERENCES capalloc_runs (run_id)"
+     "  CHECK ((reverses IS NULL) = (kind <> 'REVERSE'));"
+     "CREATE UNIQUE INDEX capalloc_runs_reversed_once"
+     "  ON capalloc_runs (reverses) WHERE reverses IS NOT NULL;"
+     "DROP INDEX capalloc_runs_one_allocation_per_date;"
+     "CREATE UNIQUE INDEX capalloc_runs_one_allocation_per_date"
+     "  ON capalloc_runs (run_date)"
+     "  WHERE action = 'ALLOCATE' AND forced = 0 AND kind = 'RUN';"
+     "DROP INDEX capalloc_runs_allocations;"
+     "CREATE INDEX capalloc_runs_allocations"
+     "  ON capalloc_runs (run_date, run_id)"
+     "  WHERE action = 'ALLOCATE' AND kind = 'RUN';"},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

@@ -41,7 +41,9 @@
  * policy may answer CAPALLOC_ERR_NO_DATA (the stage's fallback applies),
  * structured options (CAPALLOC_OPT_RECORD, CAPALLOC_OPT_RECORD_LIST,
  * host->opt_list_count) and the stage's note in the snapshot (note,
- * note_size).
+ * note_size). 1.3 the ledger's change stamp (ledger_stamp): a real run
+ * re-reads and re-values the fund under the write lock only when another
+ * writer changed it since the policy's read.
  *
  * Ownership rules, for every call in this file:
  *   - Strings and arrays the core passes to a plugin are borrowed: valid only
@@ -72,7 +74,7 @@ extern "C" {
 #endif
 
 #define CAPALLOC_ABI_MAJOR 1
-#define CAPALLOC_ABI_MINOR 2
+#define CAPALLOC_ABI_MINOR 3
 #define CAPALLOC_PLUGIN_MAGIC 0x43415031u /* "CAP1" */
 #define CAPALLOC_ENTRY_SYMBOL "capalloc_plugin_entry"
 
@@ -797,6 +799,23 @@ typedef struct capalloc_storage_plugin {
     capalloc_status (*redemption_op)(void *state,
                                      const capalloc_redemption_op *op,
                                      int64_t *id_out, capalloc_err *err);
+
+    /* ABI 1.3: read only when struct_size covers it (CAPALLOC_HAS_FIELD);
+     * optional (NULL: the core reads and values the whole ledger again
+     * under the write lock). Inside a transaction, ONE query: the ledger's
+     * change stamp, a number that changes with every committed insert,
+     * update or delete of cash_equity_book, positions_book or
+     * capalloc_runs (and whatever else the backend keeps of a run with
+     * it), by ANY writer - capalloc, the execution system writing
+     * positions, a person with a SQL prompt - and stays the same
+     * otherwise. The backend keeps it in the database (triggers), not in
+     * the process. Equal stamps in two transactions: those tables did not
+     * change in between. In a write transaction the stamp is locked until
+     * commit or rollback, so that no other writer changes those tables
+     * before the caller's write (postgres: FOR UPDATE, and the triggers
+     * run before each statement). */
+    capalloc_status (*ledger_stamp)(void *state, int64_t *stamp,
+                                    capalloc_err *err);
 } capalloc_storage_plugin;
 
 /* ------------------------------------------------------------------------ */

@@ -242,4 +242,29 @@ void flows_plan_payout(alloc_report *r);
 int flows_write_with_payout(engine *en, const capalloc_write_batch *alloc,
                             const alloc_report *r, cap_error *e);
 
+/* run_fresh.c: the ledger change stamp (ABI 1.3, see there). What a real
+ * run's policy read keeps for its write. */
+typedef struct fresh_read {
+    int has_stamp;                 /* stamp read with the policy's read */
+    int64_t stamp;
+    int kept;                      /* l and master_positions are kept */
+    ledger l;                      /* the ledger the policy's read saw */
+    capalloc_dec master_positions; /* the master's positions, valued */
+} fresh_read;
+/* The backend keeps a change stamp. */
+int fresh_has_stamp(const engine *en);
+/* In the policy's read transaction: f reset and the stamp read (when the
+ * backend has one). 0, -1 retry, or an exit code (rolled back). */
+int fresh_stamp(engine *en, fresh_read *f, cap_error *e);
+/* At the end of the policy's read: keep *l (taken, *l emptied) and the
+ * master's valued positions for fresh_check; without a stamp, *l freed. */
+void fresh_note(fresh_read *f, ledger *l, capalloc_dec master_positions);
+/* First thing under the write lock: when the stamp is the one the
+ * policy's read saw, *reuse = 1 and *l = the kept ledger (the report's
+ * strategies still hold that read's valuation and weights); otherwise
+ * *reuse = 0 and nothing kept. 0, -1 retry, or an exit code. */
+int fresh_check(engine *en, fresh_read *f, ledger *l, int *reuse,
+                cap_error *e);
+void fresh_clear(fresh_read *f);
+
 #endif

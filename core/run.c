@@ -62,13 +62,27 @@ typedef struct policy_memo {
     unsigned char *inputs; /* policy_inputs() of PHASE_POLICY */
     size_t len;
     capalloc_dec *w;       /* the weights it gave, r->n of them */
+    fresh_read fresh;      /* its stamp and read (run_fresh.c); not
+                              touched by memo_clear */
 } policy_memo;
 
 static void memo_clear(policy_memo *m)
 {
     free(m->inputs);
     free(m->w);
-    memset(m, 0, sizeof *m);
+    m->inputs = NULL;
+    m->len = 0;
+    m->w = NULL;
+}
+
+/* PHASE_APPLY on the read PHASE_POLICY kept (run_fresh.c): its weights. */
+static int memo_weights(const policy_memo *m, alloc_report *r)
+{
+    if (m->w == NULL)
+        return 0;
+    for (size_t i = 0; i < r->n; i++)
+        r->strategies[i].weight = m->w[i];
+    return 1;
 }
 
 /* PHASE_POLICY: keep the inputs and weights. PHASE_APPLY: 1 when the
@@ -139,9 +153,20 @@ static int allocate_once(engine *en, const char *run_date, int force,
         }
     }
 
-    /* read: balances, positions and the strategies' recorded history */
+    /* the ledger's change stamp (run_fresh.c): under the write lock, the
+     * policy's read is used again when nobody wrote since */
     ledger l = {0};
-    rc = read_ledger(en, &l, e);
+    int reuse = 0;
+    if (phase == PHASE_POLICY)
+        rc = fresh_stamp(en, &memo->fresh, e);
+    else if (phase == PHASE_APPLY)
+        rc = fresh_check(en, &memo->fresh, &l, &reuse, e);
+    if (rc != 0)
+        return rc;
+
+    /* read: balances, positions and the strategies' recorded history */
+    if (!reuse)
+        rc = read_ledger(en, &l, e);
     if (rc != 0) {
         if (rc < 0)
             eng_rollback(en);
@@ -153,14 +178,16 @@ static int allocate_once(engine *en, const char *run_date, int force,
         ledger_free(&l);
         return rc;
     }
-    warn_unknown_books(en, &l, r->strategies, r->n);
-    run_history rh;
-    rc = read_run_history(en, run_date, r->strategies, r->n, &rh, e);
-    if (rc != 0) {
-        ledger_free(&l);
-        return rc;
+    run_history rh = {0};
+    if (!reuse) {
+        warn_unknown_books(en, &l, r->strategies, r->n);
+        rc = read_run_history(en, run_date, r->strategies, r->n, &rh, e);
+        if (rc != 0) {
+            ledger_free(&l);
+            return rc;
+        }
+        r->history_points = rh.n_points;
     }
-    r->history_points = rh.n_points;
 
     /* value, policy, plan */
     r->context = !dry_run     ? CAPALLOC_CALL_RUN
@@ -168,8 +195,12 @@ static int allocate_once(engine *en, const char *run_date, int force,
                              : CAPALLOC_CALL_STATUS;
     alloc_master m = {master_cash, DEC_ZERO};
     capalloc_dec equity = DEC_ZERO;
-    rc = value_fund(en, &l, r->strategies, r->n, &m.positions_value, pc, e);
-    if (rc == 0)
+    if (reuse) /* the strategies hold the policy's read's valuation */
+        m.positions_value = memo->fresh.master_positions;
+    else
+        rc = value_fund(en, &l, r->strategies, r->n, &m.positions_value, pc,
+                        e);
+    if (rc == 0 && !reuse)
         eng_progress(en, "valued %zu strategies and %zu positions: %zu "
                          "tickers priced by '%s' (%zu request%s)",
                      r->n, l.n_pos, pc->n_used, en->prices->hdr->name,
@@ -188,7 +219,8 @@ static int allocate_once(engine *en, const char *run_date, int force,
         rc = alloc_equity(m, r->strategies, r->n, cfg->minor_units, &equity,
                           e);
     if (rc == 0 && phase == PHASE_APPLY) {
-        int same = memo_use(phase, memo, master_cash, equity, r, rh.h);
+        int same = reuse ? memo_weights(memo, r)
+                         : memo_use(phase, memo, master_cash, equity, r, rh.h);
         if (same <= 0) {
             /* another writer changed the fund since the policy ran */
             run_history_free(&rh);
@@ -204,7 +236,7 @@ static int allocate_once(engine *en, const char *run_date, int force,
                  ? eng_oom(e)
                  : 0;
         run_history_free(&rh);
-        ledger_free(&l);
+        fresh_note(&memo->fresh, &l, m.positions_value);
         eng_rollback(en);
         return rc;
     }
@@ -338,6 +370,7 @@ static int plan(engine *en, const char *run_date, int force, int dry_run,
         }
     }
     memo_clear(&memo);
+    fresh_clear(&memo.fresh);
     if (rc < 0)
         rc = eng_retries_exhausted(en, e);
     /* the report keeps the prices used; the others go */

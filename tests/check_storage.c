@@ -1510,6 +1510,147 @@ START_TEST(record_corruption_named)
 }
 END_TEST
 
+/* ---- the ledger's change stamp (ABI 1.3) ------------------------------- */
+
+static int has_stamp(const inst *i)
+{
+    return CAPALLOC_HAS_FIELD(i->sp->header.struct_size,
+                              capalloc_storage_plugin, ledger_stamp) &&
+           i->sp->ledger_stamp != NULL;
+}
+
+/* The stamp, in a transaction of its own of the given mode. */
+static int64_t stamp_in(inst *i, capalloc_txn_mode mode)
+{
+    int64_t v = -12345;
+    OK(i->sp->begin(i->st, mode, &err));
+    OK(i->sp->ledger_stamp(i->st, &v, &err));
+    OK(i->sp->commit(i->st, &err));
+    ck_assert_int_ne(v, -12345);
+    return v;
+}
+
+static int64_t stamp_of(inst *i)
+{
+    return stamp_in(i, CAPALLOC_TXN_READ);
+}
+
+/* A write of positions through the API (an IMPORT batch): quantity 0
+ * deletes the row. */
+static capalloc_status write_positions(inst *i, const char *id,
+                                       const char *ticker, const char *qty)
+{
+    capalloc_position_row p = {id, ticker, D(qty)};
+    capalloc_write_batch b = {"IMPORT", NULL, 0, "USD", NULL, 0, NULL, 0,
+                              &p, 1, NULL, NULL};
+    memset(&err, 0, sizeof err);
+    return i->sp->write(i->st, &b, &err);
+}
+
+/* The stamp changes with every kind of write of the books and the runs -
+ * through the API, and behind capalloc's back with raw SQL (the execution
+ * system writes positions_book itself) - and stays equal otherwise: after
+ * reads, a rolled-back write, a write of another table, in a write
+ * transaction, and as another instance sees it. */
+START_TEST(ledger_stamp_changes_with_every_write)
+{
+    inst a = open_inst();
+    if (!has_stamp(&a)) {
+        close_inst(&a); /* optional: the core re-reads instead */
+        return;
+    }
+    int64_t s = stamp_of(&a), t;
+    ck_assert_int_eq(stamp_of(&a), s);
+    ck_assert_int_eq(stamp_in(&a, CAPALLOC_TXN_WRITE), s);
+    read_all(&a);
+    ck_assert_int_eq(stamp_of(&a), s);
+
+    /* a rolled-back write changes nothing */
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_add(&a, "100000", "100000"));
+    OK(a.sp->rollback(a.st, &err));
+    ck_assert_int_eq(stamp_of(&a), s);
+
+#define CHANGED(what)                                                        \
+    do {                                                                     \
+        t = stamp_of(&a);                                                    \
+        ck_assert_msg(t != s, "the stamp did not change after %s", what);    \
+        s = t;                                                               \
+        ck_assert_int_eq(stamp_of(&a), s);                                   \
+    } while (0)
+#define WRITE(call, what)                                                    \
+    do {                                                                     \
+        OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));                     \
+        OK(call);                                                            \
+        OK(a.sp->commit(a.st, &err));                                        \
+        CHANGED(what);                                                       \
+    } while (0)
+
+    /* through the API: a new book and a run, balances, positions */
+    WRITE(write_add(&a, "100000", "100000"), "an ADD (new book)");
+    WRITE(write_alloc(&a, "2025-05-05", 0), "an allocation");
+    WRITE(write_positions(&a, "1", "AAA", "10"), "a new position");
+    WRITE(write_positions(&a, "1", "AAA", "12.5"), "a changed position");
+    WRITE(write_positions(&a, "1", "AAA", "0"), "a deleted position");
+    WRITE(write_positions(&a, "2", "BBB", "7"), "a new position");
+
+    /* the ledger's other tables: no change */
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    capalloc_redemption_op op;
+    memset(&op, 0, sizeof op);
+    op.op = CAPALLOC_RED_OP_QUEUE;
+    op.amount = D("5");
+    int64_t rid = 0;
+    capalloc_status rst = a.sp->redemption_op != NULL
+                              ? a.sp->redemption_op(a.st, &op, &rid, &err)
+                              : CAPALLOC_OK;
+    ck_assert_msg(rst == CAPALLOC_OK, "queueing a redemption: %s", err.msg);
+    OK(a.sp->commit(a.st, &err));
+    ck_assert_int_eq(stamp_of(&a), s);
+
+    /* another instance (another process) sees the same stamp */
+    inst b = open_inst();
+    ck_assert_int_eq(stamp_of(&b), s);
+    close_inst(&b);
+
+    /* raw SQL behind capalloc's back, every statement kind and table */
+    if (db_query("SELECT 1") != NULL) {
+        db_query("UPDATE {S}.positions_book SET quantity = '8'"
+                 " WHERE portfolio_id = '2' AND ticker = 'BBB'");
+        CHANGED("a raw UPDATE of positions_book");
+        db_query("INSERT INTO {S}.positions_book (portfolio_id, ticker,"
+                 " quantity, updated_at) VALUES ('3', 'CCC', '1',"
+                 " '2025-05-05T00:00:00Z')");
+        CHANGED("a raw INSERT into positions_book");
+        db_query("DELETE FROM {S}.positions_book WHERE portfolio_id = '3'");
+        CHANGED("a raw DELETE from positions_book");
+        db_query("UPDATE {S}.cash_equity_book SET cash = '30001'"
+                 " WHERE portfolio_id = '1'");
+        CHANGED("a raw UPDATE of cash_equity_book");
+        db_query("INSERT INTO {S}.cash_equity_book (portfolio_id, currency,"
+                 " cash, updated_at) VALUES ('9', 'USD', '0',"
+                 " '2025-05-05T00:00:00Z')");
+        CHANGED("a raw INSERT into cash_equity_book");
+        db_query("DELETE FROM {S}.cash_equity_book WHERE portfolio_id = '9'");
+        CHANGED("a raw DELETE from cash_equity_book");
+        db_query("UPDATE {S}.capalloc_runs SET forced = 1"
+                 " WHERE action = 'ALLOCATE'");
+        CHANGED("a raw UPDATE of capalloc_runs");
+        /* a read, and a write of another table, change nothing */
+        db_query("SELECT count(*) FROM {S}.positions_book");
+        db_query("UPDATE {S}.capalloc_redemptions SET paid = paid");
+        ck_assert_int_eq(stamp_of(&a), s);
+    }
+    if (is_backend("postgres")) {
+        db_query("TRUNCATE {S}.positions_book");
+        CHANGED("a TRUNCATE of positions_book");
+    }
+#undef WRITE
+#undef CHANGED
+    close_inst(&a);
+}
+END_TEST
+
 /* ---- migrating a ledger of the previous release ------------------------ */
 
 /* Make the test's ledger from tests/fixtures/ledger-v1.<backend>.sql (the
@@ -1598,7 +1739,7 @@ START_TEST(migrates_a_v1_ledger)
     ck_assert_msg(strlen(before) > 200, "fixture rows: %s", before);
 
     inst a = open_inst(); /* migrates */
-    ck_assert_str_eq(schema_version(), is_backend("sqlite") ? "3\n" : "1 2 3 4\n");
+    ck_assert_str_eq(schema_version(), is_backend("sqlite") ? "6\n" : "1 2 3 4 5 6 7\n");
     ck_assert_str_eq(db_query(V1_DUMP), before);
     ck_assert_str_eq(read_all(&a),
                      "0=69999.99;1=30000;2=9223372036854.775807;"
@@ -1629,7 +1770,7 @@ START_TEST(migrates_a_v1_ledger)
     close_inst(&a);
     /* opened again: nothing to migrate, nothing changed */
     inst b = open_inst();
-    ck_assert_str_eq(schema_version(), is_backend("sqlite") ? "3\n" : "1 2 3 4\n");
+    ck_assert_str_eq(schema_version(), is_backend("sqlite") ? "6\n" : "1 2 3 4 5 6 7\n");
     ck_assert_str_eq(db_query(V1_DUMP), before);
     ck_assert_str_eq(history(&b, &ALL_ROWS), ALLOC_LINES);
     close_inst(&b);
@@ -1790,6 +1931,7 @@ static Suite *storage_suite(void)
     tcase_add_test(tc, history_query_fields);
     tcase_add_test(tc, import_once_per_date);
     tcase_add_test(tc, record_corruption_named);
+    tcase_add_test(tc, ledger_stamp_changes_with_every_write);
     tcase_add_test(tc, migrates_a_v1_ledger);
     tcase_add_test(tc, failed_migration_changes_nothing);
     if (is_backend("postgres")) {

@@ -79,6 +79,8 @@ typedef enum pgp_stmt {
     PGP_SQL_READ_RED,
     PGP_SQL_INSERT_RED,
     PGP_SQL_UPDATE_RED,
+    PGP_SQL_STAMP,
+    PGP_SQL_STAMP_LOCK,
     PGP_SQL_N
 } pgp_stmt;
 
@@ -202,6 +204,9 @@ PGP_HIDDEN capalloc_status pgp_find_run(void *state, const char *run_date,
 PGP_HIDDEN extern const char pgp_sql_read_redemptions[];
 PGP_HIDDEN extern const char pgp_sql_insert_redemption[];
 PGP_HIDDEN extern const char pgp_sql_update_redemption[];
+/* pg_ledger.c: ledger_stamp (ABI 1.3). */
+PGP_HIDDEN capalloc_status pgp_ledger_stamp(void *state, int64_t *stamp,
+                                            capalloc_err *err);
 PGP_HIDDEN capalloc_status pgp_read_redemptions(
     void *state, int open_only,
     capalloc_status (*fn)(void *ctx, const capalloc_redemption *r), void *ctx,

@@ -292,6 +292,44 @@ capalloc_status pgp_read_books(void *state, const char *const *ids, size_t n,
 }
 
 /* ------------------------------------------------------------------------ */
+/* ledger_stamp (ABI 1.3)                                                    */
+/* ------------------------------------------------------------------------ */
+
+#define SQL_STAMP "SELECT n FROM {S}.capalloc_ledger_stamp WHERE id = 1"
+
+/* The row schema step 7's statement triggers bump. In a write transaction
+ * FOR UPDATE: the triggers run BEFORE each statement, so any other
+ * writer's INSERT, UPDATE, DELETE or TRUNCATE of the books or the runs
+ * waits for our commit before it touches a row (and a writer that got
+ * there first makes us wait, then read its stamp). */
+capalloc_status pgp_ledger_stamp(void *state, int64_t *stamp,
+                                 capalloc_err *err)
+{
+    pgp *s = state;
+    capalloc_status st = pgp_need_txn(s, 0, "ledger_stamp", err);
+    if (st != CAPALLOC_OK)
+        return st;
+    int w = s->txn == PGP_TXN_WRITE;
+    PGresult *res =
+        pgp_exec(s, s->sql[w ? PGP_SQL_STAMP_LOCK : PGP_SQL_STAMP], 0, NULL);
+    if (!pgp_ok(res))
+        return pgp_fail(s, res, err, "reading capalloc_ledger_stamp");
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+        PQclear(res);
+        s->host->set_error(err, NULL,
+                           "the ledger in %s: capalloc_ledger_stamp has no "
+                           "row 1",
+                           s->where);
+        return CAPALLOC_ERR_IO;
+    }
+    *stamp = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    /* under the write lock, the stamp is the run's read when it is equal */
+    pgp_test_pause(s, PGP_PAUSE_READ);
+    return CAPALLOC_OK;
+}
+
+/* ------------------------------------------------------------------------ */
 /* find_run                                                                  */
 /* ------------------------------------------------------------------------ */
 
@@ -843,6 +881,8 @@ capalloc_status pgp_ledger_prepare(pgp *s, capalloc_err *err)
         [PGP_SQL_READ_RED] = pgp_sql_read_redemptions,
         [PGP_SQL_INSERT_RED] = pgp_sql_insert_redemption,
         [PGP_SQL_UPDATE_RED] = pgp_sql_update_redemption,
+        [PGP_SQL_STAMP] = SQL_STAMP,
+        [PGP_SQL_STAMP_LOCK] = SQL_STAMP " FOR UPDATE",
     };
     for (int i = 0; i < PGP_SQL_N; i++)
         if ((s->sql[i] = pgp_qualify(s, tmpl[i])) == NULL) {

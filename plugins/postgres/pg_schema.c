@@ -135,6 +135,35 @@ static const migration MIGRATIONS[] = {
      "  queued_at  TIMESTAMPTZ NOT NULL,"
      "  updated_at TIMESTAMPTZ NOT NULL"
      ");"},
+    /* Placeholders: the integrator replaces them with the steps of the
+     * parallel branches at merge (their numbers are taken). */
+    {5, "reserved: step 5 (branch chain)", "SELECT 1"},
+    {6, "reserved: step 6 (branch move)", "SELECT 1"},
+    /* ABI 1.3, the ledger's change stamp (ledger_stamp): one row, bumped
+     * once per statement - by any writer - that inserts, updates, deletes
+     * or truncates the books or the runs. BEFORE the statement: a writer
+     * waits on the row a run holds (ledger_stamp in a write transaction
+     * reads it FOR UPDATE) before it touches any book. */
+    {7, "the ledger's change stamp",
+     "CREATE TABLE {S}.capalloc_ledger_stamp ("
+     "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+     "  n  BIGINT NOT NULL"
+     ");"
+     "INSERT INTO {S}.capalloc_ledger_stamp (id, n) VALUES (1, 0);"
+     "CREATE FUNCTION {S}.capalloc_ledger_stamp_bump() RETURNS trigger"
+     "  LANGUAGE plpgsql AS $$BEGIN"
+     "  UPDATE {S}.capalloc_ledger_stamp SET n = n + 1 WHERE id = 1;"
+     "  RETURN NULL; END$$;"
+     "CREATE TRIGGER capalloc_ledger_stamp BEFORE INSERT OR UPDATE OR"
+     "  DELETE OR TRUNCATE ON {S}.cash_equity_book FOR EACH STATEMENT"
+     "  EXECUTE FUNCTION {S}.capalloc_ledger_stamp_bump();"
+     "CREATE TRIGGER capalloc_ledger_stamp BEFORE INSERT OR UPDATE OR"
+     "  DELETE OR TRUNCATE ON {S}.positions_book FOR EACH STATEMENT"
+     "  EXECUTE FUNCTION {S}.capalloc_ledger_stamp_bump();"
+     "CREATE TRIGGER capalloc_ledger_stamp BEFORE INSERT OR UPDATE OR"
+     "  DELETE OR TRUNCATE ON {S}.capalloc_runs FOR EACH STATEMENT"
+     "  EXECUTE FUNCTION {S}.capalloc_ledger_stamp_bump();"
+    },
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

@@ -85,7 +85,7 @@ static const capalloc_option_spec pgp_options[] = {
      "process there"},
     {"test_pause_at", CAPALLOC_OPT_STRING, 0, "write",
      "TEST ONLY: where test_pause_ms sleeps: begin (lock taken), read (after "
-     "read_ledger), write (after write(), before COMMIT), commit (after a "
+     "read_ledger or ledger_stamp), write (after write(), before COMMIT), commit (after a "
      "successful COMMIT)"},
     {"test_pause_until", CAPALLOC_OPT_STRING, 0, "",
      "TEST ONLY: a file; the pause at test_pause_at ends as soon as it "
@@ -965,6 +965,7 @@ static const capalloc_storage_plugin postgres_plugin = {
     pgp_find_reference,
     pgp_read_redemptions,
     pgp_redemption_op,
+    pgp_ledger_stamp,
 };
 
 CAPALLOC_PLUGIN_DEFINE(postgres_plugin)

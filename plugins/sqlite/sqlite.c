@@ -146,6 +146,7 @@ static const char *const SQL[SQ_COUNT] = {
     [SQ_UPDATE_REDEMPTION] =
         "UPDATE capalloc_redemptions SET paid = ?2, state = ?3,"
         " updated_at = ?4 WHERE redemption_id = ?1",
+    [SQ_LEDGER_STAMP] = "SELECT n FROM capalloc_ledger_stamp WHERE id = 1",
 };
 
 capalloc_status sqlp_prepare(sqlp *s, sqlp_stmt_id id, sqlite3_stmt **out,
@@ -501,6 +502,7 @@ static const capalloc_storage_plugin sqlite_plugin = {
     sqlp_find_reference,
     sqlp_read_redemptions,
     sqlp_redemption_op,
+    sqlp_ledger_stamp,
 };
 
 CAPALLOC_PLUGIN_DEFINE(sqlite_plugin)

@@ -53,6 +53,7 @@ typedef enum sqlp_stmt_id {
     SQ_READ_REDEMPTIONS,
     SQ_INSERT_REDEMPTION,
     SQ_UPDATE_REDEMPTION,
+    SQ_LEDGER_STAMP,
     SQ_COUNT
 } sqlp_stmt_id;
 
@@ -146,6 +147,10 @@ SQLP_HIDDEN capalloc_status sqlp_find_reference(void *state,
                                                 const char *reference,
                                                 capalloc_capital_ref *out,
                                                 int *found, capalloc_err *err);
+
+/* sqlite_ledger.c: ledger_stamp (ABI 1.3). */
+SQLP_HIDDEN capalloc_status sqlp_ledger_stamp(void *state, int64_t *stamp,
+                                              capalloc_err *err);
 
 /* sqlite_flows.c: queued redemptions (ABI 1.2). */
 SQLP_HIDDEN capalloc_status sqlp_read_redemptions(

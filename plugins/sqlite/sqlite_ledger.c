@@ -150,6 +150,35 @@ capalloc_status sqlp_read_books(void *state, const char *const *ids, size_t n,
     return st;
 }
 
+/* ledger_stamp (ABI 1.3): the row schema step 6's triggers bump. A write
+ * transaction (BEGIN IMMEDIATE) holds the database's write lock already:
+ * no other writer can bump it before commit. */
+capalloc_status sqlp_ledger_stamp(void *state, int64_t *stamp,
+                                  capalloc_err *err)
+{
+    sqlp *s = state;
+    capalloc_status st = sqlp_need_txn(s, 0, "ledger_stamp", err);
+    if (st != CAPALLOC_OK)
+        return st;
+    sqlite3_stmt *stmt;
+    if ((st = sqlp_prepare(s, SQ_LEDGER_STAMP, &stmt, err)) != CAPALLOC_OK)
+        return st;
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW && sqlite3_column_type(stmt, 0) == SQLITE_INTEGER) {
+        *stamp = sqlite3_column_int64(stmt, 0);
+    } else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+        s->host->set_error(err, NULL,
+                           "%s: capalloc_ledger_stamp has no row 1 or a "
+                           "value that is not an integer",
+                           s->path);
+        st = CAPALLOC_ERR_IO;
+    } else {
+        st = sqlp_fail(s, err, rc, "reading capalloc_ledger_stamp");
+    }
+    sqlp_reset(stmt);
+    return st;
+}
+
 static capalloc_status read_positions(sqlp *s, const capalloc_ledger_sink *sink,
                                       capalloc_err *err)
 {

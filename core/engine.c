@@ -72,13 +72,29 @@ cap_exit storage_code(capalloc_status st)
 /* ------------------------------------------------------------------------ */
 
 /* The fund's memory (ABI 1.1): whether the storage backend keeps the
- * runs' record, and how much history the policy wants. */
+ * runs' record. */
 static void open_memory(engine *en)
 {
     const capalloc_storage_plugin *sp = SP(en);
     en->memory = CAPALLOC_HAS_FIELD(sp->header.struct_size,
                                     capalloc_storage_plugin, read_run) &&
                  sp->read_history != NULL && sp->read_run != NULL;
+}
+
+/* The policy stack, started on first use: a capital movement never binds
+ * the policy's options or creates its plugins (with 10,000 weights that
+ * was most of a `capital add`). Then how much history it wants. */
+int engine_policy_start(engine *en, cap_error *e)
+{
+    if (en->stack != NULL)
+        return 0;
+    int rc = policy_stack_open(en->cfg, &en->stack, e);
+    if (rc != 0) {
+        en->stack = NULL;
+        return rc;
+    }
+    en->policy = en->stack->st[0].p; /* the first stage (closed with it) */
+    const capalloc_storage_plugin *sp = SP(en);
     /* the most any stage of the policy stack asked for */
     uint32_t points = en->stack->history_points;
     en->history_points = points;
@@ -90,6 +106,7 @@ static void open_memory(engine *en)
                 en->policy->hdr->name, (unsigned)points,
                 en->storage->hdr->name, (unsigned)sp->header.abi_major,
                 (unsigned)sp->header.abi_minor);
+    return 0;
 }
 
 int engine_open(const char *config_path, engine **out, cap_error *e)
@@ -110,10 +127,8 @@ int engine_open(const char *config_path, engine **out, cap_error *e)
         goto fail;
     snprintf(en->cash_ticker, sizeof en->cash_ticker, "%s_CASH",
              en->cfg->currency);
-    if ((rc = policy_stack_open(en->cfg, &en->stack, e)))
-        goto fail;
-    en->policy = en->stack->st[0].p; /* the first stage (closed with it) */
-    /* The price source and storage are only prepared here (found, checked,
+    /* The policy stack is started by what needs it (engine_policy_start).
+     * The price source and storage are only prepared here (found, checked,
      * options bound). The price source is created by the commands that
      * value the fund (allocate, status), so moving capital never needs a
      * price feed or its key; storage's create() opens or creates the

@@ -321,6 +321,9 @@ static size_t unique_ids(const char **ids, size_t n)
 int strategy_ids(engine *en, const char ***ids_out, size_t *n_out,
                         cap_error *e)
 {
+    int src = engine_policy_start(en, e);
+    if (src != 0)
+        return src;
     const capalloc_config *cfg = en->cfg;
     const policy_stack *ps = en->stack;
     const char *const *pids = NULL;

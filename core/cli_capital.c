@@ -152,7 +152,7 @@ static int run_capital(cli *c, int argc, char **argv)
         return cli_usage_error(c, "--queue is for a withdrawal (an ADD is "
                                   "booked at once)");
     engine *en;
-    if ((rc = cli_open_engine(c, &en)))
+    if ((rc = cli_open_engine_books(c, &en)))
         return rc;
     if (o.queue) {
         rc = queue_withdrawal(c, en, amount, o.ref, o.dry);

@@ -88,6 +88,10 @@ int engine_policy_start(engine *en, cap_error *e)
 {
     if (en->stack != NULL)
         return 0;
+    if (en->cfg->strategies_deferred)
+        return cap_fail(e, CAP_EXIT_INTERNAL,
+                        "internal error: the policy of an engine opened "
+                        "without the strategies (engine_open_books)");
     int rc = policy_stack_open(en->cfg, &en->stack, e);
     if (rc != 0) {
         en->stack = NULL;
@@ -109,7 +113,21 @@ int engine_policy_start(engine *en, cap_error *e)
     return 0;
 }
 
+static int open_engine(const char *config_path, int books, engine **out,
+                       cap_error *e);
+
 int engine_open(const char *config_path, engine **out, cap_error *e)
+{
+    return open_engine(config_path, 0, out, e);
+}
+
+int engine_open_books(const char *config_path, engine **out, cap_error *e)
+{
+    return open_engine(config_path, 1, out, e);
+}
+
+static int open_engine(const char *config_path, int books, engine **out,
+                       cap_error *e)
 {
     *out = NULL;
     char *path = config_find(config_path, e);
@@ -121,7 +139,8 @@ int engine_open(const char *config_path, engine **out, cap_error *e)
         return eng_oom(e);
     }
     en->max_attempts = 3;
-    int rc = config_load(path, &en->cfg, e);
+    int rc = books ? config_load_books(path, &en->cfg, e)
+                   : config_load(path, &en->cfg, e);
     free(path);
     if (rc != 0)
         goto fail;

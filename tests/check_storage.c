@@ -1651,6 +1651,55 @@ START_TEST(ledger_stamp_changes_with_every_write)
 }
 END_TEST
 
+/* A positions batch larger than a statement's rows (sqlite writes 64 per
+ * statement, in key order), given out of order, a key given twice (the
+ * later row wins) and a key set then deleted (quantity 0): the ledger is
+ * the batch's, row by row. A bad row is named. */
+START_TEST(positions_batch_in_any_order)
+{
+    enum { N = 150 };
+    static capalloc_position_row p[N + 2];
+    static char ids[N + 2][8], tickers[N + 2][8];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "p%d", i % 3);
+        snprintf(tickers[i], sizeof tickers[i], "T%03d", N - 1 - i);
+        char q[16];
+        snprintf(q, sizeof q, "%d", i + 1);
+        p[i] = (capalloc_position_row){ids[i], tickers[i], D(q)};
+    }
+    p[N] = (capalloc_position_row){ids[0], tickers[0], D("7")};
+    p[N + 1] = (capalloc_position_row){ids[1], tickers[1], D("0")};
+    capalloc_write_batch b = {"IMPORT", NULL, 0, "USD", NULL, 0, NULL, 0,
+                              p, N + 2, NULL, NULL};
+    inst a = open_inst();
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(a.sp->write(a.st, &b, &err));
+    OK(a.sp->commit(a.st, &err));
+    close_inst(&a);
+    const char *rows = db_query(
+        "SELECT count(*), sum(CAST(quantity AS INTEGER)),"
+        " sum(CASE WHEN portfolio_id = 'p0' AND ticker = 'T149'"
+        " THEN CAST(quantity AS INTEGER) ELSE 0 END),"
+        " sum(CASE WHEN portfolio_id = 'p1' AND ticker = 'T148'"
+        " THEN 1 ELSE 0 END) FROM {S}.positions_book");
+    if (rows != NULL) /* 1 + ... + 150, row 1's 1 now 7, row 2's 2 gone */
+        ck_assert_str_eq(rows, "149|11329|7|0\n");
+    if (is_backend("sqlite")) {
+        p[70].ticker = NULL;
+        a = open_inst();
+        OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+        memset(&err, 0, sizeof err);
+        ck_assert_int_ne(a.sp->write(a.st, &b, &err), CAPALLOC_OK);
+        ck_assert_msg(strstr(err.msg, "'p1' in 'NULL'") != NULL, "%s",
+                      err.msg);
+        OK(a.sp->rollback(a.st, &err));
+        close_inst(&a);
+        ck_assert_str_eq(db_query("SELECT count(*) FROM positions_book"),
+                         "149\n");
+    }
+}
+END_TEST
+
 /* ---- migrating a ledger of the previous release ------------------------ */
 
 /* Make the test's ledger from tests/fixtures/ledger-v1.<backend>.sql (the
@@ -1932,6 +1981,7 @@ static Suite *storage_suite(void)
     tcase_add_test(tc, import_once_per_date);
     tcase_add_test(tc, record_corruption_named);
     tcase_add_test(tc, ledger_stamp_changes_with_every_write);
+    tcase_add_test(tc, positions_batch_in_any_order);
     tcase_add_test(tc, migrates_a_v1_ledger);
     tcase_add_test(tc, failed_migration_changes_nothing);
     if (is_backend("postgres")) {

@@ -54,8 +54,13 @@ typedef enum sqlp_stmt_id {
     SQ_INSERT_REDEMPTION,
     SQ_UPDATE_REDEMPTION,
     SQ_LEDGER_STAMP,
+    SQ_UPSERT_POSITIONS_N, /* SQLP_POS_ROWS rows in one statement */
     SQ_COUNT
 } sqlp_stmt_id;
+
+/* Rows of SQ_UPSERT_POSITIONS_N (positions import: one statement per 64
+ * rows instead of one per row). */
+#define SQLP_POS_ROWS 64
 
 typedef enum sqlp_txn {
     SQLP_TXN_NONE = 0,

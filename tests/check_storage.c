@@ -1651,15 +1651,53 @@ START_TEST(ledger_stamp_changes_with_every_write)
 }
 END_TEST
 
+/* Ids and tickers with the characters a text stream escapes (postgres
+ * reads positions through COPY): tab, newline, CR, backslash, "\\N", and
+ * UTF-8, read back exactly. */
+START_TEST(positions_odd_characters)
+{
+    static const char *const t[] = {"A\tB", "L1\nL2", "C\rR", "\\N",
+                                    "back\\slash\\", "\xc3\xa9t\xc3\xa9",
+                                    "\b\f\v"};
+    enum { N = sizeof t / sizeof t[0] };
+    capalloc_position_row p[N];
+    for (int i = 0; i < N; i++)
+        p[i] = (capalloc_position_row){t[(i + 1) % N], t[i], D("1.5")};
+    capalloc_write_batch b = {"IMPORT", NULL, 0, "USD", NULL, 0, NULL, 0,
+                              p, N, NULL, NULL};
+    inst a = open_inst();
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(a.sp->write(a.st, &b, &err));
+    OK(a.sp->commit(a.st, &err));
+    static seen sn;
+    memset(&sn, 0, sizeof sn);
+    capalloc_ledger_sink sink = {&sn, sink_cash, sink_pos};
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_READ, &err));
+    OK(a.sp->read_ledger(a.st, &sink, &err));
+    OK(a.sp->commit(a.st, &err));
+    close_inst(&a);
+    ck_assert_int_eq(sn.n_pos, N);
+    for (int i = 0; i < N; i++) {
+        int found = 0;
+        for (int k = 0; k < sn.n_pos; k++)
+            found += strcmp(sn.rows[k].id, t[(i + 1) % N]) == 0 &&
+                     strcmp(sn.rows[k].ticker, t[i]) == 0 &&
+                     strcmp(sn.rows[k].qty, "1.5") == 0;
+        ck_assert_msg(found == 1, "position %d ('%s') read back %d times",
+                      i, t[i], found);
+    }
+}
+END_TEST
+
 /* A positions batch larger than a statement's rows (sqlite writes 64 per
- * statement, in key order), given out of order, a key given twice (the
- * later row wins) and a key set then deleted (quantity 0): the ledger is
- * the batch's, row by row. A bad row is named. */
+ * statement, in key order), given out of order, with deletes (quantity
+ * 0) among the upserts: the ledger is the batch's, row by row. A bad row
+ * is named. */
 START_TEST(positions_batch_in_any_order)
 {
     enum { N = 150 };
-    static capalloc_position_row p[N + 2];
-    static char ids[N + 2][8], tickers[N + 2][8];
+    static capalloc_position_row p[N];
+    static char ids[N][8], tickers[N][8];
     for (int i = 0; i < N; i++) {
         snprintf(ids[i], sizeof ids[i], "p%d", i % 3);
         snprintf(tickers[i], sizeof tickers[i], "T%03d", N - 1 - i);
@@ -1667,35 +1705,42 @@ START_TEST(positions_batch_in_any_order)
         snprintf(q, sizeof q, "%d", i + 1);
         p[i] = (capalloc_position_row){ids[i], tickers[i], D(q)};
     }
-    p[N] = (capalloc_position_row){ids[0], tickers[0], D("7")};
-    p[N + 1] = (capalloc_position_row){ids[1], tickers[1], D("0")};
     capalloc_write_batch b = {"IMPORT", NULL, 0, "USD", NULL, 0, NULL, 0,
-                              p, N + 2, NULL, NULL};
+                              p, N, NULL, NULL};
     inst a = open_inst();
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(a.sp->write(a.st, &b, &err));
+    OK(a.sp->commit(a.st, &err));
+    /* again: every tenth row deleted, the others changed */
+    for (int i = 0; i < N; i++) {
+        char q[16];
+        snprintf(q, sizeof q, "%d", i % 10 == 0 ? 0 : i + 2);
+        p[i].quantity = D(q);
+    }
     OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
     OK(a.sp->write(a.st, &b, &err));
     OK(a.sp->commit(a.st, &err));
     close_inst(&a);
     const char *rows = db_query(
         "SELECT count(*), sum(CAST(quantity AS INTEGER)),"
-        " sum(CASE WHEN portfolio_id = 'p0' AND ticker = 'T149'"
-        " THEN CAST(quantity AS INTEGER) ELSE 0 END),"
         " sum(CASE WHEN portfolio_id = 'p1' AND ticker = 'T148'"
+        " THEN CAST(quantity AS INTEGER) ELSE 0 END),"
+        " sum(CASE WHEN portfolio_id = 'p1' AND ticker = 'T139'"
         " THEN 1 ELSE 0 END) FROM {S}.positions_book");
-    if (rows != NULL) /* 1 + ... + 150, row 1's 1 now 7, row 2's 2 gone */
-        ck_assert_str_eq(rows, "149|11329|7|0\n");
+    if (rows != NULL) /* 2+3+...+151 but the tenth rows' */
+        ck_assert_str_eq(rows, "135|10395|3|0\n");
     if (is_backend("sqlite")) {
-        p[70].ticker = NULL;
+        p[71].ticker = NULL;
         a = open_inst();
         OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
         memset(&err, 0, sizeof err);
         ck_assert_int_ne(a.sp->write(a.st, &b, &err), CAPALLOC_OK);
-        ck_assert_msg(strstr(err.msg, "'p1' in 'NULL'") != NULL, "%s",
+        ck_assert_msg(strstr(err.msg, "'p2' in 'NULL'") != NULL, "%s",
                       err.msg);
         OK(a.sp->rollback(a.st, &err));
         close_inst(&a);
         ck_assert_str_eq(db_query("SELECT count(*) FROM positions_book"),
-                         "149\n");
+                         "135\n");
     }
 }
 END_TEST
@@ -1982,6 +2027,7 @@ static Suite *storage_suite(void)
     tcase_add_test(tc, record_corruption_named);
     tcase_add_test(tc, ledger_stamp_changes_with_every_write);
     tcase_add_test(tc, positions_batch_in_any_order);
+    tcase_add_test(tc, positions_odd_characters);
     tcase_add_test(tc, migrates_a_v1_ledger);
     tcase_add_test(tc, failed_migration_changes_nothing);
     if (is_backend("postgres")) {

@@ -81,6 +81,7 @@ typedef enum pgp_stmt {
     PGP_SQL_UPDATE_RED,
     PGP_SQL_STAMP,
     PGP_SQL_STAMP_LOCK,
+    PGP_SQL_COPY_POSITIONS,
     PGP_SQL_N
 } pgp_stmt;
 

@@ -98,6 +98,11 @@ typedef struct pgp {
                                idle_in_transaction_session_timeout = ..":
                                after every BEGIN, in the same round trip */
     char *sql[PGP_SQL_N];
+    /* The ledger's schema state as the connection's first query saw it
+     * (pgp_sql_connect_state), for pgp_schema_ensure's fast path: set
+     * when pre_state is 1 (used once). */
+    int pre_state;
+    long pre_version, pre_tables;
     char *password;       /* parsed from conninfo, only to mask it in
                              messages (pgp_clean_msg); NULL: none */
     char *conninfo;       /* as configured, to connect again after a lost
@@ -165,6 +170,10 @@ PGP_HIDDEN char *pgp_qualify(const pgp *s, const char *tmpl);
 
 /* pg_schema.c */
 PGP_HIDDEN capalloc_status pgp_schema_ensure(pgp *s, capalloc_err *err);
+/* One query ($1: the schema's name): whether the schema exists, the
+ * ledger's schema version (-1: no version table) and how many of our
+ * tables it holds - what connecting needs, in one round trip. */
+PGP_HIDDEN extern const char pgp_sql_connect_state[];
 
 /* pg_ledger.c */
 /* CAPALLOC_OK when a transaction (a write one when write) is open; else

@@ -180,6 +180,20 @@ static const char SQL_STATE[] =
     "   'capalloc_run_prices'))";
 static const char SQL_VERSION[] =
     "SELECT coalesce(max(version), 0) FROM {S}.capalloc_schema_version";
+/* SQL_STATE and SQL_VERSION in one query, with the schema's existence:
+ * the version table is read through query_to_xml() only when it exists
+ * (a CASE branch; the function is volatile, so never run ahead). */
+const char pgp_sql_connect_state[] =
+    "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1),"
+    " CASE WHEN to_regclass(quote_ident($1)"
+    "  || '.capalloc_schema_version') IS NULL THEN -1"
+    " ELSE (xpath('/row/v/text()', query_to_xml(format('SELECT"
+    "  coalesce(max(version), 0) AS v FROM %I.capalloc_schema_version',"
+    "  $1), false, true, '')))[1]::text::bigint END,"
+    " (SELECT count(*) FROM pg_tables WHERE schemaname = $1"
+    "   AND tablename IN ('cash_equity_book', 'positions_book',"
+    "   'capalloc_runs', 'trade_execution_logs', 'capalloc_valuations',"
+    "   'capalloc_run_prices'))";
 
 /* pgp_exec() of a {S} template. */
 static PGresult *exec_q(pgp *s, const char *tmpl, int n,
@@ -290,10 +304,18 @@ static capalloc_status migrate_locked(pgp *s, capalloc_err *err)
 
 capalloc_status pgp_schema_ensure(pgp *s, capalloc_err *err)
 {
-    /* Fast path, no lock: an up-to-date ledger needs one query. */
+    /* Fast path, no lock: an up-to-date ledger needs one query (none
+     * when connecting read the state already). */
     long version = 0, n_tables = 0;
     int need = 0;
-    capalloc_status st = read_version(s, &version, &n_tables, err);
+    capalloc_status st = CAPALLOC_OK;
+    if (s->pre_state) { /* as connecting read it */
+        s->pre_state = 0;
+        version = s->pre_version < 0 ? 0 : s->pre_version;
+        n_tables = s->pre_tables;
+    } else {
+        st = read_version(s, &version, &n_tables, err);
+    }
     if (st == CAPALLOC_OK)
         st = check_version(s, version, n_tables, &need, err);
     if (st != CAPALLOC_OK || !need)

@@ -52,6 +52,9 @@
  * transfers) and the run it reverses, kept under a unique key; the run
  * info the backends return carries the kind, the link and the run that
  * reversed it, and read_history's valuations their run's kind and links.
+ * And the ledger's change stamp (ledger_stamp): a real run
+ * re-reads and re-values the fund under the write lock only when another
+ * writer changed it since the policy's read.
  *
  * Ownership rules, for every call in this file:
  *   - Strings and arrays the core passes to a plugin are borrowed: valid only
@@ -938,6 +941,22 @@ typedef struct capalloc_storage_plugin {
      * memory must not grow with the ledger. */
     capalloc_status (*read_journal)(void *state, int64_t after_run_id,
                                     const capalloc_journal_sink *sink,
+                                    capalloc_err *err);
+    /* ABI 1.3: read only when struct_size covers it (CAPALLOC_HAS_FIELD);
+     * optional (NULL: the core reads and values the whole ledger again
+     * under the write lock). Inside a transaction, ONE query: the ledger's
+     * change stamp, a number that changes with every committed insert,
+     * update or delete of cash_equity_book, positions_book or
+     * capalloc_runs (and whatever else the backend keeps of a run with
+     * it), by ANY writer - capalloc, the execution system writing
+     * positions, a person with a SQL prompt - and stays the same
+     * otherwise. The backend keeps it in the database (triggers), not in
+     * the process. Equal stamps in two transactions: those tables did not
+     * change in between. In a write transaction the stamp is locked until
+     * commit or rollback, so that no other writer changes those tables
+     * before the caller's write (postgres: FOR UPDATE, and the triggers
+     * run before each statement). */
+    capalloc_status (*ledger_stamp)(void *state, int64_t *stamp,
                                     capalloc_err *err);
 } capalloc_storage_plugin;
 

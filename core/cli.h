@@ -108,6 +108,8 @@ void cli_today(char buf[16]);
 /* Open the engine on the configuration (the verbosity applied first);
  * on failure the error is reported and its exit code returned. */
 int cli_open_engine(const cli *c, engine **en);
+/* The same for the commands that move capital (engine_open_books). */
+int cli_open_engine_books(const cli *c, engine **en);
 
 /* ---- metrics (cli_metrics.c) ----------------------------------------- */
 

@@ -359,6 +359,9 @@ static int allocate(cli *c, int argc, char **argv, run_opts *o, engine **en,
         return rc;
     (*en)->accept_nav = o->accept_nav;
     (*en)->n_accept_nav = o->n_accept_nav;
+    cap_error pe = {0, ""};
+    if ((rc = engine_policy_start(*en, &pe)))
+        return cli_fail(c, rc, pe.msg);
     cli_progress(c,
                  "allocate %s: valuing with prices from '%s', weighting with "
                  "policy '%s', %s on '%s'",

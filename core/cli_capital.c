@@ -245,7 +245,7 @@ static int run_capital(cli *c, int argc, char **argv)
         return cli_usage_error(c, "--queue is for a withdrawal (an ADD is "
                                   "booked at once)");
     engine *en;
-    if ((rc = cli_open_engine(c, &en)))
+    if ((rc = cli_open_engine_books(c, &en)))
         return rc;
     if (o.queue) {
         rc = queue_withdrawal(c, en, amount, o.ref, o.dry);
@@ -254,6 +254,11 @@ static int run_capital(cli *c, int argc, char **argv)
     }
     if (act == CAP_ADD &&
         (o.deploy > 0 || (o.deploy == 0 && en->cfg->deploy_on_add))) {
+        /* a deployment weights the fund: the whole configuration, policy
+         * and strategies included (the books-only engine has neither) */
+        engine_close(en);
+        if ((rc = cli_open_engine(c, &en)))
+            return rc;
         rc = add_deploy(c, en, &o, amount);
         engine_close(en);
         return rc;

@@ -49,6 +49,11 @@ static int run_plugins(cli *c, int argc, char **argv)
     engine *en;
     if ((rc = cli_open_engine(c, &en)))
         return rc;
+    cap_error e = {0, ""};
+    if ((rc = engine_policy_start(en, &e))) {
+        engine_close(en);
+        return cli_fail(c, rc, e.msg);
+    }
     if (c->json)
         printf("{\"plugins\":[");
     print_plugin(c, "storage", en->storage, 0);

@@ -302,13 +302,26 @@ static void engine_progress(void *ctx, const char *line)
     cli_progress((const cli *)ctx, "%s", line);
 }
 
+static int open_engine(const cli *c, int books, engine **en);
+
 int cli_open_engine(const cli *c, engine **en)
+{
+    return open_engine(c, 0, en);
+}
+
+int cli_open_engine_books(const cli *c, engine **en)
+{
+    return open_engine(c, 1, en);
+}
+
+static int open_engine(const cli *c, int books, engine **en)
 {
     host_set_verbosity(c->verbose >= 2   ? CAPALLOC_LOG_DEBUG
                        : c->verbose == 1 ? CAPALLOC_LOG_INFO
                                          : CAPALLOC_LOG_WARNING);
     cap_error e = {0, ""};
-    if (engine_open(c->config, en, &e) != 0)
+    if ((books ? engine_open_books(c->config, en, &e)
+               : engine_open(c->config, en, &e)) != 0)
         return cli_fail(c, e.code, e.msg);
     if (c->verbose >= 1) {
         (*en)->progress = engine_progress;

@@ -1159,7 +1159,7 @@ static int validate(vctx *v)
             rc = v_minor(v, n);
             break;
         case K_PORTFOLIOS:
-            rc = v_portfolios(v, n);
+            rc = c->strategies_deferred ? 0 : v_portfolios(v, n);
             break;
         case K_PLUGIN_DIR:
             rc = v_plugin_dir(v, n);
@@ -1171,13 +1171,14 @@ static int validate(vctx *v)
             rc = v_section(v, i, &c->prices);
             break;
         case K_POLICY:
-            rc = n->kind == CFG_SEQ
+            rc = c->strategies_deferred ? 0
+                 : n->kind == CFG_SEQ
                      ? config_policy_stack(c, n, root->key_lines[i],
                                            root->key_cols[i], v->e)
                      : v_section(v, i, &c->policy);
             break;
         case K_WEIGHTS:
-            rc = v_short_form(v, i);
+            rc = c->strategies_deferred ? 0 : v_short_form(v, i);
             break;
         case K_REBALANCE:
             rc = 0; /* amounts need minor_units: below */
@@ -1314,7 +1315,122 @@ static char *abs_dir(const char *path, cap_error *e)
     return r;
 }
 
+/* ------------------------------------------------------------------------ */
+/* The commands that do not need the strategies                             */
+/* ------------------------------------------------------------------------ */
+
+/* With 10,000 strategies the policy's weights are 10,000 lines of YAML:
+ * reading them was most of a `capital add`. config_books_cut blanks those
+ * sections before libyaml sees the text, keeping every newline, so every
+ * other node keeps its line and column (check_config compares the trees);
+ * it cuts only a plain block mapping at the top level whose lines cannot
+ * hide a key inside a flow collection or a quoted scalar, and leaves any
+ * other file whole. */
+static int is_deferred_key(const unsigned char *k, size_t n)
+{
+    return (n == 6 && memcmp(k, "policy", 6) == 0) ||
+           (n == 17 && memcmp(k, "portfolio_weights", 17) == 0) ||
+           (n == 10 && memcmp(k, "portfolios", 10) == 0);
+}
+
+/* A line's brackets and quotes balance (no flow collection or quoted
+ * scalar can go on past it). Conservative: a quote in a comment counts. */
+static int line_balanced(const unsigned char *l, size_t n)
+{
+    static const unsigned char special[256] = {
+        ['{'] = 1, ['}'] = 1, ['['] = 1, [']'] = 1, ['"'] = 1,
+        ['\''] = 1, ['\t'] = 1, ['\r'] = 1, ['\0'] = 1};
+    long brace = 0, bracket = 0, dq = 0, sq = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!special[l[i]])
+            continue;
+        switch (l[i]) {
+        case '{': brace++; break;
+        case '}': brace--; break;
+        case '[': bracket++; break;
+        case ']': bracket--; break;
+        case '"': dq++; break;
+        case '\'': sq++; break;
+        case '\t': case '\r': case '\0': return 0;
+        default: break;
+        }
+    }
+    return brace == 0 && bracket == 0 && dq % 2 == 0 && sq % 2 == 0;
+}
+
+int config_books_cut(unsigned char *buf, size_t *lenp)
+{
+    size_t len = *lenp;
+    /* pass 1: is the file a plain block mapping we can cut? */
+    size_t cut_from = SIZE_MAX, w = 0;
+    int any = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        cut_from = SIZE_MAX;
+        for (size_t ls = 0; ls < len;) {
+            const unsigned char *nl = memchr(buf + ls, '\n', len - ls);
+            size_t le = nl ? (size_t)(nl - buf) : len;
+            unsigned char c = buf[ls];
+            int top = le > ls && c != ' ' && c != '#';
+            if (pass == 0) {
+                if (!line_balanced(buf + ls, le - ls))
+                    return 0;
+                if (top) {
+                    size_t k = ls;
+                    while (k < le && (buf[k] == '_' ||
+                                      (buf[k] >= 'a' && buf[k] <= 'z') ||
+                                      (buf[k] >= 'A' && buf[k] <= 'Z') ||
+                                      (k > ls && buf[k] >= '0' &&
+                                       buf[k] <= '9')))
+                        k++;
+                    if (k == ls || k == le || buf[k] != ':' ||
+                        (k + 1 < le && buf[k + 1] != ' '))
+                        return 0; /* not "key:" at column 0 */
+                    if (is_deferred_key(buf + ls, k - ls))
+                        any = 1;
+                }
+            } else {
+                /* copied down to w, but the cut bytes: the newlines stay */
+                size_t from = ls;
+                if (top) {
+                    size_t k = ls;
+                    while (buf[k] != ':')
+                        k++;
+                    cut_from = is_deferred_key(buf + ls, k - ls) ? k + 1
+                                                                 : SIZE_MAX;
+                } else if (cut_from != SIZE_MAX) {
+                    cut_from = ls;
+                }
+                size_t to = cut_from != SIZE_MAX && cut_from < le ? cut_from
+                                                                  : le;
+                memmove(buf + w, buf + from, to - from);
+                w += to - from;
+                if (le < len)
+                    buf[w++] = '\n';
+            }
+            ls = le + 1;
+        }
+        if (!any)
+            return 0;
+    }
+    *lenp = w;
+    return 1;
+}
+
+static int load(const char *path, int books, capalloc_config **out,
+                cap_error *e);
+
 int config_load(const char *path, capalloc_config **out, cap_error *e)
+{
+    return load(path, 0, out, e);
+}
+
+int config_load_books(const char *path, capalloc_config **out, cap_error *e)
+{
+    return load(path, 1, out, e);
+}
+
+static int load(const char *path, int books, capalloc_config **out,
+                cap_error *e)
 {
     if (path == NULL || path[0] == '\0')
         return cap_fail(e, CAP_EXIT_CONFIG,
@@ -1328,6 +1444,7 @@ int config_load(const char *path, capalloc_config **out, cap_error *e)
     int rc = read_file(path, &buf, &len, e);
     if (rc != 0)
         return rc;
+    int deferred = books && config_books_cut(buf, &len);
     cfg_node *root = NULL;
     rc = parse_buffer(path, buf, len, &root, e);
     free(buf);
@@ -1340,6 +1457,7 @@ int config_load(const char *path, capalloc_config **out, cap_error *e)
         return oom(e, path);
     }
     c->root = root;
+    c->strategies_deferred = deferred;
     if ((c->path = str_dup(path)) == NULL) {
         config_free(c);
         return oom(e, path);

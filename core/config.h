@@ -87,6 +87,9 @@ typedef struct capalloc_config {
     rebalance_rules rebalance; /* all off unless the section sets them */
     int deploy_on_add;     /* `capital: deploy_on_add` (config_capital.c) */
     approval_cfg approval;     /* config_approval.c; required 0 unless set */
+    /* config_load_books: policy, portfolio_weights and portfolios were
+     * not read (their keys are in root, with null values) */
+    int strategies_deferred;
 } capalloc_config;
 
 /* One stage of a policy stack: `policy: [{plugin: X, options: {...},
@@ -120,6 +123,20 @@ char *config_find(const char *explicit_path, cap_error *e);
 /* Load and validate the top level. On error returns non-zero with
  * e->code = CAP_EXIT_CONFIG and e->msg "FILE:LINE:COL: key 'K': what". */
 int config_load(const char *path, capalloc_config **out, cap_error *e);
+/* config_load for the commands that never weight the fund (capital
+ * movements): the sections that name the strategies (policy,
+ * portfolio_weights, portfolios) are not parsed or checked when the file
+ * can be cut safely (config_books_cut); every other node is as
+ * config_load gives it, line and column included. */
+int config_load_books(const char *path, capalloc_config **out, cap_error *e);
+/* The cut config_load_books makes, in place: every byte of the values of
+ * the top-level keys policy, portfolio_weights and portfolios but the
+ * newlines is removed (*len shrinks; every other line is as it was, on
+ * its line). Only in a file whose every line is blank, indented, a
+ * comment or a top-level "key:" at column 0, with balanced brackets and
+ * quotes on each line; otherwise 0 and buf unchanged. 1 when something
+ * was cut. */
+int config_books_cut(unsigned char *buf, size_t *len);
 void config_free(capalloc_config *c);
 
 /* Format "FILE:LINE:COL: " for a node into buf (for other modules). */

@@ -72,13 +72,33 @@ cap_exit storage_code(capalloc_status st)
 /* ------------------------------------------------------------------------ */
 
 /* The fund's memory (ABI 1.1): whether the storage backend keeps the
- * runs' record, and how much history the policy wants. */
+ * runs' record. */
 static void open_memory(engine *en)
 {
     const capalloc_storage_plugin *sp = SP(en);
     en->memory = CAPALLOC_HAS_FIELD(sp->header.struct_size,
                                     capalloc_storage_plugin, read_run) &&
                  sp->read_history != NULL && sp->read_run != NULL;
+}
+
+/* The policy stack, started on first use: a capital movement never binds
+ * the policy's options or creates its plugins (with 10,000 weights that
+ * was most of a `capital add`). Then how much history it wants. */
+int engine_policy_start(engine *en, cap_error *e)
+{
+    if (en->stack != NULL)
+        return 0;
+    if (en->cfg->strategies_deferred)
+        return cap_fail(e, CAP_EXIT_INTERNAL,
+                        "internal error: the policy of an engine opened "
+                        "without the strategies (engine_open_books)");
+    int rc = policy_stack_open(en->cfg, &en->stack, e);
+    if (rc != 0) {
+        en->stack = NULL;
+        return rc;
+    }
+    en->policy = en->stack->st[0].p; /* the first stage (closed with it) */
+    const capalloc_storage_plugin *sp = SP(en);
     /* the most any stage of the policy stack asked for */
     uint32_t points = en->stack->history_points;
     en->history_points = points;
@@ -90,9 +110,24 @@ static void open_memory(engine *en)
                 en->policy->hdr->name, (unsigned)points,
                 en->storage->hdr->name, (unsigned)sp->header.abi_major,
                 (unsigned)sp->header.abi_minor);
+    return 0;
 }
 
+static int open_engine(const char *config_path, int books, engine **out,
+                       cap_error *e);
+
 int engine_open(const char *config_path, engine **out, cap_error *e)
+{
+    return open_engine(config_path, 0, out, e);
+}
+
+int engine_open_books(const char *config_path, engine **out, cap_error *e)
+{
+    return open_engine(config_path, 1, out, e);
+}
+
+static int open_engine(const char *config_path, int books, engine **out,
+                       cap_error *e)
 {
     *out = NULL;
     char *path = config_find(config_path, e);
@@ -104,16 +139,15 @@ int engine_open(const char *config_path, engine **out, cap_error *e)
         return eng_oom(e);
     }
     en->max_attempts = 3;
-    int rc = config_load(path, &en->cfg, e);
+    int rc = books ? config_load_books(path, &en->cfg, e)
+                   : config_load(path, &en->cfg, e);
     free(path);
     if (rc != 0)
         goto fail;
     snprintf(en->cash_ticker, sizeof en->cash_ticker, "%s_CASH",
              en->cfg->currency);
-    if ((rc = policy_stack_open(en->cfg, &en->stack, e)))
-        goto fail;
-    en->policy = en->stack->st[0].p; /* the first stage (closed with it) */
-    /* The price source and storage are only prepared here (found, checked,
+    /* The policy stack is started by what needs it (engine_policy_start).
+     * The price source and storage are only prepared here (found, checked,
      * options bound). The price source is created by the commands that
      * value the fund (allocate, status), so moving capital never needs a
      * price feed or its key; storage's create() opens or creates the

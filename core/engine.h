@@ -48,7 +48,15 @@ typedef struct engine {
 
 /* Find and load the config (see config_find), start the three plugins. */
 int engine_open(const char *config_path, engine **out, cap_error *e);
+/* engine_open for the commands that move capital and never weight the
+ * fund: the configuration's strategies (policy, portfolio_weights,
+ * portfolios) are not read (config_load_books), and the policy cannot be
+ * started. */
+int engine_open_books(const char *config_path, engine **out, cap_error *e);
 void engine_close(engine *en);
+/* Start the policy stack (once; engine_open does not): the commands that
+ * weight the fund or show its plugins. 0 or an exit code (e set). */
+int engine_policy_start(engine *en, cap_error *e);
 
 typedef enum cap_action { CAP_ADD = 0, CAP_WITHDRAW = 1 } cap_action;
 

@@ -71,6 +71,21 @@ static plan_book *add_book(plan_state *st, const char *id)
     return b;
 }
 
+/* The open redemptions, as the plan pays them: id and what is owed. */
+static void reds_digest(const red_pay *reds, size_t n_reds,
+                        char out[SHA256_HEX_LEN + 1])
+{
+    sha256_ctx h;
+    sha256_init(&h);
+    for (size_t k = 0; k < n_reds; k++) {
+        h_int(&h, reds[k].id);
+        h_str(&h, "\t");
+        h_dec(&h, reds[k].owed);
+        h_str(&h, "\n");
+    }
+    h_done(&h, out);
+}
+
 int plan_state_make(const ledger *l, int64_t date_run, const red_pay *reds,
                     size_t n_reds, const val_set *vs, plan_state *st)
 {
@@ -126,15 +141,8 @@ int plan_state_make(const ledger *l, int64_t date_run, const red_pay *reds,
         return -1;
     }
     st->date_run = date_run;
+    reds_digest(reds, n_reds, st->reds);
     sha256_ctx h;
-    sha256_init(&h);
-    for (size_t k = 0; k < n_reds; k++) {
-        h_int(&h, reds[k].id);
-        h_str(&h, "\t");
-        h_dec(&h, reds[k].owed);
-        h_str(&h, "\n");
-    }
-    h_done(&h, st->reds);
     sha256_init(&h);
     for (size_t k = 0; vs != NULL && k < vs->n; k++) {
         const capalloc_valuation *v = &vs->v[k];
@@ -276,18 +284,81 @@ void plan_state_diff(const plan_state *was, const plan_state *now,
 /* freshness                                                                 */
 /* ------------------------------------------------------------------------ */
 
+static int has_stamp(const engine *en)
+{
+    const capalloc_storage_plugin *sp = SP(en);
+    return CAPALLOC_HAS_FIELD(sp->header.struct_size, capalloc_storage_plugin,
+                              ledger_stamp) &&
+           sp->ledger_stamp != NULL;
+}
+
+/* The stamp, in the open transaction: 0, -1 retry, or an exit code. */
+static int read_stamp(engine *en, int64_t *stamp, cap_error *e)
+{
+    capalloc_err err = {{0}, {0}};
+    capalloc_status st = SP(en)->ledger_stamp(en->storage->state, stamp, &err);
+    if (st == CAPALLOC_ERR_RETRY) {
+        eng_rollback(en);
+        return -1;
+    }
+    if (st != CAPALLOC_OK)
+        return eng_storage_fail(en, st, &err,
+                                "reading the ledger's change stamp", e);
+    return 0;
+}
+
+int plan_state_stamp(engine *en, plan_state *st, cap_error *e)
+{
+    st->has_stamp = 0;
+    if (!has_stamp(en))
+        return 0;
+    int rc = read_stamp(en, &st->stamp, e);
+    if (rc == 0)
+        st->has_stamp = 1;
+    return rc;
+}
+
+/* The stamp under the write lock (on postgres it also locks the stamp's
+ * row: every other writer of the books or the runs waits for our commit,
+ * their triggers run before their statements). Equal to the plan's: no
+ * writer changed the books, the positions or the runs since the plan's
+ * read, so the full re-read is skipped; the open redemptions, which the
+ * stamp does not cover, are compared (one small query). *fresh = 1 then. */
+static int stamp_fresh(engine *en, const plan_state *st, int *fresh,
+                       cap_error *e)
+{
+    *fresh = 0;
+    if (!st->has_stamp || !has_stamp(en))
+        return 0;
+    int64_t now = 0;
+    int rc = read_stamp(en, &now, e);
+    if (rc != 0 || now != st->stamp)
+        return rc;
+    alloc_report tmp;
+    memset(&tmp, 0, sizeof tmp);
+    if ((rc = flows_read_open(en, &tmp, e)) != 0)
+        return rc;
+    char reds[SHA256_HEX_LEN + 1];
+    reds_digest(tmp.reds, tmp.n_reds, reds);
+    free(tmp.reds);
+    *fresh = strcmp(reds, st->reds) == 0;
+    return 0;
+}
+
 int plan_check_fresh(engine *en, const char *run_date,
                      const alloc_strategy *s, size_t n,
                      const plan_state *st, plan_state *now, cap_error *e)
 {
     memset(now, 0, sizeof *now);
-    /* Where the backend keeps a change stamp (perf branch, ledger_stamp,
-     * ABI 1.3), it goes first here: the plan keeps the stamp read in its
-     * read transaction (a field of plan_state, also written to the plan
-     * file), and an equal stamp under the lock means fresh without the
-     * re-read below. The stamp covers the books and the runs only: the
-     * open redemptions (one small query) must then still be compared
-     * (st->reds), as they are part of what the plan pays. */
+    int fresh = 0;
+    int rc = stamp_fresh(en, st, &fresh, e);
+    if (rc != 0 || fresh) {
+        if (fresh)
+            eng_progress(en, "the ledger's change stamp is the plan's (%lld): "
+                             "not read again",
+                         (long long)st->stamp);
+        return rc;
+    }
     /* The full re-read: the ledger (every cash row locked), the date's
      * run, the open redemptions and the policy's history. */
     capalloc_err err = {{0}, {0}};
@@ -302,7 +373,7 @@ int plan_check_fresh(engine *en, const char *run_date,
     if (sst != CAPALLOC_OK)
         return eng_storage_fail(en, sst, &err, "looking up earlier runs", e);
     ledger l = {0};
-    int rc = read_ledger(en, &l, e);
+    rc = read_ledger(en, &l, e);
     if (rc != 0) {
         if (rc < 0)
             eng_rollback(en);

@@ -35,6 +35,11 @@ typedef struct plan_state {
     char reds[SHA256_HEX_LEN + 1];     /* digest of the open redemptions */
     char history[SHA256_HEX_LEN + 1];  /* digest of the history read */
     char fingerprint[SHA256_HEX_LEN + 1];
+    /* The ledger's change stamp (ABI 1.3 ledger_stamp) read with the
+     * plan, when the backend keeps one: not part of the fingerprint, only
+     * the cheap first test of plan_check_fresh. */
+    int has_stamp;
+    int64_t stamp;
 } plan_state;
 
 void plan_state_free(plan_state *st);
@@ -42,6 +47,9 @@ void plan_state_free(plan_state *st);
 /* The state of what one read saw. 0 or -1 (out of memory). */
 int plan_state_make(const ledger *l, int64_t date_run, const red_pay *reds,
                     size_t n_reds, const val_set *vs, plan_state *st);
+/* In the plan's read transaction: st->stamp read, when the backend keeps
+ * one. 0, -1 retry, or an exit code. */
+int plan_state_stamp(engine *en, plan_state *st, cap_error *e);
 /* The fingerprint of st's fields (after filling them by hand, as
  * plan_file.c does). */
 void plan_state_finish(plan_state *st);

@@ -141,6 +141,11 @@ static int allocate_once(engine *en, const char *run_date, int force,
             eng_rollback(en);
             return eng_oom(e);
         }
+        if ((rc = plan_state_stamp(en, &pl->st, e)) != 0) {
+            run_history_free(&rh);
+            ledger_free(&l);
+            return rc;
+        }
     }
 
     /* value, policy, plan */

@@ -24,8 +24,14 @@
  * 64 KiB chunks. 1M positions over 10,000 books and 5,000 tickers keep
  * 15,000 strings (not 2M strdup()s), and equal strings are one pointer,
  * which run_value.c compares instead of calling strcmp(). */
+typedef struct pool_slot {
+    const char *s;      /* NULL = empty */
+    uint64_t hash;      /* s's, compared before s (a look-up that misses
+                           touches no string: no cache miss per probe) */
+} pool_slot;
+
 struct str_pool {
-    const char **slots; /* open addressing, NULL = empty */
+    pool_slot *slots;   /* open addressing */
     size_t cap, used;
     char *chunk;        /* the current arena chunk: next pointer, then text */
     size_t room;        /* bytes left in it */
@@ -84,15 +90,14 @@ static const char *pool_intern(str_pool *p, const char *s)
 {
     if ((p->used + 1) * 2 > p->cap) {
         size_t ncap = p->cap ? p->cap * 2 : 1024;
-        const char **ns = calloc(ncap, sizeof *ns);
+        pool_slot *ns = calloc(ncap, sizeof *ns);
         if (ns == NULL)
             return NULL;
         for (size_t i = 0; i < p->cap; i++) {
-            if (p->slots[i] == NULL)
+            if (p->slots[i].s == NULL)
                 continue;
-            size_t j = (size_t)pool_hash(p->slots[i], strlen(p->slots[i])) &
-                       (ncap - 1);
-            while (ns[j] != NULL)
+            size_t j = (size_t)p->slots[i].hash & (ncap - 1);
+            while (ns[j].s != NULL)
                 j = (j + 1) & (ncap - 1);
             ns[j] = p->slots[i];
         }
@@ -101,17 +106,19 @@ static const char *pool_intern(str_pool *p, const char *s)
         p->cap = ncap;
     }
     size_t len = strlen(s);
-    size_t j = (size_t)pool_hash(s, len) & (p->cap - 1);
-    while (p->slots[j] != NULL) {
-        if (strcmp(p->slots[j], s) == 0)
-            return p->slots[j];
+    uint64_t h = pool_hash(s, len);
+    size_t j = (size_t)h & (p->cap - 1);
+    while (p->slots[j].s != NULL) {
+        if (p->slots[j].hash == h && strcmp(p->slots[j].s, s) == 0)
+            return p->slots[j].s;
         j = (j + 1) & (p->cap - 1);
     }
     char *copy = pool_room(p, len + 1);
     if (copy == NULL)
         return NULL;
     memcpy(copy, s, len + 1);
-    p->slots[j] = copy;
+    p->slots[j].s = copy;
+    p->slots[j].hash = h;
     p->used++;
     return copy;
 }
@@ -322,6 +329,9 @@ static size_t unique_ids(const char **ids, size_t n)
 int strategy_ids(engine *en, const char ***ids_out, size_t *n_out,
                         cap_error *e)
 {
+    int src = engine_policy_start(en, e);
+    if (src != 0)
+        return src;
     const capalloc_config *cfg = en->cfg;
     const policy_stack *ps = en->stack;
     const char *const *pids = NULL;

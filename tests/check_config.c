@@ -1065,6 +1065,197 @@ START_TEST(test_find_then_load)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* config_load_books: the strategies' sections not read                     */
+/* ------------------------------------------------------------------------ */
+
+/* a and b the same tree: kinds, text, quoting, keys, lines and columns. */
+static void same_tree(const cfg_node *a, const cfg_node *b, const char *at)
+{
+    ck_assert_msg(a != NULL && b != NULL, "%s: a node is missing", at);
+    ck_assert_msg(a->kind == b->kind && a->line == b->line &&
+                      a->col == b->col && a->n == b->n && a->plain == b->plain,
+                  "%s: kind %d/%d line %d/%d col %d/%d n %zu/%zu plain %d/%d",
+                  at, a->kind, b->kind, a->line, b->line, a->col, b->col,
+                  a->n, b->n, a->plain, b->plain);
+    ck_assert_msg((a->value == NULL) == (b->value == NULL) &&
+                      (a->value == NULL || strcmp(a->value, b->value) == 0),
+                  "%s: '%s' / '%s'", at, a->value ? a->value : "(null)",
+                  b->value ? b->value : "(null)");
+    for (size_t i = 0; i < a->n; i++) {
+        char sub[256];
+        if (a->kind == CFG_MAP) {
+            ck_assert_str_eq(a->keys[i], b->keys[i]);
+            ck_assert_int_eq(a->key_lines[i], b->key_lines[i]);
+            ck_assert_int_eq(a->key_cols[i], b->key_cols[i]);
+            snprintf(sub, sizeof sub, "%s.%s", at, a->keys[i]);
+        } else {
+            snprintf(sub, sizeof sub, "%s[%zu]", at, i);
+        }
+        same_tree(a->items[i], b->items[i], sub);
+    }
+}
+
+static int deferred_key(const char *k)
+{
+    return strcmp(k, "policy") == 0 || strcmp(k, "portfolio_weights") == 0 ||
+           strcmp(k, "portfolios") == 0;
+}
+
+/* text loaded both ways: config_load_books cuts it (want_cut) or not;
+ * every node outside the strategies' sections is the same, line and
+ * column included (all of them when nothing was cut). */
+static void books_vs_full(const char *text, int want_cut)
+{
+    capalloc_config *full = load_ok(text);
+    char path[PATH_MAX];
+    write_file("fund.yaml", text, path, sizeof path);
+    capalloc_config *books = NULL;
+    cap_error e;
+    memset(&e, 0, sizeof e);
+    int rc = config_load_books(path, &books, &e);
+    ck_assert_msg(rc == 0, "config_load_books failed: %s\n%s", e.msg, text);
+    ck_assert_int_eq(books->strategies_deferred, want_cut);
+    const cfg_node *a = full->root, *b = books->root;
+    ck_assert_uint_eq(a->n, b->n);
+    for (size_t i = 0; i < a->n; i++) {
+        ck_assert_str_eq(a->keys[i], b->keys[i]);
+        ck_assert_int_eq(a->key_lines[i], b->key_lines[i]);
+        ck_assert_int_eq(a->key_cols[i], b->key_cols[i]);
+        if (want_cut && deferred_key(a->keys[i])) {
+            /* a null scalar: nothing after the key */
+            ck_assert_int_eq(b->items[i]->kind, CFG_SCALAR);
+            ck_assert_msg(b->items[i]->value == NULL ||
+                              b->items[i]->value[0] == '\0',
+                          "%s: '%s'", a->keys[i], b->items[i]->value);
+            continue;
+        }
+        same_tree(a->items[i], b->items[i], a->keys[i]);
+    }
+    ck_assert_str_eq(full->master_id, books->master_id);
+    ck_assert_str_eq(full->currency, books->currency);
+    ck_assert_int_eq(full->minor_units, books->minor_units);
+    ck_assert_int_eq(full->storage.line, books->storage.line);
+    ck_assert_int_eq(full->prices.line, books->prices.line);
+    if (!want_cut)
+        same_tree(a, b, "(root)");
+    config_free(full);
+    config_free(books);
+}
+
+START_TEST(test_books_same_tree)
+{
+    /* cut: the full form (quotes balanced on every line) */
+    books_vs_full(FULL_YAML, 1);
+    /* the policy first, sections after it; a stack; no final newline */
+    books_vs_full("policy:\n"
+                  "  - plugin: fixed_weight\n"
+                  "    options:\n"
+                  "      weights: {A: 0.5, \"B\": 0.25}\n"
+                  "  - plugin: caps\n"
+                  "    options: {max: 0.4}\n"
+                  "# the books\n"
+                  "master_portfolio_id: \"0\"\n"
+                  "\n"
+                  "currency: JPY\n"
+                  "storage:\n"
+                  "  plugin: sqlite\n"
+                  "  options: {path: 'x.db'}\n"
+                  "rebalance:\n"
+                  "  min_transfer: 100",
+                  1);
+    /* the short form on one line, portfolios as a block list */
+    books_vs_full("master_portfolio_id: M\ncurrency: USD\n"
+                  "portfolios:\n  - A\n  - B\n"
+                  "portfolio_weights: {A: 0.5, B: 0.5}\n"
+                  "prices: {plugin: file, options: {path: p.csv}}\n",
+                  1);
+    /* a block scalar in a cut section, a comment at column 0 inside it */
+    books_vs_full("master_portfolio_id: M\ncurrency: USD\n"
+                  "policy:\n  plugin: fixed_weight\n"
+                  "# weights follow\n"
+                  "  options:\n    weights:\n      A: 1\n"
+                  "storage:\n  plugin: sqlite\n",
+                  1);
+    /* not cut - the whole file read as config_load reads it: */
+    /* a flow mapping over two lines */
+    books_vs_full("master_portfolio_id: M\ncurrency: USD\n"
+                  "storage: {plugin: sqlite,\n  options: {path: x.db}}\n"
+                  "policy: {plugin: fixed_weight, options: {weights: {A: 1}}}\n",
+                  0);
+    /* a quote in a comment */
+    books_vs_full("master_portfolio_id: M # the master's id\ncurrency: USD\n"
+                  "policy:\n  plugin: fixed_weight\n"
+                  "  options: {weights: {A: 1}}\n",
+                  0);
+    /* CRLF line ends */
+    books_vs_full("master_portfolio_id: M\r\ncurrency: USD\r\n"
+                  "policy:\r\n  plugin: fixed_weight\r\n"
+                  "  options: {weights: {A: 1}}\r\n",
+                  0);
+    /* a document marker, a tab */
+    books_vs_full("---\nmaster_portfolio_id: M\ncurrency: USD\n"
+                  "policy: {plugin: fixed_weight, options: {weights: {A: 1}}}\n",
+                  0);
+    books_vs_full("master_portfolio_id: M\ncurrency:\tUSD\n"
+                  "policy: {plugin: fixed_weight, options: {weights: {A: 1}}}\n",
+                  0);
+    /* nothing to cut */
+    books_vs_full("master_portfolio_id: M\ncurrency: USD\n", 0);
+}
+END_TEST
+
+/* A mistake outside the cut sections is met the same way, same message;
+ * one inside them is left to the commands that read them. */
+START_TEST(test_books_errors)
+{
+    static const char *const bad[] = {
+        "master_portfolio_id: M\ncurrency: USD\n"
+        "policy:\n  plugin: fixed_weight\n  options: {weights: {A: 1}}\n"
+        "storage:\n  plugin: sqlite\n  plugin: sqlite\n",
+        "master_portfolio_id: M\ncurrency: USD\n"
+        "policy:\n  plugin: fixed_weight\n"
+        "prices:\n  plugin: file\n  colour: red\n",
+        "master_portfolio_id: M\n"
+        "policy:\n  plugin: fixed_weight\n",
+        "master_portfolio_id: M\ncurrency: USD\n"
+        "portfolios: [A]\npolicy:\n  plugin: x\npolicy:\n  plugin: y\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char path[PATH_MAX];
+        write_file("fund.yaml", bad[i], path, sizeof path);
+        capalloc_config *c = NULL;
+        cap_error e1, e2;
+        memset(&e1, 0, sizeof e1);
+        memset(&e2, 0, sizeof e2);
+        ck_assert_int_eq(config_load(path, &c, &e1), CAP_EXIT_CONFIG);
+        ck_assert_int_eq(config_load_books(path, &c, &e2), CAP_EXIT_CONFIG);
+        ck_assert_str_eq(e1.msg, e2.msg);
+    }
+    /* inside the strategies' sections: the full read refuses, the books
+     * read does not */
+    static const char *const inside[] = {
+        "master_portfolio_id: M\ncurrency: USD\n"
+        "policy:\n  plugin: fixed_weight\n  colour: red\n",
+        "master_portfolio_id: M\ncurrency: USD\n"
+        "portfolio_weights:\n  A: 1\n"
+        "policy:\n  plugin: fixed_weight\n",
+        "master_portfolio_id: M\ncurrency: USD\nportfolios: [M]\n",
+    };
+    for (size_t i = 0; i < sizeof inside / sizeof inside[0]; i++) {
+        char path[PATH_MAX];
+        write_file("fund.yaml", inside[i], path, sizeof path);
+        capalloc_config *c = NULL;
+        cap_error e;
+        memset(&e, 0, sizeof e);
+        ck_assert_int_eq(config_load(path, &c, &e), CAP_EXIT_CONFIG);
+        ck_assert_int_eq(config_load_books(path, &c, &e), 0);
+        ck_assert_int_eq(c->strategies_deferred, 1);
+        config_free(c);
+    }
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -1079,6 +1270,8 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_str_tag_and_block_scalars);
     tcase_add_test(tc, test_cfg_get);
     tcase_add_test(tc, test_currency_table);
+    tcase_add_test(tc, test_books_same_tree);
+    tcase_add_test(tc, test_books_errors);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("refuse");

@@ -1510,6 +1510,244 @@ START_TEST(record_corruption_named)
 }
 END_TEST
 
+/* ---- the ledger's change stamp (ABI 1.3) ------------------------------- */
+
+static int has_stamp(const inst *i)
+{
+    return CAPALLOC_HAS_FIELD(i->sp->header.struct_size,
+                              capalloc_storage_plugin, ledger_stamp) &&
+           i->sp->ledger_stamp != NULL;
+}
+
+/* The stamp, in a transaction of its own of the given mode. */
+static int64_t stamp_in(inst *i, capalloc_txn_mode mode)
+{
+    int64_t v = -12345;
+    OK(i->sp->begin(i->st, mode, &err));
+    OK(i->sp->ledger_stamp(i->st, &v, &err));
+    OK(i->sp->commit(i->st, &err));
+    ck_assert_int_ne(v, -12345);
+    return v;
+}
+
+static int64_t stamp_of(inst *i)
+{
+    return stamp_in(i, CAPALLOC_TXN_READ);
+}
+
+/* A write of positions through the API (an IMPORT batch): quantity 0
+ * deletes the row. */
+static capalloc_status write_positions(inst *i, const char *id,
+                                       const char *ticker, const char *qty)
+{
+    capalloc_position_row p = {id, ticker, D(qty)};
+    capalloc_write_batch b = {"IMPORT", NULL, 0, "USD", NULL, 0, NULL, 0,
+                              &p, 1, NULL, NULL, NULL, NULL, NULL, NULL,
+                              NULL, 0};
+    memset(&err, 0, sizeof err);
+    return i->sp->write(i->st, &b, &err);
+}
+
+/* The stamp changes with every kind of write of the books and the runs -
+ * through the API, and behind capalloc's back with raw SQL (the execution
+ * system writes positions_book itself) - and stays equal otherwise: after
+ * reads, a rolled-back write, a write of another table, in a write
+ * transaction, and as another instance sees it. */
+START_TEST(ledger_stamp_changes_with_every_write)
+{
+    inst a = open_inst();
+    if (!has_stamp(&a)) {
+        close_inst(&a); /* optional: the core re-reads instead */
+        return;
+    }
+    int64_t s = stamp_of(&a), t;
+    ck_assert_int_eq(stamp_of(&a), s);
+    ck_assert_int_eq(stamp_in(&a, CAPALLOC_TXN_WRITE), s);
+    read_all(&a);
+    ck_assert_int_eq(stamp_of(&a), s);
+
+    /* a rolled-back write changes nothing */
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(write_add(&a, "100000", "100000"));
+    OK(a.sp->rollback(a.st, &err));
+    ck_assert_int_eq(stamp_of(&a), s);
+
+#define CHANGED(what)                                                        \
+    do {                                                                     \
+        t = stamp_of(&a);                                                    \
+        ck_assert_msg(t != s, "the stamp did not change after %s", what);    \
+        s = t;                                                               \
+        ck_assert_int_eq(stamp_of(&a), s);                                   \
+    } while (0)
+#define WRITE(call, what)                                                    \
+    do {                                                                     \
+        OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));                     \
+        OK(call);                                                            \
+        OK(a.sp->commit(a.st, &err));                                        \
+        CHANGED(what);                                                       \
+    } while (0)
+
+    /* through the API: a new book and a run, balances, positions */
+    WRITE(write_add(&a, "100000", "100000"), "an ADD (new book)");
+    WRITE(write_alloc(&a, "2025-05-05", 0), "an allocation");
+    WRITE(write_positions(&a, "1", "AAA", "10"), "a new position");
+    WRITE(write_positions(&a, "1", "AAA", "12.5"), "a changed position");
+    WRITE(write_positions(&a, "1", "AAA", "0"), "a deleted position");
+    WRITE(write_positions(&a, "2", "BBB", "7"), "a new position");
+
+    /* the ledger's other tables: no change */
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    capalloc_redemption_op op;
+    memset(&op, 0, sizeof op);
+    op.op = CAPALLOC_RED_OP_QUEUE;
+    op.amount = D("5");
+    int64_t rid = 0;
+    capalloc_status rst = a.sp->redemption_op != NULL
+                              ? a.sp->redemption_op(a.st, &op, &rid, &err)
+                              : CAPALLOC_OK;
+    ck_assert_msg(rst == CAPALLOC_OK, "queueing a redemption: %s", err.msg);
+    OK(a.sp->commit(a.st, &err));
+    ck_assert_int_eq(stamp_of(&a), s);
+
+    /* another instance (another process) sees the same stamp */
+    inst b = open_inst();
+    ck_assert_int_eq(stamp_of(&b), s);
+    close_inst(&b);
+
+    /* raw SQL behind capalloc's back, every statement kind and table */
+    if (db_query("SELECT 1") != NULL) {
+        db_query("UPDATE {S}.positions_book SET quantity = '8'"
+                 " WHERE portfolio_id = '2' AND ticker = 'BBB'");
+        CHANGED("a raw UPDATE of positions_book");
+        db_query("INSERT INTO {S}.positions_book (portfolio_id, ticker,"
+                 " quantity, updated_at) VALUES ('3', 'CCC', '1',"
+                 " '2025-05-05T00:00:00Z')");
+        CHANGED("a raw INSERT into positions_book");
+        db_query("DELETE FROM {S}.positions_book WHERE portfolio_id = '3'");
+        CHANGED("a raw DELETE from positions_book");
+        db_query("UPDATE {S}.cash_equity_book SET cash = '30001'"
+                 " WHERE portfolio_id = '1'");
+        CHANGED("a raw UPDATE of cash_equity_book");
+        db_query("INSERT INTO {S}.cash_equity_book (portfolio_id, currency,"
+                 " cash, updated_at) VALUES ('9', 'USD', '0',"
+                 " '2025-05-05T00:00:00Z')");
+        CHANGED("a raw INSERT into cash_equity_book");
+        db_query("DELETE FROM {S}.cash_equity_book WHERE portfolio_id = '9'");
+        CHANGED("a raw DELETE from cash_equity_book");
+        db_query("UPDATE {S}.capalloc_runs SET forced = 1"
+                 " WHERE action = 'ALLOCATE'");
+        CHANGED("a raw UPDATE of capalloc_runs");
+        /* a read, and a write of another table, change nothing */
+        db_query("SELECT count(*) FROM {S}.positions_book");
+        db_query("UPDATE {S}.capalloc_redemptions SET paid = paid");
+        ck_assert_int_eq(stamp_of(&a), s);
+    }
+    if (is_backend("postgres")) {
+        db_query("TRUNCATE {S}.positions_book");
+        CHANGED("a TRUNCATE of positions_book");
+    }
+#undef WRITE
+#undef CHANGED
+    close_inst(&a);
+}
+END_TEST
+
+/* Ids and tickers with the characters a text stream escapes (postgres
+ * reads positions through COPY): tab, newline, CR, backslash, "\\N", and
+ * UTF-8, read back exactly. */
+START_TEST(positions_odd_characters)
+{
+    static const char *const t[] = {"A\tB", "L1\nL2", "C\rR", "\\N",
+                                    "back\\slash\\", "\xc3\xa9t\xc3\xa9",
+                                    "\b\f\v"};
+    enum { N = sizeof t / sizeof t[0] };
+    capalloc_position_row p[N];
+    for (int i = 0; i < N; i++)
+        p[i] = (capalloc_position_row){t[(i + 1) % N], t[i], D("1.5")};
+    capalloc_write_batch b = {"IMPORT", NULL, 0, "USD", NULL, 0, NULL, 0,
+                              p, N, NULL, NULL, NULL, NULL, NULL, NULL,
+                              NULL, 0};
+    inst a = open_inst();
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(a.sp->write(a.st, &b, &err));
+    OK(a.sp->commit(a.st, &err));
+    static seen sn;
+    memset(&sn, 0, sizeof sn);
+    capalloc_ledger_sink sink = {&sn, sink_cash, sink_pos};
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_READ, &err));
+    OK(a.sp->read_ledger(a.st, &sink, &err));
+    OK(a.sp->commit(a.st, &err));
+    close_inst(&a);
+    ck_assert_int_eq(sn.n_pos, N);
+    for (int i = 0; i < N; i++) {
+        int found = 0;
+        for (int k = 0; k < sn.n_pos; k++)
+            found += strcmp(sn.rows[k].id, t[(i + 1) % N]) == 0 &&
+                     strcmp(sn.rows[k].ticker, t[i]) == 0 &&
+                     strcmp(sn.rows[k].qty, "1.5") == 0;
+        ck_assert_msg(found == 1, "position %d ('%s') read back %d times",
+                      i, t[i], found);
+    }
+}
+END_TEST
+
+/* A positions batch larger than a statement's rows (sqlite writes 64 per
+ * statement, in key order), given out of order, with deletes (quantity
+ * 0) among the upserts: the ledger is the batch's, row by row. A bad row
+ * is named. */
+START_TEST(positions_batch_in_any_order)
+{
+    enum { N = 150 };
+    static capalloc_position_row p[N];
+    static char ids[N][8], tickers[N][8];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "p%d", i % 3);
+        snprintf(tickers[i], sizeof tickers[i], "T%03d", N - 1 - i);
+        char q[16];
+        snprintf(q, sizeof q, "%d", i + 1);
+        p[i] = (capalloc_position_row){ids[i], tickers[i], D(q)};
+    }
+    capalloc_write_batch b = {"IMPORT", NULL, 0, "USD", NULL, 0, NULL, 0,
+                              p, N, NULL, NULL, NULL, NULL, NULL, NULL,
+                              NULL, 0};
+    inst a = open_inst();
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(a.sp->write(a.st, &b, &err));
+    OK(a.sp->commit(a.st, &err));
+    /* again: every tenth row deleted, the others changed */
+    for (int i = 0; i < N; i++) {
+        char q[16];
+        snprintf(q, sizeof q, "%d", i % 10 == 0 ? 0 : i + 2);
+        p[i].quantity = D(q);
+    }
+    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+    OK(a.sp->write(a.st, &b, &err));
+    OK(a.sp->commit(a.st, &err));
+    close_inst(&a);
+    const char *rows = db_query(
+        "SELECT count(*), sum(CAST(quantity AS INTEGER)),"
+        " sum(CASE WHEN portfolio_id = 'p1' AND ticker = 'T148'"
+        " THEN CAST(quantity AS INTEGER) ELSE 0 END),"
+        " sum(CASE WHEN portfolio_id = 'p1' AND ticker = 'T139'"
+        " THEN 1 ELSE 0 END) FROM {S}.positions_book");
+    if (rows != NULL) /* 2+3+...+151 but the tenth rows' */
+        ck_assert_str_eq(rows, "135|10395|3|0\n");
+    if (is_backend("sqlite")) {
+        p[71].ticker = NULL;
+        a = open_inst();
+        OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
+        memset(&err, 0, sizeof err);
+        ck_assert_int_ne(a.sp->write(a.st, &b, &err), CAPALLOC_OK);
+        ck_assert_msg(strstr(err.msg, "'p2' in 'NULL'") != NULL, "%s",
+                      err.msg);
+        OK(a.sp->rollback(a.st, &err));
+        close_inst(&a);
+        ck_assert_str_eq(db_query("SELECT count(*) FROM positions_book"),
+                         "135\n");
+    }
+}
+END_TEST
+
 /* ---- migrating a ledger of the previous release ------------------------ */
 
 /* Make the test's ledger from tests/fixtures/ledger-v1.<backend>.sql (the
@@ -1971,7 +2209,7 @@ START_TEST(migrates_a_v1_ledger)
     ck_assert_msg(strlen(before) > 200, "fixture rows: %s", before);
 
     inst a = open_inst(); /* migrates */
-    ck_assert_str_eq(schema_version(), is_backend("sqlite") ? "5\n" : "1 2 3 4 5 6\n");
+    ck_assert_str_eq(schema_version(), is_backend("sqlite") ? "6\n" : "1 2 3 4 5 6 7\n");
     ck_assert_str_eq(db_query(V1_DUMP), before);
     ck_assert_str_eq(read_all(&a),
                      "0=69999.99;1=30000;2=9223372036854.775807;"
@@ -2005,7 +2243,7 @@ START_TEST(migrates_a_v1_ledger)
     close_inst(&a);
     /* opened again: nothing to migrate, nothing changed */
     inst b = open_inst();
-    ck_assert_str_eq(schema_version(), is_backend("sqlite") ? "5\n" : "1 2 3 4 5 6\n");
+    ck_assert_str_eq(schema_version(), is_backend("sqlite") ? "6\n" : "1 2 3 4 5 6 7\n");
     ck_assert_str_eq(db_query(V1_DUMP), before);
     ck_assert_str_eq(history(&b, &ALL_ROWS), ALLOC_LINES);
     close_inst(&b);
@@ -2169,6 +2407,9 @@ static Suite *storage_suite(void)
     tcase_add_test(tc, chain_stored_and_streamed);
     tcase_add_test(tc, run_kinds_and_reversal_key);
     tcase_add_test(tc, history_rows_carry_kinds);
+    tcase_add_test(tc, ledger_stamp_changes_with_every_write);
+    tcase_add_test(tc, positions_batch_in_any_order);
+    tcase_add_test(tc, positions_odd_characters);
     tcase_add_test(tc, migrates_a_v1_ledger);
     tcase_add_test(tc, failed_migration_changes_nothing);
     if (is_backend("postgres")) {

@@ -102,6 +102,21 @@ policy:
       marker: writer.done
       command: "$BIN --config $st_work/stack.yaml capital add 1000 >/dev/null"
 EOF
+# the execution system writes positions_book itself, behind capalloc's
+# back: a raw UPDATE during the policy
+case $BACKEND in
+sqlite) printf '%s\n' "sqlite3 '$st_work/fund.db' \"UPDATE positions_book SET quantity = '150' WHERE portfolio_id = '1' AND ticker = 'AAA'\"" ;;
+postgres) printf '%s\n' "psql -X -v ON_ERROR_STOP=1 -Atq -c \"UPDATE stack.positions_book SET quantity = 150 WHERE portfolio_id = '1' AND ticker = 'AAA'\"" ;;
+esac >rawpos.sh
+cat >rawpos.yaml <<EOF
+$head
+policy:
+  - plugin: $TESTPLUGINS/bad_policy.so
+    options:
+      mode: writer
+      marker: rawpos.done
+      command: "sh $st_work/rawpos.sh"
+EOF
 cat >abi10.yaml <<EOF
 $head
 policy:
@@ -233,6 +248,22 @@ assert r["attempts"] == 2, r
 [ -f writer.done ] || fail "the writer stage never ran its command"
 n=$(sql "SELECT count(*) FROM trade_execution_logs WHERE portfolio_id = '0' AND side = 'BUY' AND CAST(quantity AS REAL) = 1000")
 [ "$n" = 1 ] || fail "the writer's capital add: $n rows"
+
+# the same with a raw UPDATE of positions_book (no capalloc, no lock):
+# the ledger's change stamp catches it, the run asks the policy again and
+# values strategy 1 at its new 150 AAA
+run rawpos.yaml --json allocate --allow-past-date --date 2025-04-17
+python3 -c '
+import json
+r = json.load(open("out"))
+assert r["attempts"] == 2, r
+' || fail "a raw positions UPDATE during the policy: $(cat out) $(cat err)"
+[ -f rawpos.done ] || fail "the raw UPDATE stage never ran its command"
+q=$(sql "SELECT CAST(v.positions_value AS REAL) / CAST(p.price AS REAL)
+         FROM capalloc_valuations v JOIN capalloc_run_prices p
+           ON p.run_id = v.run_id AND p.ticker = 'AAA'
+         WHERE v.portfolio_id = '1' AND v.valuation_date = '2025-04-17'")
+[ "${q%.0}" = 150 ] || fail "strategy 1 valued at $q AAA after the raw UPDATE, want 150"
 
 # a policy built against the ABI 1.0 header, as the single stage
 run abi10.yaml plugins

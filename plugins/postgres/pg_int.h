@@ -83,6 +83,9 @@ typedef enum pgp_stmt {
     PGP_SQL_ANCHOR,
     PGP_SQL_ANCHOR_CASH,
     PGP_SQL_JOURNAL,
+    PGP_SQL_STAMP,
+    PGP_SQL_STAMP_LOCK,
+    PGP_SQL_COPY_POSITIONS,
     PGP_SQL_N
 } pgp_stmt;
 
@@ -99,6 +102,11 @@ typedef struct pgp {
                                idle_in_transaction_session_timeout = ..":
                                after every BEGIN, in the same round trip */
     char *sql[PGP_SQL_N];
+    /* The ledger's schema state as the connection's first query saw it
+     * (pgp_sql_connect_state), for pgp_schema_ensure's fast path: set
+     * when pre_state is 1 (used once). */
+    int pre_state;
+    long pre_version, pre_tables;
     char *password;       /* parsed from conninfo, only to mask it in
                              messages (pgp_clean_msg); NULL: none */
     char *conninfo;       /* as configured, to connect again after a lost
@@ -166,6 +174,10 @@ PGP_HIDDEN char *pgp_qualify(const pgp *s, const char *tmpl);
 
 /* pg_schema.c */
 PGP_HIDDEN capalloc_status pgp_schema_ensure(pgp *s, capalloc_err *err);
+/* One query ($1: the schema's name): whether the schema exists, the
+ * ledger's schema version (-1: no version table) and how many of our
+ * tables it holds - what connecting needs, in one round trip. */
+PGP_HIDDEN extern const char pgp_sql_connect_state[];
 
 /* pg_ledger.c */
 /* CAPALLOC_OK when a transaction (a write one when write) is open; else
@@ -206,6 +218,9 @@ PGP_HIDDEN capalloc_status pgp_find_run(void *state, const char *run_date,
 PGP_HIDDEN extern const char pgp_sql_read_redemptions[];
 PGP_HIDDEN extern const char pgp_sql_insert_redemption[];
 PGP_HIDDEN extern const char pgp_sql_update_redemption[];
+/* pg_ledger.c: ledger_stamp (ABI 1.3). */
+PGP_HIDDEN capalloc_status pgp_ledger_stamp(void *state, int64_t *stamp,
+                                            capalloc_err *err);
 PGP_HIDDEN capalloc_status pgp_read_redemptions(
     void *state, int open_only,
     capalloc_status (*fn)(void *ctx, const capalloc_redemption *r), void *ctx,

@@ -141,33 +141,6 @@ static capalloc_status cash_row(pgp *s, const PGresult *res, int r,
     return st;
 }
 
-static capalloc_status position_row(pgp *s, const PGresult *res, int r,
-                                     const void *ctx, capalloc_err *err)
-{
-    const capalloc_ledger_sink *sink = ctx;
-    const char *id = PQgetvalue(res, r, 0);
-    const char *ticker = PQgetvalue(res, r, 1);
-    const char *text = PQgetvalue(res, r, 2);
-    char row[256];
-    capalloc_dec qty;
-    capalloc_status st = s->host->dec_parse(text, &qty);
-    if (st != CAPALLOC_OK) {
-        /* the row's name is formatted for a message only, not for each of
-         * 100,000 rows */
-        snprintf(row, sizeof row, "portfolio '%.100s' ticker '%.100s'", id,
-                 ticker);
-        return pgp_parse_stored(s, text, &qty, err, "positions_book", row,
-                                "quantity");
-    }
-    if ((st = sink->position(sink->ctx, id, ticker, qty)) != 0)
-        s->host->set_error(err, NULL,
-                           "the core stopped reading the ledger at "
-                           "positions_book, portfolio '%.100s' ticker "
-                           "'%.100s' (status %d)",
-                           id, ticker, (int)st);
-    return st;
-}
-
 /* Every column is NOT NULL in the schema. No ORDER BY on what is only
  * read: the core sorts what it looks up, and a sort of 100,000 positions
  * on the server spills to disk with the default work_mem. The locking
@@ -183,6 +156,113 @@ static capalloc_status position_row(pgp *s, const PGresult *res, int r,
     "SELECT portfolio_id, ticker, quantity::text FROM {S}.positions_book"
 /* read_cash: the named books only (the primary key's index). */
 #define SQL_BOOKS SQL_CASH " WHERE portfolio_id = ANY ($1::text[])"
+
+/* One field of a COPY text row, unescaped in place: what follows a
+ * backslash is the character itself, but for the control characters COPY
+ * writes as \b \f \n \r \t \v (COPY TO never writes octal or hex). 0,
+ * or -1 for \N (NULL). */
+static int copy_field(char *f)
+{
+    if (f[0] == '\\' && f[1] == 'N' && f[2] == '\0')
+        return -1;
+    char *w = f;
+    for (const char *r = f; *r; r++) {
+        if (*r != '\\' || r[1] == '\0') {
+            *w++ = *r;
+            continue;
+        }
+        switch (*++r) {
+        case 'b': *w++ = '\b'; break;
+        case 'f': *w++ = '\f'; break;
+        case 'n': *w++ = '\n'; break;
+        case 'r': *w++ = '\r'; break;
+        case 't': *w++ = '\t'; break;
+        case 'v': *w++ = '\v'; break;
+        default: *w++ = *r; break;
+        }
+    }
+    *w = '\0';
+    return 0;
+}
+
+/* One line of the positions' COPY (n bytes, the newline last). */
+static capalloc_status copy_position(pgp *s, char *line, int n,
+                                     const capalloc_ledger_sink *sink,
+                                     capalloc_err *err)
+{
+    char *f[3];
+    int k = 0;
+    if (n > 0 && line[n - 1] == '\n') /* libpq ends it with a NUL too */
+        line[n - 1] = '\0';
+    f[k++] = line;
+    for (char *p = line; *p && k < 3; p++)
+        if (*p == '\t') {
+            *p = '\0';
+            f[k++] = p + 1;
+        }
+    if (k != 3 || strchr(f[2], '\t') != NULL || copy_field(f[0]) != 0 ||
+        copy_field(f[1]) != 0 || copy_field(f[2]) != 0) {
+        s->host->set_error(err, NULL,
+                           "the ledger in %s: positions_book gave a row that "
+                           "is not (portfolio, ticker, quantity)",
+                           s->where);
+        return CAPALLOC_ERR_IO;
+    }
+    const char *id = f[0], *ticker = f[1], *text = f[2];
+    capalloc_dec qty;
+    capalloc_status st = s->host->dec_parse(text, &qty);
+    if (st != CAPALLOC_OK) {
+        char row[256];
+        snprintf(row, sizeof row, "portfolio '%.100s' ticker '%.100s'", id,
+                 ticker);
+        return pgp_parse_stored(s, text, &qty, err, "positions_book", row,
+                                "quantity");
+    }
+    if ((st = sink->position(sink->ctx, id, ticker, qty)) != 0)
+        s->host->set_error(err, NULL,
+                           "the core stopped reading the ledger at "
+                           "positions_book, portfolio '%.100s' ticker "
+                           "'%.100s' (status %d)",
+                           id, ticker, (int)st);
+    return st;
+}
+
+/* The positions, streamed by COPY ... TO STDOUT in one round trip: a line
+ * per row, where single-row mode built a PGresult per row (with 100,000
+ * positions most of the read's client time). On failure every pending
+ * result is drained. */
+static capalloc_status copy_positions(pgp *s, const capalloc_ledger_sink *sink,
+                                      capalloc_err *err)
+{
+    const char *what = "reading positions_book";
+    s->txn_trips++;
+    s->total_trips++;
+    PGresult *res = PQexec(s->conn, s->sql[PGP_SQL_COPY_POSITIONS]);
+    if (PQresultStatus(res) != PGRES_COPY_OUT)
+        return pgp_fail(s, res, err, "%s", what);
+    PQclear(res);
+    capalloc_status st = CAPALLOC_OK;
+    char *line;
+    int n;
+    while ((n = PQgetCopyData(s->conn, &line, 0)) > 0) {
+        if (st == CAPALLOC_OK)
+            st = copy_position(s, line, n, sink, err);
+        PQfreemem(line);
+    }
+    int copy_failed = n == -2;
+    while ((res = PQgetResult(s->conn)) != NULL) {
+        if (st == CAPALLOC_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
+            st = pgp_fail(s, res, err, "%s", what);
+        else
+            PQclear(res);
+    }
+    if (st == CAPALLOC_OK &&
+        (copy_failed || PQstatus(s->conn) == CONNECTION_BAD))
+        st = pgp_fail(s, NULL, err, "%s", what);
+    if (st != CAPALLOC_OK)
+        pgp_end_aborted(s);
+    return st;
+}
 
 capalloc_status pgp_read_ledger(void *state, const capalloc_ledger_sink *sink,
                                 capalloc_err *err)
@@ -203,8 +283,7 @@ capalloc_status pgp_read_ledger(void *state, const capalloc_ledger_sink *sink,
     /* Positions are not locked row by row: an allocation never changes
      * them, and locking 100,000 rows would write to each (xmax); capalloc
      * writers are kept out by the advisory lock. */
-    if ((st = pgp_stream(s, s->sql[PGP_SQL_POSITIONS], 0, NULL, position_row,
-                         sink, err, "reading positions_book")) == CAPALLOC_OK)
+    if ((st = copy_positions(s, sink, err)) == CAPALLOC_OK)
         pgp_test_pause(s, PGP_PAUSE_READ);
     return st;
 }
@@ -289,6 +368,44 @@ capalloc_status pgp_read_books(void *state, const char *const *ids, size_t n,
                     cash_row, sink, err, "reading cash_equity_book");
     free(a.b);
     return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* ledger_stamp (ABI 1.3)                                                    */
+/* ------------------------------------------------------------------------ */
+
+#define SQL_STAMP "SELECT n FROM {S}.capalloc_ledger_stamp WHERE id = 1"
+
+/* The row schema step 7's statement triggers bump. In a write transaction
+ * FOR UPDATE: the triggers run BEFORE each statement, so any other
+ * writer's INSERT, UPDATE, DELETE or TRUNCATE of the books or the runs
+ * waits for our commit before it touches a row (and a writer that got
+ * there first makes us wait, then read its stamp). */
+capalloc_status pgp_ledger_stamp(void *state, int64_t *stamp,
+                                 capalloc_err *err)
+{
+    pgp *s = state;
+    capalloc_status st = pgp_need_txn(s, 0, "ledger_stamp", err);
+    if (st != CAPALLOC_OK)
+        return st;
+    int w = s->txn == PGP_TXN_WRITE;
+    PGresult *res =
+        pgp_exec(s, s->sql[w ? PGP_SQL_STAMP_LOCK : PGP_SQL_STAMP], 0, NULL);
+    if (!pgp_ok(res))
+        return pgp_fail(s, res, err, "reading capalloc_ledger_stamp");
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+        PQclear(res);
+        s->host->set_error(err, NULL,
+                           "the ledger in %s: capalloc_ledger_stamp has no "
+                           "row 1",
+                           s->where);
+        return CAPALLOC_ERR_IO;
+    }
+    *stamp = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    /* under the write lock, the stamp is the run's read when it is equal */
+    pgp_test_pause(s, PGP_PAUSE_READ);
+    return CAPALLOC_OK;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -903,6 +1020,9 @@ capalloc_status pgp_ledger_prepare(pgp *s, capalloc_err *err)
         [PGP_SQL_ANCHOR] = pgp_sql_anchor,
         [PGP_SQL_ANCHOR_CASH] = pgp_sql_anchor_cash,
         [PGP_SQL_JOURNAL] = pgp_sql_journal,
+        [PGP_SQL_STAMP] = SQL_STAMP,
+        [PGP_SQL_STAMP_LOCK] = SQL_STAMP " FOR UPDATE",
+        [PGP_SQL_COPY_POSITIONS] = "COPY (" SQL_POSITIONS ") TO STDOUT",
     };
     for (int i = 0; i < PGP_SQL_N; i++)
         if ((s->sql[i] = pgp_qualify(s, tmpl[i])) == NULL) {

@@ -185,6 +185,31 @@ static const migration MIGRATIONS[] = {
      "CREATE INDEX capalloc_runs_allocations"
      "  ON {S}.capalloc_runs (run_date, run_id)"
      "  WHERE action = 'ALLOCATE' AND kind = 'RUN';"},
+    /* ABI 1.3, the ledger's change stamp (ledger_stamp): one row, bumped
+     * once per statement - by any writer - that inserts, updates, deletes
+     * or truncates the books or the runs. BEFORE the statement: a writer
+     * waits on the row a run holds (ledger_stamp in a write transaction
+     * reads it FOR UPDATE) before it touches any book. */
+    {7, "the ledger's change stamp",
+     "CREATE TABLE {S}.capalloc_ledger_stamp ("
+     "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+     "  n  BIGINT NOT NULL"
+     ");"
+     "INSERT INTO {S}.capalloc_ledger_stamp (id, n) VALUES (1, 0);"
+     "CREATE FUNCTION {S}.capalloc_ledger_stamp_bump() RETURNS trigger"
+     "  LANGUAGE plpgsql AS $$BEGIN"
+     "  UPDATE {S}.capalloc_ledger_stamp SET n = n + 1 WHERE id = 1;"
+     "  RETURN NULL; END$$;"
+     "CREATE TRIGGER capalloc_ledger_stamp BEFORE INSERT OR UPDATE OR"
+     "  DELETE OR TRUNCATE ON {S}.cash_equity_book FOR EACH STATEMENT"
+     "  EXECUTE FUNCTION {S}.capalloc_ledger_stamp_bump();"
+     "CREATE TRIGGER capalloc_ledger_stamp BEFORE INSERT OR UPDATE OR"
+     "  DELETE OR TRUNCATE ON {S}.positions_book FOR EACH STATEMENT"
+     "  EXECUTE FUNCTION {S}.capalloc_ledger_stamp_bump();"
+     "CREATE TRIGGER capalloc_ledger_stamp BEFORE INSERT OR UPDATE OR"
+     "  DELETE OR TRUNCATE ON {S}.capalloc_runs FOR EACH STATEMENT"
+     "  EXECUTE FUNCTION {S}.capalloc_ledger_stamp_bump();"
+    },
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
@@ -201,6 +226,20 @@ static const char SQL_STATE[] =
     "   'capalloc_run_prices'))";
 static const char SQL_VERSION[] =
     "SELECT coalesce(max(version), 0) FROM {S}.capalloc_schema_version";
+/* SQL_STATE and SQL_VERSION in one query, with the schema's existence:
+ * the version table is read through query_to_xml() only when it exists
+ * (a CASE branch; the function is volatile, so never run ahead). */
+const char pgp_sql_connect_state[] =
+    "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1),"
+    " CASE WHEN to_regclass(quote_ident($1)"
+    "  || '.capalloc_schema_version') IS NULL THEN -1"
+    " ELSE (xpath('/row/v/text()', query_to_xml(format('SELECT"
+    "  coalesce(max(version), 0) AS v FROM %I.capalloc_schema_version',"
+    "  $1), false, true, '')))[1]::text::bigint END,"
+    " (SELECT count(*) FROM pg_tables WHERE schemaname = $1"
+    "   AND tablename IN ('cash_equity_book', 'positions_book',"
+    "   'capalloc_runs', 'trade_execution_logs', 'capalloc_valuations',"
+    "   'capalloc_run_prices'))";
 
 /* pgp_exec() of a {S} template. */
 static PGresult *exec_q(pgp *s, const char *tmpl, int n,
@@ -311,10 +350,18 @@ static capalloc_status migrate_locked(pgp *s, capalloc_err *err)
 
 capalloc_status pgp_schema_ensure(pgp *s, capalloc_err *err)
 {
-    /* Fast path, no lock: an up-to-date ledger needs one query. */
+    /* Fast path, no lock: an up-to-date ledger needs one query (none
+     * when connecting read the state already). */
     long version = 0, n_tables = 0;
     int need = 0;
-    capalloc_status st = read_version(s, &version, &n_tables, err);
+    capalloc_status st = CAPALLOC_OK;
+    if (s->pre_state) { /* as connecting read it */
+        s->pre_state = 0;
+        version = s->pre_version < 0 ? 0 : s->pre_version;
+        n_tables = s->pre_tables;
+    } else {
+        st = read_version(s, &version, &n_tables, err);
+    }
     if (st == CAPALLOC_OK)
         st = check_version(s, version, n_tables, &need, err);
     if (st != CAPALLOC_OK || !need)

@@ -85,7 +85,7 @@ static const capalloc_option_spec pgp_options[] = {
      "process there"},
     {"test_pause_at", CAPALLOC_OPT_STRING, 0, "write",
      "TEST ONLY: where test_pause_ms sleeps: begin (lock taken), read (after "
-     "read_ledger), write (after write(), before COMMIT), commit (after a "
+     "read_ledger or ledger_stamp), write (after write(), before COMMIT), commit (after a "
      "successful COMMIT)"},
     {"test_pause_until", CAPALLOC_OPT_STRING, 0, "",
      "TEST ONLY: a file; the pause at test_pause_at ends as soon as it "
@@ -668,10 +668,16 @@ static capalloc_status resolve_schema(pgp *s, capalloc_err *err)
     if (st != CAPALLOC_OK)
         return st;
     const char *sv[1] = {s->schema};
-    res = pgp_exec(s, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, sv);
-    if (!pgp_ok(res))
+    /* with the ledger's schema version: one round trip to connect */
+    res = pgp_exec(s, pgp_sql_connect_state, 1, sv);
+    if (!pgp_ok(res) || PQntuples(res) != 1)
         return pgp_fail(s, res, err, "looking up schema '%s'", s->schema);
-    int exists = PQntuples(res) > 0;
+    int exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    if (exists) {
+        s->pre_version = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+        s->pre_tables = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+        s->pre_state = 1;
+    }
     PQclear(res);
     if (exists)
         return CAPALLOC_OK;
@@ -968,6 +974,7 @@ static const capalloc_storage_plugin postgres_plugin = {
     pgp_chain_head,
     pgp_read_anchor,
     pgp_read_journal,
+    pgp_ledger_stamp,
 };
 
 CAPALLOC_PLUGIN_DEFINE(postgres_plugin)

@@ -177,7 +177,28 @@ static const char *const SQL[SQ_COUNT] = {
         "SELECT log_id, run_id, portfolio_id, ticker, side, quantity,"
         " arrival_price, exec_price, row_hash FROM trade_execution_logs"
         " WHERE run_id > ?1 ORDER BY run_id, log_id",
+    [SQ_LEDGER_STAMP] = "SELECT n FROM capalloc_ledger_stamp WHERE id = 1",
+#define POS1 "(?,?,?,?)"
+#define POS2 POS1 "," POS1
+#define POS4 POS2 "," POS2
+#define POS8 POS4 "," POS4
+#define POS16 POS8 "," POS8
+#define POS32 POS16 "," POS16
+#define POS64 POS32 "," POS32
+    [SQ_UPSERT_POSITIONS_N] =
+        "INSERT INTO positions_book (portfolio_id, ticker, quantity, updated_at)"
+        " VALUES " POS64
+        " ON CONFLICT (portfolio_id, ticker) DO UPDATE"
+        " SET quantity = excluded.quantity, updated_at = excluded.updated_at",
+#undef POS1
+#undef POS2
+#undef POS4
+#undef POS8
+#undef POS16
+#undef POS32
+#undef POS64
 };
+_Static_assert(SQLP_POS_ROWS == 64, "SQ_UPSERT_POSITIONS_N has 64 rows");
 
 capalloc_status sqlp_prepare(sqlp *s, sqlp_stmt_id id, sqlite3_stmt **out,
                              capalloc_err *err)
@@ -535,6 +556,7 @@ static const capalloc_storage_plugin sqlite_plugin = {
     sqlp_chain_head,
     sqlp_read_anchor,
     sqlp_read_journal,
+    sqlp_ledger_stamp,
 };
 
 CAPALLOC_PLUGIN_DEFINE(sqlite_plugin)

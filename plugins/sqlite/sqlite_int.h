@@ -58,8 +58,14 @@ typedef enum sqlp_stmt_id {
     SQ_CHAIN_ANCHOR_CASH,
     SQ_JOURNAL_RUNS,
     SQ_JOURNAL_ROWS,
+    SQ_LEDGER_STAMP,
+    SQ_UPSERT_POSITIONS_N, /* SQLP_POS_ROWS rows in one statement */
     SQ_COUNT
 } sqlp_stmt_id;
+
+/* Rows of SQ_UPSERT_POSITIONS_N (positions import: one statement per 64
+ * rows instead of one per row). */
+#define SQLP_POS_ROWS 64
 
 typedef enum sqlp_txn {
     SQLP_TXN_NONE = 0,
@@ -151,6 +157,10 @@ SQLP_HIDDEN capalloc_status sqlp_find_reference(void *state,
                                                 const char *reference,
                                                 capalloc_capital_ref *out,
                                                 int *found, capalloc_err *err);
+
+/* sqlite_ledger.c: ledger_stamp (ABI 1.3). */
+SQLP_HIDDEN capalloc_status sqlp_ledger_stamp(void *state, int64_t *stamp,
+                                              capalloc_err *err);
 
 /* sqlite_flows.c: queued redemptions (ABI 1.2). */
 SQLP_HIDDEN capalloc_status sqlp_read_redemptions(

@@ -182,6 +182,36 @@ static const migration MIGRATIONS[] = {
      "CREATE INDEX capalloc_runs_allocations"
      "  ON capalloc_runs (run_date, run_id)"
      "  WHERE action = 'ALLOCATE' AND kind = 'RUN';"},
+    /* ABI 1.3, the ledger's change stamp (ledger_stamp): one row, bumped
+     * by every row any writer inserts, updates or deletes in the books and
+     * the runs (row triggers: SQLite has no statement triggers). A real
+     * run reads it before its policy and again under the write lock: when
+     * equal, nothing it read changed and it is not read again. */
+    {6, "the ledger's change stamp",
+     "CREATE TABLE capalloc_ledger_stamp ("
+     "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+     "  n  INTEGER NOT NULL"
+     ");"
+     "INSERT INTO capalloc_ledger_stamp (id, n) VALUES (1, 0);"
+     "CREATE TRIGGER capalloc_stamp_cash_insert AFTER INSERT ON cash_equity_book"
+     "  BEGIN UPDATE capalloc_ledger_stamp SET n = n + 1 WHERE id = 1; END;"
+     "CREATE TRIGGER capalloc_stamp_cash_update AFTER UPDATE ON cash_equity_book"
+     "  BEGIN UPDATE capalloc_ledger_stamp SET n = n + 1 WHERE id = 1; END;"
+     "CREATE TRIGGER capalloc_stamp_cash_delete AFTER DELETE ON cash_equity_book"
+     "  BEGIN UPDATE capalloc_ledger_stamp SET n = n + 1 WHERE id = 1; END;"
+     "CREATE TRIGGER capalloc_stamp_pos_insert AFTER INSERT ON positions_book"
+     "  BEGIN UPDATE capalloc_ledger_stamp SET n = n + 1 WHERE id = 1; END;"
+     "CREATE TRIGGER capalloc_stamp_pos_update AFTER UPDATE ON positions_book"
+     "  BEGIN UPDATE capalloc_ledger_stamp SET n = n + 1 WHERE id = 1; END;"
+     "CREATE TRIGGER capalloc_stamp_pos_delete AFTER DELETE ON positions_book"
+     "  BEGIN UPDATE capalloc_ledger_stamp SET n = n + 1 WHERE id = 1; END;"
+     "CREATE TRIGGER capalloc_stamp_runs_insert AFTER INSERT ON capalloc_runs"
+     "  BEGIN UPDATE capalloc_ledger_stamp SET n = n + 1 WHERE id = 1; END;"
+     "CREATE TRIGGER capalloc_stamp_runs_update AFTER UPDATE ON capalloc_runs"
+     "  BEGIN UPDATE capalloc_ledger_stamp SET n = n + 1 WHERE id = 1; END;"
+     "CREATE TRIGGER capalloc_stamp_runs_delete AFTER DELETE ON capalloc_runs"
+     "  BEGIN UPDATE capalloc_ledger_stamp SET n = n + 1 WHERE id = 1; END;"
+    },
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

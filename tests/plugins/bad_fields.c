@@ -150,7 +150,7 @@ static const capalloc_storage_plugin storage_ok = {
     CAPALLOC_HEADER_INIT(CAPALLOC_KIND_STORAGE, capalloc_storage_plugin,
                          "bad_fields", "1.0", NULL, NULL, t_create, t_destroy),
     t_begin, t_end, t_end, t_read, t_find, t_write, NULL, NULL, NULL, NULL,
-    NULL, NULL, NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL, NULL,
 };
 
 static capalloc_policy_plugin policy;

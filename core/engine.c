@@ -210,14 +210,10 @@ int eng_storage_fail(engine *en, capalloc_status st, const capalloc_err *err,
     return plugin_fail(en->storage, err, storage_code(st), what, e);
 }
 
-/* Write and commit. Returns 0, -1 to retry, -2 when the run already exists
- * (a concurrent allocator won), or an exit code. */
-int eng_write_commit(engine *en, const capalloc_write_batch *wb,
-                        cap_error *e)
+int eng_write(engine *en, const capalloc_write_batch *wb, cap_error *e)
 {
-    const capalloc_storage_plugin *sp = SP(en);
     capalloc_err err = {{0}, {0}};
-    capalloc_status st = chain_write(en, wb, &err);
+    capalloc_status st = chain_write(en, wb, &err); /* with its hashes */
     if (st == CAPALLOC_ERR_RETRY || st == CAPALLOC_ERR_EXISTS) {
         eng_rollback(en);
         return st == CAPALLOC_ERR_RETRY ? -1 : -2;
@@ -226,7 +222,20 @@ int eng_write_commit(engine *en, const capalloc_write_batch *wb,
         return eng_storage_fail(en, st, &err,
                             "writing the ledger (rolled back, nothing written)",
                             e);
-    st = sp->commit(en->storage->state, &err);
+    return 0;
+}
+
+/* Write and commit. Returns 0, -1 to retry, -2 when the run already exists
+ * (a concurrent allocator won), or an exit code. */
+int eng_write_commit(engine *en, const capalloc_write_batch *wb,
+                        cap_error *e)
+{
+    const capalloc_storage_plugin *sp = SP(en);
+    capalloc_err err = {{0}, {0}};
+    int rc = eng_write(en, wb, e);
+    if (rc != 0)
+        return rc;
+    capalloc_status st = sp->commit(en->storage->state, &err);
     if (st == CAPALLOC_ERR_RETRY) {
         eng_rollback(en);
         return -1;
@@ -268,16 +277,14 @@ int eng_retries_exhausted(engine *en, cap_error *e)
 /* capital                                                                   */
 /* ------------------------------------------------------------------------ */
 
-int engine_capital(engine *en, cap_action action, capalloc_dec amount,
-                   const char *reference, int dry_run, capital_result *r,
-                   cap_error *e)
+/* What every capital movement checks before it reads anything: a
+ * positive amount in the currency's minor units, a well-formed reference
+ * and a backend that keeps references. 0 or an exit code. */
+int capital_check(const engine *en, capalloc_dec amount,
+                  const char *reference, cap_error *e)
 {
-    char a[CAPALLOC_DEC_MAX_TEXT], b[CAPALLOC_DEC_MAX_TEXT];
+    char a[CAPALLOC_DEC_MAX_TEXT];
     const capalloc_config *cfg = en->cfg;
-    memset(r, 0, sizeof *r);
-    r->action = action;
-    r->amount = amount;
-    r->dry_run = dry_run;
     capalloc_dec q;
     if (amount.micros <= 0)
         return cap_fail(e, CAP_EXIT_USAGE, "amount %s must be positive",
@@ -298,6 +305,22 @@ int engine_capital(engine *en, cap_action action, capalloc_dec amount,
                         en->storage->hdr->name,
                         (unsigned)SP(en)->header.abi_major,
                         (unsigned)SP(en)->header.abi_minor);
+    return 0;
+}
+
+int engine_capital(engine *en, cap_action action, capalloc_dec amount,
+                   const char *reference, int dry_run, capital_result *r,
+                   cap_error *e)
+{
+    char a[CAPALLOC_DEC_MAX_TEXT], b[CAPALLOC_DEC_MAX_TEXT];
+    const capalloc_config *cfg = en->cfg;
+    memset(r, 0, sizeof *r);
+    r->action = action;
+    r->amount = amount;
+    r->dry_run = dry_run;
+    int checked = capital_check(en, amount, reference, e);
+    if (checked != 0)
+        return checked;
 
     for (int attempt = 1; attempt <= en->max_attempts; attempt++) {
         int rc = eng_begin(en, dry_run ? CAPALLOC_TXN_READ : CAPALLOC_TXN_WRITE, e);

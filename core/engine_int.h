@@ -69,8 +69,9 @@ typedef struct price_cache {
     size_t n_absent;
 } price_cache;
 
-/* Free what pc owns besides the prices handed to the report. */
-void price_cache_free_absent(price_cache *pc);
+/* At the end of a run: the prices the valuation used go to the report
+ * (r->prices, n_prices, price_requests); the rest of pc is freed. */
+void price_cache_to_report(price_cache *pc, alloc_report *r);
 
 typedef struct batch_buf {
     capalloc_trade *trades;
@@ -80,6 +81,8 @@ typedef struct batch_buf {
 } batch_buf;
 
 /* engine.c: small helpers */
+int capital_check(const engine *en, capalloc_dec amount,
+                  const char *reference, cap_error *e);
 int eng_oom(cap_error *e);
 int cmp_str(const void *a, const void *b);
 int grow_array(void **p, size_t *cap, size_t size);
@@ -103,6 +106,9 @@ void eng_rollback(engine *en);
 int eng_storage_fail(engine *en, capalloc_status st, const capalloc_err *err,
                      const char *what, cap_error *e);
 int eng_begin(engine *en, capalloc_txn_mode mode, cap_error *e);
+/* Write one batch on the hash chain (no commit): 0, -1 retry, -2 the run
+ * already exists, or an exit code (rolled back). */
+int eng_write(engine *en, const capalloc_write_batch *wb, cap_error *e);
 int eng_write_commit(engine *en, const capalloc_write_batch *wb, cap_error *e);
 int eng_retries_exhausted(engine *en, cap_error *e);
 

@@ -446,18 +446,9 @@ int flows_write_with_payout(engine *en, const capalloc_write_batch *alloc,
                             const alloc_report *r, cap_error *e)
 {
     const capalloc_config *cfg = en->cfg;
-    capalloc_err err = {{0}, {0}};
-    capalloc_status st = chain_write(en, alloc, &err);
-    if (st == CAPALLOC_ERR_RETRY || st == CAPALLOC_ERR_EXISTS) {
-        eng_rollback(en);
-        return st == CAPALLOC_ERR_RETRY ? -1 : -2;
-    }
-    if (st != CAPALLOC_OK)
-        return eng_storage_fail(en, st, &err,
-                                "writing the ledger (rolled back, nothing "
-                                "written)",
-                                e);
-    int rc;
+    int rc = eng_write(en, alloc, e);
+    if (rc != 0)
+        return rc;
     for (size_t i = 0; i < r->n_reds; i++) {
         if (dec_is_zero(r->reds[i].pay))
             continue;

@@ -407,25 +407,6 @@ static int add_detail(engine *en, const move_req *q, const move_result *mr,
     return 0;
 }
 
-/* Write one batch (no commit) on the hash chain: 0, -1 retry, -2 EXISTS,
- * or an exit code. */
-static int write_one(engine *en, const capalloc_write_batch *wb,
-                     cap_error *e)
-{
-    capalloc_err err = {{0}, {0}};
-    capalloc_status st = chain_write(en, wb, &err); /* with its hashes */
-    if (st == CAPALLOC_ERR_RETRY || st == CAPALLOC_ERR_EXISTS) {
-        eng_rollback(en);
-        return st == CAPALLOC_ERR_RETRY ? -1 : -2;
-    }
-    if (st != CAPALLOC_OK)
-        return eng_storage_fail(en, st, &err,
-                                "writing the ledger (rolled back, nothing "
-                                "written)",
-                                e);
-    return 0;
-}
-
 /* One attempt. write_phase 0: the read transaction (prices fetched, the
  * policy's weights kept in memo); 1: the write transaction. Returns 0,
  * -1 retry, or an exit code. */
@@ -614,7 +595,7 @@ static int move_once(engine *en, const move_req *q, int write_phase,
         capalloc_write_batch add = {"ADD", NULL, 0, cfg->currency, &t, 1, &c,
                                     1, NULL, 0, NULL, q->reference, NULL,
                                     NULL, NULL, NULL, NULL, 0};
-        rc = write_one(en, &add, e);
+        rc = eng_write(en, &add, e);
         if (rc == -2) /* booked meanwhile: the look-up will say so */
             rc = -1;
     }
@@ -625,7 +606,7 @@ static int move_once(engine *en, const move_req *q, int write_phase,
             NULL, NULL, NULL, NULL,
             deploy ? CAPALLOC_RUN_DEPLOY : CAPALLOC_RUN_REVERSE,
             deploy ? 0 : q->run_id};
-        rc = write_one(en, &wb, e);
+        rc = eng_write(en, &wb, e);
         if (rc == -2)
             rc = cap_fail(e, CAP_EXIT_USAGE,
                           "run %lld is already reversed (by a concurrent "
@@ -683,12 +664,7 @@ static int move_run(engine *en, const move_req *q, alloc_report *r,
     memo_clear(&memo);
     if (rc < 0)
         rc = eng_retries_exhausted(en, e);
-    for (size_t i = pc.n_used; i < pc.n; i++)
-        free(pc.p[i].ticker);
-    price_cache_free_absent(&pc);
-    r->prices = pc.p;
-    r->n_prices = pc.n_used;
-    r->price_requests = pc.requests;
+    price_cache_to_report(&pc, r); /* the prices used; the rest freed */
     return rc;
 }
 
@@ -697,32 +673,15 @@ int engine_capital_deploy(engine *en, capalloc_dec amount,
                           int dry_run, capital_result *cr, alloc_report *r,
                           move_result *mr, cap_error *e)
 {
-    char a[CAPALLOC_DEC_MAX_TEXT];
-    const capalloc_config *cfg = en->cfg;
     memset(cr, 0, sizeof *cr);
     memset(mr, 0, sizeof *mr);
     memset(r, 0, sizeof *r);
     cr->action = CAP_ADD;
     cr->amount = amount;
     cr->dry_run = dry_run;
-    capalloc_dec qz;
-    if (amount.micros <= 0)
-        return cap_fail(e, CAP_EXIT_USAGE, "amount %s must be positive",
-                        dec_format(amount, 0, a, sizeof a));
-    if (dec_quantize(amount, cfg->minor_units, CAPALLOC_ROUND_DOWN, &qz) ||
-        dec_cmp(qz, amount) != 0)
-        return cap_fail(e, CAP_EXIT_USAGE,
-                        "amount %s has more decimal places than %s allows "
-                        "(%d)",
-                        dec_format(amount, 0, a, sizeof a), cfg->currency,
-                        cfg->minor_units);
-    if (reference != NULL && flows_reference_valid(reference, e))
-        return e->code;
-    if (reference != NULL && !flows_storage_has_refs(en))
-        return cap_fail(e, CAP_EXIT_CONFIG,
-                        "storage '%s' keeps no references (references need "
-                        "ABI 1.2): nothing was written",
-                        en->storage->hdr->name);
+    int rc = capital_check(en, amount, reference, e);
+    if (rc != 0)
+        return rc;
     move_req q = {MOVE_DEPLOY, amount, reference, 0, date, dry_run, cr, mr};
     return move_run(en, &q, r, e);
 }

@@ -297,13 +297,7 @@ static int plan(engine *en, const char *run_date, int force, int dry_run,
     planned_clear(&pl);
     if (rc < 0)
         rc = eng_retries_exhausted(en, e);
-    /* the report keeps the prices used; the others go */
-    for (size_t i = pc.n_used; i < pc.n; i++)
-        free(pc.p[i].ticker);
-    price_cache_free_absent(&pc);
-    r->prices = pc.p;
-    r->n_prices = pc.n_used;
-    r->price_requests = pc.requests;
+    price_cache_to_report(&pc, r); /* the prices used; the rest freed */
     return rc;
 }
 

@@ -192,13 +192,23 @@ static int fetch_prices(engine *en, price_cache *c, const need_ticker *need,
     return 0;
 }
 
-void price_cache_free_absent(price_cache *pc)
+static void price_cache_free_absent(price_cache *pc)
 {
     for (size_t i = 0; i < pc->n_absent; i++)
         free(pc->absent[i]);
     free(pc->absent);
     pc->absent = NULL;
     pc->n_absent = 0;
+}
+
+void price_cache_to_report(price_cache *pc, alloc_report *r)
+{
+    for (size_t i = pc->n_used; i < pc->n; i++)
+        free(pc->p[i].ticker);
+    price_cache_free_absent(pc);
+    r->prices = pc->p;
+    r->n_prices = pc->n_used;
+    r->price_requests = pc->requests;
 }
 
 /* Split the cache: the prices of need[]'s required tickers first (the

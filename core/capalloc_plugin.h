@@ -709,6 +709,12 @@ typedef struct capalloc_journal_row {
     capalloc_dec arrival_price;
     capalloc_dec exec_price;
     const char *row_hash;   /* NULL when the row has none */
+    /* A stored amount that is not an exact decimal (edited by hand): its
+     * column ("quantity", "arrival_price", "exec_price") and text, that
+     * amount 0 here; NULL when every amount parsed. The row is delivered
+     * all the same, so that verify names it and goes on. */
+    const char *bad_column;
+    const char *bad_text;
 } capalloc_journal_row;
 
 /* Receives the journal (strings borrowed for the call). Return non-OK to

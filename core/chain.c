@@ -134,9 +134,7 @@ static int hexval(char ch)
         return ch - '0';
     if (ch >= 'a' && ch <= 'f')
         return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
+    return -1; /* upper case too: capalloc writes lower case only */
 }
 
 int chain_from_hex(const char *hex, unsigned char out[SHA256_LEN])

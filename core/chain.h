@@ -82,7 +82,8 @@ void chain_anchor_hash(int64_t after_run_id, const chain_balance *b,
 /* Sort balances by portfolio id (strcmp). */
 void chain_sort_balances(chain_balance *b, size_t n);
 
-/* 64 hex digits (either case) to bytes: 0, or -1 when not a hash. */
+/* 64 lower-case hex digits (as capalloc writes them) to bytes: 0, or -1
+ * when not a hash (upper case included: not what capalloc wrote). */
 int chain_from_hex(const char *hex, unsigned char out[SHA256_LEN]);
 
 #endif

@@ -142,15 +142,21 @@ static capalloc_status journal_row(pgp *s, const PGresult *res, int r,
         return CAPALLOC_ERR_IO;
     }
     t.side = side[0] == 'B' ? CAPALLOC_BUY : CAPALLOC_SELL;
-    capalloc_status st;
-    if ((st = pgp_parse_stored(s, PQgetvalue(res, r, 13), &t.quantity, err,
-                               "trade_execution_logs", where, "quantity")) ||
-        (st = pgp_parse_stored(s, PQgetvalue(res, r, 14), &t.arrival_price,
-                               err, "trade_execution_logs", where,
-                               "arrival_price")) ||
-        (st = pgp_parse_stored(s, PQgetvalue(res, r, 15), &t.exec_price, err,
-                               "trade_execution_logs", where, "exec_price")))
-        return st;
+    /* an amount that is not a decimal goes to the sink as bad_column (the
+     * first such), for verify to name */
+    static const char *const cols[3] = {"quantity", "arrival_price",
+                                        "exec_price"};
+    capalloc_dec *amt[3] = {&t.quantity, &t.arrival_price, &t.exec_price};
+    for (int i = 0; i < 3; i++) {
+        const char *text = PQgetvalue(res, r, 13 + i);
+        if (s->host->dec_parse(text, amt[i]) != CAPALLOC_OK) {
+            amt[i]->micros = 0;
+            if (t.bad_column == NULL) {
+                t.bad_column = cols[i];
+                t.bad_text = text;
+            }
+        }
+    }
     t.row_hash = val_or_null(res, r, 16);
     return sink->row(sink->ctx, &t);
 }

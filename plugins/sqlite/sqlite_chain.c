@@ -98,15 +98,22 @@ static capalloc_status emit_row(sqlp *s, sqlite3_stmt *t,
         return CAPALLOC_ERR_IO;
     }
     r.side = side[0] == 'B' ? CAPALLOC_BUY : CAPALLOC_SELL;
-    capalloc_status st;
-    if ((st = sqlp_parse_stored(s, sqlp_col_text(t, 5), &r.quantity, err,
-                                "trade_execution_logs", where, "quantity")) ||
-        (st = sqlp_parse_stored(s, sqlp_col_text(t, 6), &r.arrival_price, err,
-                                "trade_execution_logs", where,
-                                "arrival_price")) ||
-        (st = sqlp_parse_stored(s, sqlp_col_text(t, 7), &r.exec_price, err,
-                                "trade_execution_logs", where, "exec_price")))
-        return st;
+    /* an amount that is not a decimal goes to the sink as bad_column (the
+     * first such), for verify to name */
+    static const char *const cols[3] = {"quantity", "arrival_price",
+                                        "exec_price"};
+    capalloc_dec *amt[3] = {&r.quantity, &r.arrival_price, &r.exec_price};
+    for (int i = 0; i < 3; i++) {
+        const char *text = sqlp_col_text(t, 5 + i);
+        if (text == NULL || s->host->dec_parse(text, amt[i]) != CAPALLOC_OK) {
+            amt[i]->micros = 0;
+            if (r.bad_column == NULL) {
+                r.bad_column = cols[i];
+                r.bad_text = text ? text : "NULL";
+            }
+        }
+    }
+    (void)err;
     r.row_hash = sqlp_col_text(t, 8);
     return sink->row(sink->ctx, &r);
 }

@@ -681,6 +681,10 @@ typedef struct capalloc_chain_head {
 typedef struct capalloc_chain_anchor {
     int64_t after_run_id;   /* the runs up to this one are before it */
     char created_at[32];    /* the migration's time, ISO 8601 UTC */
+    int64_t after_log_id;   /* the highest log id then (0: none): a row of
+                               a run up to after_run_id with a higher log
+                               id was written after the migration, by
+                               hand (read_journal delivers such rows) */
 } capalloc_chain_anchor;
 
 /* One run of the journal (read_journal), with its chain. */

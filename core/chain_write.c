@@ -39,12 +39,17 @@ typedef struct anchor_buf {
     chain_balance *b;
     size_t n, cap;
     int64_t after_run_id;
+    int64_t after_log_id;
+    char created_at[32];
     int oom;
 } anchor_buf;
 
 static capalloc_status anchor_cb(void *ctx, const capalloc_chain_anchor *a)
 {
-    ((anchor_buf *)ctx)->after_run_id = a->after_run_id;
+    anchor_buf *ab = ctx;
+    ab->after_run_id = a->after_run_id;
+    ab->after_log_id = a->after_log_id;
+    snprintf(ab->created_at, sizeof ab->created_at, "%s", a->created_at);
     return CAPALLOC_OK;
 }
 
@@ -76,7 +81,8 @@ capalloc_status chain_read_anchor(engine *en, int *found,
                                   chain_balance **bal, size_t *n_bal,
                                   capalloc_err *err)
 {
-    anchor_buf ab = {NULL, 0, 0, 0, 0};
+    anchor_buf ab;
+    memset(&ab, 0, sizeof ab);
     capalloc_journal_sink sink = {&ab, anchor_cb, anchor_cash_cb, NULL, NULL};
     *found = 0;
     capalloc_status st = SP(en)->read_anchor(en->storage->state, &sink, found,
@@ -100,7 +106,8 @@ capalloc_status chain_read_anchor(engine *en, int *found,
         }
     *after_run_id = ab.after_run_id;
     if (*found)
-        chain_anchor_hash(ab.after_run_id, ab.b, ab.n, hash);
+        chain_anchor_hash(ab.after_run_id, ab.after_log_id, ab.created_at,
+                          ab.b, ab.n, hash);
     if (bal != NULL) {
         *bal = ab.b;
         *n_bal = ab.n;

@@ -408,12 +408,21 @@ static capalloc_status row_cb(void *ctx, const capalloc_journal_row *t)
         if (st != CAPALLOC_OK)
             return st;
         snprintf(lab, sizeof lab, "run %lld", (long long)t->run_id);
-        fail(v,
-             "log row %lld (portfolio '%s', %s %s %s) belongs to run %lld, "
-             "which is not in the ledger: inserted by hand, or its run was "
-             "deleted",
-             (long long)t->log_id, t->portfolio_id, t->ticker, side,
-             AMT(t->quantity, a), (long long)t->run_id);
+        if (v->r->anchored && t->run_id <= v->r->anchor_after_run)
+            fail(v,
+                 "log row %lld (portfolio '%s', %s %s %s) belongs to run "
+                 "%lld, before the chain's anchor, but was written after "
+                 "the migration (its log id is above the anchor's): "
+                 "inserted by hand",
+                 (long long)t->log_id, t->portfolio_id, t->ticker, side,
+                 AMT(t->quantity, a), (long long)t->run_id);
+        else
+            fail(v,
+                 "log row %lld (portfolio '%s', %s %s %s) belongs to run "
+                 "%lld, which is not in the ledger: inserted by hand, or its "
+                 "run was deleted",
+                 (long long)t->log_id, t->portfolio_id, t->ticker, side,
+                 AMT(t->quantity, a), (long long)t->run_id);
         return apply_row(v, t, 0, 1, lab);
     }
     run_label(v, lab, sizeof lab);

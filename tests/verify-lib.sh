@@ -306,6 +306,31 @@ sql mig2 "UPDATE capalloc_chain_anchor_cash SET cash = '-5.00' WHERE portfolio_i
 expect_fail mig2 "a negative anchored balance" "portfolio '1': the chain's anchor holds a negative balance -5.00" \
     "portfolio '1': cash_equity_book holds a negative balance -5.00"
 
+# --- a migrated ledger: a row of a run before the anchor written after the
+# migration (log id above the anchor's) is named; the anchor's time and
+# highest log id are in its hash (the first chained run links to it)
+config mig3
+case $BACKEND in
+sqlite) sqlite3 "$vw/mig3.db" <"$abs_top_srcdir/tests/fixtures/ledger-v1.sqlite.sql" ;;
+postgres)
+    psql -X -v ON_ERROR_STOP=1 -q -c "CREATE SCHEMA mig3"
+    PGOPTIONS="-c search_path=mig3" psql -X -v ON_ERROR_STOP=1 -q \
+        -f "$abs_top_srcdir/tests/fixtures/ledger-v1.postgres.sql"
+    ;;
+esac
+run mig3 capital add 10 # migrates it, then a chained run
+run mig3 verify
+sql mig3 "INSERT INTO trade_execution_logs (run_id, portfolio_id, ticker, side,
+          quantity, arrival_price, exec_price, executed_at)
+          VALUES (3, '1', 'AAA', 'BUY', '7', '1.00', '1.00', '2025-03-10T00:00:00.000Z')"
+late=$(sql mig3 "SELECT max(log_id) FROM trade_execution_logs")
+expect_fail mig3 "a row of a run before the anchor, written after it" \
+    "log row $late \(portfolio '1', AAA BUY 7.00\) belongs to run 3, before the chain's anchor, but was written after the migration"
+sql mig3 "DELETE FROM trade_execution_logs WHERE log_id = $late"
+run mig3 verify
+sql mig3 "UPDATE capalloc_chain_anchor SET created_at = '2020-01-01T00:00:00.000Z'"
+expect_fail mig3 "the anchor's time edited" "the first of the chain, does not link to the chain's anchor"
+
 if [ "$failures" -eq 0 ]; then
     echo "PASS: capalloc verify on $BACKEND"
     exit 0

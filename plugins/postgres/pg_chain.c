@@ -17,7 +17,8 @@ const char pgp_sql_chain_head[] =
 
 const char pgp_sql_anchor[] =
     "SELECT after_run_id, to_char(created_at AT TIME ZONE 'UTC',"
-    " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM {S}.capalloc_chain_anchor";
+    " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), after_log_id"
+    " FROM {S}.capalloc_chain_anchor";
 
 const char pgp_sql_anchor_cash[] =
     "SELECT portfolio_id, cash::text FROM {S}.capalloc_chain_anchor_cash";
@@ -37,6 +38,13 @@ const char pgp_sql_journal[] =
     " t.portfolio_id, t.ticker, t.side, t.quantity::text,"
     " t.arrival_price::text, t.exec_price::text, t.row_hash"
     " FROM {S}.trade_execution_logs t WHERE t.run_id > $1::bigint"
+    " UNION ALL "
+    /* rows of the runs before the anchor written after it (by hand) */
+    "SELECT 1, t.run_id, t.log_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+    " t.portfolio_id, t.ticker, t.side, t.quantity::text,"
+    " t.arrival_price::text, t.exec_price::text, t.row_hash"
+    " FROM {S}.trade_execution_logs t WHERE t.run_id <= $1::bigint"
+    " AND t.log_id > (SELECT after_log_id FROM {S}.capalloc_chain_anchor)"
     " ORDER BY 2, 1, 3";
 
 capalloc_status pgp_chain_head(void *state, capalloc_chain_head *out,
@@ -90,6 +98,7 @@ capalloc_status pgp_read_anchor(void *state, const capalloc_journal_sink *sink,
     memset(&a, 0, sizeof a);
     a.after_run_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     snprintf(a.created_at, sizeof a.created_at, "%s", PQgetvalue(res, 0, 1));
+    a.after_log_id = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
     PQclear(res);
     *found = 1;
     if ((st = sink->anchor(sink->ctx, &a)) != CAPALLOC_OK)

@@ -50,6 +50,7 @@ capalloc_status sqlp_read_anchor(void *state,
         *found = 1;
         a.after_run_id = sqlite3_column_int64(stmt, 0);
         sqlp_copy_col(stmt, 1, a.created_at, sizeof a.created_at);
+        a.after_log_id = sqlite3_column_int64(stmt, 2);
     } else if (rc != SQLITE_DONE) {
         st = sqlp_fail(s, err, rc, "reading the chain's anchor");
     }
@@ -145,6 +146,20 @@ capalloc_status sqlp_read_journal(void *state, int64_t after_run_id,
     sqlp *s = state;
     capalloc_status st = sqlp_need_txn(s, 0, "read_journal", err);
     sqlite3_stmt *u, *t;
+    /* first the rows of runs before the anchor written after it: their run
+     * ids are below every run read next */
+    if (st != CAPALLOC_OK ||
+        (st = sqlp_prepare(s, SQ_JOURNAL_LATE, &t, err)) != CAPALLOC_OK)
+        return st;
+    int rl = sqlite3_bind_int64(t, 1, after_run_id);
+    while (rl == SQLITE_OK && st == CAPALLOC_OK &&
+           (rl = sqlite3_step(t)) == SQLITE_ROW) {
+        st = emit_row(s, t, sink, err);
+        rl = SQLITE_OK;
+    }
+    if (st == CAPALLOC_OK && rl != SQLITE_DONE)
+        st = sqlp_fail(s, err, rl, "reading the journal");
+    sqlp_reset(t);
     if (st != CAPALLOC_OK ||
         (st = sqlp_prepare(s, SQ_JOURNAL_RUNS, &u, err)) != CAPALLOC_OK ||
         (st = sqlp_prepare(s, SQ_JOURNAL_ROWS, &t, err)) != CAPALLOC_OK)

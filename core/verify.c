@@ -12,6 +12,15 @@
  * net cash, an ADD adds and a WITHDRAW takes, no balance is negative
  * after a run; at the end every book equals its replayed balance.
  *
+ * Also: a run id <= 0 (a ledger without an anchor is read from the lowest
+ * id), a row of a run before the anchor written after it, an amount that
+ * is not a decimal (the backend hands the row over with bad_column), a
+ * negative balance in the anchor or the books. A chain cannot see its
+ * tail cut off: verify_expect checks it against the head and the run
+ * count the operator kept elsewhere. Not covered (README): valuations,
+ * run prices, a run's detail, executed_at, positions_book, the queue of
+ * redemptions.
+ *
  * Time O(rows); memory O(portfolios): one entry per portfolio (a hash
  * table) and the current run's touched portfolios, never the journal.
  * A fault does not stop the replay: each is counted and the first few

@@ -947,8 +947,13 @@ typedef struct capalloc_storage_plugin {
                                    int *found, capalloc_err *err);
     /* read_journal: every run with run_id > after_run_id, by run id, each
      * followed by its trade rows by log id; a row whose run does not exist
-     * comes at its run id's place without a sink->run before it. Streams:
-     * memory must not grow with the ledger. */
+     * comes at its run id's place without a sink->run before it. First,
+     * when the ledger has an anchor: the rows of runs <= after_run_id
+     * whose log id is above the anchor's after_log_id (written after the
+     * migration), by run id and log id. A row whose amount is not an exact
+     * decimal is delivered with bad_column/bad_text, not refused (verify
+     * names it). after_run_id may be INT64_MIN (every run and row).
+     * Streams: memory must not grow with the ledger. */
     capalloc_status (*read_journal)(void *state, int64_t after_run_id,
                                     const capalloc_journal_sink *sink,
                                     capalloc_err *err);

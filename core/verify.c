@@ -445,12 +445,14 @@ static capalloc_status row_cb(void *ctx, const capalloc_journal_row *t)
              "the row was edited by hand",
              lab, (long long)t->log_id, t->portfolio_id, t->ticker, side,
              t->bad_column, t->bad_text ? t->bad_text : "NULL");
-        pf *p = lookup(v, t->portfolio_id, 1);
-        if (p == NULL)
-            return nomem(v);
-        p->tainted = p->moved = 1;
-        p->last_run = t->run_id;
-        p->last_log = t->log_id;
+        if (strcmp(t->ticker, v->en->cash_ticker) == 0) {
+            pf *p = lookup(v, t->portfolio_id, 1);
+            if (p == NULL)
+                return nomem(v);
+            p->tainted = p->moved = 1;
+            p->last_run = t->run_id;
+            p->last_log = t->log_id;
+        }
         unsigned char stored[SHA256_LEN];
         if (t->row_hash != NULL && chain_from_hex(t->row_hash, stored) == 0)
             memcpy(v->link, stored, SHA256_LEN);

@@ -4,6 +4,10 @@
  * stores and streams them. The journal is one query in single-row mode
  * (pgp_stream): the runs and their rows interleaved by run id, memory
  * that does not grow with the ledger.
+ * The server sorts it (work_mem, then its temp files): two cursors read
+ * in batches over an index on (run_id, log_id), merged here like sqlite's
+ * two statements, were measured slower (200,000 rows: 1.09 s against
+ * 0.81 s, peak RSS 9.6 against 7.9 MiB), so the sort stays.
  */
 #include <stdio.h>
 #include <stdlib.h>

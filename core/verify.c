@@ -44,6 +44,8 @@ typedef struct pf {
     capalloc_dec cash;    /* replayed */
     int64_t last_run;     /* the run that last moved it */
     int moved;            /* a row moved it (else: as the anchor left it) */
+    int unknown;          /* a row whose amount is not a decimal moved it:
+                             no balance to compare (the row is named) */
     int64_t last_log;
     int64_t touched_run;  /* the current run touched it */
     int in_book;
@@ -62,6 +64,7 @@ typedef struct vctx {
     int64_t faults;
     int run_faults;        /* faults of the current run's rows */
     int run_hashed;        /* the current run carries valid hashes */
+    int net_unknown;       /* a row of the run has no decimal amount */
     int oom;
     pf **slots;            /* open addressing; NULL: free */
     size_t cap, n;
@@ -259,7 +262,9 @@ static capalloc_status finish_run(vctx *v)
     /* the fund's total: only ADD and WITHDRAW change it */
     int add = strcmp(v->action, "ADD") == 0;
     int wd = strcmp(v->action, "WITHDRAW") == 0;
-    if (!add && !wd && !dec_is_zero(v->net))
+    if (v->net_unknown)
+        add = wd = 0; /* its net is unknown: the row is named */
+    if (!v->net_unknown && !add && !wd && !dec_is_zero(v->net))
         fail(v,
                     "%s moved %s net cash %s the fund (expected 0: only ADD "
                     "and WITHDRAW change the fund's total)",
@@ -295,6 +300,7 @@ static capalloc_status run_cb(void *ctx, const capalloc_journal_run *jr)
     v->in_run = 1;
     v->run_faults = 0;
     v->run_hashed = 0;
+    v->net_unknown = 0;
     v->run_id = jr->run_id;
     snprintf(v->action, sizeof v->action, "%s", jr->action);
     snprintf(v->run_date, sizeof v->run_date, "%s",
@@ -449,7 +455,8 @@ static capalloc_status row_cb(void *ctx, const capalloc_journal_row *t)
             pf *p = lookup(v, t->portfolio_id, 1);
             if (p == NULL)
                 return nomem(v);
-            p->tainted = p->moved = 1;
+            p->tainted = p->moved = p->unknown = 1;
+            v->net_unknown = 1;
             p->last_run = t->run_id;
             p->last_log = t->log_id;
         }
@@ -519,7 +526,7 @@ static capalloc_status book_cb(void *ctx, const char *id, capalloc_dec cash)
     if (!v->r->total_overflow &&
         dec_add(v->r->fund_total, cash, &v->r->fund_total))
         v->r->total_overflow = 1; /* a sum to show, not a fault */
-    if (dec_cmp(want, cash) == 0)
+    if (dec_cmp(want, cash) == 0 || (p != NULL && p->unknown))
         return CAPALLOC_OK;
     if (p == NULL || !p->moved)
         return fail(v,

@@ -227,7 +227,8 @@ postgres) badq=1.0000001 badc=NaN ;; # NUMERIC takes no '1e3' as text
 esac
 sql t10 "UPDATE trade_execution_logs SET quantity = '$badq' WHERE log_id = $mid_log"
 expect_fail t10 "a quantity that is not a decimal" "run $alloc .*log row $mid_log \(portfolio '$mid_pf', " \
-    "trade_execution_logs.quantity holds '$badq', not an exact decimal"
+    "trade_execution_logs.quantity holds '$badq', not an exact decimal" \
+    "does not verify: 1 fault$" # its run's net and its balance: unknown, not faults
 build t11
 sql t11 "UPDATE cash_equity_book SET cash = '$badc' WHERE portfolio_id = '2'"
 expect_fail t11 "a balance that is not a decimal" "the ledger does not verify: reading the books, .*cash_equity_book.*'$badc'.*edited by hand"

@@ -685,6 +685,11 @@ typedef struct capalloc_chain_anchor {
                                a run up to after_run_id with a higher log
                                id was written after the migration, by
                                hand (read_journal delivers such rows) */
+    int64_t runs_before;    /* how many runs there were then */
+    int64_t runs_before_now;/* how many runs with run_id <= after_run_id
+                               there are now (read_anchor counts them): a
+                               run inserted or deleted by hand before the
+                               anchor makes them differ */
 } capalloc_chain_anchor;
 
 /* One run of the journal (read_journal), with its chain. */

@@ -102,14 +102,16 @@ void chain_run_hash(const unsigned char prev[SHA256_LEN], const chain_run *r,
 }
 
 void chain_anchor_hash(int64_t after_run_id, int64_t after_log_id,
-                       const char *created_at, const chain_balance *b,
-                       size_t n_balances, unsigned char out[SHA256_LEN])
+                       int64_t runs_before, const char *created_at,
+                       const chain_balance *b, size_t n_balances,
+                       unsigned char out[SHA256_LEN])
 {
     sha256_ctx c;
     sha256_init(&c);
     put_tag(&c, "capalloc/anchor");
     put_i64(&c, after_run_id);
     put_i64(&c, after_log_id);
+    put_i64(&c, runs_before);
     put_str(&c, created_at);
     put_i64(&c, (int64_t)n_balances);
     for (size_t i = 0; i < n_balances; i++) {

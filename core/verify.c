@@ -632,13 +632,25 @@ int engine_verify_expect(engine *en, const verify_expect *x,
     size_t n_bal = 0;
     int found = 0;
     int64_t after = 0;
+    capalloc_chain_anchor info;
+    memset(&info, 0, sizeof info);
     capalloc_status st = chain_read_anchor(en, &found, &after, v.expect_prev,
-                                           &bal, &n_bal, &err);
+                                           &bal, &n_bal, &info, &err);
     if ((rc = verify_status(en, &v, st, &err, "reading the chain's anchor")))
         return rc;
     if (found) {
         r->anchored = 1;
         r->anchor_after_run = after;
+        if (info.runs_before_now != info.runs_before)
+            fail(&v,
+                 "the ledger holds %lld run%s up to run %lld, the chain's "
+                 "anchor recorded %lld at the migration: a run before the "
+                 "anchor was %s by hand",
+                 (long long)info.runs_before_now,
+                 info.runs_before_now == 1 ? "" : "s", (long long)after,
+                 (long long)info.runs_before,
+                 info.runs_before_now > info.runs_before ? "inserted"
+                                                         : "deleted");
         for (size_t i = 0; i < n_bal; i++) {
             pf *p = lookup(&v, bal[i].portfolio_id, 1);
             if (p == NULL) {

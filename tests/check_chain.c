@@ -18,7 +18,7 @@
  *                + i64(n_rows) + last_row + i64(n_bal)
  *                + b''.join(s(p) + i64(cash) for p, cash in balances))
  *   anchor = sha256(tag("capalloc/anchor") + i64(after_run) + i64(after_log)
- *                + s(created_at) + i64(n)
+ *                + i64(runs_before) + s(created_at) + i64(n)
  *                + b''.join(s(p) + i64(cash) for p, cash in balances))
  */
 #include <check.h>
@@ -70,9 +70,9 @@ START_TEST(against_an_independent_implementation)
     chain_balance a[2] = {{"1", {30000000000}}, {"0", {69999990000}}};
     chain_sort_balances(a, 2);
     ck_assert_str_eq(a[0].portfolio_id, "0");
-    chain_anchor_hash(5, 12, "2026-12-07T01:02:03.456Z", a, 2, run);
-    ck_assert_str_eq(hex(run), "05e4e34588952f9c571be2338d540865"
-                               "a530a47575e68e81fd66b5802b57d0bb");
+    chain_anchor_hash(5, 12, 4, "2026-12-07T01:02:03.456Z", a, 2, run);
+    ck_assert_str_eq(hex(run), "60d49e86d8aa593595af721d2976857c"
+                               "48ddf3fe9cdb397fcd69b26eb23ed62");
 }
 END_TEST
 
@@ -178,21 +178,24 @@ START_TEST(hex_round_trip)
 }
 END_TEST
 
-/* The anchor covers its run, its highest log id, its time and balances. */
+/* The anchor covers its run, its highest log id, its number of runs, its
+ * time and balances. */
 START_TEST(anchor_fields_count)
 {
     chain_balance a[1] = {{"0", {1000000}}};
     const char *t = "2026-12-07T01:02:03.456Z";
     unsigned char base[SHA256_LEN], h[SHA256_LEN];
-    chain_anchor_hash(5, 12, t, a, 1, base);
-    chain_anchor_hash(6, 12, t, a, 1, h);
+    chain_anchor_hash(5, 12, 4, t, a, 1, base);
+    chain_anchor_hash(6, 12, 4, t, a, 1, h);
     ck_assert(memcmp(base, h, SHA256_LEN) != 0);
-    chain_anchor_hash(5, 13, t, a, 1, h);
+    chain_anchor_hash(5, 13, 4, t, a, 1, h);
     ck_assert(memcmp(base, h, SHA256_LEN) != 0);
-    chain_anchor_hash(5, 12, "2026-12-07T01:02:03.457Z", a, 1, h);
+    chain_anchor_hash(5, 12, 3, t, a, 1, h);
+    ck_assert(memcmp(base, h, SHA256_LEN) != 0);
+    chain_anchor_hash(5, 12, 4, "2026-12-07T01:02:03.457Z", a, 1, h);
     ck_assert(memcmp(base, h, SHA256_LEN) != 0);
     a[0].cash.micros++;
-    chain_anchor_hash(5, 12, t, a, 1, h);
+    chain_anchor_hash(5, 12, 4, t, a, 1, h);
     ck_assert(memcmp(base, h, SHA256_LEN) != 0);
 }
 END_TEST

@@ -1844,8 +1844,9 @@ static capalloc_status ch_anchor(void *ctx, const capalloc_chain_anchor *a)
 {
     (void)ctx;
     ck_assert_int_eq(a->created_at[19], '.');
-    chain_cat("anchor %lld log %lld ", (long long)a->after_run_id,
-              (long long)a->after_log_id);
+    chain_cat("anchor %lld log %lld runs %lld/%lld ",
+              (long long)a->after_run_id, (long long)a->after_log_id,
+              (long long)a->runs_before, (long long)a->runs_before_now);
     return CAPALLOC_OK;
 }
 
@@ -2227,7 +2228,7 @@ START_TEST(migrates_a_v1_ledger)
     ck_assert_int_eq(found, 1);
     ck_assert_str_eq(history(&a, &ALL_ROWS), "");
     /* the chain (ABI 1.3): anchored at the migration, after run 5 */
-    ck_assert_str_eq(chain_text(&a, -1), "head 5 '' anchor 5 log 6 "
+    ck_assert_str_eq(chain_text(&a, -1), "head 5 '' anchor 5 log 6 runs 5/5 "
                      "0=69999.99;1=30000;2=9223372036854.775807;");
     /* the guard of step 1 still holds, and the new calls work */
     OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));

@@ -331,6 +331,14 @@ sql mig3 "DELETE FROM trade_execution_logs WHERE log_id = $late"
 run mig3 verify
 sql mig3 "UPDATE capalloc_chain_anchor SET created_at = '2020-01-01T00:00:00.000Z'"
 expect_fail mig3 "the anchor's time edited" "the first of the chain, does not link to the chain's anchor"
+# a run inserted by hand before the anchor (run ids up to the anchor's
+# are not replayed): the anchor recorded how many there were
+ov=
+[ "$BACKEND" = postgres ] && ov="OVERRIDING SYSTEM VALUE"
+sql mig3 "INSERT INTO capalloc_runs (run_id, action, run_date, forced, created_at)
+          $ov VALUES (0, 'ALLOCATE', '2025-01-05', 0, '2025-01-05T00:00:00.000Z')"
+expect_fail mig3 "a run inserted before the anchor" \
+    "the ledger holds 6 runs up to run 5, the chain's anchor recorded 5 at the migration: a run before the anchor was inserted by hand"
 
 if [ "$failures" -eq 0 ]; then
     echo "PASS: capalloc verify on $BACKEND"

@@ -21,8 +21,10 @@ const char pgp_sql_chain_head[] =
 
 const char pgp_sql_anchor[] =
     "SELECT after_run_id, to_char(created_at AT TIME ZONE 'UTC',"
-    " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), after_log_id"
-    " FROM {S}.capalloc_chain_anchor";
+    " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), after_log_id, runs_before,"
+    " (SELECT count(*) FROM {S}.capalloc_runs r"
+    "  WHERE r.run_id <= a.after_run_id)"
+    " FROM {S}.capalloc_chain_anchor a";
 
 const char pgp_sql_anchor_cash[] =
     "SELECT portfolio_id, cash::text FROM {S}.capalloc_chain_anchor_cash";
@@ -103,6 +105,8 @@ capalloc_status pgp_read_anchor(void *state, const capalloc_journal_sink *sink,
     a.after_run_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     snprintf(a.created_at, sizeof a.created_at, "%s", PQgetvalue(res, 0, 1));
     a.after_log_id = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+    a.runs_before = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+    a.runs_before_now = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
     PQclear(res);
     *found = 1;
     if ((st = sink->anchor(sink->ctx, &a)) != CAPALLOC_OK)

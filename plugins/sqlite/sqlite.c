@@ -164,8 +164,10 @@ static const char *const SQL[SQ_COUNT] = {
         "SELECT run_id, run_hash FROM capalloc_runs"
         " ORDER BY run_id DESC LIMIT 1",
     [SQ_CHAIN_ANCHOR] =
-        "SELECT after_run_id, created_at, after_log_id"
-        " FROM capalloc_chain_anchor",
+        "SELECT after_run_id, created_at, after_log_id, runs_before,"
+        " (SELECT count(*) FROM capalloc_runs r"
+        "  WHERE r.run_id <= a.after_run_id)"
+        " FROM capalloc_chain_anchor a",
     [SQ_CHAIN_ANCHOR_CASH] =
         "SELECT portfolio_id, cash FROM capalloc_chain_anchor_cash",
     /* The journal: runs and rows, two cursors merged by run id; the rows

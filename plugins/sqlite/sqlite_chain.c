@@ -51,6 +51,8 @@ capalloc_status sqlp_read_anchor(void *state,
         a.after_run_id = sqlite3_column_int64(stmt, 0);
         sqlp_copy_col(stmt, 1, a.created_at, sizeof a.created_at);
         a.after_log_id = sqlite3_column_int64(stmt, 2);
+        a.runs_before = sqlite3_column_int64(stmt, 3);
+        a.runs_before_now = sqlite3_column_int64(stmt, 4);
     } else if (rc != SQLITE_DONE) {
         st = sqlp_fail(s, err, rc, "reading the chain's anchor");
     }

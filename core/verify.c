@@ -13,7 +13,8 @@
  * after a run; at the end every book equals its replayed balance.
  *
  * Also: a run id <= 0 (a ledger without an anchor is read from the lowest
- * id), a row of a run before the anchor written after it, an amount that
+ * id), a row of a run before the anchor written after it, a run before
+ * the anchor inserted or deleted (their number), an amount that
  * is not a decimal (the backend hands the row over with bad_column), a
  * negative balance in the anchor or the books. A chain cannot see its
  * tail cut off: verify_expect checks it against the head and the run

@@ -228,6 +228,10 @@ same "DEPLOY runs after eight concurrent deployments" "$(kind_count DEPLOY)" $((
 same "cash after eight concurrent deployments" "$(python3 -c "
 from decimal import Decimal as D; print(D('$(total)') - D('$t0'))")" "80.00"
 same "repeats reported" "$(cat conc*.out | grep -c 'already booked')" 7
+# a twin that lost the race on the reference ends its transaction cleanly
+# (postgres: the unique violation's aborted transaction is rolled back)
+grep -l 'current transaction is aborted' conc*.out conc*.err &&
+    fail "a concurrent deployment left an aborted transaction"
 
 # ---- the config setting, and prices only for a deployment --------------
 n=$(kind_count DEPLOY)

@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -630,9 +631,47 @@ static int move_once(engine *en, const move_req *q, int write_phase,
     return 0;
 }
 
+/* Today (local time, as the command line's default date) into buf. */
+static void move_today(char buf[16])
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(buf, 16, "%Y-%m-%d", &tm);
+}
+
 static int move_run(engine *en, const move_req *q, alloc_report *r,
                     cap_error *e)
 {
+    const char *what = q->kind == MOVE_DEPLOY ? "deployment" : "reversal";
+    /* A transfer needs an approved plan when approval is required (as
+     * engine_allocate refuses); a dry run shows it, writes nothing. */
+    if (!q->dry_run && en->cfg->approval.required > 0)
+        return cap_fail(e, CAP_EXIT_PLAN,
+                        "%s requires %d approver%s for every transfer "
+                        "(approval.required): a %s moves cash between the "
+                        "master and the strategies, and transfers need an "
+                        "approved plan (allocate --plan-out FILE, capalloc "
+                        "approve FILE, capalloc apply FILE)%s; nothing was "
+                        "written",
+                        en->cfg->path, en->cfg->approval.required,
+                        en->cfg->approval.required == 1 ? "" : "s", what,
+                        q->kind == MOVE_DEPLOY
+                            ? ". Book the ADD without deploying it "
+                              "(capalloc capital add AMOUNT --no-deploy): "
+                              "the next approved plan spreads it"
+                            : "");
+    /* A record dated ahead would sort after the runs of the days before
+     * it (history is ordered by date): their returns would count its cash
+     * as a gain or a loss. */
+    char today[16];
+    move_today(today);
+    if (strcmp(q->date, today) > 0)
+        return cap_fail(e, CAP_EXIT_USAGE,
+                        "--date %s is after today (%s): a %s is recorded "
+                        "on the day its cash moves, not ahead of it; give "
+                        "--date %s or earlier. Nothing was written",
+                        q->date, today, what, today);
     int rc = setup(en, q->date, q->dry_run, r, e);
     if (rc == 0 && en->prices->state == NULL)
         rc = plugin_create(en->prices, e);

@@ -132,6 +132,13 @@ same "ledger after a conflicting --ref" "$(ledger)" "$l"
 expect 2 capital add 5 --deploy --date 2025-03-02
 grep -q 'before the latest recorded valuation' err || fail "early --date: $(cat err)"
 same "ledger after an early --date" "$(ledger)" "$l"
+# a deployment dated after today: refused (its record would sort after
+# today's allocation, whose returns would count the cash as a gain)
+today=$(date +%F)
+expect 2 capital add 50 --deploy --date 2099-01-01
+grep -q "2099-01-01 is after today ($today)" err || fail "future --date: $(cat err)"
+expect 2 capital add 50 --deploy --date 2099-01-01 --dry-run
+same "ledger after a future --date" "$(ledger)" "$l"
 run --json capital add 0.01 --deploy --dry-run --date 2025-03-03
 python3 -c 'import json; x = json.load(open("out")); assert x["deploy"] and x["dry_run"], x' ||
     fail "dry-run deploy --json: $(cat out)"
@@ -155,6 +162,8 @@ expect 2 reverse "$rev" --date 2025-03-04   # a reversal is not reversed
 expect 2 reverse 1 --date 2025-03-04        # an ADD: the opposite movement
 grep -q 'opposite movement' err || fail "reversing an ADD: $(cat err)"
 expect 2 reverse 999 --date 2025-03-04
+expect 2 reverse "$dep" --date 2099-01-01    # after today
+grep -q "2099-01-01 is after today ($today)" err || fail "future reverse --date: $(cat err)"
 same "ledger after refused reversals" "$(ledger)" "$l"
 run explain "$rev"
 grep -q "REVERSE of run $dep" out || fail "explain $rev: $(cat out)"
@@ -267,6 +276,28 @@ expect 10 verify
 grep -q "run $rev" out err || fail "verify of an edited link: $(cat out err)"
 sql "UPDATE capalloc_runs SET reverses = $dep WHERE run_id = $rev"
 run verify
+
+# ---- approval.required: a transfer needs an approved plan -------------
+config appr.yaml 'approval:
+  required: 1
+'
+l=$(ledger)
+rc=0
+"$BIN" --config appr.yaml capital add 5 --deploy --date 2025-03-07 >out 2>err || rc=$?
+[ "$rc" -eq 11 ] && grep -q 'approved plan' err ||
+    fail "deploy with approval.required: exit $rc $(cat err)"
+rc=0
+"$BIN" --config appr.yaml reverse "$(last_id DEPLOY)" --date 2025-03-07 >out 2>err || rc=$?
+[ "$rc" -eq 11 ] && grep -q 'approved plan' err ||
+    fail "reverse with approval.required: exit $rc $(cat err)"
+same "ledger after transfers refused for approval" "$(ledger)" "$l"
+price 10.00
+"$BIN" --config appr.yaml reverse "$(last_id DEPLOY)" --date 2025-03-07 --dry-run >out 2>err ||
+    fail "dry-run reverse with approval.required: $(cat err)"
+# an ADD without deployment moves no cash between portfolios: booked
+"$BIN" --config appr.yaml capital add 5 >out 2>err ||
+    fail "plain ADD with approval.required: $(cat err)"
+run capital withdraw 5
 
 # ---- the rebalance rules a deployment honours (a ledger of its own) -----
 # weights 0.5/0.3 scaled for a cash buffer of 0.5 to 0.3125/0.1875;

@@ -24,7 +24,8 @@
  * max_transfer, skipped below min_transfer; the master keeps its cash
  * buffer (floor(equity x cash_buffer)) and the queued redemptions: when
  * what it holds above them is less than the shares, every share is scaled
- * pro rata, rounded down. Every residue stays in the master. The drift
+ * pro rata, rounded down, and a scaled share below min_transfer is
+ * skipped too. Every residue stays in the master. The drift
  * band and max_turnover do not apply (new cash is not a rebalance).
  *
  * As for an allocation, the policy runs in a read transaction, and the
@@ -262,6 +263,12 @@ static int plan_deploy(engine *en, const move_req *q, alloc_report *r,
                 dec_quantize(x, mu, CAPALLOC_ROUND_DOWN, &x))
                 return cap_fail(e, CAP_EXIT_USAGE,
                                 "the deployment overflows");
+            /* a share scaled below min_transfer is not paid either: its
+             * residue stays in the master */
+            if (mint.micros > 0 && x.micros > 0 && dec_cmp(x, mint) < 0) {
+                x = DEC_ZERO;
+                mr->below_min++;
+            }
             s->transfer = x;
         }
     }

@@ -368,6 +368,36 @@ grep -q 'Deployment (DEPLOY) run' out && grep -q 'ADD of 2000.00 USD' out &&
 
 run verify
 
+# ---- min_transfer after the pro-rata scaling (a ledger of its own) ------
+# min_transfer 100; 840 queued, then ADD 1000 --deploy: shares 500 and 300
+# are scaled to what the master holds above the queue (160): 100.00 and
+# 60.00; 60.00 is below min_transfer, skipped: its residue stays in the
+# master (900 = 840 queued + 60)
+case $BACKEND in
+sqlite) storage="  plugin: sqlite
+  options:
+    path: $mv_work/min.db"
+    sql() { sqlite3 "$mv_work/min.db" "$1"; } ;;
+postgres) storage="  plugin: postgres
+  options:
+    schema: move_min"
+    sql() { psql -X -v ON_ERROR_STOP=1 -Atq -c "SET search_path = move_min; $1"; } ;;
+esac
+config c.yaml 'rebalance:
+  min_transfer: 100
+'
+run capital withdraw --queue 840
+run --json capital add 1000 --deploy --date 2025-03-03
+same "books after a scaled deployment with min_transfer" "$(books)" "0=900.00 1=100.00 "
+python3 -c '
+import json; x = json.load(open("out"))
+assert x["deployed"] == "100.00" and x["scaled"], x
+assert [(t["portfolio_id"], t["transfer"]) for t in x["transfers"]] == [
+    ("1", "100.00")], x
+' || fail "scaled deploy with min_transfer --json: $(cat out)"
+run explain "$(last_id DEPLOY)"
+grep -q "1 below min_transfer" out || fail "explain of the skipped share: $(cat out)"
+
 if [ "$failures" -eq 0 ]; then
     echo "PASS: deployments and reversals on $BACKEND"
     exit 0

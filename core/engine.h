@@ -188,7 +188,9 @@ int engine_capital_deploy(engine *en, capalloc_dec amount,
  * CAP_EXIT_USAGE when the run does not exist, moved no cash, is an
  * investor's flow (ADD, WITHDRAW: corrected by the opposite movement), an
  * IMPORT or a reversal, or is already reversed; with CAP_EXIT_FUNDS when a
- * balance would go negative. Nothing is written then. */
+ * balance would go negative, or when it takes cash from the master and
+ * leaves it less than a deployment keeps there (the queued redemptions
+ * plus the cash buffer). Nothing is written then. */
 int engine_reverse(engine *en, int64_t run_id, const char *date,
                    int dry_run, alloc_report *r, move_result *mr,
                    cap_error *e);

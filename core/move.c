@@ -371,6 +371,44 @@ static int settle(engine *en, const move_req *q, alloc_report *r,
     return 0;
 }
 
+/* A reversal that takes cash from the master may not leave it less than
+ * a deployment keeps there: the cash buffer (floor(equity x cash_buffer))
+ * and what the queued redemptions are owed. Else the strategies would get
+ * (or keep) cash the master holds for the investors who asked for it back
+ * (CAP_EXIT_FUNDS, naming both). A reversal that gives the master cash is
+ * never refused for it. */
+static int reverse_keeps(engine *en, const move_req *q, const alloc_report *r,
+                         cap_error *e)
+{
+    const alloc_totals *t = &r->totals;
+    int mu = en->cfg->minor_units;
+    if (dec_cmp(t->master_after, t->master_before) >= 0)
+        return 0;
+    capalloc_dec buffer = DEC_ZERO, keep, net;
+    const capalloc_dec cb = en->cfg->rebalance.cash_buffer;
+    if (cb.micros > 0 &&
+        (dec_mul(t->total_equity, cb, CAPALLOC_ROUND_DOWN, &buffer) ||
+         dec_quantize(buffer, mu, CAPALLOC_ROUND_DOWN, &buffer)))
+        buffer = DEC_ZERO;
+    if (dec_add(buffer, r->queued, &keep) ||
+        dec_cmp(t->master_after, keep) >= 0)
+        return 0;
+    char a[CAPALLOC_DEC_MAX_TEXT], b[CAPALLOC_DEC_MAX_TEXT],
+        c[CAPALLOC_DEC_MAX_TEXT], d[CAPALLOC_DEC_MAX_TEXT];
+    const char *cur = en->cfg->currency;
+    dec_sub(t->master_before, t->master_after, &net);
+    return cap_fail(e, CAP_EXIT_FUNDS,
+                    "insufficient funds: the reversal of run %lld would "
+                    "take %s %s from the master portfolio '%s', leaving it "
+                    "%s %s, less than the %s %s owed to queued redemptions "
+                    "plus its cash buffer of %s %s (a deployment keeps "
+                    "both in the master); refused, nothing was written "
+                    "(capalloc redemptions lists the queue)",
+                    (long long)q->run_id, fmt(en, net, a), cur,
+                    en->cfg->master_id, fmt(en, t->master_after, b), cur,
+                    fmt(en, r->queued, c), cur, fmt(en, buffer, d), cur);
+}
+
 /* The explanation with the move's own section. */
 static int add_detail(engine *en, const move_req *q, const move_result *mr,
                       alloc_report *r, cap_error *e)
@@ -483,9 +521,17 @@ static int move_once(engine *en, const move_req *q, int write_phase,
                         "representable range");
     }
     q->cr->after = master_cash;
-    if (deploy && (rc = flows_read_open(en, r, e)) != 0) {
+    /* what the queued redemptions are owed: a deployment keeps it in the
+     * master, a reversal may not take the master below it */
+    if ((rc = flows_read_open(en, r, e)) != 0) {
+        run_explain_free(&x);
         ledger_free(&l);
         return rc;
+    }
+    if (!deploy) { /* the reversal pays none: its record names none */
+        free(r->reds);
+        r->reds = NULL;
+        r->n_reds = 0;
     }
     alloc_master m = {master_cash, DEC_ZERO};
     capalloc_dec equity = DEC_ZERO;
@@ -561,6 +607,8 @@ static int move_once(engine *en, const move_req *q, int write_phase,
     run_explain_free(&x);
     if (rc == 0)
         rc = settle(en, q, r, e);
+    if (rc == 0 && !deploy)
+        rc = reverse_keeps(en, q, r, e);
     if (rc != 0) {
         ledger_free(&l);
         eng_rollback(en);

@@ -207,6 +207,17 @@ expect 4 reverse "$(alloc_id 2025-03-06)" --date 2025-03-06
 grep -q "insufficient funds" err || fail "negative reversal: $(cat err)"
 same "ledger after a reversal refused for funds" "$(ledger)" "$l"
 run capital add 21410.01
+# the master holds 21410.01, 21300 of it for a queued redemption: the
+# reversal would leave it 21200.01, handing the strategies cash the queue
+# is owed -> exit 4, naming both; cancelled, the reversal runs
+run --json capital withdraw --queue 21300
+red=$(python3 -c 'import json; print(json.load(open("out"))["id"])')
+l=$(ledger)
+expect 4 reverse "$(alloc_id 2025-03-06)" --date 2025-03-06
+grep -q "leaving it 21200.01 USD, less than the 21300.00 USD owed to queued redemptions" err ||
+    fail "reversal below the queue: $(cat err)"
+same "ledger after a reversal refused for the queue" "$(ledger)" "$l"
+run redemptions cancel "$red"
 run reverse "$(alloc_id 2025-03-06)" --date 2025-03-06
 same "books after reversing d4 (as before it)" "$(books)" "$s4"
 

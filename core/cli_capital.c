@@ -138,10 +138,17 @@ static int add_deploy(cli *c, engine *en, const capital_opts *o,
                    (long long)cr.ref_run_id, cr.ref_created_at,
                    en->cfg->currency, fmt_money(amount, mu, a));
         } else {
+            /* the ADD may have been booked with or without its
+             * deployment: say only what is known */
             printf("ADD %s %s with reference '%s' is already booked (run "
-                   "%lld, %s): nothing written, nothing deployed again\n",
+                   "%lld, %s): nothing written, nothing deployed now. Its "
+                   "cash was either deployed then (a DEPLOY run follows "
+                   "run %lld in capalloc history) or, booked without a "
+                   "deployment, waits in the master for the next "
+                   "allocation\n",
                    fmt_money(amount, mu, a), en->cfg->currency, o->ref,
-                   (long long)cr.ref_run_id, cr.ref_created_at);
+                   (long long)cr.ref_run_id, cr.ref_created_at,
+                   (long long)cr.ref_run_id);
         }
     } else if (c->json) {
         printf("{\"command\":\"capital\",\"action\":\"ADD\","

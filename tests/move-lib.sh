@@ -409,6 +409,15 @@ assert [(t["portfolio_id"], t["transfer"]) for t in x["transfers"]] == [
 run explain "$(last_id DEPLOY)"
 grep -q "1 below min_transfer" out || fail "explain of the skipped share: $(cat out)"
 
+# an ADD booked without deployment, repeated with --deploy: nothing is
+# written or deployed, and the message does not claim it was deployed
+n=$(kind_count DEPLOY)
+run capital add 5 --ref r9
+run capital add 5 --ref r9 --deploy --date 2025-03-03
+grep -q "already booked (run [0-9]*," out && grep -q 'waits in the master' out &&
+    ! grep -q 'deployed again' out || fail "repeat of an undeployed ADD: $(cat out)"
+same "no DEPLOY for a repeat of an undeployed ADD" "$(kind_count DEPLOY)" "$n"
+
 if [ "$failures" -eq 0 ]; then
     echo "PASS: deployments and reversals on $BACKEND"
     exit 0

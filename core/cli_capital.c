@@ -259,8 +259,19 @@ static int run_capital(cli *c, int argc, char **argv)
         engine_close(en);
         return rc;
     }
-    if (act == CAP_ADD &&
-        (o.deploy > 0 || (o.deploy == 0 && en->cfg->deploy_on_add))) {
+    int deploying = act == CAP_ADD &&
+                    (o.deploy > 0 || (o.deploy == 0 && en->cfg->deploy_on_add));
+    /* an ADD or WITHDRAW is booked when it happens: only a deployment's
+     * record takes a date (capital.deploy_on_add known only now) */
+    if (o.date != NULL && !deploying) {
+        engine_close(en);
+        return cli_usage_error(c, "--date %s dates a deployment, and this "
+                                  "ADD deploys nothing (give --deploy, or "
+                                  "set capital.deploy_on_add): nothing was "
+                                  "written",
+                               o.date);
+    }
+    if (deploying) {
         /* a deployment weights the fund: the whole configuration, policy
          * and strategies included (the books-only engine has neither) */
         engine_close(en);
@@ -371,6 +382,7 @@ const cli_command cli_cmd_capital = {
     "  --deploy           spread the ADD over the strategies at once\n"
     "  --no-deploy        keep the ADD in the master (capital.deploy_on_add)\n"
     "  --date DATE        the deployment's date (default: today; not before\n"
-    "                     the latest recorded valuation)\n",
+    "                     the latest recorded valuation nor after today);\n"
+    "                     only with a deployment (exit 2 otherwise)\n",
     run_capital,
 };

@@ -261,6 +261,15 @@ same "deploy_on_add deploys" "$(kind_count DEPLOY)" $((n + 1))
 "$BIN" --config auto.yaml capital add 10 --no-deploy >out 2>err ||
     fail "--no-deploy: $(cat err)"
 same "--no-deploy does not" "$(kind_count DEPLOY)" $((n + 1))
+# --date dates a deployment: refused (exit 2) on an ADD that deploys
+# nothing, never silently ignored
+l=$(ledger)
+expect 2 capital add 5 --date 2025-03-07
+grep -q -- '--date 2025-03-07 dates a deployment' err || fail "--date without a deployment: $(cat err)"
+rc=0
+"$BIN" --config auto.yaml capital add 5 --no-deploy --date 2025-03-07 >out 2>err || rc=$?
+[ "$rc" -eq 2 ] || fail "--no-deploy --date: exit $rc $(cat err)"
+same "ledger after --date without a deployment" "$(ledger)" "$l"
 rc=0
 "$BIN" --config bad.yaml capital add 10 >out 2>err || rc=$?
 [ "$rc" -eq 3 ] && grep -q 'capital.deploy_on_ad' err || fail "unknown capital key: exit $rc $(cat err)"

@@ -214,6 +214,19 @@ static capalloc_dec limit_amount(const rule_limit *l, capalloc_dec equity,
     return a;
 }
 
+/* A share beyond the representable range (CAP_EXIT_USAGE, naming the
+ * amount and the strategy). */
+static int overflows(const engine *en, const move_req *q, const char *id,
+                     cap_error *e)
+{
+    char a[CAPALLOC_DEC_MAX_TEXT];
+    return cap_fail(e, CAP_EXIT_USAGE,
+                    "the deployment of %s %s overflows the representable "
+                    "range computing the share of strategy '%s'; nothing "
+                    "was written",
+                    fmt(en, q->amount, a), en->cfg->currency, id);
+}
+
 /* DEPLOY: each strategy's share of the ADD (the rule at the top). */
 static int plan_deploy(engine *en, const move_req *q, alloc_report *r,
                        capalloc_dec equity, move_result *mr, cap_error *e)
@@ -227,7 +240,7 @@ static int plan_deploy(engine *en, const move_req *q, alloc_report *r,
         capalloc_dec sh;
         if (dec_mul(q->amount, s->weight, CAPALLOC_ROUND_DOWN, &sh) ||
             dec_quantize(sh, mu, CAPALLOC_ROUND_DOWN, &sh))
-            return cap_fail(e, CAP_EXIT_USAGE, "the deployment overflows");
+            return overflows(en, q, s->id, e);
         if (maxt.micros > 0 && dec_cmp(sh, maxt) > 0) {
             sh = maxt;
             mr->max_cut++;
@@ -261,8 +274,7 @@ static int plan_deploy(engine *en, const move_req *q, alloc_report *r,
             if (dec_mul(s->transfer, avail, CAPALLOC_ROUND_DOWN, &x) ||
                 dec_div(x, sum, CAPALLOC_ROUND_DOWN, &x) ||
                 dec_quantize(x, mu, CAPALLOC_ROUND_DOWN, &x))
-                return cap_fail(e, CAP_EXIT_USAGE,
-                                "the deployment overflows");
+                return overflows(en, q, s->id, e);
             /* a share scaled below min_transfer is not paid either: its
              * residue stays in the master */
             if (mint.micros > 0 && x.micros > 0 && dec_cmp(x, mint) < 0) {
@@ -341,7 +353,12 @@ static int settle(engine *en, const move_req *q, alloc_report *r,
         s->shortfall = DEC_ZERO;
         if (dec_add(s->cash, s->transfer, &s->cash_after) ||
             dec_sub(t->master_after, s->transfer, &t->master_after))
-            return cap_fail(e, CAP_EXIT_USAGE, "the %s overflows", what);
+            return cap_fail(e, CAP_EXIT_USAGE,
+                            "the %s overflows the representable range at "
+                            "strategy '%s' (transfer %s %s); nothing was "
+                            "written",
+                            what, s->id, fmt(en, s->transfer, a),
+                            en->cfg->currency);
         if (dec_is_zero(s->transfer))
             continue;
         t->n_transfers++;
@@ -663,11 +680,20 @@ static int move_once(engine *en, const move_req *q, int write_phase,
             deploy ? CAPALLOC_RUN_DEPLOY : CAPALLOC_RUN_REVERSE,
             deploy ? 0 : q->run_id};
         rc = eng_write(en, &wb, e);
-        if (rc == -2)
+        /* a unique key refused the run: for a reversal, the one on the
+         * reversed run's link (a concurrent reversal won); a deployment's
+         * run has no key of its own that a twin could take */
+        if (rc == -2 && !deploy)
             rc = cap_fail(e, CAP_EXIT_USAGE,
                           "run %lld is already reversed (by a concurrent "
                           "reversal): nothing was written",
                           (long long)q->run_id);
+        else if (rc == -2)
+            rc = cap_fail(e, CAP_EXIT_STORAGE,
+                          "storage '%s' refused the deployment's run as "
+                          "already recorded (a unique key); rolled back, "
+                          "nothing was written",
+                          en->storage->hdr->name);
     }
     q->mr->deployed = r->totals.funded;
     q->mr->written = rc == 0 && b.n_trades > 0;

@@ -427,6 +427,15 @@ grep -q "already booked (run [0-9]*," out && grep -q 'waits in the master' out &
     ! grep -q 'deployed again' out || fail "repeat of an undeployed ADD: $(cat out)"
 same "no DEPLOY for a repeat of an undeployed ADD" "$(kind_count DEPLOY)" "$n"
 
+# a share beyond the representable range while scaling (4e12 x 4e12):
+# refused naming the amount and the strategy, the ledger unchanged
+run capital withdraw --queue 4000000000000
+l=$(ledger)
+expect 2 capital add 8000000000000 --deploy --date 2025-03-03
+grep -q "deployment of 8000000000000.00 USD overflows .* strategy '1'" err ||
+    fail "overflowing deployment: $(cat err)"
+same "ledger after an overflowing deployment" "$(ledger)" "$l"
+
 if [ "$failures" -eq 0 ]; then
     echo "PASS: deployments and reversals on $BACKEND"
     exit 0

@@ -372,6 +372,8 @@ const cli_command cli_cmd_capital = {
     "skipped below min_transfer; the master keeps its cash buffer, what\n"
     "the queued redemptions are owed and every residue. The deployment is\n"
     "its own run (DEPLOY) beside the ADD; a repeated --ref deploys nothing.\n"
+    "With approval.required above 0, a deployment is refused (exit 11):\n"
+    "transfers need an approved plan; book the ADD with --no-deploy.\n"
     "\n"
     "Options:\n"
     "  -n, --dry-run      show the result, write nothing\n"

@@ -173,8 +173,10 @@ typedef struct move_result {
 /* `capital add AMOUNT --deploy`: the ADD and, in the same transaction, a
  * DEPLOY run that spreads it over the strategies in proportion to the
  * policy's weights on the fund valued now (move.c has the rule). date
- * (YYYY-MM-DD) dates its record; it may not be before the latest recorded
- * valuation (CAP_EXIT_USAGE). With a reference, a repeat is a no-op
+ * (YYYY-MM-DD) dates its record; it may be neither before the latest
+ * recorded valuation nor after today (CAP_EXIT_USAGE). With
+ * approval.required > 0 it is refused unless dry_run (CAP_EXIT_PLAN), as
+ * is engine_reverse. With a reference, a repeat is a no-op
  * (cr->repeat: neither the ADD nor the deployment is written again). r
  * gets each strategy's transfer; free it with alloc_report_free, also
  * after a failure. */

@@ -13,9 +13,13 @@
  * per portfolio, NAV before its transfers, the transfer as the flow), so
  * that the flow-adjusted returns (history.h) see the cash they moved: the
  * next allocation's return of a strategy whose prices did not move is 0.
- * Their record is dated DATE (default: today) and DATE may not be before
- * the latest recorded valuation, so that the record's order (date, run)
- * is the order in which the cash moved.
+ * Their record is dated DATE (default: today) and DATE may be neither
+ * before the latest recorded valuation nor after today, so that the
+ * record's order (date, run) is the order in which the cash moved. With
+ * approval.required > 0 both are refused (CAP_EXIT_PLAN), as a plain
+ * allocation is: transfers need an approved plan. A reversal that takes
+ * cash from the master may not leave it less than a deployment keeps
+ * there (the cash buffer and the queued redemptions).
  *
  * The deployment's rule (README "Rebalance rules and investors' flows"):
  * the policy stack runs as the allocation's would, on the fund valued now

@@ -418,16 +418,20 @@ static int reverse_keeps(engine *en, const move_req *q, const alloc_report *r,
         c[CAPALLOC_DEC_MAX_TEXT], d[CAPALLOC_DEC_MAX_TEXT];
     const char *cur = en->cfg->currency;
     dec_sub(t->master_before, t->master_after, &net);
+    char buf[160] = "";
+    if (buffer.micros > 0)
+        snprintf(buf, sizeof buf, " plus its cash buffer of %s %s",
+                 fmt(en, buffer, d), cur);
     return cap_fail(e, CAP_EXIT_FUNDS,
                     "insufficient funds: the reversal of run %lld would "
                     "take %s %s from the master portfolio '%s', leaving it "
-                    "%s %s, less than the %s %s owed to queued redemptions "
-                    "plus its cash buffer of %s %s (a deployment keeps "
-                    "both in the master); refused, nothing was written "
-                    "(capalloc redemptions lists the queue)",
+                    "%s %s, less than the %s %s owed to queued redemptions"
+                    "%s (a deployment keeps them in the master); refused, "
+                    "nothing was written (capalloc redemptions lists the "
+                    "queue)",
                     (long long)q->run_id, fmt(en, net, a), cur,
                     en->cfg->master_id, fmt(en, t->master_after, b), cur,
-                    fmt(en, r->queued, c), cur, fmt(en, buffer, d), cur);
+                    fmt(en, r->queued, c), cur, buf);
 }
 
 /* The explanation with the move's own section. */

@@ -436,6 +436,40 @@ grep -q "deployment of 8000000000000.00 USD overflows .* strategy '1'" err ||
     fail "overflowing deployment: $(cat err)"
 same "ledger after an overflowing deployment" "$(ledger)" "$l"
 
+# ---- a reversal keeps the cash buffer in the master (a ledger of its own)
+# weights 0.5/0.3: ADD 1000 --deploy -> 0=200 1=500 2=300; weights 0.4/0.3:
+# the allocation returns 100 from 1 -> master 300. With cash_buffer 0.5
+# (500 of E 1000) reversing it would leave the master 200: refused (exit
+# 4), as a deployment would keep the buffer; without the buffer it runs.
+case $BACKEND in
+sqlite) storage="  plugin: sqlite
+  options:
+    path: $mv_work/buf.db"
+    sql() { sqlite3 "$mv_work/buf.db" "$1"; } ;;
+postgres) storage="  plugin: postgres
+  options:
+    schema: move_buf"
+    sql() { psql -X -v ON_ERROR_STOP=1 -Atq -c "SET search_path = move_buf; $1"; } ;;
+esac
+config c.yaml
+run capital add 1000 --deploy --date 2025-03-03
+same "books after the deployment (buffer ledger)" "$(books)" "0=200.00 1=500.00 2=300.00 "
+config c.yaml '' && sed -i 's/"1": 0.5/"1": 0.4/' c.yaml
+run allocate --allow-past-date --date 2025-03-03
+same "books after the allocation (buffer ledger)" "$(books)" "0=300.00 1=400.00 2=300.00 "
+a=$(alloc_id 2025-03-03)
+config c.yaml 'rebalance:
+  cash_buffer: 0.5
+' && sed -i 's/"1": 0.5/"1": 0.4/' c.yaml
+l=$(ledger)
+expect 4 reverse "$a" --date 2025-03-03
+grep -q "leaving it 200.00 USD, less than the 0.00 USD owed to queued redemptions plus its cash buffer of 500.00 USD" err ||
+    fail "reversal below the buffer: $(cat err)"
+same "ledger after a reversal refused for the buffer" "$(ledger)" "$l"
+config c.yaml
+run reverse "$a" --date 2025-03-03
+same "books after the reversal without a buffer" "$(books)" "0=200.00 1=500.00 2=300.00 "
+
 if [ "$failures" -eq 0 ]; then
     echo "PASS: deployments and reversals on $BACKEND"
     exit 0

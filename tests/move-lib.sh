@@ -17,6 +17,12 @@
 #       as before d4, exactly
 #   ADD 100 --deploy (d5) before d5's allocation, which still runs;
 #       returns 0 with flat prices
+#   refused: a --date after today (exit 2), a deployment or reversal
+#       under approval.required (exit 11), --date on an ADD that deploys
+#       nothing (exit 2), a reversal leaving the master less than the
+#       queued redemptions (exit 4; also the cash buffer, on a ledger of its
+#       own); min_transfer after the pro-rata scaling, the repeat message of
+#       an undeployed ADD and an overflow's message (ledger "min")
 set -euo pipefail
 : "${BACKEND:?}"
 BIN=${abs_top_builddir:?}/core/capalloc

@@ -138,10 +138,17 @@ static int add_deploy(cli *c, engine *en, const capital_opts *o,
                    (long long)cr.ref_run_id, cr.ref_created_at,
                    en->cfg->currency, fmt_money(amount, mu, a));
         } else {
+            /* the ADD may have been booked with or without its
+             * deployment: say only what is known */
             printf("ADD %s %s with reference '%s' is already booked (run "
-                   "%lld, %s): nothing written, nothing deployed again\n",
+                   "%lld, %s): nothing written, nothing deployed now. Its "
+                   "cash was either deployed then (a DEPLOY run follows "
+                   "run %lld in capalloc history) or, booked without a "
+                   "deployment, waits in the master for the next "
+                   "allocation\n",
                    fmt_money(amount, mu, a), en->cfg->currency, o->ref,
-                   (long long)cr.ref_run_id, cr.ref_created_at);
+                   (long long)cr.ref_run_id, cr.ref_created_at,
+                   (long long)cr.ref_run_id);
         }
     } else if (c->json) {
         printf("{\"command\":\"capital\",\"action\":\"ADD\","
@@ -252,8 +259,19 @@ static int run_capital(cli *c, int argc, char **argv)
         engine_close(en);
         return rc;
     }
-    if (act == CAP_ADD &&
-        (o.deploy > 0 || (o.deploy == 0 && en->cfg->deploy_on_add))) {
+    int deploying = act == CAP_ADD &&
+                    (o.deploy > 0 || (o.deploy == 0 && en->cfg->deploy_on_add));
+    /* an ADD or WITHDRAW is booked when it happens: only a deployment's
+     * record takes a date (capital.deploy_on_add known only now) */
+    if (o.date != NULL && !deploying) {
+        engine_close(en);
+        return cli_usage_error(c, "--date %s dates a deployment, and this "
+                                  "ADD deploys nothing (give --deploy, or "
+                                  "set capital.deploy_on_add): nothing was "
+                                  "written",
+                               o.date);
+    }
+    if (deploying) {
         /* a deployment weights the fund: the whole configuration, policy
          * and strategies included (the books-only engine has neither) */
         engine_close(en);
@@ -354,6 +372,8 @@ const cli_command cli_cmd_capital = {
     "skipped below min_transfer; the master keeps its cash buffer, what\n"
     "the queued redemptions are owed and every residue. The deployment is\n"
     "its own run (DEPLOY) beside the ADD; a repeated --ref deploys nothing.\n"
+    "With approval.required above 0, a deployment is refused (exit 11):\n"
+    "transfers need an approved plan; book the ADD with --no-deploy.\n"
     "\n"
     "Options:\n"
     "  -n, --dry-run      show the result, write nothing\n"
@@ -364,6 +384,7 @@ const cli_command cli_cmd_capital = {
     "  --deploy           spread the ADD over the strategies at once\n"
     "  --no-deploy        keep the ADD in the master (capital.deploy_on_add)\n"
     "  --date DATE        the deployment's date (default: today; not before\n"
-    "                     the latest recorded valuation)\n",
+    "                     the latest recorded valuation nor after today);\n"
+    "                     only with a deployment (exit 2 otherwise)\n",
     run_capital,
 };

@@ -143,15 +143,20 @@ const cli_command cli_cmd_reverse = {
     "reversal recorded like an allocation, so that returns stay exact.\n"
     "\n"
     "Refused, nothing written: a balance that would go negative (exit 4,\n"
-    "naming the portfolio); a run that does not exist, moved no cash, is\n"
+    "naming the portfolio); taking the master below what a deployment\n"
+    "keeps there, the queued redemptions plus the cash buffer (exit 4);\n"
+    "a run that does not exist, moved no cash, is\n"
     "already reversed, is itself a reversal, or is an ADD, WITHDRAW or\n"
     "IMPORT (exit 2: an investor's flow is corrected by the opposite\n"
     "movement, `capalloc capital add` or `withdraw`). A second reversal of\n"
-    "the same run is refused by the ledger itself (a unique key).\n"
+    "the same run is refused by the ledger itself (a unique key). With\n"
+    "approval.required above 0, refused with exit 11: transfers need an\n"
+    "approved plan (a dry run still works).\n"
     "\n"
     "Options:\n"
     "  -d, --date DATE   the date the reversal is recorded for (default:\n"
-    "                    today); not before the latest recorded valuation\n"
+    "                    today); not before the latest recorded valuation,\n"
+    "                    not after today\n"
     "  -n, --dry-run     show the transfers, write nothing\n",
     run_reverse,
 };

@@ -29,8 +29,9 @@ const char CLI_EXIT_CODES[] =
     " 10  capalloc verify found the ledger inconsistent (a balance that does\n"
     "     not replay, a broken hash chain); the message names run and row\n"
     " 11  a plan was refused (stale, edited after approval, expired, not\n"
-    "     approved, another date), or allocate without an approved plan\n"
-    "     while approval.required is set; nothing was written\n";
+    "     approved, another date), or allocate, capital add --deploy or\n"
+    "     reverse without an approved plan while approval.required is\n"
+    "     set; nothing was written\n";
 
 const char *cli_exit_kind(int code)
 {

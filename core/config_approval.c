@@ -10,7 +10,8 @@
  *                     # default 24h)
  *
  * With required > 0 plain `allocate` makes no transfer (exit 11): plans
- * go through `allocate --plan-out`, `approve` and `apply`. Unknown keys
+ * go through `allocate --plan-out`, `approve` and `apply`; `capital add
+ * --deploy` and `reverse` are refused the same way (move.c). Unknown keys
  * are refused naming the file, line, column and key.
  */
 #include <errno.h>

@@ -173,8 +173,10 @@ typedef struct move_result {
 /* `capital add AMOUNT --deploy`: the ADD and, in the same transaction, a
  * DEPLOY run that spreads it over the strategies in proportion to the
  * policy's weights on the fund valued now (move.c has the rule). date
- * (YYYY-MM-DD) dates its record; it may not be before the latest recorded
- * valuation (CAP_EXIT_USAGE). With a reference, a repeat is a no-op
+ * (YYYY-MM-DD) dates its record; it may be neither before the latest
+ * recorded valuation nor after today (CAP_EXIT_USAGE). With
+ * approval.required > 0 it is refused unless dry_run (CAP_EXIT_PLAN), as
+ * is engine_reverse. With a reference, a repeat is a no-op
  * (cr->repeat: neither the ADD nor the deployment is written again). r
  * gets each strategy's transfer; free it with alloc_report_free, also
  * after a failure. */
@@ -188,7 +190,9 @@ int engine_capital_deploy(engine *en, capalloc_dec amount,
  * CAP_EXIT_USAGE when the run does not exist, moved no cash, is an
  * investor's flow (ADD, WITHDRAW: corrected by the opposite movement), an
  * IMPORT or a reversal, or is already reversed; with CAP_EXIT_FUNDS when a
- * balance would go negative. Nothing is written then. */
+ * balance would go negative, or when it takes cash from the master and
+ * leaves it less than a deployment keeps there (the queued redemptions
+ * plus the cash buffer). Nothing is written then. */
 int engine_reverse(engine *en, int64_t run_id, const char *date,
                    int dry_run, alloc_report *r, move_result *mr,
                    cap_error *e);

@@ -13,9 +13,13 @@
  * per portfolio, NAV before its transfers, the transfer as the flow), so
  * that the flow-adjusted returns (history.h) see the cash they moved: the
  * next allocation's return of a strategy whose prices did not move is 0.
- * Their record is dated DATE (default: today) and DATE may not be before
- * the latest recorded valuation, so that the record's order (date, run)
- * is the order in which the cash moved.
+ * Their record is dated DATE (default: today) and DATE may be neither
+ * before the latest recorded valuation nor after today, so that the
+ * record's order (date, run) is the order in which the cash moved. With
+ * approval.required > 0 both are refused (CAP_EXIT_PLAN), as a plain
+ * allocation is: transfers need an approved plan. A reversal that takes
+ * cash from the master may not leave it less than a deployment keeps
+ * there (the cash buffer and the queued redemptions).
  *
  * The deployment's rule (README "Rebalance rules and investors' flows"):
  * the policy stack runs as the allocation's would, on the fund valued now
@@ -24,7 +28,8 @@
  * max_transfer, skipped below min_transfer; the master keeps its cash
  * buffer (floor(equity x cash_buffer)) and the queued redemptions: when
  * what it holds above them is less than the shares, every share is scaled
- * pro rata, rounded down. Every residue stays in the master. The drift
+ * pro rata, rounded down, and a scaled share below min_transfer is
+ * skipped too. Every residue stays in the master. The drift
  * band and max_turnover do not apply (new cash is not a rebalance).
  *
  * As for an allocation, the policy runs in a read transaction, and the
@@ -34,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -212,6 +218,19 @@ static capalloc_dec limit_amount(const rule_limit *l, capalloc_dec equity,
     return a;
 }
 
+/* A share beyond the representable range (CAP_EXIT_USAGE, naming the
+ * amount and the strategy). */
+static int overflows(const engine *en, const move_req *q, const char *id,
+                     cap_error *e)
+{
+    char a[CAPALLOC_DEC_MAX_TEXT];
+    return cap_fail(e, CAP_EXIT_USAGE,
+                    "the deployment of %s %s overflows the representable "
+                    "range computing the share of strategy '%s'; nothing "
+                    "was written",
+                    fmt(en, q->amount, a), en->cfg->currency, id);
+}
+
 /* DEPLOY: each strategy's share of the ADD (the rule at the top). */
 static int plan_deploy(engine *en, const move_req *q, alloc_report *r,
                        capalloc_dec equity, move_result *mr, cap_error *e)
@@ -225,7 +244,7 @@ static int plan_deploy(engine *en, const move_req *q, alloc_report *r,
         capalloc_dec sh;
         if (dec_mul(q->amount, s->weight, CAPALLOC_ROUND_DOWN, &sh) ||
             dec_quantize(sh, mu, CAPALLOC_ROUND_DOWN, &sh))
-            return cap_fail(e, CAP_EXIT_USAGE, "the deployment overflows");
+            return overflows(en, q, s->id, e);
         if (maxt.micros > 0 && dec_cmp(sh, maxt) > 0) {
             sh = maxt;
             mr->max_cut++;
@@ -259,8 +278,13 @@ static int plan_deploy(engine *en, const move_req *q, alloc_report *r,
             if (dec_mul(s->transfer, avail, CAPALLOC_ROUND_DOWN, &x) ||
                 dec_div(x, sum, CAPALLOC_ROUND_DOWN, &x) ||
                 dec_quantize(x, mu, CAPALLOC_ROUND_DOWN, &x))
-                return cap_fail(e, CAP_EXIT_USAGE,
-                                "the deployment overflows");
+                return overflows(en, q, s->id, e);
+            /* a share scaled below min_transfer is not paid either: its
+             * residue stays in the master */
+            if (mint.micros > 0 && x.micros > 0 && dec_cmp(x, mint) < 0) {
+                x = DEC_ZERO;
+                mr->below_min++;
+            }
             s->transfer = x;
         }
     }
@@ -333,7 +357,12 @@ static int settle(engine *en, const move_req *q, alloc_report *r,
         s->shortfall = DEC_ZERO;
         if (dec_add(s->cash, s->transfer, &s->cash_after) ||
             dec_sub(t->master_after, s->transfer, &t->master_after))
-            return cap_fail(e, CAP_EXIT_USAGE, "the %s overflows", what);
+            return cap_fail(e, CAP_EXIT_USAGE,
+                            "the %s overflows the representable range at "
+                            "strategy '%s' (transfer %s %s); nothing was "
+                            "written",
+                            what, s->id, fmt(en, s->transfer, a),
+                            en->cfg->currency);
         if (dec_is_zero(s->transfer))
             continue;
         t->n_transfers++;
@@ -361,6 +390,48 @@ static int settle(engine *en, const move_req *q, alloc_report *r,
                         fmt(en, net, a), en->cfg->master_id,
                         fmt(en, t->master_before, b), en->cfg->currency);
     return 0;
+}
+
+/* A reversal that takes cash from the master may not leave it less than
+ * a deployment keeps there: the cash buffer (floor(equity x cash_buffer))
+ * and what the queued redemptions are owed. Else the strategies would get
+ * (or keep) cash the master holds for the investors who asked for it back
+ * (CAP_EXIT_FUNDS, naming both). A reversal that gives the master cash is
+ * never refused for it. */
+static int reverse_keeps(engine *en, const move_req *q, const alloc_report *r,
+                         cap_error *e)
+{
+    const alloc_totals *t = &r->totals;
+    int mu = en->cfg->minor_units;
+    if (dec_cmp(t->master_after, t->master_before) >= 0)
+        return 0;
+    capalloc_dec buffer = DEC_ZERO, keep, net;
+    const capalloc_dec cb = en->cfg->rebalance.cash_buffer;
+    if (cb.micros > 0 &&
+        (dec_mul(t->total_equity, cb, CAPALLOC_ROUND_DOWN, &buffer) ||
+         dec_quantize(buffer, mu, CAPALLOC_ROUND_DOWN, &buffer)))
+        buffer = DEC_ZERO;
+    if (dec_add(buffer, r->queued, &keep) ||
+        dec_cmp(t->master_after, keep) >= 0)
+        return 0;
+    char a[CAPALLOC_DEC_MAX_TEXT], b[CAPALLOC_DEC_MAX_TEXT],
+        c[CAPALLOC_DEC_MAX_TEXT], d[CAPALLOC_DEC_MAX_TEXT];
+    const char *cur = en->cfg->currency;
+    dec_sub(t->master_before, t->master_after, &net);
+    char buf[160] = "";
+    if (buffer.micros > 0)
+        snprintf(buf, sizeof buf, " plus its cash buffer of %s %s",
+                 fmt(en, buffer, d), cur);
+    return cap_fail(e, CAP_EXIT_FUNDS,
+                    "insufficient funds: the reversal of run %lld would "
+                    "take %s %s from the master portfolio '%s', leaving it "
+                    "%s %s, less than the %s %s owed to queued redemptions"
+                    "%s (a deployment keeps them in the master); refused, "
+                    "nothing was written (capalloc redemptions lists the "
+                    "queue)",
+                    (long long)q->run_id, fmt(en, net, a), cur,
+                    en->cfg->master_id, fmt(en, t->master_after, b), cur,
+                    fmt(en, r->queued, c), cur, buf);
 }
 
 /* The explanation with the move's own section. */
@@ -475,9 +546,17 @@ static int move_once(engine *en, const move_req *q, int write_phase,
                         "representable range");
     }
     q->cr->after = master_cash;
-    if (deploy && (rc = flows_read_open(en, r, e)) != 0) {
+    /* what the queued redemptions are owed: a deployment keeps it in the
+     * master, a reversal may not take the master below it */
+    if ((rc = flows_read_open(en, r, e)) != 0) {
+        run_explain_free(&x);
         ledger_free(&l);
         return rc;
+    }
+    if (!deploy) { /* the reversal pays none: its record names none */
+        free(r->reds);
+        r->reds = NULL;
+        r->n_reds = 0;
     }
     alloc_master m = {master_cash, DEC_ZERO};
     capalloc_dec equity = DEC_ZERO;
@@ -553,6 +632,8 @@ static int move_once(engine *en, const move_req *q, int write_phase,
     run_explain_free(&x);
     if (rc == 0)
         rc = settle(en, q, r, e);
+    if (rc == 0 && !deploy)
+        rc = reverse_keeps(en, q, r, e);
     if (rc != 0) {
         ledger_free(&l);
         eng_rollback(en);
@@ -607,11 +688,20 @@ static int move_once(engine *en, const move_req *q, int write_phase,
             deploy ? CAPALLOC_RUN_DEPLOY : CAPALLOC_RUN_REVERSE,
             deploy ? 0 : q->run_id};
         rc = eng_write(en, &wb, e);
-        if (rc == -2)
+        /* a unique key refused the run: for a reversal, the one on the
+         * reversed run's link (a concurrent reversal won); a deployment's
+         * run has no key of its own that a twin could take */
+        if (rc == -2 && !deploy)
             rc = cap_fail(e, CAP_EXIT_USAGE,
                           "run %lld is already reversed (by a concurrent "
                           "reversal): nothing was written",
                           (long long)q->run_id);
+        else if (rc == -2)
+            rc = cap_fail(e, CAP_EXIT_STORAGE,
+                          "storage '%s' refused the deployment's run as "
+                          "already recorded (a unique key); rolled back, "
+                          "nothing was written",
+                          en->storage->hdr->name);
     }
     q->mr->deployed = r->totals.funded;
     q->mr->written = rc == 0 && b.n_trades > 0;
@@ -630,9 +720,47 @@ static int move_once(engine *en, const move_req *q, int write_phase,
     return 0;
 }
 
+/* Today (local time, as the command line's default date) into buf. */
+static void move_today(char buf[16])
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(buf, 16, "%Y-%m-%d", &tm);
+}
+
 static int move_run(engine *en, const move_req *q, alloc_report *r,
                     cap_error *e)
 {
+    const char *what = q->kind == MOVE_DEPLOY ? "deployment" : "reversal";
+    /* A transfer needs an approved plan when approval is required (as
+     * engine_allocate refuses); a dry run shows it, writes nothing. */
+    if (!q->dry_run && en->cfg->approval.required > 0)
+        return cap_fail(e, CAP_EXIT_PLAN,
+                        "%s requires %d approver%s for every transfer "
+                        "(approval.required): a %s moves cash between the "
+                        "master and the strategies, and transfers need an "
+                        "approved plan (allocate --plan-out FILE, capalloc "
+                        "approve FILE, capalloc apply FILE)%s; nothing was "
+                        "written",
+                        en->cfg->path, en->cfg->approval.required,
+                        en->cfg->approval.required == 1 ? "" : "s", what,
+                        q->kind == MOVE_DEPLOY
+                            ? ". Book the ADD without deploying it "
+                              "(capalloc capital add AMOUNT --no-deploy): "
+                              "the next approved plan spreads it"
+                            : "");
+    /* A record dated ahead would sort after the runs of the days before
+     * it (history is ordered by date): their returns would count its cash
+     * as a gain or a loss. */
+    char today[16];
+    move_today(today);
+    if (strcmp(q->date, today) > 0)
+        return cap_fail(e, CAP_EXIT_USAGE,
+                        "--date %s is after today (%s): a %s is recorded "
+                        "on the day its cash moves, not ahead of it; give "
+                        "--date %s or earlier. Nothing was written",
+                        q->date, today, what, today);
     int rc = setup(en, q->date, q->dry_run, r, e);
     if (rc == 0 && en->prices->state == NULL)
         rc = plugin_create(en->prices, e);

@@ -17,6 +17,12 @@
 #       as before d4, exactly
 #   ADD 100 --deploy (d5) before d5's allocation, which still runs;
 #       returns 0 with flat prices
+#   refused: a --date after today (exit 2), a deployment or reversal
+#       under approval.required (exit 11), --date on an ADD that deploys
+#       nothing (exit 2), a reversal leaving the master less than the
+#       queued redemptions (exit 4; also the cash buffer, on a ledger of its
+#       own); min_transfer after the pro-rata scaling, the repeat message of
+#       an undeployed ADD and an overflow's message (ledger "min")
 set -euo pipefail
 : "${BACKEND:?}"
 BIN=${abs_top_builddir:?}/core/capalloc
@@ -132,6 +138,13 @@ same "ledger after a conflicting --ref" "$(ledger)" "$l"
 expect 2 capital add 5 --deploy --date 2025-03-02
 grep -q 'before the latest recorded valuation' err || fail "early --date: $(cat err)"
 same "ledger after an early --date" "$(ledger)" "$l"
+# a deployment dated after today: refused (its record would sort after
+# today's allocation, whose returns would count the cash as a gain)
+today=$(date +%F)
+expect 2 capital add 50 --deploy --date 2099-01-01
+grep -q "2099-01-01 is after today ($today)" err || fail "future --date: $(cat err)"
+expect 2 capital add 50 --deploy --date 2099-01-01 --dry-run
+same "ledger after a future --date" "$(ledger)" "$l"
 run --json capital add 0.01 --deploy --dry-run --date 2025-03-03
 python3 -c 'import json; x = json.load(open("out")); assert x["deploy"] and x["dry_run"], x' ||
     fail "dry-run deploy --json: $(cat out)"
@@ -155,6 +168,8 @@ expect 2 reverse "$rev" --date 2025-03-04   # a reversal is not reversed
 expect 2 reverse 1 --date 2025-03-04        # an ADD: the opposite movement
 grep -q 'opposite movement' err || fail "reversing an ADD: $(cat err)"
 expect 2 reverse 999 --date 2025-03-04
+expect 2 reverse "$dep" --date 2099-01-01    # after today
+grep -q "2099-01-01 is after today ($today)" err || fail "future reverse --date: $(cat err)"
 same "ledger after refused reversals" "$(ledger)" "$l"
 run explain "$rev"
 grep -q "REVERSE of run $dep" out || fail "explain $rev: $(cat out)"
@@ -198,6 +213,17 @@ expect 4 reverse "$(alloc_id 2025-03-06)" --date 2025-03-06
 grep -q "insufficient funds" err || fail "negative reversal: $(cat err)"
 same "ledger after a reversal refused for funds" "$(ledger)" "$l"
 run capital add 21410.01
+# the master holds 21410.01, 21300 of it for a queued redemption: the
+# reversal would leave it 21200.01, handing the strategies cash the queue
+# is owed -> exit 4, naming both; cancelled, the reversal runs
+run --json capital withdraw --queue 21300
+red=$(python3 -c 'import json; print(json.load(open("out"))["id"])')
+l=$(ledger)
+expect 4 reverse "$(alloc_id 2025-03-06)" --date 2025-03-06
+grep -q "leaving it 21200.01 USD, less than the 21300.00 USD owed to queued redemptions" err ||
+    fail "reversal below the queue: $(cat err)"
+same "ledger after a reversal refused for the queue" "$(ledger)" "$l"
+run redemptions cancel "$red"
 run reverse "$(alloc_id 2025-03-06)" --date 2025-03-06
 same "books after reversing d4 (as before it)" "$(books)" "$s4"
 
@@ -228,6 +254,10 @@ same "DEPLOY runs after eight concurrent deployments" "$(kind_count DEPLOY)" $((
 same "cash after eight concurrent deployments" "$(python3 -c "
 from decimal import Decimal as D; print(D('$(total)') - D('$t0'))")" "80.00"
 same "repeats reported" "$(cat conc*.out | grep -c 'already booked')" 7
+# a twin that lost the race on the reference ends its transaction cleanly
+# (postgres: the unique violation's aborted transaction is rolled back)
+grep -l 'current transaction is aborted' conc*.out conc*.err &&
+    fail "a concurrent deployment left an aborted transaction"
 
 # ---- the config setting, and prices only for a deployment --------------
 n=$(kind_count DEPLOY)
@@ -237,6 +267,15 @@ same "deploy_on_add deploys" "$(kind_count DEPLOY)" $((n + 1))
 "$BIN" --config auto.yaml capital add 10 --no-deploy >out 2>err ||
     fail "--no-deploy: $(cat err)"
 same "--no-deploy does not" "$(kind_count DEPLOY)" $((n + 1))
+# --date dates a deployment: refused (exit 2) on an ADD that deploys
+# nothing, never silently ignored
+l=$(ledger)
+expect 2 capital add 5 --date 2025-03-07
+grep -q -- '--date 2025-03-07 dates a deployment' err || fail "--date without a deployment: $(cat err)"
+rc=0
+"$BIN" --config auto.yaml capital add 5 --no-deploy --date 2025-03-07 >out 2>err || rc=$?
+[ "$rc" -eq 2 ] || fail "--no-deploy --date: exit $rc $(cat err)"
+same "ledger after --date without a deployment" "$(ledger)" "$l"
 rc=0
 "$BIN" --config bad.yaml capital add 10 >out 2>err || rc=$?
 [ "$rc" -eq 3 ] && grep -q 'capital.deploy_on_ad' err || fail "unknown capital key: exit $rc $(cat err)"
@@ -263,6 +302,28 @@ expect 10 verify
 grep -q "run $rev" out err || fail "verify of an edited link: $(cat out err)"
 sql "UPDATE capalloc_runs SET reverses = $dep WHERE run_id = $rev"
 run verify
+
+# ---- approval.required: a transfer needs an approved plan -------------
+config appr.yaml 'approval:
+  required: 1
+'
+l=$(ledger)
+rc=0
+"$BIN" --config appr.yaml capital add 5 --deploy --date 2025-03-07 >out 2>err || rc=$?
+[ "$rc" -eq 11 ] && grep -q 'approved plan' err ||
+    fail "deploy with approval.required: exit $rc $(cat err)"
+rc=0
+"$BIN" --config appr.yaml reverse "$(last_id DEPLOY)" --date 2025-03-07 >out 2>err || rc=$?
+[ "$rc" -eq 11 ] && grep -q 'approved plan' err ||
+    fail "reverse with approval.required: exit $rc $(cat err)"
+same "ledger after transfers refused for approval" "$(ledger)" "$l"
+price 10.00
+"$BIN" --config appr.yaml reverse "$(last_id DEPLOY)" --date 2025-03-07 --dry-run >out 2>err ||
+    fail "dry-run reverse with approval.required: $(cat err)"
+# an ADD without deployment moves no cash between portfolios: booked
+"$BIN" --config appr.yaml capital add 5 >out 2>err ||
+    fail "plain ADD with approval.required: $(cat err)"
+run capital withdraw 5
 
 # ---- the rebalance rules a deployment honours (a ledger of its own) -----
 # weights 0.5/0.3 scaled for a cash buffer of 0.5 to 0.3125/0.1875;
@@ -332,6 +393,88 @@ grep -q 'Deployment (DEPLOY) run' out && grep -q 'ADD of 2000.00 USD' out &&
     fail "explain of a deployment: $(cat out)"
 
 run verify
+
+# ---- min_transfer after the pro-rata scaling (a ledger of its own) ------
+# min_transfer 100; 840 queued, then ADD 1000 --deploy: shares 500 and 300
+# are scaled to what the master holds above the queue (160): 100.00 and
+# 60.00; 60.00 is below min_transfer, skipped: its residue stays in the
+# master (900 = 840 queued + 60)
+case $BACKEND in
+sqlite) storage="  plugin: sqlite
+  options:
+    path: $mv_work/min.db"
+    sql() { sqlite3 "$mv_work/min.db" "$1"; } ;;
+postgres) storage="  plugin: postgres
+  options:
+    schema: move_min"
+    sql() { psql -X -v ON_ERROR_STOP=1 -Atq -c "SET search_path = move_min; $1"; } ;;
+esac
+config c.yaml 'rebalance:
+  min_transfer: 100
+'
+run capital withdraw --queue 840
+run --json capital add 1000 --deploy --date 2025-03-03
+same "books after a scaled deployment with min_transfer" "$(books)" "0=900.00 1=100.00 "
+python3 -c '
+import json; x = json.load(open("out"))
+assert x["deployed"] == "100.00" and x["scaled"], x
+assert [(t["portfolio_id"], t["transfer"]) for t in x["transfers"]] == [
+    ("1", "100.00")], x
+' || fail "scaled deploy with min_transfer --json: $(cat out)"
+run explain "$(last_id DEPLOY)"
+grep -q "1 below min_transfer" out || fail "explain of the skipped share: $(cat out)"
+
+# an ADD booked without deployment, repeated with --deploy: nothing is
+# written or deployed, and the message does not claim it was deployed
+n=$(kind_count DEPLOY)
+run capital add 5 --ref r9
+run capital add 5 --ref r9 --deploy --date 2025-03-03
+grep -q "already booked (run [0-9]*," out && grep -q 'waits in the master' out &&
+    ! grep -q 'deployed again' out || fail "repeat of an undeployed ADD: $(cat out)"
+same "no DEPLOY for a repeat of an undeployed ADD" "$(kind_count DEPLOY)" "$n"
+
+# a share beyond the representable range while scaling (4e12 x 4e12):
+# refused naming the amount and the strategy, the ledger unchanged
+run capital withdraw --queue 4000000000000
+l=$(ledger)
+expect 2 capital add 8000000000000 --deploy --date 2025-03-03
+grep -q "deployment of 8000000000000.00 USD overflows .* strategy '1'" err ||
+    fail "overflowing deployment: $(cat err)"
+same "ledger after an overflowing deployment" "$(ledger)" "$l"
+
+# ---- a reversal keeps the cash buffer in the master (a ledger of its own)
+# weights 0.5/0.3: ADD 1000 --deploy -> 0=200 1=500 2=300; weights 0.4/0.3:
+# the allocation returns 100 from 1 -> master 300. With cash_buffer 0.5
+# (500 of E 1000) reversing it would leave the master 200: refused (exit
+# 4), as a deployment would keep the buffer; without the buffer it runs.
+case $BACKEND in
+sqlite) storage="  plugin: sqlite
+  options:
+    path: $mv_work/buf.db"
+    sql() { sqlite3 "$mv_work/buf.db" "$1"; } ;;
+postgres) storage="  plugin: postgres
+  options:
+    schema: move_buf"
+    sql() { psql -X -v ON_ERROR_STOP=1 -Atq -c "SET search_path = move_buf; $1"; } ;;
+esac
+config c.yaml
+run capital add 1000 --deploy --date 2025-03-03
+same "books after the deployment (buffer ledger)" "$(books)" "0=200.00 1=500.00 2=300.00 "
+config c.yaml '' && sed -i 's/"1": 0.5/"1": 0.4/' c.yaml
+run allocate --allow-past-date --date 2025-03-03
+same "books after the allocation (buffer ledger)" "$(books)" "0=300.00 1=400.00 2=300.00 "
+a=$(alloc_id 2025-03-03)
+config c.yaml 'rebalance:
+  cash_buffer: 0.5
+' && sed -i 's/"1": 0.5/"1": 0.4/' c.yaml
+l=$(ledger)
+expect 4 reverse "$a" --date 2025-03-03
+grep -q "leaving it 200.00 USD, less than the 0.00 USD owed to queued redemptions plus its cash buffer of 500.00 USD" err ||
+    fail "reversal below the buffer: $(cat err)"
+same "ledger after a reversal refused for the buffer" "$(ledger)" "$l"
+config c.yaml
+run reverse "$a" --date 2025-03-03
+same "books after the reversal without a buffer" "$(books)" "0=200.00 1=500.00 2=300.00 "
 
 if [ "$failures" -eq 0 ]; then
     echo "PASS: deployments and reversals on $BACKEND"

@@ -923,6 +923,7 @@ capalloc_status pgp_write(void *state, const capalloc_write_batch *b,
                          "(%s)",
                          CAPALLOC_REF_MAX, ref ? ref : "", s->where);
             PQclear(res);
+            pgp_end_aborted(s);
             st = CAPALLOC_ERR_EXISTS;
         } else if (c != NULL &&
             strcmp(c, "capalloc_runs_one_allocation_per_date") == 0) {

@@ -33,9 +33,12 @@ jansson_libs=$(pkg-config --libs jansson)
 core="$top/core/decimal.c $top/core/error.c"
 # options.c (the host table) needs config.c (and so libyaml); config.c
 # reads a policy stack with config_policy.c and the rebalance section with
-# config_rebalance.c, options.c binds structured options with options_nested.c.
+# config_rebalance.c, the capital and approval sections with config_capital.c
+# and config_approval.c; options.c binds structured options with
+# options_nested.c.
 host="$core $top/core/config.c $top/core/config_policy.c \
-    $top/core/config_rebalance.c $top/core/options.c $top/core/options_nested.c"
+    $top/core/config_rebalance.c $top/core/config_capital.c \
+    $top/core/config_approval.c $top/core/options.c $top/core/options_nested.c"
 
 build() {
     name=$1

@@ -681,6 +681,15 @@ typedef struct capalloc_chain_head {
 typedef struct capalloc_chain_anchor {
     int64_t after_run_id;   /* the runs up to this one are before it */
     char created_at[32];    /* the migration's time, ISO 8601 UTC */
+    int64_t after_log_id;   /* the highest log id then (0: none): a row of
+                               a run up to after_run_id with a higher log
+                               id was written after the migration, by
+                               hand (read_journal delivers such rows) */
+    int64_t runs_before;    /* how many runs there were then */
+    int64_t runs_before_now;/* how many runs with run_id <= after_run_id
+                               there are now (read_anchor counts them): a
+                               run inserted or deleted by hand before the
+                               anchor makes them differ */
 } capalloc_chain_anchor;
 
 /* One run of the journal (read_journal), with its chain. */
@@ -709,6 +718,12 @@ typedef struct capalloc_journal_row {
     capalloc_dec arrival_price;
     capalloc_dec exec_price;
     const char *row_hash;   /* NULL when the row has none */
+    /* A stored amount that is not an exact decimal (edited by hand): its
+     * column ("quantity", "arrival_price", "exec_price") and text, that
+     * amount 0 here; NULL when every amount parsed. The row is delivered
+     * all the same, so that verify names it and goes on. */
+    const char *bad_column;
+    const char *bad_text;
 } capalloc_journal_row;
 
 /* Receives the journal (strings borrowed for the call). Return non-OK to
@@ -937,8 +952,13 @@ typedef struct capalloc_storage_plugin {
                                    int *found, capalloc_err *err);
     /* read_journal: every run with run_id > after_run_id, by run id, each
      * followed by its trade rows by log id; a row whose run does not exist
-     * comes at its run id's place without a sink->run before it. Streams:
-     * memory must not grow with the ledger. */
+     * comes at its run id's place without a sink->run before it. First,
+     * when the ledger has an anchor: the rows of runs <= after_run_id
+     * whose log id is above the anchor's after_log_id (written after the
+     * migration), by run id and log id. A row whose amount is not an exact
+     * decimal is delivered with bad_column/bad_text, not refused (verify
+     * names it). after_run_id may be INT64_MIN (every run and row).
+     * Streams: memory must not grow with the ledger. */
     capalloc_status (*read_journal)(void *state, int64_t after_run_id,
                                     const capalloc_journal_sink *sink,
                                     capalloc_err *err);

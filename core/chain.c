@@ -101,13 +101,18 @@ void chain_run_hash(const unsigned char prev[SHA256_LEN], const chain_run *r,
     sha256_final(&c, out);
 }
 
-void chain_anchor_hash(int64_t after_run_id, const chain_balance *b,
-                       size_t n_balances, unsigned char out[SHA256_LEN])
+void chain_anchor_hash(int64_t after_run_id, int64_t after_log_id,
+                       int64_t runs_before, const char *created_at,
+                       const chain_balance *b, size_t n_balances,
+                       unsigned char out[SHA256_LEN])
 {
     sha256_ctx c;
     sha256_init(&c);
     put_tag(&c, "capalloc/anchor");
     put_i64(&c, after_run_id);
+    put_i64(&c, after_log_id);
+    put_i64(&c, runs_before);
+    put_str(&c, created_at);
     put_i64(&c, (int64_t)n_balances);
     for (size_t i = 0; i < n_balances; i++) {
         put_str(&c, b[i].portfolio_id);
@@ -134,9 +139,7 @@ static int hexval(char ch)
         return ch - '0';
     if (ch >= 'a' && ch <= 'f')
         return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
+    return -1; /* upper case too: capalloc writes lower case only */
 }
 
 int chain_from_hex(const char *hex, unsigned char out[SHA256_LEN])

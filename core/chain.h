@@ -74,15 +74,19 @@ void chain_run_hash(const unsigned char prev[SHA256_LEN], const chain_run *r,
                     const chain_balance *b, size_t n_balances,
                     unsigned char out[SHA256_LEN]);
 
-/* The anchor's hash: the run it follows and its balances (sorted by id,
- * each portfolio once). */
-void chain_anchor_hash(int64_t after_run_id, const chain_balance *b,
-                       size_t n_balances, unsigned char out[SHA256_LEN]);
+/* The anchor's hash: the run it follows, the highest log id then, how
+ * many runs there were, its time (as the backend hands it back: ISO 8601
+ * UTC) and its balances (sorted by id, each portfolio once). */
+void chain_anchor_hash(int64_t after_run_id, int64_t after_log_id,
+                       int64_t runs_before, const char *created_at,
+                       const chain_balance *b, size_t n_balances,
+                       unsigned char out[SHA256_LEN]);
 
 /* Sort balances by portfolio id (strcmp). */
 void chain_sort_balances(chain_balance *b, size_t n);
 
-/* 64 hex digits (either case) to bytes: 0, or -1 when not a hash. */
+/* 64 lower-case hex digits (as capalloc writes them) to bytes: 0, or -1
+ * when not a hash (upper case included: not what capalloc wrote). */
 int chain_from_hex(const char *hex, unsigned char out[SHA256_LEN]);
 
 #endif

@@ -38,13 +38,15 @@ void chain_utc_now(char *buf, size_t len)
 typedef struct anchor_buf {
     chain_balance *b;
     size_t n, cap;
-    int64_t after_run_id;
+    capalloc_chain_anchor a;
     int oom;
 } anchor_buf;
 
 static capalloc_status anchor_cb(void *ctx, const capalloc_chain_anchor *a)
 {
-    ((anchor_buf *)ctx)->after_run_id = a->after_run_id;
+    anchor_buf *ab = ctx;
+    ab->a = *a;
+    ab->a.created_at[sizeof ab->a.created_at - 1] = '\0';
     return CAPALLOC_OK;
 }
 
@@ -74,9 +76,11 @@ capalloc_status chain_read_anchor(engine *en, int *found,
                                   int64_t *after_run_id,
                                   unsigned char *hash,
                                   chain_balance **bal, size_t *n_bal,
+                                  capalloc_chain_anchor *info,
                                   capalloc_err *err)
 {
-    anchor_buf ab = {NULL, 0, 0, 0, 0};
+    anchor_buf ab;
+    memset(&ab, 0, sizeof ab);
     capalloc_journal_sink sink = {&ab, anchor_cb, anchor_cash_cb, NULL, NULL};
     *found = 0;
     capalloc_status st = SP(en)->read_anchor(en->storage->state, &sink, found,
@@ -98,9 +102,13 @@ capalloc_status chain_read_anchor(engine *en, int *found,
             chain_anchor_free(ab.b, ab.n);
             return CAPALLOC_ERR_INVALID;
         }
-    *after_run_id = ab.after_run_id;
+    *after_run_id = ab.a.after_run_id;
+    if (info != NULL)
+        *info = ab.a;
     if (*found)
-        chain_anchor_hash(ab.after_run_id, ab.b, ab.n, hash);
+        chain_anchor_hash(ab.a.after_run_id, ab.a.after_log_id,
+                          ab.a.runs_before, ab.a.created_at, ab.b, ab.n,
+                          hash);
     if (bal != NULL) {
         *bal = ab.b;
         *n_bal = ab.n;
@@ -134,7 +142,8 @@ static capalloc_status chain_prev(engine *en, unsigned char prev[SHA256_LEN],
     }
     int found = 0;
     int64_t after = 0;
-    if ((st = chain_read_anchor(en, &found, &after, prev, NULL, NULL, err)))
+    if ((st = chain_read_anchor(en, &found, &after, prev, NULL, NULL, NULL,
+                                 err)))
         return st;
     if (!found && head.run_id == 0) {
         chain_genesis(prev);

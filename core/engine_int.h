@@ -270,11 +270,12 @@ void chain_utc_now(char *buf, size_t len);
 capalloc_status chain_write(engine *en, const capalloc_write_batch *wb,
                             capalloc_err *err);
 /* The anchor of a migrated ledger: *found, the run it follows, its hash,
- * and (bal not NULL) its balances sorted by id, freed with
- * chain_anchor_free. */
+ * (bal not NULL) its balances sorted by id, freed with chain_anchor_free,
+ * and (info not NULL) all that read_anchor said of it. */
 capalloc_status chain_read_anchor(engine *en, int *found,
                                   int64_t *after_run_id, unsigned char *hash,
                                   struct chain_balance **bal, size_t *n_bal,
+                                  capalloc_chain_anchor *info,
                                   capalloc_err *err);
 void chain_anchor_free(struct chain_balance *b, size_t n);
 

@@ -12,6 +12,16 @@
  * net cash, an ADD adds and a WITHDRAW takes, no balance is negative
  * after a run; at the end every book equals its replayed balance.
  *
+ * Also: a run id <= 0 (a ledger without an anchor is read from the lowest
+ * id), a row of a run before the anchor written after it, a run before
+ * the anchor inserted or deleted (their number), an amount that
+ * is not a decimal (the backend hands the row over with bad_column), a
+ * negative balance in the anchor or the books. A chain cannot see its
+ * tail cut off: verify_expect checks it against the head and the run
+ * count the operator kept elsewhere. Not covered (README): valuations,
+ * run prices, a run's detail, executed_at, positions_book, the queue of
+ * redemptions.
+ *
  * Time O(rows); memory O(portfolios): one entry per portfolio (a hash
  * table) and the current run's touched portfolios, never the journal.
  * A fault does not stop the replay: each is counted and the first few
@@ -33,7 +43,10 @@
 typedef struct pf {
     char *id;             /* NULL: a free slot */
     capalloc_dec cash;    /* replayed */
-    int64_t last_run;     /* the run that last moved it (0: the anchor) */
+    int64_t last_run;     /* the run that last moved it */
+    int moved;            /* a row moved it (else: as the anchor left it) */
+    int unknown;          /* a row whose amount is not a decimal moved it:
+                             no balance to compare (the row is named) */
     int64_t last_log;
     int64_t touched_run;  /* the current run touched it */
     int in_book;
@@ -52,11 +65,16 @@ typedef struct vctx {
     int64_t faults;
     int run_faults;        /* faults of the current run's rows */
     int run_hashed;        /* the current run carries valid hashes */
+    int net_unknown;       /* a row of the run has no decimal amount */
     int oom;
     pf **slots;            /* open addressing; NULL: free */
     size_t cap, n;
     unsigned char expect_prev[SHA256_LEN];
-    int64_t prev_run_id;   /* the last run replayed (0: none) */
+    int64_t prev_run_id;   /* the last run replayed (have_prev) */
+    int have_prev;
+    const verify_expect *x; /* what was kept elsewhere, or NULL */
+    int head_found;        /* a run carries x->head */
+    int64_t head_run;      /* ... that run */
     int64_t last_log;      /* the last log row replayed */
     /* the current run */
     int in_run;
@@ -245,7 +263,9 @@ static capalloc_status finish_run(vctx *v)
     /* the fund's total: only ADD and WITHDRAW change it */
     int add = strcmp(v->action, "ADD") == 0;
     int wd = strcmp(v->action, "WITHDRAW") == 0;
-    if (!add && !wd && !dec_is_zero(v->net))
+    if (v->net_unknown)
+        add = wd = 0; /* its net is unknown: the row is named */
+    if (!v->net_unknown && !add && !wd && !dec_is_zero(v->net))
         fail(v,
                     "%s moved %s net cash %s the fund (expected 0: only ADD "
                     "and WITHDRAW change the fund's total)",
@@ -266,6 +286,7 @@ static capalloc_status finish_run(vctx *v)
     /* the next run links to this one's stored hash, matched or not */
     memcpy(v->expect_prev, v->stored_hash, SHA256_LEN);
     v->prev_run_id = v->run_id;
+    v->have_prev = 1;
     sha256_hex(v->stored_hash, v->r->head);
     return CAPALLOC_OK;
 }
@@ -280,6 +301,7 @@ static capalloc_status run_cb(void *ctx, const capalloc_journal_run *jr)
     v->in_run = 1;
     v->run_faults = 0;
     v->run_hashed = 0;
+    v->net_unknown = 0;
     v->run_id = jr->run_id;
     snprintf(v->action, sizeof v->action, "%s", jr->action);
     snprintf(v->run_date, sizeof v->run_date, "%s",
@@ -296,6 +318,16 @@ static capalloc_status run_cb(void *ctx, const capalloc_journal_run *jr)
     v->n_rows = 0;
     v->net.micros = 0;
     v->n_touched = 0;
+    if (v->x != NULL && v->x->head != NULL && jr->run_hash != NULL &&
+        strcmp(jr->run_hash, v->x->head) == 0) {
+        v->head_found = 1;
+        v->head_run = v->r->head_run = jr->run_id;
+    }
+    if (jr->run_id <= 0) /* only a ledger without an anchor reads these */
+        fail(v,
+             "%s: run ids start at 1, this run was inserted by hand (it "
+             "also takes its date from a real allocation)",
+             run_label(v, lab, sizeof lab));
     unsigned char prev[SHA256_LEN];
     if (jr->prev_hash == NULL || jr->run_hash == NULL ||
         chain_from_hex(jr->prev_hash, prev) ||
@@ -314,7 +346,7 @@ static capalloc_status run_cb(void *ctx, const capalloc_journal_run *jr)
     if (memcmp(prev, v->expect_prev, SHA256_LEN) != 0) {
         short_hex(v->expect_prev, h1);
         short_hex(prev, h2);
-        if (v->prev_run_id == 0)
+        if (!v->have_prev)
             fail(v,
                  "%s, the first of the chain, does not link to %s "
                  "(expected prev_hash %s..., found %s...): a run before it "
@@ -368,6 +400,7 @@ static capalloc_status apply_row(vctx *v, const capalloc_journal_row *t,
     p->tainted |= faulty;
     p->last_run = t->run_id;
     p->last_log = t->log_id;
+    p->moved = 1;
     if (!in_run)
         return CAPALLOC_OK;
     v->net = nn;
@@ -391,15 +424,50 @@ static capalloc_status row_cb(void *ctx, const capalloc_journal_row *t)
         if (st != CAPALLOC_OK)
             return st;
         snprintf(lab, sizeof lab, "run %lld", (long long)t->run_id);
-        fail(v,
-             "log row %lld (portfolio '%s', %s %s %s) belongs to run %lld, "
-             "which is not in the ledger: inserted by hand, or its run was "
-             "deleted",
-             (long long)t->log_id, t->portfolio_id, t->ticker, side,
-             AMT(t->quantity, a), (long long)t->run_id);
+        if (v->r->anchored && t->run_id <= v->r->anchor_after_run)
+            fail(v,
+                 "log row %lld (portfolio '%s', %s %s %s) belongs to run "
+                 "%lld, before the chain's anchor, but was written after "
+                 "the migration (its log id is above the anchor's): "
+                 "inserted by hand",
+                 (long long)t->log_id, t->portfolio_id, t->ticker, side,
+                 AMT(t->quantity, a), (long long)t->run_id);
+        else
+            fail(v,
+                 "log row %lld (portfolio '%s', %s %s %s) belongs to run "
+                 "%lld, which is not in the ledger: inserted by hand, or its "
+                 "run was deleted",
+                 (long long)t->log_id, t->portfolio_id, t->ticker, side,
+                 AMT(t->quantity, a), (long long)t->run_id);
         return apply_row(v, t, 0, 1, lab);
     }
     run_label(v, lab, sizeof lab);
+    if (t->bad_column != NULL) {
+        /* an amount that is not a decimal: edited by hand; the portfolio's
+         * replayed balance is unknown from here on */
+        v->run_faults++;
+        fail(v,
+             "%s, log row %lld (portfolio '%s', %s %s): "
+             "trade_execution_logs.%s holds '%.40s', not an exact decimal: "
+             "the row was edited by hand",
+             lab, (long long)t->log_id, t->portfolio_id, t->ticker, side,
+             t->bad_column, t->bad_text ? t->bad_text : "NULL");
+        if (strcmp(t->ticker, v->en->cash_ticker) == 0) {
+            pf *p = lookup(v, t->portfolio_id, 1);
+            if (p == NULL)
+                return nomem(v);
+            p->tainted = p->moved = p->unknown = 1;
+            v->net_unknown = 1;
+            p->last_run = t->run_id;
+            p->last_log = t->log_id;
+        }
+        unsigned char stored[SHA256_LEN];
+        if (t->row_hash != NULL && chain_from_hex(t->row_hash, stored) == 0)
+            memcpy(v->link, stored, SHA256_LEN);
+        v->n_rows++;
+        v->last_log = t->log_id;
+        return CAPALLOC_OK;
+    }
     if (t->row_hash == NULL) {
         /* not part of the chain: the rows after it link past it */
         v->run_faults++;
@@ -452,12 +520,16 @@ static capalloc_status book_cb(void *ctx, const char *id, capalloc_dec cash)
     if (p != NULL)
         p->in_book = 1;
     v->r->portfolios++;
+    if (dec_is_neg(cash))
+        fail(v, "portfolio '%s': cash_equity_book holds a negative balance "
+                "%s: edited by hand",
+             id, AMT(cash, a));
     if (!v->r->total_overflow &&
         dec_add(v->r->fund_total, cash, &v->r->fund_total))
         v->r->total_overflow = 1; /* a sum to show, not a fault */
-    if (dec_cmp(want, cash) == 0)
+    if (dec_cmp(want, cash) == 0 || (p != NULL && p->unknown))
         return CAPALLOC_OK;
-    if (p == NULL || p->last_run == 0)
+    if (p == NULL || !p->moved)
         return fail(v,
                     "portfolio '%s': cash_equity_book holds %s, the journal "
                     "replays to %s (%s): the balance was edited by hand%s",
@@ -507,12 +579,31 @@ static int verify_status(engine *en, vctx *v, capalloc_status st,
         eng_rollback(en);
         return eng_oom(v->e);
     }
+    if (st == CAPALLOC_ERR_IO && strstr(err->msg, "not an exact decimal")) {
+        /* a value edited by hand outside the journal's rows (a balance of
+         * the books or of the anchor): a fault, but the replay cannot go
+         * on without it */
+        eng_rollback(en);
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        v->faults++;
+        return cap_fail(v->e, CAP_EXIT_INTEGRITY,
+                        "the ledger does not verify: %s, %s: edited by hand "
+                        "(verify stops here)",
+                        what, msg);
+    }
     if (st != CAPALLOC_OK)
         return eng_storage_fail(en, st, err, what, v->e);
     return 0;
 }
 
 int engine_verify(engine *en, verify_result *r, cap_error *e)
+{
+    return engine_verify_expect(en, NULL, r, e);
+}
+
+int engine_verify_expect(engine *en, const verify_expect *x,
+                         verify_result *r, cap_error *e)
 {
     memset(r, 0, sizeof *r);
     e->msg[0] = '\0';
@@ -534,6 +625,7 @@ int engine_verify(engine *en, verify_result *r, cap_error *e)
     v.en = en;
     v.r = r;
     v.e = e;
+    v.x = x;
     capalloc_err err = {{0}, {0}};
 
     /* the start: the anchor's balances, or nothing before the genesis */
@@ -541,13 +633,25 @@ int engine_verify(engine *en, verify_result *r, cap_error *e)
     size_t n_bal = 0;
     int found = 0;
     int64_t after = 0;
+    capalloc_chain_anchor info;
+    memset(&info, 0, sizeof info);
     capalloc_status st = chain_read_anchor(en, &found, &after, v.expect_prev,
-                                           &bal, &n_bal, &err);
+                                           &bal, &n_bal, &info, &err);
     if ((rc = verify_status(en, &v, st, &err, "reading the chain's anchor")))
         return rc;
     if (found) {
         r->anchored = 1;
         r->anchor_after_run = after;
+        if (info.runs_before_now != info.runs_before)
+            fail(&v,
+                 "the ledger holds %lld run%s up to run %lld, the chain's "
+                 "anchor recorded %lld at the migration: a run before the "
+                 "anchor was %s by hand",
+                 (long long)info.runs_before_now,
+                 info.runs_before_now == 1 ? "" : "s", (long long)after,
+                 (long long)info.runs_before,
+                 info.runs_before_now > info.runs_before ? "inserted"
+                                                         : "deleted");
         for (size_t i = 0; i < n_bal; i++) {
             pf *p = lookup(&v, bal[i].portfolio_id, 1);
             if (p == NULL) {
@@ -557,10 +661,22 @@ int engine_verify(engine *en, verify_result *r, cap_error *e)
                 return eng_oom(e);
             }
             p->cash = bal[i].cash;
+            if (dec_is_neg(bal[i].cash)) {
+                char a[CAPALLOC_DEC_MAX_TEXT];
+                fail(&v,
+                     "portfolio '%s': the chain's anchor holds a negative "
+                     "balance %s: edited by hand",
+                     bal[i].portfolio_id,
+                     dec_format(bal[i].cash, en->cfg->minor_units, a,
+                                sizeof a));
+            }
         }
         chain_anchor_free(bal, n_bal);
     } else {
         chain_genesis(v.expect_prev);
+        /* every run and row, run ids <= 0 included (faults: run ids start
+         * at 1) */
+        after = INT64_MIN;
     }
 
     /* the journal, run by run */
@@ -568,6 +684,24 @@ int engine_verify(engine *en, verify_result *r, cap_error *e)
     st = SP(en)->read_journal(en->storage->state, after, &js, &err);
     if (st == CAPALLOC_OK && !v.oom)
         st = finish_run(&v);
+    if (st == CAPALLOC_OK && !v.oom && x != NULL) {
+        const char *end = r->head[0] ? r->head : "none";
+        if (x->head != NULL && !v.head_found)
+            fail(&v,
+                 "no run of the chain carries the head recorded elsewhere "
+                 "(%.16s...): the runs from that one to the end were "
+                 "deleted, or the chain rewritten (it ends at run %lld, "
+                 "hash %.16s..., %lld run%s)",
+                 x->head, (long long)r->last_run, end, (long long)r->runs,
+                 r->runs == 1 ? "" : "s");
+        if (x->runs >= 0 && r->runs < x->runs)
+            fail(&v,
+                 "the chain holds %lld run%s, %lld were recorded elsewhere: "
+                 "%lld run%s at its end deleted (it ends at run %lld)",
+                 (long long)r->runs, r->runs == 1 ? "" : "s",
+                 (long long)x->runs, (long long)(x->runs - r->runs),
+                 x->runs - r->runs == 1 ? "" : "s", (long long)r->last_run);
+    }
     if ((rc = verify_status(en, &v, st, &err, "reading the journal"))) {
         vctx_free(&v);
         return rc;

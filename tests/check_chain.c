@@ -17,7 +17,8 @@
  *                + s(kind or "RUN") + i64(reverses)
  *                + i64(n_rows) + last_row + i64(n_bal)
  *                + b''.join(s(p) + i64(cash) for p, cash in balances))
- *   anchor = sha256(tag("capalloc/anchor") + i64(after_run) + i64(n)
+ *   anchor = sha256(tag("capalloc/anchor") + i64(after_run) + i64(after_log)
+ *                + i64(runs_before) + s(created_at) + i64(n)
  *                + b''.join(s(p) + i64(cash) for p, cash in balances))
  */
 #include <check.h>
@@ -69,9 +70,9 @@ START_TEST(against_an_independent_implementation)
     chain_balance a[2] = {{"1", {30000000000}}, {"0", {69999990000}}};
     chain_sort_balances(a, 2);
     ck_assert_str_eq(a[0].portfolio_id, "0");
-    chain_anchor_hash(5, a, 2, run);
-    ck_assert_str_eq(hex(run), "9392e03e9192ddaa0ad4a96b9c0f0be2"
-                               "2e6e3558c4721feb47d04997d38627aa");
+    chain_anchor_hash(5, 12, 4, "2026-12-07T01:02:03.456Z", a, 2, run);
+    ck_assert_str_eq(hex(run), "60d49e86d8aa593595af721d2976857c"
+                               "848ddf3fe9cdb397fcd69b26eb23ed62");
 }
 END_TEST
 
@@ -172,8 +173,30 @@ START_TEST(hex_round_trip)
     for (char *p = up; *p; p++)
         if (*p >= 'a' && *p <= 'f')
             *p = (char)(*p - 'a' + 'A');
-    ck_assert_int_eq(chain_from_hex(up, back), 0);
-    ck_assert(memcmp(g, back, SHA256_LEN) == 0);
+    /* upper case is not what capalloc writes: refused */
+    ck_assert_int_eq(chain_from_hex(up, back), -1);
+}
+END_TEST
+
+/* The anchor covers its run, its highest log id, its number of runs, its
+ * time and balances. */
+START_TEST(anchor_fields_count)
+{
+    chain_balance a[1] = {{"0", {1000000}}};
+    const char *t = "2026-12-07T01:02:03.456Z";
+    unsigned char base[SHA256_LEN], h[SHA256_LEN];
+    chain_anchor_hash(5, 12, 4, t, a, 1, base);
+    chain_anchor_hash(6, 12, 4, t, a, 1, h);
+    ck_assert(memcmp(base, h, SHA256_LEN) != 0);
+    chain_anchor_hash(5, 13, 4, t, a, 1, h);
+    ck_assert(memcmp(base, h, SHA256_LEN) != 0);
+    chain_anchor_hash(5, 12, 3, t, a, 1, h);
+    ck_assert(memcmp(base, h, SHA256_LEN) != 0);
+    chain_anchor_hash(5, 12, 4, "2026-12-07T01:02:03.457Z", a, 1, h);
+    ck_assert(memcmp(base, h, SHA256_LEN) != 0);
+    a[0].cash.micros++;
+    chain_anchor_hash(5, 12, 4, t, a, 1, h);
+    ck_assert(memcmp(base, h, SHA256_LEN) != 0);
 }
 END_TEST
 
@@ -184,6 +207,7 @@ int main(void)
     tcase_add_test(tc, against_an_independent_implementation);
     tcase_add_test(tc, every_field_counts);
     tcase_add_test(tc, hex_round_trip);
+    tcase_add_test(tc, anchor_fields_count);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1844,7 +1844,9 @@ static capalloc_status ch_anchor(void *ctx, const capalloc_chain_anchor *a)
 {
     (void)ctx;
     ck_assert_int_eq(a->created_at[19], '.');
-    chain_cat("anchor %lld ", (long long)a->after_run_id);
+    chain_cat("anchor %lld log %lld runs %lld/%lld ",
+              (long long)a->after_run_id, (long long)a->after_log_id,
+              (long long)a->runs_before, (long long)a->runs_before_now);
     return CAPALLOC_OK;
 }
 
@@ -1892,6 +1894,8 @@ static capalloc_status ch_row(void *ctx, const capalloc_journal_row *t)
               dec_format(t->arrival_price, 0, a, sizeof a),
               dec_format(t->exec_price, 0, e, sizeof e),
               t->row_hash ? t->row_hash : "NULL");
+    if (t->bad_column != NULL) /* ABI 1.3: an amount that is no decimal */
+        chain_cat(" bad %s=%s\n", t->bad_column, t->bad_text);
     return CAPALLOC_OK;
 }
 
@@ -2224,7 +2228,7 @@ START_TEST(migrates_a_v1_ledger)
     ck_assert_int_eq(found, 1);
     ck_assert_str_eq(history(&a, &ALL_ROWS), "");
     /* the chain (ABI 1.3): anchored at the migration, after run 5 */
-    ck_assert_str_eq(chain_text(&a, -1), "head 5 '' anchor 5 "
+    ck_assert_str_eq(chain_text(&a, -1), "head 5 '' anchor 5 log 6 runs 5/5 "
                      "0=69999.99;1=30000;2=9223372036854.775807;");
     /* the guard of step 1 still holds, and the new calls work */
     OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
@@ -2240,6 +2244,22 @@ START_TEST(migrates_a_v1_ledger)
     int64_t id = run_of(&a, "2025-03-03");
     ck_assert_int_gt(id, 5); /* numbering goes on after the old runs */
     ck_assert_int_eq(run_record(&a, id, &found)[0], 'R');
+    /* a row of a run before the anchor written after it (by hand, its log
+     * id above the anchor's): read_journal hands it back, first; an
+     * amount that is not a decimal comes back as bad_column, the row
+     * with it */
+    if (db_query("INSERT INTO {S}.trade_execution_logs (run_id, portfolio_id,"
+                 " ticker, side, quantity, arrival_price, exec_price,"
+                 " executed_at) VALUES (3, '1', 'AAPL', 'BUY', '1.0000001',"
+                 " '1', '1', '2025-03-04T00:00:00.000Z')") != NULL) {
+        const char *j = strchr(chain_text(&a, 5), '\n');
+        ck_assert_msg(j != NULL && strncmp(j, "\n r", 3) == 0 &&
+                          strstr(j, "/3 1 AAPL BUY 0 1 1 NULL\n"
+                                    " bad quantity=1.0000001\nR") != NULL,
+                      "%s", j ? j : "(none)");
+        db_query("DELETE FROM {S}.trade_execution_logs WHERE run_id = 3"
+                 " AND ticker = 'AAPL'");
+    }
     close_inst(&a);
     /* opened again: nothing to migrate, nothing changed */
     inst b = open_inst();

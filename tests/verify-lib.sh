@@ -170,6 +170,74 @@ rc=0
 [ "$rc" -eq 7 ] && grep -q "run $fake, the ledger's latest, carries no hash" err ||
     fail "a write after an inserted run: exit $rc $(cat err)"
 
+# --- the newest run deleted with its rows, the balance set back by hand: the
+# chain alone cannot see its tail cut off; against the head and the run
+# count kept elsewhere (verify --json) it can
+build t8
+c0=$(sql t8 "SELECT cash FROM cash_equity_book WHERE portfolio_id = '0'")
+run t8 capital add 777
+run t8 --json verify
+kept_head=$(python3 -c 'import json; print(json.load(open("out"))["chain_head"])')
+kept_runs=$(python3 -c 'import json; print(json.load(open("out"))["runs"])')
+[ "$kept_runs" = 10 ] || fail "runs kept: $kept_runs"
+run t8 verify --expect-head "$kept_head" --expect-runs "$kept_runs"
+grep -q "^chain head: $kept_head (10 runs)" out &&
+    grep -q "^the head recorded elsewhere is run 10 of the chain" out ||
+    fail "verify --expect-head on a sound ledger: $(cat out)"
+last=$(sql t8 "SELECT max(run_id) FROM capalloc_runs")
+sql t8 "DELETE FROM trade_execution_logs WHERE run_id = $last;
+        DELETE FROM capalloc_runs WHERE run_id = $last;
+        UPDATE cash_equity_book SET cash = '$c0' WHERE portfolio_id = '0'"
+run t8 verify # what the chain alone sees: nothing
+n=t8
+"$BIN" --config t8.yaml verify --expect-head "$kept_head" >out 2>err && rc=0 || rc=$?
+[ "$rc" -eq 10 ] && grep -q "no run of the chain carries the head recorded elsewhere (${kept_head:0:16}...)" err &&
+    grep -q "it ends at run $((last - 1))," err ||
+    fail "a truncated tail against the head kept: exit $rc $(cat out err)"
+"$BIN" --config t8.yaml verify --expect-runs "$kept_runs" >out 2>err && rc=0 || rc=$?
+[ "$rc" -eq 10 ] && grep -q "the chain holds 9 runs, 10 were recorded elsewhere: 1 run at its end deleted (it ends at run $((last - 1)))" err ||
+    fail "a truncated tail against the run count kept: exit $rc $(cat out err)"
+for bad in "${kept_head^^}" 1234 "${kept_head:1}"; do
+    "$BIN" --config t8.yaml verify --expect-head "$bad" >out 2>err && rc=0 || rc=$?
+    [ "$rc" -eq 2 ] || fail "--expect-head $bad: exit $rc, want 2"
+done
+"$BIN" --config t8.yaml verify --expect-runs -1 >out 2>err && rc=0 || rc=$?
+[ "$rc" -eq 2 ] || fail "--expect-runs -1: exit $rc, want 2"
+
+# --- runs and rows with run ids <= 0 (a ledger without an anchor reads them)
+build t9
+ov= # postgres: run_id is GENERATED ALWAYS
+[ "$BACKEND" = postgres ] && ov="OVERRIDING SYSTEM VALUE"
+sql t9 "INSERT INTO capalloc_runs (run_id, action, run_date, forced, created_at)
+        $ov VALUES (0, 'ALLOCATE', '2025-03-10', 0, '2025-03-10T00:00:00.000Z');
+        INSERT INTO capalloc_runs (run_id, action, run_date, forced, created_at)
+        $ov VALUES (-5, 'ADD', NULL, 0, '2025-03-10T00:00:00.000Z');
+        INSERT INTO trade_execution_logs (run_id, portfolio_id, ticker, side,
+        quantity, arrival_price, exec_price, executed_at)
+        VALUES (-5, '2', 'AAA', 'BUY', '5', '1.00', '1.00', '2025-03-10T00:00:00.000Z')"
+neg_log=$(sql t9 "SELECT log_id FROM trade_execution_logs WHERE run_id = -5")
+expect_fail t9 "runs 0 and -5" "run 0 \(ALLOCATE 2025-03-10, " "run -5 \(ADD, .*run ids start at 1" \
+    "log row $neg_log \(portfolio '2', AAA BUY 5.00\) carries no row hash"
+
+# --- an amount that is not a decimal: a fault named, not a storage error
+build t10
+case $BACKEND in
+sqlite) badq=1e3 badc=abc ;;
+postgres) badq=1.0000001 badc=NaN ;; # NUMERIC takes no '1e3' as text
+esac
+sql t10 "UPDATE trade_execution_logs SET quantity = '$badq' WHERE log_id = $mid_log"
+expect_fail t10 "a quantity that is not a decimal" "run $alloc .*log row $mid_log \(portfolio '$mid_pf', " \
+    "trade_execution_logs.quantity holds '$badq', not an exact decimal" \
+    "does not verify: 1 fault$" # its run's net and its balance: unknown, not faults
+build t11
+sql t11 "UPDATE cash_equity_book SET cash = '$badc' WHERE portfolio_id = '2'"
+expect_fail t11 "a balance that is not a decimal" "the ledger does not verify: reading the books, .*cash_equity_book.*'$badc'.*edited by hand"
+
+# --- a hash in upper case: not what capalloc wrote
+build t12
+sql t12 "UPDATE capalloc_runs SET run_hash = upper(run_hash) WHERE run_id = (SELECT max(run_id) FROM capalloc_runs)"
+expect_fail t12 "a run hash in upper case" "carries no valid hash"
+
 # --- concurrent writers chain one after the other (the head is read under
 # the write lock): 12 capital movements at once, then an allocation
 config conc
@@ -222,6 +290,55 @@ grep -q '^ledger verified: 2 runs, 2 trade rows (runs 6 to 7)' out &&
     grep -q 'chain starts after run 5 ' out || fail "migrated ledger, then written: $(cat out)"
 sql mig "UPDATE cash_equity_book SET cash = '69999.00' WHERE portfolio_id = '0'"
 expect_fail mig "a migrated ledger's balance edited" "portfolio '0': cash_equity_book holds 69999.00, the journal replays to 70004.99"
+
+# --- a negative balance in the anchor (and the books), never replayed
+config mig2
+case $BACKEND in
+sqlite) sqlite3 "$vw/mig2.db" <"$abs_top_srcdir/tests/fixtures/ledger-v1.sqlite.sql" ;;
+postgres)
+    psql -X -v ON_ERROR_STOP=1 -q -c "CREATE SCHEMA mig2"
+    PGOPTIONS="-c search_path=mig2" psql -X -v ON_ERROR_STOP=1 -q \
+        -f "$abs_top_srcdir/tests/fixtures/ledger-v1.postgres.sql"
+    ;;
+esac
+run mig2 verify # migrates it
+sql mig2 "UPDATE capalloc_chain_anchor_cash SET cash = '-5.00' WHERE portfolio_id = '1';
+          UPDATE cash_equity_book SET cash = '-5.00' WHERE portfolio_id = '1'"
+expect_fail mig2 "a negative anchored balance" "portfolio '1': the chain's anchor holds a negative balance -5.00" \
+    "portfolio '1': cash_equity_book holds a negative balance -5.00"
+
+# --- a migrated ledger: a row of a run before the anchor written after the
+# migration (log id above the anchor's) is named; the anchor's time and
+# highest log id are in its hash (the first chained run links to it)
+config mig3
+case $BACKEND in
+sqlite) sqlite3 "$vw/mig3.db" <"$abs_top_srcdir/tests/fixtures/ledger-v1.sqlite.sql" ;;
+postgres)
+    psql -X -v ON_ERROR_STOP=1 -q -c "CREATE SCHEMA mig3"
+    PGOPTIONS="-c search_path=mig3" psql -X -v ON_ERROR_STOP=1 -q \
+        -f "$abs_top_srcdir/tests/fixtures/ledger-v1.postgres.sql"
+    ;;
+esac
+run mig3 capital add 10 # migrates it, then a chained run
+run mig3 verify
+sql mig3 "INSERT INTO trade_execution_logs (run_id, portfolio_id, ticker, side,
+          quantity, arrival_price, exec_price, executed_at)
+          VALUES (3, '1', 'AAA', 'BUY', '7', '1.00', '1.00', '2025-03-10T00:00:00.000Z')"
+late=$(sql mig3 "SELECT max(log_id) FROM trade_execution_logs")
+expect_fail mig3 "a row of a run before the anchor, written after it" \
+    "log row $late \(portfolio '1', AAA BUY 7.00\) belongs to run 3, before the chain's anchor, but was written after the migration"
+sql mig3 "DELETE FROM trade_execution_logs WHERE log_id = $late"
+run mig3 verify
+sql mig3 "UPDATE capalloc_chain_anchor SET created_at = '2020-01-01T00:00:00.000Z'"
+expect_fail mig3 "the anchor's time edited" "the first of the chain, does not link to the chain's anchor"
+# a run inserted by hand before the anchor (run ids up to the anchor's
+# are not replayed): the anchor recorded how many there were
+ov=
+[ "$BACKEND" = postgres ] && ov="OVERRIDING SYSTEM VALUE"
+sql mig3 "INSERT INTO capalloc_runs (run_id, action, run_date, forced, created_at)
+          $ov VALUES (0, 'ALLOCATE', '2025-01-05', 0, '2025-01-05T00:00:00.000Z')"
+expect_fail mig3 "a run inserted before the anchor" \
+    "the ledger holds 6 runs up to run 5, the chain's anchor recorded 5 at the migration: a run before the anchor was inserted by hand"
 
 if [ "$failures" -eq 0 ]; then
     echo "PASS: capalloc verify on $BACKEND"

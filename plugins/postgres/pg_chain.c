@@ -4,6 +4,10 @@
  * stores and streams them. The journal is one query in single-row mode
  * (pgp_stream): the runs and their rows interleaved by run id, memory
  * that does not grow with the ledger.
+ * The server sorts it (work_mem, then its temp files): two cursors read
+ * in batches over an index on (run_id, log_id), merged here like sqlite's
+ * two statements, were measured slower (200,000 rows: 1.09 s against
+ * 0.81 s, peak RSS 9.6 against 7.9 MiB), so the sort stays.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +21,10 @@ const char pgp_sql_chain_head[] =
 
 const char pgp_sql_anchor[] =
     "SELECT after_run_id, to_char(created_at AT TIME ZONE 'UTC',"
-    " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM {S}.capalloc_chain_anchor";
+    " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), after_log_id, runs_before,"
+    " (SELECT count(*) FROM {S}.capalloc_runs r"
+    "  WHERE r.run_id <= a.after_run_id)"
+    " FROM {S}.capalloc_chain_anchor a";
 
 const char pgp_sql_anchor_cash[] =
     "SELECT portfolio_id, cash::text FROM {S}.capalloc_chain_anchor_cash";
@@ -37,6 +44,13 @@ const char pgp_sql_journal[] =
     " t.portfolio_id, t.ticker, t.side, t.quantity::text,"
     " t.arrival_price::text, t.exec_price::text, t.row_hash"
     " FROM {S}.trade_execution_logs t WHERE t.run_id > $1::bigint"
+    " UNION ALL "
+    /* rows of the runs before the anchor written after it (by hand) */
+    "SELECT 1, t.run_id, t.log_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+    " t.portfolio_id, t.ticker, t.side, t.quantity::text,"
+    " t.arrival_price::text, t.exec_price::text, t.row_hash"
+    " FROM {S}.trade_execution_logs t WHERE t.run_id <= $1::bigint"
+    " AND t.log_id > (SELECT after_log_id FROM {S}.capalloc_chain_anchor)"
     " ORDER BY 2, 1, 3";
 
 capalloc_status pgp_chain_head(void *state, capalloc_chain_head *out,
@@ -90,6 +104,9 @@ capalloc_status pgp_read_anchor(void *state, const capalloc_journal_sink *sink,
     memset(&a, 0, sizeof a);
     a.after_run_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     snprintf(a.created_at, sizeof a.created_at, "%s", PQgetvalue(res, 0, 1));
+    a.after_log_id = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+    a.runs_before = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+    a.runs_before_now = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
     PQclear(res);
     *found = 1;
     if ((st = sink->anchor(sink->ctx, &a)) != CAPALLOC_OK)
@@ -142,15 +159,21 @@ static capalloc_status journal_row(pgp *s, const PGresult *res, int r,
         return CAPALLOC_ERR_IO;
     }
     t.side = side[0] == 'B' ? CAPALLOC_BUY : CAPALLOC_SELL;
-    capalloc_status st;
-    if ((st = pgp_parse_stored(s, PQgetvalue(res, r, 13), &t.quantity, err,
-                               "trade_execution_logs", where, "quantity")) ||
-        (st = pgp_parse_stored(s, PQgetvalue(res, r, 14), &t.arrival_price,
-                               err, "trade_execution_logs", where,
-                               "arrival_price")) ||
-        (st = pgp_parse_stored(s, PQgetvalue(res, r, 15), &t.exec_price, err,
-                               "trade_execution_logs", where, "exec_price")))
-        return st;
+    /* an amount that is not a decimal goes to the sink as bad_column (the
+     * first such), for verify to name */
+    static const char *const cols[3] = {"quantity", "arrival_price",
+                                        "exec_price"};
+    capalloc_dec *amt[3] = {&t.quantity, &t.arrival_price, &t.exec_price};
+    for (int i = 0; i < 3; i++) {
+        const char *text = PQgetvalue(res, r, 13 + i);
+        if (s->host->dec_parse(text, amt[i]) != CAPALLOC_OK) {
+            amt[i]->micros = 0;
+            if (t.bad_column == NULL) {
+                t.bad_column = cols[i];
+                t.bad_text = text;
+            }
+        }
+    }
     t.row_hash = val_or_null(res, r, 16);
     return sink->row(sink->ctx, &t);
 }

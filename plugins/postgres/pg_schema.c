@@ -138,7 +138,8 @@ static const migration MIGRATIONS[] = {
     /* ABI 1.3, a ledger that checks itself: the hash chain the core
      * computes (core/chain.h), stored as hex text. A ledger that already
      * has runs or balances is anchored: the balances now and the last run
-     * before the chain, from which `capalloc verify` replays (the core
+     * before the chain (the highest log id and the number of runs then: a
+     * row or run written later before it is named), from which `capalloc verify` replays (the core
      * hashes the anchor into the first chained run's prev_hash). */
     {5, "a hash chain over the runs and their rows",
      "ALTER TABLE {S}.capalloc_runs ADD COLUMN prev_hash TEXT,"
@@ -147,16 +148,20 @@ static const migration MIGRATIONS[] = {
      "CREATE TABLE {S}.capalloc_chain_anchor ("
      "  anchor_id    SMALLINT PRIMARY KEY CHECK (anchor_id = 1),"
      "  after_run_id BIGINT NOT NULL,"
-     "  created_at   TIMESTAMPTZ NOT NULL"
+     "  created_at   TIMESTAMPTZ NOT NULL,"
+     "  after_log_id BIGINT NOT NULL,"
+     "  runs_before  BIGINT NOT NULL"
      ");"
      "CREATE TABLE {S}.capalloc_chain_anchor_cash ("
      "  portfolio_id TEXT PRIMARY KEY,"
      "  cash         NUMERIC NOT NULL"
      ");"
      "INSERT INTO {S}.capalloc_chain_anchor (anchor_id, after_run_id,"
-     "  created_at)"
+     "  created_at, after_log_id, runs_before)"
      "  SELECT 1, coalesce((SELECT max(run_id) FROM {S}.capalloc_runs), 0),"
-     "  now()"
+     "  now(),"
+     "  coalesce((SELECT max(log_id) FROM {S}.trade_execution_logs), 0),"
+     "  (SELECT count(*) FROM {S}.capalloc_runs)"
      "  WHERE EXISTS (SELECT 1 FROM {S}.capalloc_runs)"
      "     OR EXISTS (SELECT 1 FROM {S}.cash_equity_book);"
      "INSERT INTO {S}.capalloc_chain_anchor_cash (portfolio_id, cash)"

@@ -164,7 +164,10 @@ static const char *const SQL[SQ_COUNT] = {
         "SELECT run_id, run_hash FROM capalloc_runs"
         " ORDER BY run_id DESC LIMIT 1",
     [SQ_CHAIN_ANCHOR] =
-        "SELECT after_run_id, created_at FROM capalloc_chain_anchor",
+        "SELECT after_run_id, created_at, after_log_id, runs_before,"
+        " (SELECT count(*) FROM capalloc_runs r"
+        "  WHERE r.run_id <= a.after_run_id)"
+        " FROM capalloc_chain_anchor a",
     [SQ_CHAIN_ANCHOR_CASH] =
         "SELECT portfolio_id, cash FROM capalloc_chain_anchor_cash",
     /* The journal: runs and rows, two cursors merged by run id; the rows
@@ -177,6 +180,13 @@ static const char *const SQL[SQ_COUNT] = {
         "SELECT log_id, run_id, portfolio_id, ticker, side, quantity,"
         " arrival_price, exec_price, row_hash FROM trade_execution_logs"
         " WHERE run_id > ?1 ORDER BY run_id, log_id",
+    /* rows of the runs before the anchor written after it (by hand): a
+     * range of the rowid (the rows since the migration), few to sort */
+    [SQ_JOURNAL_LATE] =
+        "SELECT log_id, run_id, portfolio_id, ticker, side, quantity,"
+        " arrival_price, exec_price, row_hash FROM trade_execution_logs"
+        " WHERE log_id > (SELECT after_log_id FROM capalloc_chain_anchor)"
+        " AND run_id <= ?1 ORDER BY run_id, log_id",
     [SQ_LEDGER_STAMP] = "SELECT n FROM capalloc_ledger_stamp WHERE id = 1",
 #define POS1 "(?,?,?,?)"
 #define POS2 POS1 "," POS1

@@ -50,6 +50,9 @@ capalloc_status sqlp_read_anchor(void *state,
         *found = 1;
         a.after_run_id = sqlite3_column_int64(stmt, 0);
         sqlp_copy_col(stmt, 1, a.created_at, sizeof a.created_at);
+        a.after_log_id = sqlite3_column_int64(stmt, 2);
+        a.runs_before = sqlite3_column_int64(stmt, 3);
+        a.runs_before_now = sqlite3_column_int64(stmt, 4);
     } else if (rc != SQLITE_DONE) {
         st = sqlp_fail(s, err, rc, "reading the chain's anchor");
     }
@@ -98,15 +101,22 @@ static capalloc_status emit_row(sqlp *s, sqlite3_stmt *t,
         return CAPALLOC_ERR_IO;
     }
     r.side = side[0] == 'B' ? CAPALLOC_BUY : CAPALLOC_SELL;
-    capalloc_status st;
-    if ((st = sqlp_parse_stored(s, sqlp_col_text(t, 5), &r.quantity, err,
-                                "trade_execution_logs", where, "quantity")) ||
-        (st = sqlp_parse_stored(s, sqlp_col_text(t, 6), &r.arrival_price, err,
-                                "trade_execution_logs", where,
-                                "arrival_price")) ||
-        (st = sqlp_parse_stored(s, sqlp_col_text(t, 7), &r.exec_price, err,
-                                "trade_execution_logs", where, "exec_price")))
-        return st;
+    /* an amount that is not a decimal goes to the sink as bad_column (the
+     * first such), for verify to name */
+    static const char *const cols[3] = {"quantity", "arrival_price",
+                                        "exec_price"};
+    capalloc_dec *amt[3] = {&r.quantity, &r.arrival_price, &r.exec_price};
+    for (int i = 0; i < 3; i++) {
+        const char *text = sqlp_col_text(t, 5 + i);
+        if (text == NULL || s->host->dec_parse(text, amt[i]) != CAPALLOC_OK) {
+            amt[i]->micros = 0;
+            if (r.bad_column == NULL) {
+                r.bad_column = cols[i];
+                r.bad_text = text ? text : "NULL";
+            }
+        }
+    }
+    (void)err;
     r.row_hash = sqlp_col_text(t, 8);
     return sink->row(sink->ctx, &r);
 }
@@ -138,6 +148,20 @@ capalloc_status sqlp_read_journal(void *state, int64_t after_run_id,
     sqlp *s = state;
     capalloc_status st = sqlp_need_txn(s, 0, "read_journal", err);
     sqlite3_stmt *u, *t;
+    /* first the rows of runs before the anchor written after it: their run
+     * ids are below every run read next */
+    if (st != CAPALLOC_OK ||
+        (st = sqlp_prepare(s, SQ_JOURNAL_LATE, &t, err)) != CAPALLOC_OK)
+        return st;
+    int rl = sqlite3_bind_int64(t, 1, after_run_id);
+    while (rl == SQLITE_OK && st == CAPALLOC_OK &&
+           (rl = sqlite3_step(t)) == SQLITE_ROW) {
+        st = emit_row(s, t, sink, err);
+        rl = SQLITE_OK;
+    }
+    if (st == CAPALLOC_OK && rl != SQLITE_DONE)
+        st = sqlp_fail(s, err, rl, "reading the journal");
+    sqlp_reset(t);
     if (st != CAPALLOC_OK ||
         (st = sqlp_prepare(s, SQ_JOURNAL_RUNS, &u, err)) != CAPALLOC_OK ||
         (st = sqlp_prepare(s, SQ_JOURNAL_ROWS, &t, err)) != CAPALLOC_OK)

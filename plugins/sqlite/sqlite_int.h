@@ -58,6 +58,7 @@ typedef enum sqlp_stmt_id {
     SQ_CHAIN_ANCHOR_CASH,
     SQ_JOURNAL_RUNS,
     SQ_JOURNAL_ROWS,
+    SQ_JOURNAL_LATE,
     SQ_LEDGER_STAMP,
     SQ_UPSERT_POSITIONS_N, /* SQLP_POS_ROWS rows in one statement */
     SQ_COUNT

@@ -136,7 +136,8 @@ static const migration MIGRATIONS[] = {
     /* ABI 1.3, a ledger that checks itself: the hash chain the core
      * computes (core/chain.h), stored as hex text. A ledger that already
      * has runs or balances is anchored: the balances now and the last run
-     * before the chain, the point from which `capalloc verify` replays
+     * before the chain (the highest log id and the number of runs then: a
+     * row or run written later before it is named), the point from which `capalloc verify` replays
      * (the core hashes the anchor into the first chained run's
      * prev_hash). */
     {4, "a hash chain over the runs and their rows",
@@ -146,15 +147,20 @@ static const migration MIGRATIONS[] = {
      "CREATE TABLE capalloc_chain_anchor ("
      "  anchor_id    INTEGER PRIMARY KEY CHECK (anchor_id = 1),"
      "  after_run_id INTEGER NOT NULL,"
-     "  created_at   TEXT NOT NULL"
+     "  created_at   TEXT NOT NULL,"
+     "  after_log_id INTEGER NOT NULL,"
+     "  runs_before  INTEGER NOT NULL"
      ");"
      "CREATE TABLE capalloc_chain_anchor_cash ("
      "  portfolio_id TEXT PRIMARY KEY,"
      "  cash         TEXT NOT NULL"
      ") WITHOUT ROWID;"
-     "INSERT INTO capalloc_chain_anchor (anchor_id, after_run_id, created_at)"
+     "INSERT INTO capalloc_chain_anchor (anchor_id, after_run_id, created_at,"
+     "  after_log_id, runs_before)"
      "  SELECT 1, coalesce((SELECT max(run_id) FROM capalloc_runs), 0),"
-     "  strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+     "  strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),"
+     "  coalesce((SELECT max(log_id) FROM trade_execution_logs), 0),"
+     "  (SELECT count(*) FROM capalloc_runs)"
      "  WHERE EXISTS (SELECT 1 FROM capalloc_runs)"
      "     OR EXISTS (SELECT 1 FROM cash_equity_book);"
      "INSERT INTO capalloc_chain_anchor_cash (portfolio_id, cash)"

@@ -95,6 +95,7 @@ fund() { # fund CONFIG: a fresh ledger with cash and a position
     run "$1" positions import positions.csv
 }
 today=$(date +%Y-%m-%d)
+approval1=$'approval:\n  required: 1\n  max_age: 1h\n'
 tomorrow=$(date -d tomorrow +%Y-%m-%d)
 
 # ---- b. approved then applied == allocate on a twin ledger --------------
@@ -162,6 +163,49 @@ if ! cmp -s g.dump h.dump; then
     diff g.dump h.dump >&2 || :
 fi
 grep -q '^WITHDRAW' g.dump || fail "the plan paid no queued redemption: $(cat g.dump)"
+
+# a forged payout: master_after raised, the hashes and the approval redone
+# (a plain SHA-256, not a signature): apply derives the master's balance
+# from the ALLOCATE batch and the payments from the open redemptions, so
+# it refuses; the ledger unchanged (no cash created)
+config k.yaml K file "$approval1"
+fund k.yaml
+run k.yaml capital withdraw 1000 --queue
+run k.yaml allocate --plan-out k.json --as alice
+forge() { # forge IN OUT PY: edit the plan with PY (p is the plan), redo hashes
+    python3 -c '
+import hashlib, json, sys
+d = json.load(open(sys.argv[1]))
+p = d["plan"]
+exec(sys.argv[3])
+s = json.dumps(p, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+h = hashlib.sha256(s.encode()).hexdigest()
+d["content_sha256"] = h
+for a in d["approvals"]:
+    a["content_sha256"] = h
+json.dump(d, open(sys.argv[2], "w"), indent=2)' "$@"
+}
+forge k.json k1.json 'p["redemptions"]["master_after"] = "501000.02"'
+run k.yaml approve k1.json --as bob
+dump K >k.before
+refused "a forged master_after" k.yaml apply k1.json --as carol
+grep -q "redemption payout" err || fail "a forged master_after: $(cat err)"
+forge k.json k2.json '
+r = p["redemptions"]
+r["payments"][0]["owed"] = r["payments"][0]["pay"] = "2000.00"
+r["paid_out"] = "2000.00"'
+run k.yaml approve k2.json --as bob
+refused "a forged payment" k.yaml apply k2.json --as carol
+grep -q "redemption payout" err || fail "a forged payment: $(cat err)"
+forge k.json k3.json 'p["redemptions"]["payments"][0]["id"] = 999'
+run k.yaml approve k3.json --as bob
+refused "a payment of no open redemption" k.yaml apply k3.json --as carol
+dump K >k.after
+cmp -s k.before k.after || fail "a forged payout changed the ledger"
+run k.yaml approve k.json --as bob
+run k.yaml apply k.json --as carol
+[ "$(sql K "SELECT portfolio_id, cash FROM cash_equity_book ORDER BY portfolio_id" | tr '\n' ' ')" = "0 0.00 1 49000.00 2 50000.00 " ] ||
+    fail "the fund's cash after paying 1000.00: $(sql K "SELECT portfolio_id, cash FROM cash_equity_book")"
 
 # ---- c. stale: an ADD between plan and apply ----------------------------
 config c.yaml C file

@@ -196,6 +196,11 @@ void plan_state_finish(plan_state *st)
     h_str(&h, "\nhistory\t");
     h_str(&h, st->history);
     h_str(&h, "\n");
+    if (st->history_points != 0) {
+        h_str(&h, "history_points\t");
+        h_int(&h, st->history_points);
+        h_str(&h, "\n");
+    }
     h_done(&h, st->fingerprint);
 }
 
@@ -385,8 +390,13 @@ int plan_check_fresh(engine *en, const char *run_date,
         ledger_free(&l);
         return rc;
     }
+    /* the history as deep as the plan read it (apply starts no policy
+     * stack: en->history_points is the plan's only through its state) */
     run_history rh;
+    uint32_t depth = en->history_points;
+    en->history_points = st->history_points;
     rc = read_run_history(en, run_date, s, n, &rh, e);
+    en->history_points = depth;
     if (rc != 0) {
         free(tmp.reds);
         ledger_free(&l);
@@ -394,6 +404,10 @@ int plan_check_fresh(engine *en, const char *run_date,
     }
     rc = plan_state_make(&l, found ? info.run_id : 0, tmp.reds, tmp.n_reds,
                          &rh.vs, now);
+    if (rc == 0) {
+        now->history_points = st->history_points;
+        plan_state_finish(now);
+    }
     run_history_free(&rh);
     free(tmp.reds);
     ledger_free(&l);

@@ -137,7 +137,10 @@ static json_t *state_json(const plan_state *st, int mu)
           json_object_set_new(o, "date_run", json_integer(st->date_run)) ||
           json_object_set_new(o, "last_run", json_integer(st->last_run)) ||
           json_object_set_new(o, "redemptions", json_string(st->reds)) ||
-          json_object_set_new(o, "history", json_string(st->history));
+          json_object_set_new(o, "history", json_string(st->history)) ||
+          (st->history_points != 0 &&
+           json_object_set_new(o, "history_points",
+                               json_integer(st->history_points)));
     if (bad) {
         json_decref(o);
         return NULL;
@@ -528,6 +531,13 @@ static int load_state(const json_t *o, plan_state *st)
     st->last_run = json_integer_value(json_object_get(o, "last_run"));
     snprintf(st->reds, sizeof st->reds, "%s", reds);
     snprintf(st->history, sizeof st->history, "%s", hist);
+    const json_t *hp = json_object_get(o, "history_points");
+    if (hp != NULL) {
+        if (!json_is_integer(hp) || json_integer_value(hp) <= 0 ||
+            json_integer_value(hp) > UINT32_MAX)
+            return -1;
+        st->history_points = (uint32_t)json_integer_value(hp);
+    }
     plan_state_finish(st);
     return 0;
 }

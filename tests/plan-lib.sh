@@ -207,6 +207,50 @@ run k.yaml apply k.json --as carol
 [ "$(sql K "SELECT portfolio_id, cash FROM cash_equity_book ORDER BY portfolio_id" | tr '\n' ' ')" = "0 0.00 1 49000.00 2 50000.00 " ] ||
     fail "the fund's cash after paying 1000.00: $(sql K "SELECT portfolio_id, cash FROM cash_equity_book")"
 
+# ---- b2. a policy that reads history (inverse_vol): apply re-reads the
+# history as deep as the plan did (its ledger_state's history_points), so a
+# plan on a fund with recorded history applies and equals allocate
+vol() { # vol FILE LEDGER
+    {
+        printf 'master_portfolio_id: "0"\ncurrency: USD\nportfolios: ["1", "2"]\nstorage:\n'
+        storage "$2"
+        printf 'prices:\n  plugin: file\n  options:\n    path: vprices.csv\n'
+        printf 'policy:\n  plugin: inverse_vol\n  options: {lookback: 3}\n'
+    } >"$1"
+}
+vol v.yaml V
+vol w.yaml W
+printf 'portfolio_id,ticker,quantity\n1,AAA,100\n2,BBB,100\n' >vpositions.csv
+vaaa=(100 104 99 103 98 102)
+vbbb=(50 50.5 50.2 50.6 50.4 50.8)
+i=0
+for d in 2025-04-01 2025-04-02 2025-04-03 2025-04-04 2025-04-07 2025-04-08; do
+    printf 'ticker,price\nAAA,%s\nBBB,%s\n' "${vaaa[$i]}" "${vbbb[$i]}" >vprices.csv
+    for l in v w; do
+        [ "$i" -gt 0 ] || { run $l.yaml capital add 100000 && run $l.yaml positions import vpositions.csv; }
+        run $l.yaml allocate --allow-past-date --date "$d"
+    done
+    i=$((i + 1))
+done
+printf 'ticker,price\nAAA,101\nBBB,51\n' >vprices.csv
+run v.yaml allocate --plan-out v.json --as alice
+python3 -c '
+import json
+p = json.load(open("v.json"))["plan"]
+assert p["ledger_state"]["history_points"] > 0, p["ledger_state"]
+' || fail "the plan of an inverse_vol fund has no history_points: $(head -c 3000 v.json)"
+run v.yaml approve v.json --as bob
+run v.yaml apply v.json --as carol
+run w.yaml allocate
+dump V >v.dump
+dump W >w.dump
+if ! cmp -s v.dump w.dump; then
+    fail "the applied inverse_vol plan differs from allocate:"
+    diff v.dump w.dump >&2 || :
+fi
+[ "$(sql V "SELECT count(*) FROM capalloc_runs WHERE action = 'ALLOCATE'")" = 7 ] ||
+    fail "the inverse_vol plan was not applied"
+
 # ---- c. stale: an ADD between plan and apply ----------------------------
 config c.yaml C file
 fund c.yaml

@@ -94,6 +94,21 @@ fund() { # fund CONFIG: a fresh ledger with cash and a position
     run "$1" capital add 100000
     run "$1" positions import positions.csv
 }
+# forge IN OUT PY: edit plan IN with the python PY (p is the plan), redo its
+# content hash and its approvals' (a plain SHA-256, not a signature)
+forge() {
+    python3 -c '
+import hashlib, json, sys
+d = json.load(open(sys.argv[1]))
+p = d["plan"]
+exec(sys.argv[3])
+s = json.dumps(p, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+h = hashlib.sha256(s.encode()).hexdigest()
+d["content_sha256"] = h
+for a in d["approvals"]:
+    a["content_sha256"] = h
+json.dump(d, open(sys.argv[2], "w"), indent=2)' "$@"
+}
 today=$(date +%Y-%m-%d)
 approval1=$'approval:\n  required: 1\n  max_age: 1h\n'
 tomorrow=$(date -d tomorrow +%Y-%m-%d)
@@ -172,19 +187,6 @@ config k.yaml K file "$approval1"
 fund k.yaml
 run k.yaml capital withdraw 1000 --queue
 run k.yaml allocate --plan-out k.json --as alice
-forge() { # forge IN OUT PY: edit the plan with PY (p is the plan), redo hashes
-    python3 -c '
-import hashlib, json, sys
-d = json.load(open(sys.argv[1]))
-p = d["plan"]
-exec(sys.argv[3])
-s = json.dumps(p, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-h = hashlib.sha256(s.encode()).hexdigest()
-d["content_sha256"] = h
-for a in d["approvals"]:
-    a["content_sha256"] = h
-json.dump(d, open(sys.argv[2], "w"), indent=2)' "$@"
-}
 forge k.json k1.json 'p["redemptions"]["master_after"] = "501000.02"'
 run k.yaml approve k1.json --as bob
 dump K >k.before
@@ -307,7 +309,7 @@ s = json.dumps(p, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 d["content_sha256"] = hashlib.sha256(s.encode()).hexdigest()
 json.dump(d, open("d1.json", "w"), indent=2)' transfer
 refused "a transfer edited, hash redone" d0.yaml apply d1.json
-grep -q "do not match its new balance" err || fail "an edited transfer: $(cat err)"
+grep -q "its transfer rows move 99999.00" err || fail "an edited transfer: $(cat err)"
 python3 -c '
 import hashlib, json, sys
 d = json.load(open("d0.json"))
@@ -328,6 +330,63 @@ printf 'portfolio_id,ticker,quantity\n1,AAA,120\n' >positions2.csv
 run d0.yaml positions import positions2.csv
 refused "a plan made before a positions import" d0.yaml apply d2.json
 grep -q "positions of '1'" err || fail "the refusal does not name the positions of '1': $(cat err)"
+
+# ---- d2. the plan's shape: forged with every hash redone, each passes the
+# old checks (cash conserved, balances = transfers) and is refused (exit 11)
+config x.yaml X file "$approval1"
+fund x.yaml
+run x.yaml allocate --plan-out x.json --as alice
+dump X >x.before
+shape() { # shape WHY GREP PY: forge x.json with PY, approve, apply refused
+    forge x.json x1.json "$3"
+    run x.yaml approve x1.json --as bob
+    refused "$1" x.yaml apply x1.json --as carol
+    grep -q "$2" err || fail "$1: $(cat err)"
+}
+shape "a transfer to a portfolio not configured" "not between the master '0' and a strategy" '
+for t in p["transfers"]:
+    if t["to"] == "2":
+        t["amount"] = "%.2f" % (float(t["amount"]) - 10)
+p["transfers"].append({"from": "0", "to": "9", "amount": "10.00"})
+for b in p["balances"]:
+    if b["portfolio"] == "2":
+        b["cash"] = "%.2f" % (float(b["cash"]) - 10)
+p["balances"].append({"portfolio": "9", "cash": "10.00"})'
+shape "a transfer between two strategies" "transfer 3 (from '1' to '2')" '
+p["transfers"].append({"from": "1", "to": "2", "amount": "1.00"})
+for b in p["balances"]:
+    if b["portfolio"] in ("1", "2"):
+        b["cash"] = "%.2f" % (float(b["cash"]) + (1 if b["portfolio"] == "2" else -1))'
+shape "a strategy whose transfer is not its rows" "the transfer of strategy '1' is 1.00" '
+p["strategies"][0]["transfer"] = "1.00"'
+shape "a strategy missing from strategies[]" "strategy '2' of the configuration is not in its strategies" '
+del p["strategies"][1]'
+shape "a plan prepared in the future" "prepared in the future" '
+p["prepared_at_unix"] += 3600'
+dump X >x.after
+cmp -s x.before x.after || fail "a plan of the wrong shape changed the ledger"
+# the same approver twice, in two cases, counts once
+config x2.yaml X file $'approval:\n  required: 2\n  max_age: 1h\n'
+run x2.yaml allocate --plan-out x2.json --as alice
+run x2.yaml approve x2.json --as bob
+run x2.yaml approve x2.json --as Bob
+grep -q "already" out || grep -q "already" err || :
+refused "one approver in two cases" x2.yaml apply x2.json --as carol
+grep -q "has 1 approver" err || fail "Bob and bob counted as two: $(cat err)"
+python3 -c '
+import json
+d = json.load(open("x2.json"))
+for who in ("BOB", "bob", "Alice"):
+    d["approvals"].append({"by": who, "at": "x", "content_sha256": d["content_sha256"]})
+json.dump(d, open("x2.json", "w"), indent=2)'
+refused "one approver repeated by hand" x2.yaml apply x2.json --as carol
+grep -q "has 1 approver" err || fail "a repeated approver counted twice: $(cat err)"
+dump X >x.after
+cmp -s x.before x.after || fail "a plan with one approver changed the ledger"
+run x2.yaml approve x2.json --as dave
+run x2.yaml apply x2.json --as carol
+[ "$(sql X "SELECT count(*) FROM capalloc_runs WHERE action = 'ALLOCATE'")" = 1 ] ||
+    fail "the plan with two approvers was not applied"
 
 # ---- e, f. approval required --------------------------------------------
 approval=$'approval:\n  required: 1\n  max_age: 1h\n'

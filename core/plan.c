@@ -326,9 +326,10 @@ int plan_state_stamp(engine *en, plan_state *st, cap_error *e)
 /* The stamp under the write lock (on postgres it also locks the stamp's
  * row: every other writer of the books or the runs waits for our commit,
  * their triggers run before their statements). Equal to the plan's: no
- * writer changed the books, the positions or the runs since the plan's
- * read, so the full re-read is skipped; the open redemptions, which the
- * stamp does not cover, are compared (one small query). *fresh = 1 then. */
+ * writer changed the books, the positions, the runs, the recorded
+ * valuations or the queued redemptions since the plan's read, so the full
+ * re-read is skipped (the open redemptions are compared too: one small
+ * query). *fresh = 1 then. */
 static int stamp_fresh(engine *en, const plan_state *st, int *fresh,
                        cap_error *e)
 {

@@ -242,6 +242,15 @@ p = json.load(open("v.json"))["plan"]
 assert p["ledger_state"]["history_points"] > 0, p["ledger_state"]
 ' || fail "the plan of an inverse_vol fund has no history_points: $(head -c 3000 v.json)"
 run v.yaml approve v.json --as bob
+# a hand edit of the recorded history between plan and apply: the change
+# stamp moves (capalloc_valuations is stamped), the history is read again
+# and the plan refused; undone, the plan applies
+q="FROM capalloc_valuations WHERE valuation_date = '2025-04-08' AND portfolio_id = '1'"
+nav=$(sql V "SELECT nav $q")
+sql V "UPDATE capalloc_valuations SET nav = nav + 1 WHERE valuation_date = '2025-04-08' AND portfolio_id = '1'"
+refused "a plan made before a hand edit of the history" v.yaml apply v.json --as carol
+grep -q "the recorded history" err || fail "the history's hand edit: $(cat err)"
+sql V "UPDATE capalloc_valuations SET nav = '$nav' WHERE valuation_date = '2025-04-08' AND portfolio_id = '1'"
 run v.yaml apply v.json --as carol
 run w.yaml allocate
 dump V >v.dump

@@ -26,6 +26,10 @@ const char pgp_sql_insert_redemption[] =
     "INSERT INTO {S}.capalloc_redemptions (amount, paid, state, reference,"
     " queued_at, updated_at) VALUES ($1::numeric, 0, 'QUEUED', $2, now(),"
     " now()) RETURNING redemption_id";
+/* One, by its key, locked: paying N redemptions is N lookups. */
+const char pgp_sql_read_redemption[] =
+    "SELECT " RED_COLUMNS " FROM {S}.capalloc_redemptions"
+    " WHERE redemption_id = $1::bigint FOR UPDATE";
 const char pgp_sql_update_redemption[] =
     "UPDATE {S}.capalloc_redemptions SET paid = $2::numeric, state = $3,"
     " updated_at = now() WHERE redemption_id = $1::bigint";
@@ -141,7 +145,12 @@ capalloc_status pgp_redemption_op(void *state,
     }
 
     one_ctx o = {op->id, 0, {0}};
-    if ((st = pgp_read_redemptions(s, 0, pick, &o, err)) != CAPALLOC_OK)
+    char key[24];
+    snprintf(key, sizeof key, "%lld", (long long)op->id);
+    const char *kv[1] = {key};
+    red_ctx x = {pick, &o};
+    if ((st = pgp_stream(s, s->sql[PGP_SQL_READ_RED_ONE], 1, kv, red_row, &x,
+                         err, "reading a queued redemption")) != CAPALLOC_OK)
         return st;
     if (!o.found || o.r.state != CAPALLOC_RED_QUEUED) {
         h->set_error(err, NULL, "redemption %lld %s", (long long)op->id,

@@ -263,8 +263,8 @@ fi
     fail "the inverse_vol plan was not applied"
 
 # ---- b3. paying 4,000 queued redemptions: each payment looks its row up
-# by key (it read the whole table per payment: 8 s under the write lock on
-# sqlite, 0.1 s now; the margin is wide)
+# by key (it read the whole table per payment: the write lock was held 8 s
+# on sqlite, 46 s on postgres; now 0.06 s and 1.5 s; the margins are wide)
 config q.yaml Q file
 run q.yaml capital add 100000
 run q.yaml capital withdraw 1 --queue
@@ -282,7 +282,9 @@ held=$(sed -n 's/.*committed; write lock held \([0-9.]*\) s.*/\1/p' err)
 echo "# $BACKEND: paying 4000 queued redemptions held the write lock ${held:-?} s"
 [ "$(sql Q "SELECT count(*) FROM capalloc_redemptions WHERE state = 'PAID'")" = 4000 ] ||
     fail "the 4000 queued redemptions were not paid"
-awk -v s="${held:-99}" 'BEGIN { exit !(s < 4) }' ||
+limit=4
+[ "$BACKEND" = sqlite ] || limit=12
+awk -v s="${held:-99}" -v l="$limit" 'BEGIN { exit !(s < l) }' ||
     fail "paying 4000 queued redemptions held the write lock ${held:-?} s"
 
 # ---- c. stale: an ADD between plan and apply ----------------------------

@@ -404,7 +404,9 @@ config x2.yaml X file $'approval:\n  required: 2\n  max_age: 1h\n'
 run x2.yaml allocate --plan-out x2.json --as alice
 run x2.yaml approve x2.json --as bob
 run x2.yaml approve x2.json --as Bob
-grep -q "already" out || grep -q "already" err || :
+[ "$(python3 -c 'import json; print(len(json.load(open("x2.json"))["approvals"]))')" = 1 ] ||
+    fail "Bob's approval after bob's was recorded as another approver"
+refused "self-approval in another case" x2.yaml approve x2.json --as ALICE
 refused "one approver in two cases" x2.yaml apply x2.json --as carol
 grep -q "has 1 approver" err || fail "Bob and bob counted as two: $(cat err)"
 python3 -c '

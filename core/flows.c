@@ -457,8 +457,20 @@ int flows_write_with_payout(engine *en, const capalloc_write_batch *alloc,
         if ((rc = op(en, &o, NULL, e)) != 0)
             return rc;
     }
-    capalloc_dec after;
-    dec_sub(r->totals.master_after, r->paid_out, &after);
+    /* The master's balance after the payout: from the balance the
+     * ALLOCATE batch just set (the caller's r->totals.master_after only
+     * when the batch leaves the master's book alone), never below 0. */
+    capalloc_dec before = r->totals.master_after, after;
+    for (size_t i = 0; i < alloc->n_cash; i++)
+        if (strcmp(alloc->cash[i].portfolio_id, cfg->master_id) == 0)
+            before = alloc->cash[i].cash;
+    if (dec_sub(before, r->paid_out, &after) || dec_is_neg(after)) {
+        eng_rollback(en);
+        return cap_fail(e, CAP_EXIT_FUNDS,
+                        "the redemption payout exceeds the master's cash of "
+                        "'%s'; nothing was written",
+                        cfg->master_id);
+    }
     capalloc_trade t = {cfg->master_id, en->cash_ticker, CAPALLOC_SELL,
                         r->paid_out, dec_from_int(1), dec_from_int(1)};
     capalloc_cash_row c = {cfg->master_id, after};

@@ -196,6 +196,11 @@ void plan_state_finish(plan_state *st)
     h_str(&h, "\nhistory\t");
     h_str(&h, st->history);
     h_str(&h, "\n");
+    if (st->history_points != 0) {
+        h_str(&h, "history_points\t");
+        h_int(&h, st->history_points);
+        h_str(&h, "\n");
+    }
     h_done(&h, st->fingerprint);
 }
 
@@ -321,9 +326,10 @@ int plan_state_stamp(engine *en, plan_state *st, cap_error *e)
 /* The stamp under the write lock (on postgres it also locks the stamp's
  * row: every other writer of the books or the runs waits for our commit,
  * their triggers run before their statements). Equal to the plan's: no
- * writer changed the books, the positions or the runs since the plan's
- * read, so the full re-read is skipped; the open redemptions, which the
- * stamp does not cover, are compared (one small query). *fresh = 1 then. */
+ * writer changed the books, the positions, the runs, the recorded
+ * valuations or the queued redemptions since the plan's read, so the full
+ * re-read is skipped (the open redemptions are compared too: one small
+ * query). *fresh = 1 then. */
 static int stamp_fresh(engine *en, const plan_state *st, int *fresh,
                        cap_error *e)
 {
@@ -385,8 +391,13 @@ int plan_check_fresh(engine *en, const char *run_date,
         ledger_free(&l);
         return rc;
     }
+    /* the history as deep as the plan read it (apply starts no policy
+     * stack: en->history_points is the plan's only through its state) */
     run_history rh;
+    uint32_t depth = en->history_points;
+    en->history_points = st->history_points;
     rc = read_run_history(en, run_date, s, n, &rh, e);
+    en->history_points = depth;
     if (rc != 0) {
         free(tmp.reds);
         ledger_free(&l);
@@ -394,6 +405,10 @@ int plan_check_fresh(engine *en, const char *run_date,
     }
     rc = plan_state_make(&l, found ? info.run_id : 0, tmp.reds, tmp.n_reds,
                          &rh.vs, now);
+    if (rc == 0) {
+        now->history_points = st->history_points;
+        plan_state_finish(now);
+    }
     run_history_free(&rh);
     free(tmp.reds);
     ledger_free(&l);
@@ -427,12 +442,11 @@ static int cmp_cash_ref(const void *a, const void *b)
 
 /* The batch against the state it was planned from: every new balance >= 0,
  * each portfolio's balance moves by exactly its transfer rows, the cash
- * rows conserve the fund's cash, and the payout leaves the master >= 0.
+ * rows conserve the fund's cash (the payout: payout_recheck).
  * Sorted once, each row looked up: no quadratic loop. */
 static int recheck(const engine *en, const plan_write *w,
                    const plan_state *st, cap_error *e)
 {
-    const capalloc_config *cfg = en->cfg;
     capalloc_dec before = DEC_ZERO, after = DEC_ZERO, net = DEC_ZERO;
     int over = 0, rc = 0;
     const capalloc_cash_row **cr = calloc(w->n_cash + 1, sizeof *cr);
@@ -504,17 +518,80 @@ static int recheck(const engine *en, const plan_write *w,
         return cap_fail(e, CAP_EXIT_PLAN,
                         "the plan does not conserve the fund's cash; "
                         "nothing was written");
-    const alloc_report *p = w->payout;
-    if (p != NULL && p->paid_out.micros > 0) {
-        capalloc_dec left;
-        if (dec_sub(p->totals.master_after, p->paid_out, &left) ||
-            dec_is_neg(left))
-            return cap_fail(e, CAP_EXIT_PLAN,
-                            "the plan's redemption payout exceeds the "
-                            "master's cash of '%s'; nothing was written",
-                            cfg->master_id);
-    }
     return 0;
+}
+
+/* The master's balance once the ALLOCATE batch is written: its cash row
+ * in the batch, else its balance in the (fresh) planned state. */
+static capalloc_dec master_planned(const engine *en, const plan_write *w,
+                                   const plan_state *st)
+{
+    const char *m = en->cfg->master_id;
+    for (size_t i = 0; i < w->n_cash; i++)
+        if (strcmp(w->cash[i].portfolio_id, m) == 0)
+            return w->cash[i].cash;
+    const plan_book *b = state_book(st, m);
+    return b && b->has_cash ? b->cash : DEC_ZERO;
+}
+
+/* The payout, recomputed under the write lock: the open redemptions read
+ * now, paid oldest first out of the master's balance the ALLOCATE batch
+ * sets (flows_plan_payout). Nothing of the plan's payout is trusted: it
+ * must be exactly this (same ids, same order, same amounts), and *out is
+ * what is written. 0, -1 retry, or an exit code (rolled back). */
+static int payout_recheck(engine *en, const plan_write *w,
+                          const plan_state *st, alloc_report *out,
+                          cap_error *e)
+{
+    memset(out, 0, sizeof *out);
+    int rc = flows_read_open(en, out, e);
+    if (rc != 0)
+        return rc;
+    out->totals.master_after = master_planned(en, w, st);
+    flows_plan_payout(out);
+    const alloc_report *p = w->payout;
+    size_t n = p ? p->n_reds : 0;
+    capalloc_dec paid = p ? p->paid_out : DEC_ZERO;
+    const char *why = NULL;
+    int64_t bad_id = 0;
+    if (n != out->n_reds)
+        why = "it lists another set of open redemptions";
+    for (size_t k = 0; why == NULL && k < n; k++) {
+        bad_id = p->reds[k].id;
+        if (p->reds[k].id != out->reds[k].id)
+            why = "it pays a redemption that is not the next open one";
+        else if (dec_cmp(p->reds[k].pay, out->reds[k].pay) != 0 ||
+                 dec_cmp(p->reds[k].owed, out->reds[k].owed) != 0)
+            why = "it pays another amount than is owed and the master "
+                  "holds";
+    }
+    if (why == NULL && (dec_cmp(paid, out->paid_out) != 0 ||
+                        (p && dec_cmp(p->totals.master_after,
+                                      out->totals.master_after) != 0))) {
+        why = "its master_after or paid_out is not the master's planned "
+              "balance or what it pays";
+        bad_id = 0;
+    }
+    if (why == NULL)
+        return 0;
+    eng_rollback(en);
+    char a[CAPALLOC_DEC_MAX_TEXT], b[CAPALLOC_DEC_MAX_TEXT],
+        c[CAPALLOC_DEC_MAX_TEXT], id[40] = "";
+    int mu = en->cfg->minor_units;
+    if (bad_id != 0)
+        snprintf(id, sizeof id, " at redemption %lld", (long long)bad_id);
+    int rc2 = cap_fail(e, CAP_EXIT_PLAN,
+                       "the plan's redemption payout is not what the open "
+                       "redemptions and the master's planned balance give: "
+                       "%s%s (the plan pays %s, the ledger gives %s out of "
+                       "'%s' %s); nothing was written",
+                       why, id, dec_format(paid, mu, a, sizeof a),
+                       dec_format(out->paid_out, mu, b, sizeof b),
+                       en->cfg->master_id,
+                       dec_format(out->totals.master_after, mu, c, sizeof c));
+    free(out->reds);
+    memset(out, 0, sizeof *out);
+    return rc2;
 }
 
 static double now_s(void)
@@ -561,6 +638,9 @@ int plan_apply(engine *en, const plan_write *w, const plan_state *st,
         eng_rollback(en);
         return rc;
     }
+    alloc_report pay;
+    if ((rc = payout_recheck(en, w, st, &pay, e)) != 0)
+        return rc;
     capalloc_write_batch wb = {"ALLOCATE", w->run_date, w->forced,
                                cfg->currency, w->trades, w->n_trades,
                                w->cash, w->n_cash, NULL, 0, w->record, NULL,
@@ -568,9 +648,9 @@ int plan_apply(engine *en, const plan_write *w, const plan_state *st,
     eng_progress(en, "writing %zu transfer rows, %zu balances and the "
                      "run's record",
                  w->n_trades, w->n_cash);
-    rc = w->payout != NULL && w->payout->paid_out.micros > 0
-             ? flows_write_with_payout(en, &wb, w->payout, e)
-             : eng_write_commit(en, &wb, e);
+    rc = pay.paid_out.micros > 0 ? flows_write_with_payout(en, &wb, &pay, e)
+                                 : eng_write_commit(en, &wb, e);
+    free(pay.reds);
     double held = now_s() - t0;
     if (rc == 0)
         eng_progress(en, "committed; write lock held %.3f s", held);

@@ -34,6 +34,11 @@ typedef struct plan_state {
     int64_t last_run;                  /* the latest run in the history */
     char reds[SHA256_HEX_LEN + 1];     /* digest of the open redemptions */
     char history[SHA256_HEX_LEN + 1];  /* digest of the history read */
+    /* How deep the plan's history read went (en->history_points, what the
+     * policy stack asked for; 0: no history read). plan_check_fresh reads
+     * the history again this deep: apply runs no policy. In the
+     * fingerprint when not 0. */
+    uint32_t history_points;
     char fingerprint[SHA256_HEX_LEN + 1];
     /* The ledger's change stamp (ABI 1.3 ledger_stamp) read with the
      * plan, when the backend keeps one: not part of the fingerprint, only

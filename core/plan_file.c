@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -137,7 +138,10 @@ static json_t *state_json(const plan_state *st, int mu)
           json_object_set_new(o, "date_run", json_integer(st->date_run)) ||
           json_object_set_new(o, "last_run", json_integer(st->last_run)) ||
           json_object_set_new(o, "redemptions", json_string(st->reds)) ||
-          json_object_set_new(o, "history", json_string(st->history));
+          json_object_set_new(o, "history", json_string(st->history)) ||
+          (st->history_points != 0 &&
+           json_object_set_new(o, "history_points",
+                               json_integer(st->history_points)));
     if (bad) {
         json_decref(o);
         return NULL;
@@ -383,6 +387,14 @@ static int pdec(const json_t *o, const char *key, capalloc_dec *out)
     return s == NULL || dec_parse(s, out) != CAPALLOC_OK ? -1 : 0;
 }
 
+static int cmp_name_ci(const void *a, const void *b)
+{
+    return strcasecmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The approvers who count: not the preparer, each name once, names
+ * compared without case ("Bob" and "bob" are one person). Sorted once:
+ * no quadratic loop. */
 static void summary_fill(const plan_doc *d, plan_summary *out)
 {
     memset(out, 0, sizeof *out);
@@ -391,21 +403,33 @@ static void summary_fill(const plan_doc *d, plan_summary *out)
              pstr(d->plan, "run_date") ? pstr(d->plan, "run_date") : "");
     snprintf(out->prepared_by, sizeof out->prepared_by, "%s",
              prep ? prep : "");
-    size_t i, at = 0;
+    out->n_transfers = json_array_size(json_object_get(d->plan, "transfers"));
+    size_t n = json_array_size(d->approvals), m = 0, at = 0;
+    const char **by = calloc(n + 1, sizeof *by);
+    if (by == NULL)
+        return; /* out of memory: no approver counts */
+    size_t i;
     json_t *a;
     json_array_foreach(d->approvals, i, a)
     {
-        const char *by = pstr(a, "by");
-        if (by == NULL || (prep != NULL && strcmp(by, prep) == 0))
+        const char *who = pstr(a, "by");
+        if (who == NULL || who[0] == '\0' ||
+            (prep != NULL && strcasecmp(who, prep) == 0))
+            continue;
+        by[m++] = who;
+    }
+    sort_rows(by, m, sizeof *by, cmp_name_ci);
+    for (size_t k = 0; k < m; k++) {
+        if (k > 0 && strcasecmp(by[k - 1], by[k]) == 0)
             continue;
         if (at < sizeof out->approvers) {
-            int k = snprintf(out->approvers + at, sizeof out->approvers - at,
-                             "%s%s", at ? ", " : "", by);
-            at += k > 0 ? (size_t)k : 0;
+            int w = snprintf(out->approvers + at, sizeof out->approvers - at,
+                             "%s%s", at ? ", " : "", by[k]);
+            at += w > 0 ? (size_t)w : 0;
         }
         out->n_approvers++;
     }
-    out->n_transfers = json_array_size(json_object_get(d->plan, "transfers"));
+    free(by);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -422,7 +446,7 @@ int plan_file_approve(const char *path, const char *approver,
         return rc;
     }
     const char *prep = pstr(d.plan, "prepared_by");
-    if (prep != NULL && strcmp(prep, approver) == 0) {
+    if (prep != NULL && strcasecmp(prep, approver) == 0) {
         doc_free(&d);
         return cap_fail(e, CAP_EXIT_PLAN,
                         "'%s' prepared plan %s and cannot approve it: "
@@ -435,7 +459,7 @@ int plan_file_approve(const char *path, const char *approver,
     json_array_foreach(d.approvals, i, a)
     {
         const char *by = pstr(a, "by");
-        if (by != NULL && strcmp(by, approver) == 0)
+        if (by != NULL && strcasecmp(by, approver) == 0)
             repeat = 1;
     }
     if (!repeat) {
@@ -528,6 +552,13 @@ static int load_state(const json_t *o, plan_state *st)
     st->last_run = json_integer_value(json_object_get(o, "last_run"));
     snprintf(st->reds, sizeof st->reds, "%s", reds);
     snprintf(st->history, sizeof st->history, "%s", hist);
+    const json_t *hp = json_object_get(o, "history_points");
+    if (hp != NULL) {
+        if (!json_is_integer(hp) || json_integer_value(hp) <= 0 ||
+            json_integer_value(hp) > UINT32_MAX)
+            return -1;
+        st->history_points = (uint32_t)json_integer_value(hp);
+    }
     plan_state_finish(st);
     return 0;
 }
@@ -679,6 +710,119 @@ static char *detail_with_approval(const plan_doc *d, const char *applier)
     return out;
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* ids[0..n) sorted: the index of id, or -1. */
+static long id_at(const char *const *ids, size_t n, const char *id)
+{
+    const char *const *hit = find_row(&id, ids, n, sizeof *ids, cmp_id);
+    return hit ? (long)(hit - ids) : -1;
+}
+
+/* The plan's shape against the configuration (no ledger needed): its
+ * strategies[] are exactly the configured strategies, each once; every
+ * transfer is between the master and one of them; every balance is the
+ * master's or one of theirs; each strategy's `transfer` is the net of
+ * its transfer rows. Sorted once, each row looked up: no quadratic loop.
+ * 0 or CAP_EXIT_PLAN naming the first row that is wrong. */
+static int structure_check(engine *en, const plan_doc *d, cap_error *e)
+{
+    const char *master = en->cfg->master_id;
+    const char **cfg_ids = NULL;
+    size_t n = 0;
+    int rc = strategy_ids(en, &cfg_ids, &n, e);
+    if (rc != 0)
+        return rc;
+    const char **ids = calloc(n + 1, sizeof *ids);
+    capalloc_dec *net = calloc(n + 1, sizeof *net);
+    unsigned char *seen = calloc(n + 1, 1);
+    if (ids == NULL || net == NULL || seen == NULL) {
+        free(cfg_ids);
+        free(ids);
+        free(net);
+        free(seen);
+        return eng_oom(e);
+    }
+    memcpy(ids, cfg_ids, n * sizeof *ids);
+    free(cfg_ids);
+    sort_rows(ids, n, sizeof *ids, cmp_id);
+    char msg[512] = "";
+    size_t i;
+    const json_t *x;
+    json_array_foreach(json_object_get(d->plan, "transfers"), i, x)
+    {
+        const char *from = pstr(x, "from"), *to = pstr(x, "to");
+        capalloc_dec amt;
+        int fm = from && strcmp(from, master) == 0,
+            tm = to && strcmp(to, master) == 0;
+        long k = fm ? id_at(ids, n, to) : tm ? id_at(ids, n, from) : -1;
+        if (from == NULL || to == NULL || pdec(x, "amount", &amt) != 0 ||
+            fm == tm || k < 0) {
+            snprintf(msg, sizeof msg,
+                     "transfer %zu (from '%s' to '%s') is not between the "
+                     "master '%s' and a strategy of the configuration",
+                     i + 1, from ? from : "?", to ? to : "?", master);
+            break;
+        }
+        if (fm ? dec_add(net[k], amt, &net[k]) : dec_sub(net[k], amt, &net[k])) {
+            snprintf(msg, sizeof msg, "transfer %zu overflows", i + 1);
+            break;
+        }
+    }
+    json_array_foreach(msg[0] ? NULL : json_object_get(d->plan, "balances"),
+                       i, x)
+    {
+        const char *id = pstr(x, "portfolio");
+        if (id == NULL || (strcmp(id, master) != 0 && id_at(ids, n, id) < 0)) {
+            snprintf(msg, sizeof msg,
+                     "balance %zu sets the cash of '%s', neither the master "
+                     "'%s' nor a strategy of the configuration",
+                     i + 1, id ? id : "?", master);
+            break;
+        }
+    }
+    const json_t *sa = json_object_get(d->plan, "strategies");
+    json_array_foreach(msg[0] ? NULL : sa, i, x)
+    {
+        const char *id = pstr(x, "id");
+        long k = id ? id_at(ids, n, id) : -1;
+        capalloc_dec t;
+        char b[CAPALLOC_DEC_MAX_TEXT];
+        if (k < 0 || seen[k]) {
+            snprintf(msg, sizeof msg,
+                     "strategies[%zu] '%s' is %s", i,
+                     id ? id : "?",
+                     k < 0 ? "not a strategy of the configuration"
+                           : "listed twice");
+            break;
+        }
+        seen[k] = 1;
+        if (pdec(x, "transfer", &t) != 0 || dec_cmp(t, net[k]) != 0) {
+            snprintf(msg, sizeof msg,
+                     "the transfer of strategy '%s' is %s, its transfer "
+                     "rows move %s",
+                     id, pstr(x, "transfer") ? pstr(x, "transfer") : "?",
+                     dec_format(net[k], en->cfg->minor_units, b, sizeof b));
+            break;
+        }
+    }
+    for (size_t k = 0; !msg[0] && k < n; k++)
+        if (!seen[k])
+            snprintf(msg, sizeof msg,
+                     "strategy '%s' of the configuration is not in its "
+                     "strategies",
+                     ids[k]);
+    free(ids);
+    free(net);
+    free(seen);
+    if (!msg[0])
+        return 0;
+    return bad_file(d, msg, e);
+}
+
 int engine_plan_apply(engine *en, const char *path, const char *run_date,
                       const char *applier, plan_summary *out, cap_error *e)
 {
@@ -731,6 +875,16 @@ int engine_plan_apply(engine *en, const char *path, const char *run_date,
     time_t made = (time_t)json_integer_value(
         json_object_get(pl, "prepared_at_unix"));
     long age = (long)(time(NULL) - made);
+    if (age < 0) {
+        rc = cap_fail(e, CAP_EXIT_PLAN,
+                      "plan %s was prepared in the future (%s, %ld s from "
+                      "now): its age cannot be checked; nothing was written, "
+                      "make a new plan",
+                      path, pstr(pl, "prepared_at") ? pstr(pl, "prepared_at")
+                                                    : "?",
+                      -age);
+        goto done;
+    }
     if (age > cfg->approval.max_age) {
         rc = cap_fail(e, CAP_EXIT_PLAN,
                       "plan %s expired: prepared at %s, %ld s ago, "
@@ -751,7 +905,10 @@ int engine_plan_apply(engine *en, const char *path, const char *run_date,
                       out->n_approvers == 1 ? "" : "s", prep,
                       out->n_approvers ? " (" : "", out->approvers,
                       out->n_approvers ? ")" : "", cfg->approval.required,
-                      self ? "; self-approval does not count" : "", path);
+                      self ? "; self-approval does not count, nor a name "
+                             "repeated (in any case)"
+                           : "",
+                      path);
         goto done;
     }
     const char *what = "";
@@ -761,6 +918,8 @@ int engine_plan_apply(engine *en, const char *path, const char *run_date,
         rc = bad_file(&d, msg, e);
         goto done;
     }
+    if ((rc = structure_check(en, &d, e)) != 0)
+        goto done;
     if ((l.detail = detail_with_approval(&d, applier)) == NULL) {
         rc = eng_oom(e);
         goto done;

@@ -141,6 +141,8 @@ static int allocate_once(engine *en, const char *run_date, int force,
             eng_rollback(en);
             return eng_oom(e);
         }
+        pl->st.history_points = en->memory ? en->history_points : 0;
+        plan_state_finish(&pl->st);
         if ((rc = plan_state_stamp(en, &pl->st, e)) != 0) {
             run_history_free(&rh);
             ledger_free(&l);

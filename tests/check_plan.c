@@ -126,6 +126,14 @@ START_TEST(rebuilt_state_same_fingerprint)
     memcpy(b.history, a.history, sizeof b.history);
     plan_state_finish(&b);
     ck_assert_str_eq(a.fingerprint, b.fingerprint);
+    /* the history's depth (apply re-reads the history that deep) is in
+     * the fingerprint when not 0 */
+    b.history_points = 60;
+    plan_state_finish(&b);
+    ck_assert_str_ne(a.fingerprint, b.fingerprint);
+    b.history_points = 0;
+    plan_state_finish(&b);
+    ck_assert_str_eq(a.fingerprint, b.fingerprint);
     /* and any field edited: another fingerprint */
     b.last_run++;
     plan_state_finish(&b);

@@ -1548,7 +1548,8 @@ static capalloc_status write_positions(inst *i, const char *id,
     return i->sp->write(i->st, &b, &err);
 }
 
-/* The stamp changes with every kind of write of the books and the runs -
+/* The stamp changes with every kind of write of the books, the runs, the
+ * recorded valuations and the queued redemptions -
  * through the API, and behind capalloc's back with raw SQL (the execution
  * system writes positions_book itself) - and stays equal otherwise: after
  * reads, a rolled-back write, a write of another table, in a write
@@ -1595,19 +1596,25 @@ START_TEST(ledger_stamp_changes_with_every_write)
     WRITE(write_positions(&a, "1", "AAA", "0"), "a deleted position");
     WRITE(write_positions(&a, "2", "BBB", "7"), "a new position");
 
-    /* the ledger's other tables: no change */
-    OK(a.sp->begin(a.st, CAPALLOC_TXN_WRITE, &err));
-    capalloc_redemption_op op;
-    memset(&op, 0, sizeof op);
-    op.op = CAPALLOC_RED_OP_QUEUE;
-    op.amount = D("5");
-    int64_t rid = 0;
-    capalloc_status rst = a.sp->redemption_op != NULL
-                              ? a.sp->redemption_op(a.st, &op, &rid, &err)
-                              : CAPALLOC_OK;
-    ck_assert_msg(rst == CAPALLOC_OK, "queueing a redemption: %s", err.msg);
-    OK(a.sp->commit(a.st, &err));
-    ck_assert_int_eq(stamp_of(&a), s);
+    /* the queued redemptions (what a run pays): queued, paid, cancelled */
+    if (a.sp->redemption_op != NULL) {
+        capalloc_redemption_op op;
+        memset(&op, 0, sizeof op);
+        op.op = CAPALLOC_RED_OP_QUEUE;
+        op.amount = D("5");
+        int64_t rid = 0;
+        WRITE(a.sp->redemption_op(a.st, &op, &rid, &err),
+              "queueing a redemption");
+        op.op = CAPALLOC_RED_OP_PAY;
+        op.id = rid;
+        op.amount = D("2");
+        WRITE(a.sp->redemption_op(a.st, &op, NULL, &err),
+              "paying a redemption in part");
+        op.op = CAPALLOC_RED_OP_CANCEL;
+        op.amount = D("0");
+        WRITE(a.sp->redemption_op(a.st, &op, NULL, &err),
+              "cancelling a redemption");
+    }
 
     /* another instance (another process) sees the same stamp */
     inst b = open_inst();
@@ -1637,14 +1644,47 @@ START_TEST(ledger_stamp_changes_with_every_write)
         db_query("UPDATE {S}.capalloc_runs SET forced = 1"
                  " WHERE action = 'ALLOCATE'");
         CHANGED("a raw UPDATE of capalloc_runs");
+        /* the recorded valuations (the policies' history) and the queued
+         * redemptions, edited by hand */
+        db_query("INSERT INTO {S}.capalloc_valuations (run_id,"
+                 " valuation_date, portfolio_id, is_master, imported, nav,"
+                 " transfer) SELECT max(run_id), '2025-05-05', '7', 0, 0,"
+                 " '1', '0' FROM {S}.capalloc_runs");
+        CHANGED("a raw INSERT into capalloc_valuations");
+        db_query("UPDATE {S}.capalloc_valuations SET nav = '2'"
+                 " WHERE portfolio_id = '7'");
+        CHANGED("a raw UPDATE of capalloc_valuations");
+        db_query("DELETE FROM {S}.capalloc_valuations"
+                 " WHERE portfolio_id = '7'");
+        CHANGED("a raw DELETE from capalloc_valuations");
+        if (a.sp->redemption_op != NULL) {
+            db_query("UPDATE {S}.capalloc_redemptions SET paid = paid");
+            CHANGED("a raw UPDATE of capalloc_redemptions");
+        }
         /* a read, and a write of another table, change nothing */
         db_query("SELECT count(*) FROM {S}.positions_book");
-        db_query("UPDATE {S}.capalloc_redemptions SET paid = paid");
+        db_query("UPDATE {S}.capalloc_run_prices SET stale = stale");
         ck_assert_int_eq(stamp_of(&a), s);
     }
     if (is_backend("postgres")) {
         db_query("TRUNCATE {S}.positions_book");
         CHANGED("a TRUNCATE of positions_book");
+        /* as a logical-replication apply worker writes (the triggers are
+         * ENABLE ALWAYS): every stamped table */
+        static const char *const rep[] = {
+            "UPDATE {S}.cash_equity_book SET cash = cash",
+            "INSERT INTO {S}.positions_book (portfolio_id, ticker, quantity,"
+            " updated_at) VALUES ('3', 'CCC', '1', '2025-05-05T00:00:00Z')",
+            "UPDATE {S}.capalloc_runs SET forced = forced",
+            "UPDATE {S}.capalloc_valuations SET nav = nav",
+            "UPDATE {S}.capalloc_redemptions SET paid = paid"};
+        for (size_t k = 0; k < sizeof rep / sizeof *rep; k++) {
+            char q[512];
+            snprintf(q, sizeof q,
+                     "SET session_replication_role = replica; %s", rep[k]);
+            db_query(q);
+            CHANGED(rep[k]);
+        }
     }
 #undef WRITE
 #undef CHANGED

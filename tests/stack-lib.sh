@@ -108,6 +108,11 @@ case $BACKEND in
 sqlite) printf '%s\n' "sqlite3 '$st_work/fund.db' \"UPDATE positions_book SET quantity = '150' WHERE portfolio_id = '1' AND ticker = 'AAA'\"" ;;
 postgres) printf '%s\n' "psql -X -v ON_ERROR_STOP=1 -Atq -c \"UPDATE stack.positions_book SET quantity = 150 WHERE portfolio_id = '1' AND ticker = 'AAA'\"" ;;
 esac >rawpos.sh
+# and a hand edit of the recorded history (the policies' input)
+case $BACKEND in
+sqlite) printf '%s\n' "sqlite3 '$st_work/fund.db' \"UPDATE capalloc_valuations SET nav = nav + 1 WHERE portfolio_id = '1' AND valuation_date = '2025-04-14'\"" ;;
+postgres) printf '%s\n' "psql -X -v ON_ERROR_STOP=1 -Atq -c \"UPDATE stack.capalloc_valuations SET nav = nav + 1 WHERE portfolio_id = '1' AND valuation_date = '2025-04-14'\"" ;;
+esac >rawval.sh
 cat >rawpos.yaml <<EOF
 $head
 policy:
@@ -116,6 +121,17 @@ policy:
       mode: writer
       marker: rawpos.done
       command: "sh $st_work/rawpos.sh"
+EOF
+cat >rawval.yaml <<EOF
+$head
+policy:
+  - plugin: risk_parity
+    options: {lookback: 3}
+  - plugin: $TESTPLUGINS/bad_policy.so
+    options:
+      mode: writer
+      marker: rawval.done
+      command: "sh $st_work/rawval.sh"
 EOF
 cat >abi10.yaml <<EOF
 $head
@@ -264,6 +280,17 @@ q=$(sql "SELECT CAST(v.positions_value AS REAL) / CAST(p.price AS REAL)
            ON p.run_id = v.run_id AND p.ticker = 'AAA'
          WHERE v.portfolio_id = '1' AND v.valuation_date = '2025-04-17'")
 [ "${q%.0}" = 150 ] || fail "strategy 1 valued at $q AAA after the raw UPDATE, want 150"
+
+# a raw UPDATE of the recorded history during the policy: the change stamp
+# covers capalloc_valuations, so the run reads the history again, finds it
+# changed and asks the policy again
+run rawval.yaml --json allocate --allow-past-date --date 2025-04-18
+python3 -c '
+import json
+r = json.load(open("out"))
+assert r["attempts"] == 2, r
+' || fail "a raw history UPDATE during the policy: $(cat out) $(cat err)"
+[ -f rawval.done ] || fail "the raw history UPDATE stage never ran its command"
 
 # a policy built against the ABI 1.0 header, as the single stage
 run abi10.yaml plugins

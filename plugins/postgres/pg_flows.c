@@ -26,9 +26,24 @@ const char pgp_sql_insert_redemption[] =
     "INSERT INTO {S}.capalloc_redemptions (amount, paid, state, reference,"
     " queued_at, updated_at) VALUES ($1::numeric, 0, 'QUEUED', $2, now(),"
     " now()) RETURNING redemption_id";
+/* One, by its key, locked: paying N redemptions is N lookups. */
+const char pgp_sql_read_redemption[] =
+    "SELECT " RED_COLUMNS " FROM {S}.capalloc_redemptions"
+    " WHERE redemption_id = $1::bigint FOR UPDATE";
+/* A payment ($3 'PAY': paid += $2, PAID when it reaches the amount) or a
+ * cancel, of an open redemption, in one statement: no row returned when
+ * the redemption is not open or the payment is above what is owed (then
+ * pgp_sql_read_redemption says which). NUMERIC arithmetic is exact. */
 const char pgp_sql_update_redemption[] =
-    "UPDATE {S}.capalloc_redemptions SET paid = $2::numeric, state = $3,"
-    " updated_at = now() WHERE redemption_id = $1::bigint";
+    "UPDATE {S}.capalloc_redemptions SET"
+    " paid = CASE WHEN $3::text = 'PAY' THEN paid + $2::numeric"
+    "   ELSE paid END,"
+    " state = CASE WHEN $3::text <> 'PAY' THEN 'CANCELLED'"
+    "   WHEN paid + $2::numeric = amount THEN 'PAID' ELSE 'QUEUED' END,"
+    " updated_at = now()"
+    " WHERE redemption_id = $1::bigint AND state = 'QUEUED'"
+    " AND ($3::text <> 'PAY' OR paid + $2::numeric <= amount)"
+    " RETURNING redemption_id";
 
 typedef struct red_ctx {
     capalloc_status (*fn)(void *ctx, const capalloc_redemption *r);
@@ -140,38 +155,40 @@ capalloc_status pgp_redemption_op(void *state,
         return CAPALLOC_OK;
     }
 
-    one_ctx o = {op->id, 0, {0}};
-    if ((st = pgp_read_redemptions(s, 0, pick, &o, err)) != CAPALLOC_OK)
-        return st;
-    if (!o.found || o.r.state != CAPALLOC_RED_QUEUED) {
-        h->set_error(err, NULL, "redemption %lld %s", (long long)op->id,
-                     !o.found ? "does not exist"
-                     : o.r.state == CAPALLOC_RED_PAID ? "is already paid"
-                                                      : "is cancelled");
-        return CAPALLOC_ERR_INVALID;
-    }
-    capalloc_dec paid = o.r.paid;
-    uint32_t to = CAPALLOC_RED_CANCELLED;
-    if (op->op == CAPALLOC_RED_OP_PAY) {
-        if (h->dec_add(o.r.paid, op->amount, &paid) != CAPALLOC_OK ||
-            h->dec_cmp(paid, o.r.amount) > 0) {
-            h->set_error(err, NULL,
-                         "redemption %lld: a payment above what is owed",
-                         (long long)op->id);
-            return CAPALLOC_ERR_INVALID;
-        }
-        to = h->dec_cmp(paid, o.r.amount) == 0 ? CAPALLOC_RED_PAID
-                                               : CAPALLOC_RED_QUEUED;
-    }
+    /* one round trip: the conditional UPDATE */
     char id[24];
     snprintf(id, sizeof id, "%lld", (long long)op->id);
-    const char *v[3] = {id, h->dec_format(paid, h->minor_units, amt,
-                                          sizeof amt),
-                        STATES[to]};
+    int pay = op->op == CAPALLOC_RED_OP_PAY;
+    const char *v[3] = {id,
+                        pay ? h->dec_format(op->amount, h->minor_units, amt,
+                                            sizeof amt)
+                            : "0",
+                        pay ? "PAY" : "CANCEL"};
     PGresult *res = pgp_exec(s, s->sql[PGP_SQL_UPDATE_RED], 3, v);
     if (!pgp_ok(res))
         return pgp_fail(s, res, err, "updating redemption %s", id);
+    int done = PQntuples(res) == 1;
     PQclear(res);
+    if (!done) {
+        /* why not: the row, by its key */
+        one_ctx o = {op->id, 0, {0}};
+        const char *kv[1] = {id};
+        red_ctx x = {pick, &o};
+        if ((st = pgp_stream(s, s->sql[PGP_SQL_READ_RED_ONE], 1, kv, red_row,
+                             &x, err, "reading a queued redemption")) !=
+            CAPALLOC_OK)
+            return st;
+        if (!o.found || o.r.state != CAPALLOC_RED_QUEUED)
+            h->set_error(err, NULL, "redemption %lld %s", (long long)op->id,
+                         !o.found ? "does not exist"
+                         : o.r.state == CAPALLOC_RED_PAID ? "is already paid"
+                                                          : "is cancelled");
+        else
+            h->set_error(err, NULL,
+                         "redemption %lld: a payment above what is owed",
+                         (long long)op->id);
+        return CAPALLOC_ERR_INVALID;
+    }
     if (id_out != NULL)
         *id_out = op->id;
     return CAPALLOC_OK;

@@ -79,6 +79,7 @@ typedef enum pgp_stmt {
     PGP_SQL_READ_RED,
     PGP_SQL_INSERT_RED,
     PGP_SQL_UPDATE_RED,
+    PGP_SQL_READ_RED_ONE,
     PGP_SQL_CHAIN_HEAD,
     PGP_SQL_ANCHOR,
     PGP_SQL_ANCHOR_CASH,
@@ -218,6 +219,7 @@ PGP_HIDDEN capalloc_status pgp_find_run(void *state, const char *run_date,
 PGP_HIDDEN extern const char pgp_sql_read_redemptions[];
 PGP_HIDDEN extern const char pgp_sql_insert_redemption[];
 PGP_HIDDEN extern const char pgp_sql_update_redemption[];
+PGP_HIDDEN extern const char pgp_sql_read_redemption[];
 /* pg_ledger.c: ledger_stamp (ABI 1.3). */
 PGP_HIDDEN capalloc_status pgp_ledger_stamp(void *state, int64_t *stamp,
                                             capalloc_err *err);

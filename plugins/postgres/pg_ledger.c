@@ -1017,6 +1017,7 @@ capalloc_status pgp_ledger_prepare(pgp *s, capalloc_err *err)
         [PGP_SQL_READ_RED] = pgp_sql_read_redemptions,
         [PGP_SQL_INSERT_RED] = pgp_sql_insert_redemption,
         [PGP_SQL_UPDATE_RED] = pgp_sql_update_redemption,
+        [PGP_SQL_READ_RED_ONE] = pgp_sql_read_redemption,
         [PGP_SQL_CHAIN_HEAD] = pgp_sql_chain_head,
         [PGP_SQL_ANCHOR] = pgp_sql_anchor,
         [PGP_SQL_ANCHOR_CASH] = pgp_sql_anchor_cash,

@@ -192,9 +192,12 @@ static const migration MIGRATIONS[] = {
      "  WHERE action = 'ALLOCATE' AND kind = 'RUN';"},
     /* ABI 1.3, the ledger's change stamp (ledger_stamp): one row, bumped
      * once per statement - by any writer - that inserts, updates, deletes
-     * or truncates the books or the runs. BEFORE the statement: a writer
-     * waits on the row a run holds (ledger_stamp in a write transaction
-     * reads it FOR UPDATE) before it touches any book. */
+     * or truncates the books, the runs, the recorded valuations (the
+     * policies' history) or the queued redemptions. BEFORE the statement:
+     * a writer waits on the row a run holds (ledger_stamp in a write
+     * transaction reads it FOR UPDATE) before it touches any book.
+     * ENABLE ALWAYS: a logical-replication apply worker
+     * (session_replication_role = replica) bumps it too. */
     {7, "the ledger's change stamp",
      "CREATE TABLE {S}.capalloc_ledger_stamp ("
      "  id INTEGER PRIMARY KEY CHECK (id = 1),"
@@ -214,6 +217,22 @@ static const migration MIGRATIONS[] = {
      "CREATE TRIGGER capalloc_ledger_stamp BEFORE INSERT OR UPDATE OR"
      "  DELETE OR TRUNCATE ON {S}.capalloc_runs FOR EACH STATEMENT"
      "  EXECUTE FUNCTION {S}.capalloc_ledger_stamp_bump();"
+     "CREATE TRIGGER capalloc_ledger_stamp BEFORE INSERT OR UPDATE OR"
+     "  DELETE OR TRUNCATE ON {S}.capalloc_valuations FOR EACH STATEMENT"
+     "  EXECUTE FUNCTION {S}.capalloc_ledger_stamp_bump();"
+     "CREATE TRIGGER capalloc_ledger_stamp BEFORE INSERT OR UPDATE OR"
+     "  DELETE OR TRUNCATE ON {S}.capalloc_redemptions FOR EACH STATEMENT"
+     "  EXECUTE FUNCTION {S}.capalloc_ledger_stamp_bump();"
+     "ALTER TABLE {S}.cash_equity_book"
+     "  ENABLE ALWAYS TRIGGER capalloc_ledger_stamp;"
+     "ALTER TABLE {S}.positions_book"
+     "  ENABLE ALWAYS TRIGGER capalloc_ledger_stamp;"
+     "ALTER TABLE {S}.capalloc_runs"
+     "  ENABLE ALWAYS TRIGGER capalloc_ledger_stamp;"
+     "ALTER TABLE {S}.capalloc_valuations"
+     "  ENABLE ALWAYS TRIGGER capalloc_ledger_stamp;"
+     "ALTER TABLE {S}.capalloc_redemptions"
+     "  ENABLE ALWAYS TRIGGER capalloc_ledger_stamp;"
     },
 };
 

@@ -159,6 +159,9 @@ static const char *const SQL[SQ_COUNT] = {
     [SQ_UPDATE_REDEMPTION] =
         "UPDATE capalloc_redemptions SET paid = ?2, state = ?3,"
         " updated_at = ?4 WHERE redemption_id = ?1",
+    [SQ_READ_REDEMPTION] =
+        "SELECT redemption_id, state, amount, paid, reference, queued_at,"
+        " updated_at FROM capalloc_redemptions WHERE redemption_id = ?1",
     /* The hash chain (ABI 1.3), see sqlite_chain.c. */
     [SQ_CHAIN_HEAD] =
         "SELECT run_id, run_hash FROM capalloc_runs"

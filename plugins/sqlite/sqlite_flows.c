@@ -69,22 +69,33 @@ capalloc_status sqlp_read_redemptions(
     return st;
 }
 
-/* The redemption id as read_redemptions sees it; *found = 0 when none. */
+/* Redemption id, looked up by its key (one row, not the table: paying N
+ * redemptions is N lookups); *found = 0 when none. */
 typedef struct one_ctx {
     int64_t id;
     int found;
     capalloc_redemption r;
 } one_ctx;
 
-static capalloc_status pick(void *ctx, const capalloc_redemption *r)
+static capalloc_status read_one(sqlp *s, one_ctx *o, capalloc_err *err)
 {
-    one_ctx *o = ctx;
-    if (r->id == o->id) {
-        o->r = *r;
-        o->r.reference = NULL; /* borrowed: not kept */
-        o->found = 1;
+    sqlite3_stmt *stmt;
+    capalloc_status st = sqlp_prepare(s, SQ_READ_REDEMPTION, &stmt, err);
+    if (st != CAPALLOC_OK)
+        return st;
+    int rc = sqlite3_bind_int64(stmt, 1, o->id);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if ((st = row(s, stmt, &o->r, err)) == CAPALLOC_OK) {
+            o->r.reference = NULL; /* borrowed: not kept */
+            o->found = 1;
+        }
+        rc = SQLITE_DONE;
     }
-    return CAPALLOC_OK;
+    if (st == CAPALLOC_OK && rc != SQLITE_DONE)
+        st = sqlp_fail(s, err, rc, "reading redemption %lld",
+                       (long long)o->id);
+    sqlp_reset(stmt);
+    return st;
 }
 
 static capalloc_status insert(sqlp *s, const capalloc_redemption_op *op,
@@ -138,7 +149,7 @@ capalloc_status sqlp_redemption_op(void *state,
         return insert(s, op, id_out, err);
 
     one_ctx o = {op->id, 0, {0}};
-    if ((st = sqlp_read_redemptions(s, 0, pick, &o, err)) != CAPALLOC_OK)
+    if ((st = read_one(s, &o, err)) != CAPALLOC_OK)
         return st;
     if (!o.found || o.r.state != CAPALLOC_RED_QUEUED) {
         h->set_error(err, NULL, "redemption %lld %s", (long long)op->id,

@@ -53,6 +53,7 @@ typedef enum sqlp_stmt_id {
     SQ_READ_REDEMPTIONS,
     SQ_INSERT_REDEMPTION,
     SQ_UPDATE_REDEMPTION,
+    SQ_READ_REDEMPTION,    /* one, by id */
     SQ_CHAIN_HEAD,
     SQ_CHAIN_ANCHOR,
     SQ_CHAIN_ANCHOR_CASH,

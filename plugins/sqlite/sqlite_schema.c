@@ -189,8 +189,9 @@ static const migration MIGRATIONS[] = {
      "  ON capalloc_runs (run_date, run_id)"
      "  WHERE action = 'ALLOCATE' AND kind = 'RUN';"},
     /* ABI 1.3, the ledger's change stamp (ledger_stamp): one row, bumped
-     * by every row any writer inserts, updates or deletes in the books and
-     * the runs (row triggers: SQLite has no statement triggers). A real
+     * by every row any writer inserts, updates or deletes in the books, the
+     * runs, the recorded valuations (the policies' history) and the queued
+     * redemptions (row triggers: SQLite has no statement triggers). A real
      * run reads it before its policy and again under the write lock: when
      * equal, nothing it read changed and it is not read again. */
     {6, "the ledger's change stamp",
@@ -216,6 +217,18 @@ static const migration MIGRATIONS[] = {
      "CREATE TRIGGER capalloc_stamp_runs_update AFTER UPDATE ON capalloc_runs"
      "  BEGIN UPDATE capalloc_ledger_stamp SET n = n + 1 WHERE id = 1; END;"
      "CREATE TRIGGER capalloc_stamp_runs_delete AFTER DELETE ON capalloc_runs"
+     "  BEGIN UPDATE capalloc_ledger_stamp SET n = n + 1 WHERE id = 1; END;"
+     "CREATE TRIGGER capalloc_stamp_vals_insert AFTER INSERT ON capalloc_valuations"
+     "  BEGIN UPDATE capalloc_ledger_stamp SET n = n + 1 WHERE id = 1; END;"
+     "CREATE TRIGGER capalloc_stamp_vals_update AFTER UPDATE ON capalloc_valuations"
+     "  BEGIN UPDATE capalloc_ledger_stamp SET n = n + 1 WHERE id = 1; END;"
+     "CREATE TRIGGER capalloc_stamp_vals_delete AFTER DELETE ON capalloc_valuations"
+     "  BEGIN UPDATE capalloc_ledger_stamp SET n = n + 1 WHERE id = 1; END;"
+     "CREATE TRIGGER capalloc_stamp_reds_insert AFTER INSERT ON capalloc_redemptions"
+     "  BEGIN UPDATE capalloc_ledger_stamp SET n = n + 1 WHERE id = 1; END;"
+     "CREATE TRIGGER capalloc_stamp_reds_update AFTER UPDATE ON capalloc_redemptions"
+     "  BEGIN UPDATE capalloc_ledger_stamp SET n = n + 1 WHERE id = 1; END;"
+     "CREATE TRIGGER capalloc_stamp_reds_delete AFTER DELETE ON capalloc_redemptions"
      "  BEGIN UPDATE capalloc_ledger_stamp SET n = n + 1 WHERE id = 1; END;"
     },
 };

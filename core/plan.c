@@ -87,28 +87,31 @@ static void reds_digest(const red_pay *reds, size_t n_reds,
 }
 
 int plan_state_make(const ledger *l, int64_t date_run, const red_pay *reds,
-                    size_t n_reds, const val_set *vs, plan_state *st)
+                    size_t n_reds, const val_set *vs, int with_pos,
+                    plan_state *st)
 {
     memset(st, 0, sizeof *st);
-    const pos_row **pp = calloc(l->n_pos ? l->n_pos : 1, sizeof *pp);
+    st->no_pos = !with_pos;
+    size_t n_pos = with_pos ? l->n_pos : 0; /* else: the cash rows only */
+    const pos_row **pp = calloc(n_pos ? n_pos : 1, sizeof *pp);
     if (pp == NULL)
         return -1;
     int sorted = 1;
-    for (size_t i = 0; i < l->n_pos; i++) {
+    for (size_t i = 0; i < n_pos; i++) {
         pp[i] = &l->pos[i];
         if (sorted && i > 0 && cmp_pos_ref(&pp[i - 1], &pp[i]) > 0)
             sorted = 0;
     }
     /* backends usually return them in key order: then no sort */
     if (!sorted)
-        sort_rows(pp, l->n_pos, sizeof *pp, cmp_pos_ref);
+        sort_rows(pp, n_pos, sizeof *pp, cmp_pos_ref);
     /* merge the cash rows (sorted by read_ledger) with the position
      * groups: one book per portfolio */
     size_t i = 0, j = 0;
     int bad = 0;
-    while (!bad && (i < l->n_cash || j < l->n_pos)) {
+    while (!bad && (i < l->n_cash || j < n_pos)) {
         int c = i == l->n_cash   ? 1
-                : j == l->n_pos ? -1
+                : j == n_pos ? -1
                                  : strcmp(l->cash[i].id, pp[j]->id);
         const char *id = c <= 0 ? l->cash[i].id : pp[j]->id;
         plan_book *b = add_book(st, id);
@@ -124,7 +127,7 @@ int plan_state_make(const ledger *l, int64_t date_run, const red_pay *reds,
             sha256_ctx h;
             sha256_init(&h);
             /* ticker, NUL, the quantity's micros as 8 bytes big-endian */
-            for (; j < l->n_pos && strcmp(pp[j]->id, id) == 0; j++) {
+            for (; j < n_pos && strcmp(pp[j]->id, id) == 0; j++) {
                 unsigned char q[8];
                 uint64_t m = (uint64_t)pp[j]->qty.micros;
                 for (int k = 7; k >= 0; k--, m >>= 8)
@@ -280,7 +283,10 @@ void plan_state_diff(const plan_state *was, const plan_state *now,
         say(buf, len, &at, "the recorded history");
     if (strcmp(was->reds, now->reds) != 0)
         say(buf, len, &at, "the queued redemptions");
-    if (at == 0)
+    if (at == 0 && was->no_pos)
+        say(buf, len, &at, "the ledger's change stamp moved (a write to the "
+                           "positions, the books or the runs)");
+    else if (at == 0)
         say(buf, len, &at, "the ledger's state (fingerprint %.12s -> %.12s)",
             was->fingerprint, now->fingerprint);
 }
@@ -310,6 +316,11 @@ static int read_stamp(engine *en, int64_t *stamp, cap_error *e)
         return eng_storage_fail(en, st, &err,
                                 "reading the ledger's change stamp", e);
     return 0;
+}
+
+int plan_stamp_kept(const engine *en)
+{
+    return has_stamp(en);
 }
 
 int plan_state_stamp(engine *en, plan_state *st, cap_error *e)
@@ -404,7 +415,7 @@ int plan_check_fresh(engine *en, const char *run_date,
         return rc;
     }
     rc = plan_state_make(&l, found ? info.run_id : 0, tmp.reds, tmp.n_reds,
-                         &rh.vs, now);
+                         &rh.vs, !st->no_pos, now);
     if (rc == 0) {
         now->history_points = st->history_points;
         plan_state_finish(now);
@@ -416,7 +427,8 @@ int plan_check_fresh(engine *en, const char *run_date,
         eng_rollback(en);
         return eng_oom(e);
     }
-    return strcmp(now->fingerprint, st->fingerprint) != 0;
+    /* without the positions' digest the stamp decides: it moved */
+    return st->no_pos || strcmp(now->fingerprint, st->fingerprint) != 0;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -45,13 +45,22 @@ typedef struct plan_state {
      * the cheap first test of plan_check_fresh. */
     int has_stamp;
     int64_t stamp;
+    /* The positions were not digested (b->pos empty): a run on a backend
+     * with the stamp, not written to a plan file. Its freshness is the
+     * stamp's alone: a moved stamp is stale, whatever the re-read shows. */
+    int no_pos;
 } plan_state;
 
 void plan_state_free(plan_state *st);
 
 /* The state of what one read saw. 0 or -1 (out of memory). */
 int plan_state_make(const ledger *l, int64_t date_run, const red_pay *reds,
-                    size_t n_reds, const val_set *vs, plan_state *st);
+                    size_t n_reds, const val_set *vs, int with_pos,
+                    plan_state *st);
+/* The backend keeps a change stamp: a plan applied in this process needs
+ * no digest of the positions (hashing 1M positions costs more than the
+ * rest of the check). */
+int plan_stamp_kept(const engine *en);
 /* In the plan's read transaction: st->stamp read, when the backend keeps
  * one. 0, -1 retry, or an exit code. */
 int plan_state_stamp(engine *en, plan_state *st, cap_error *e);

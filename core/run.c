@@ -64,6 +64,7 @@ typedef struct planned {
     batch_buf b;
     record_buf rb;
     int found;        /* the date had a run (a forced repeat) */
+    int to_file;      /* --plan-out: the state with its positions' digest */
     plan_state st;
 } planned;
 
@@ -135,7 +136,9 @@ static int allocate_once(engine *en, const char *run_date, int force,
         plan_state_free(&pl->st);
         pl->found = found;
         if (plan_state_make(&l, found ? r->previous.run_id : 0, r->reds,
-                            r->n_reds, &rh.vs, &pl->st) != 0) {
+                            r->n_reds, &rh.vs,
+                            pl->to_file || !plan_stamp_kept(en),
+                            &pl->st) != 0) {
             run_history_free(&rh);
             ledger_free(&l);
             eng_rollback(en);
@@ -272,6 +275,7 @@ static int plan(engine *en, const char *run_date, int force, int dry_run,
     price_cache pc = {0};
     planned pl;
     memset(&pl, 0, sizeof pl);
+    pl.to_file = plan_out != NULL;
     rc = -1;
     for (int attempt = 1; attempt <= en->max_attempts && rc < 0; attempt++) {
         r->attempts = attempt;

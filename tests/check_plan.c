@@ -42,7 +42,7 @@ static void state_of(const ledger *l, int64_t date_run, plan_state *st)
     capalloc_valuation v[] = {{41, "2026-01-02", "1", 0, {0}, {0}, {1}, {0},
                                {0}, {0}, {0}, NULL, 0, 0}};
     val_set vs = {v, 1, 1};
-    ck_assert_int_eq(plan_state_make(l, date_run, reds, 1, &vs, st), 0);
+    ck_assert_int_eq(plan_state_make(l, date_run, reds, 1, &vs, 1, st), 0);
 }
 
 START_TEST(fingerprint_covers_the_state)

@@ -28,14 +28,23 @@ static void setup(void)
     tu_mkdir("cli");
 }
 
-static void teardown(void)
-{
-    tu_rmdir();
-}
-
 #define RUN(...)                                                             \
     tu_run((const char *const[]){CAPALLOC_BIN, __VA_ARGS__, NULL}, out,       \
            sizeof out, err, sizeof err)
+
+static void teardown(void)
+{
+    /* every ledger a test leaves replays and chains (capalloc verify) */
+    char yaml[PATH_MAX], db[PATH_MAX];
+    tu_path(yaml, sizeof yaml, "fund.yaml");
+    tu_path(db, sizeof db, "fund.db");
+    if (access(yaml, R_OK) == 0 && access(db, R_OK) == 0) {
+        int rc = RUN("-c", "fund.yaml", "verify");
+        ck_assert_msg(rc == 0, "the test's ledger does not verify (exit "
+                               "%d):\n%s%s", rc, out, err);
+    }
+    tu_rmdir();
+}
 
 #define EXPECT_EXIT(call, code)                                              \
     do {                                                                     \

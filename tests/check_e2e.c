@@ -28,14 +28,31 @@
 #endif
 
 static char out[65536], err[65536];
+static int run_prog(const char *const *args);
 
 static void setup(void)
 {
     tu_mkdir("e2e");
 }
 
+/* A test that edits its ledger behind capalloc's back on purpose sets
+ * this: its ledger is not expected to verify. */
+static int ledger_edited_by_hand;
+
 static void teardown(void)
 {
+    /* every ledger a test leaves replays and chains (capalloc verify) */
+    char yaml[PATH_MAX], db[PATH_MAX];
+    tu_path(yaml, sizeof yaml, "fund.yaml");
+    tu_path(db, sizeof db, "fund.db");
+    if (!ledger_edited_by_hand && access(yaml, R_OK) == 0 &&
+        access(db, R_OK) == 0) {
+        int rc = run_prog((const char *const[]){CAPALLOC_BIN, "-c",
+                                                "fund.yaml", "verify", NULL});
+        ck_assert_msg(rc == 0, "the test's ledger does not verify (exit "
+                               "%d):\n%s%s", rc, out, err);
+    }
+    ledger_edited_by_hand = 0;
     tu_rmdir();
 }
 

@@ -1057,6 +1057,10 @@ START_TEST(same_ledger_as_file_prices)
     ck_assert_has(a, "ALLOCATE|2026-11-21|");
     free(a);
     free(b);
+    /* each ledger replays and chains */
+    EXPECT_EXIT(RUN("--config", "fmp.yaml", "verify"), 0);
+    EXPECT_EXIT(RUN("--config", "single.yaml", "verify"), 0);
+    EXPECT_EXIT(RUN("--config", "file.yaml", "verify"), 0);
 }
 END_TEST
 
@@ -1111,6 +1115,9 @@ START_TEST(faults_change_nothing)
     control("{\"reset\": true}");
     EXPECT_EXIT(RUN("--config", "fund.yaml", "allocate", "--date", "2026-11-03", "--allow-past-date"), 0);
     ck_assert_has(out, "transfers committed");
+    /* after every fault and the run that followed, the ledger replays
+     * and chains */
+    EXPECT_EXIT(RUN("--config", "fund.yaml", "verify"), 0);
 }
 END_TEST
 

@@ -26,34 +26,10 @@
 #                  the fund's 0; the run still records its valuation.
 # Then: a repeat of d4, a dry run and status record nothing; explain shows
 # the run; the record exists on both backends the same way.
-set -euo pipefail
-: "${BACKEND:?}"
-BIN=${abs_top_builddir:?}/core/capalloc
-
-mem_work=$(mktemp -d "${TMPDIR:-/tmp}/capalloc-memory.XXXXXX")
-trap 'rm -rf "$mem_work"' EXIT
-cd "$mem_work"
-failures=0
-fail() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
-
-case $BACKEND in
-sqlite)
-    storage="  plugin: sqlite
-  options:
-    path: $mem_work/fund.db"
-    sql() { sqlite3 "$mem_work/fund.db" "$1"; }
-    ;;
-postgres)
-    storage="  plugin: postgres
-  options:
-    schema: memory"
-    sql() { psql -X -v ON_ERROR_STOP=1 -Atq -c "SET search_path = memory; $1"; }
-    ;;
-*) echo "unknown BACKEND $BACKEND" >&2; exit 1 ;;
-esac
+. "${abs_top_srcdir:?}/tests/script-lib.sh"
+script_work memory
+mem_work=$work
+script_ledger memory
 
 # config FILE WEIGHTS...: "id: w" lines
 config() {

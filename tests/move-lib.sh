@@ -23,34 +23,10 @@
 #       queued redemptions (exit 4; also the cash buffer, on a ledger of its
 #       own); min_transfer after the pro-rata scaling, the repeat message of
 #       an undeployed ADD and an overflow's message (ledger "min")
-set -euo pipefail
-: "${BACKEND:?}"
-BIN=${abs_top_builddir:?}/core/capalloc
-
-mv_work=$(mktemp -d "${TMPDIR:-/tmp}/capalloc-move.XXXXXX")
-trap 'rm -rf "$mv_work"' EXIT
-cd "$mv_work"
-failures=0
-fail() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
-
-case $BACKEND in
-sqlite)
-    storage="  plugin: sqlite
-  options:
-    path: $mv_work/fund.db"
-    sql() { sqlite3 "$mv_work/fund.db" "$1"; }
-    ;;
-postgres)
-    storage="  plugin: postgres
-  options:
-    schema: move"
-    sql() { psql -X -v ON_ERROR_STOP=1 -Atq -c "SET search_path = move; $1"; }
-    ;;
-*) echo "unknown BACKEND $BACKEND" >&2; exit 1 ;;
-esac
+. "${abs_top_srcdir:?}/tests/script-lib.sh"
+script_work move
+mv_work=$work
+script_ledger move
 
 config() { # config FILE [EXTRA YAML]
     {

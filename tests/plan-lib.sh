@@ -14,9 +14,7 @@
 #      for another date refused;
 #   f. with approval.required, plain allocate refused (exit 11), nothing
 #      written; a dry run still works.
-set -euo pipefail
-: "${BACKEND:?}"
-BIN=${abs_top_builddir:?}/core/capalloc
+. "${abs_top_srcdir:?}/tests/script-lib.sh"
 
 plan_work=$(mktemp -d "${TMPDIR:-/tmp}/capalloc-plan.XXXXXX")
 fmp_pid=
@@ -29,11 +27,6 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$plan_work"
-failures=0
-fail() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
 
 # storage LEDGER: the storage section of ledger LEDGER; sql LEDGER QUERY
 case $BACKEND in

@@ -30,35 +30,11 @@
 # ledger's write lock (it can make another capalloc write, and the run
 # notices); a policy built against the ABI 1.0 header still runs as the
 # single stage.
-set -euo pipefail
-: "${BACKEND:?}"
-BIN=${abs_top_builddir:?}/core/capalloc
+. "${abs_top_srcdir:?}/tests/script-lib.sh"
+script_work stack
+st_work=$work
+script_ledger stack
 TESTPLUGINS=$abs_top_builddir/tests/plugins/.libs
-
-st_work=$(mktemp -d "${TMPDIR:-/tmp}/capalloc-stack.XXXXXX")
-trap 'rm -rf "$st_work"' EXIT
-cd "$st_work"
-failures=0
-fail() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
-
-case $BACKEND in
-sqlite)
-    storage="  plugin: sqlite
-  options:
-    path: $st_work/fund.db"
-    sql() { sqlite3 "$st_work/fund.db" "$1"; }
-    ;;
-postgres)
-    storage="  plugin: postgres
-  options:
-    schema: stack"
-    sql() { psql -X -v ON_ERROR_STOP=1 -Atq -c "SET search_path = stack; $1"; }
-    ;;
-*) echo "unknown BACKEND $BACKEND" >&2; exit 1 ;;
-esac
 
 head="master_portfolio_id: \"0\"
 currency: USD

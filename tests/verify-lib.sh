@@ -6,18 +6,9 @@
 # by an allocation) verifies; then each tampering by hand in SQL, on a
 # fresh copy of that ledger, makes verify exit 10 naming the place; and a
 # ledger of the first release, migrated, verifies from the migration on.
-set -euo pipefail
-: "${BACKEND:?}"
-BIN=${abs_top_builddir:?}/core/capalloc
-
-vw=$(mktemp -d "${TMPDIR:-/tmp}/capalloc-verify.XXXXXX")
-trap 'rm -rf "$vw"' EXIT
-cd "$vw"
-failures=0
-fail() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
+. "${abs_top_srcdir:?}/tests/script-lib.sh"
+script_work verify
+vw=$work
 
 # storage NAME: the storage section of ledger NAME; sql NAME SQL
 case $BACKEND in

@@ -7,13 +7,16 @@
  *   alloc_s / floor_s / ratio  a forced allocation by the real capalloc
  *           binary against the floor (bench_floor.c: the same job with
  *           the least database work), run alternately in pairs at prices
- *           that alternate from pair to pair (every run moves cash): the
- *           medians of the times and of the pairs' ratios;
+ *           that alternate from run to run: the medians of the times and
+ *           of the pairs' ratios;
  *   trips   round trips (postgres) or statements (sqlite) of capalloc's
  *           transaction as the plugin logs them (-vv), and of the floor's;
  *   add_s   `capital add` (median of 3) and its trips;
  *   maxrss  the allocation's peak memory (getrusage ru_maxrss via wait4),
- *           and per position.
+ *           and per position;
+ *   moved   the fewest strategies a measured run of capalloc / of the
+ *           floor moved cash for (the bench fails when one moved none:
+ *           it would have measured less than the job).
  * Before the table, config load with 10,000 and 100,000 weights (in a
  * child: config_load and the policy started); after it, per backend,
  * capital add at the smallest size against the largest.
@@ -63,14 +66,14 @@
 #include <sqlite3.h>
 #endif
 
-#include "bench_floor.h"
 #include "config.h"
 #include "decimal.h"
 #include "loader.h"
 #include "options.h"
 
-#ifndef CAPALLOC_BIN
-#error "CAPALLOC_BIN must point at the built binary"
+#if !defined(CAPALLOC_BIN) || !defined(BENCH_FLOOR_PG) || \
+    !defined(BENCH_FLOOR_SQLITE)
+#error "CAPALLOC_BIN and BENCH_FLOOR_* must point at the built programs"
 #endif
 
 static char dir[256];
@@ -182,6 +185,28 @@ static long trips(char *unit, size_t len)
     return n;
 }
 
+/* The strategies the last allocation in dir/err moved cash for (its
+ * progress line "...; N transfers committed"), or -1. */
+static long moved_of(void)
+{
+    char path[300], line[1024];
+    snprintf(path, sizeof path, "%s/err", dir);
+    FILE *f = fopen(path, "r");
+    long n = -1;
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f)) {
+        const char *p = strstr(line, " in 1 request; ");
+        long v;
+        if (p == NULL)
+            p = strstr(line, " requests; ");
+        if (p && (p = strchr(p, ';')) && sscanf(p, "; %ld transfer", &v) == 1)
+            n = v;
+    }
+    fclose(f);
+    return n;
+}
+
 static void show_err(void)
 {
     char cmd[320];
@@ -252,7 +277,7 @@ static int bench(const char *backend, int strategies, int per, int tickers)
     return rc;
 }
 
-/* The prices file of pair r: every price moves by r % 2 x 0.37, so each
+/* The prices file of run r: every price moves by r % 2 x 0.37, so each
  * measured run really moves cash (a forced run at unchanged prices would
  * find every strategy on target). */
 static void write_prices(int tickers, int r)
@@ -284,15 +309,23 @@ static double median(double *v, int n)
 
 static int reanchor(const char *backend, const char *schema);
 
-/* The floor's run in a child process (so it pays for its own start,
- * connection and prices file, as capalloc does): wall seconds, trips. */
+/* The floor's run: its own program (tests/bench_floor_sqlite or _pg, each
+ * linking only its own database library), exec'd like the capalloc binary,
+ * so that it pays for its own start, library loading, connection and
+ * prices file as capalloc does. Wall seconds, trips, the strategies whose
+ * cash it moved. */
 static int run_floor(const char *backend, const char *schema, int strategies,
-                     double *wall, long *trips)
+                     double *wall, long *trips, long *moved)
 {
-    char ledger[300], prices[300], path[300];
+    char ledger[300], prices[300], out[300], n[16];
+    int pg = strcmp(backend, "postgres") == 0;
     snprintf(ledger, sizeof ledger, "%s/fund.db", dir);
     snprintf(prices, sizeof prices, "%s/prices.csv", dir);
-    snprintf(path, sizeof path, "%s/floor", dir);
+    snprintf(out, sizeof out, "%s/floor", dir);
+    snprintf(n, sizeof n, "%d", strategies);
+    const char *bin = pg ? BENCH_FLOOR_PG : BENCH_FLOOR_SQLITE;
+    const char *args[] = {bin, backend, pg ? schema : ledger, prices, n,
+                          "2025-01-02", NULL};
     fflush(stdout);
     fflush(stderr);
     double t0 = now();
@@ -300,21 +333,19 @@ static int run_floor(const char *backend, const char *schema, int strategies,
     if (pid < 0)
         die("fork");
     if (pid == 0) {
-        long n = 0;
-        int rc = floor_run(backend,
-                           strcmp(backend, "postgres") == 0 ? schema : ledger,
-                           prices, strategies, "2025-01-02", &n);
-        FILE *f = fopen(path, "w");
-        if (f == NULL || fprintf(f, "%ld\n", n) < 0 || fclose(f) != 0)
-            _exit(5);
-        _exit(rc == 0 ? 0 : 4);
+        int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fo < 0)
+            _exit(127);
+        dup2(fo, 1);
+        execv(bin, (char *const *)args);
+        _exit(126);
     }
     int status;
     if (waitpid(pid, &status, 0) != pid)
         die("waitpid");
     *wall = now() - t0;
-    FILE *f = fopen(path, "r");
-    int ok = f && fscanf(f, "%ld", trips) == 1;
+    FILE *f = fopen(out, "r");
+    int ok = f && fscanf(f, "%ld %ld", trips, moved) == 2;
     if (f)
         fclose(f);
     return ok && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
@@ -355,11 +386,14 @@ static int bench_in(const char *backend, int strategies, int per,
     /* capalloc and the floor alternately, at alternating prices; the
      * pair's order alternates too */
     double ratio[64], cap[64], flo[64];
-    long rss = 0, n = -1, fn = -1;
+    long rss = 0, n = -1, fn = -1, cmoved = -1, fmoved = -1;
     char unit[32] = "?";
     for (int r = 0; r < pairs; r++) {
-        write_prices(tickers, r + 1);
         for (int k = 0; k < 2; k++) {
+            /* the prices change before every run, not once a pair: the
+             * second run of a pair at the first one's prices would find
+             * every strategy on target and move nothing */
+            write_prices(tickers, 2 * r + k + 1);
             if ((k == 0) == (r % 2 == 0)) {
                 long rss1 = 0;
                 if ((rc = run(alloc, &cap[r], &rss1)) != 0) {
@@ -371,11 +405,27 @@ static int bench_in(const char *backend, int strategies, int per,
                 if (rss1 > rss)
                     rss = rss1;
                 n = trips(unit, sizeof unit);
-            } else if (run_floor(backend, schema, strategies, &flo[r], &fn) ||
-                       reanchor(backend, schema)) {
-                fprintf(stderr, "bench_storage: %s floor failed\n", backend);
-                return 1;
+                long m = moved_of();
+                if (cmoved < 0 || m < cmoved)
+                    cmoved = m;
+            } else {
+                long m = 0;
+                if (run_floor(backend, schema, strategies, &flo[r], &fn, &m) ||
+                    reanchor(backend, schema)) {
+                    fprintf(stderr, "bench_storage: %s floor failed\n",
+                            backend);
+                    return 1;
+                }
+                if (fmoved < 0 || m < fmoved)
+                    fmoved = m;
             }
+        }
+        /* a run that moved nothing measured less than the job */
+        if (cmoved <= 0 || fmoved <= 0) {
+            fprintf(stderr, "bench_storage: %s: a measured run moved no "
+                            "cash (capalloc %ld, floor %ld strategies)\n",
+                    backend, cmoved, fmoved);
+            return 1;
         }
         ratio[r] = cap[r] / flo[r];
     }
@@ -401,9 +451,9 @@ static int bench_in(const char *backend, int strategies, int per,
 
     long positions = (long)strategies * per;
     printf("%-8s %6d %8ld %8.3f %8.3f %6.2f %5ld %5ld %-11s %7.4f %4ld "
-           "%9ld %7.1f\n",
+           "%9ld %7.1f %5ld/%ld\n",
            backend, strategies, positions, mc, mf, mr, n, fn, unit, ma, an,
-           rss, (double)rss * 1024.0 / (double)positions);
+           rss, (double)rss * 1024.0 / (double)positions, cmoved, fmoved);
     fflush(stdout);
     return 0;
 }
@@ -976,10 +1026,11 @@ int main(int argc, char **argv)
         printf("\nallocation (median of %d pairs, capalloc and the floor "
                "alternately), capital add (median of 3); %d tickers\n",
                pairs, tickers);
-        printf("%-8s %6s %8s %8s %8s %6s %5s %5s %-11s %7s %4s %9s %7s\n",
+        printf("%-8s %6s %8s %8s %8s %6s %5s %5s %-11s %7s %4s %9s %7s "
+               "%s\n",
                "backend", "strats", "posns", "alloc_s", "floor_s", "ratio",
                "trips", "floor", "unit", "add_s", "trip", "maxrss_kb",
-               "B/posn");
+               "B/posn", "moved");
     }
     char *list = strdup(sizes);
     if (list == NULL)

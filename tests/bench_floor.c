@@ -6,25 +6,30 @@
  * fund, with the least database work a program can do for it: read the
  * prices file, then ONE transaction
  *
- *   postgres  BEGIN + the ledger's advisory lock (one round trip); every
- *             cash row FOR UPDATE; every position; ONE statement writing
- *             the run row, the transfer log rows, the cash updates, the
- *             valuation of every portfolio and the price of every ticker
- *             (data-modifying CTEs over unnest() of array parameters);
- *             COMMIT: 5 round trips, whatever the fund's size;
- *   sqlite    BEGIN IMMEDIATE; the same two reads; the same rows written
- *             by prepared statements stepped once per row (SQLite has no
- *             round trips: a statement per row is its cheapest write);
- *             COMMIT; WAL, synchronous=FULL like the plugin, and like
- *             it a connection without mutexes (one thread).
+ *   postgres  BEGIN + the ledger's advisory lock + the chain's head (one
+ *             round trip); every cash row FOR UPDATE; every position; ONE
+ *             statement writing the run row, the transfer log rows, the
+ *             cash updates, the valuation of every portfolio and the price
+ *             of every ticker (data-modifying CTEs over unnest() of array
+ *             parameters); COMMIT: 5 round trips, whatever the fund's size;
+ *   sqlite    BEGIN IMMEDIATE; the head and the same two reads; the same
+ *             rows written by prepared statements stepped once per row
+ *             (SQLite has no round trips: a statement per row is its
+ *             cheapest write); COMMIT; WAL, synchronous=FULL like the
+ *             plugin, and like it a connection without mutexes (one
+ *             thread).
  *
  * Values: every position at its price (exact integer micro-units), equal
  * weights of 0.9 / S as the bench's config gives, targets floored to
  * cents, transfers clamped to the cash a strategy holds. It writes what
  * capalloc writes for a run (two log rows per transfer, S + 1 cash rows
- * and valuations, one price row per ticker used), not its JSON
- * explanation. It is a measuring stick, not an allocator: no policy
- * plugins, no checks beyond what the SQL enforces.
+ * and valuations, one price row per ticker used) with the hash chain of
+ * issue 11 (each row's hash, the run's prev_hash and run_hash, computed by
+ * the core's own core/chain.c), so that the ledger a bench leaves, the
+ * floor's runs between capalloc's, passes `capalloc verify`; not its JSON
+ * explanation ('{}'), nor its report on stdout. It is a measuring stick,
+ * not an allocator: no policy plugins, no checks beyond what the SQL
+ * enforces.
  */
 #define _DEFAULT_SOURCE
 /* Built as two programs, tests/bench_floor_sqlite and tests/bench_floor_pg
@@ -44,6 +49,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "chain.h"
 #if TEST_WITH_LIBPQ
 #include <libpq-fe.h>
 #endif
@@ -207,6 +215,14 @@ typedef struct job {
     book *books;
     size_t n_books;    /* master + strategies */
     long trips;
+    /* the hash chain (core/chain.c, as capalloc writes it): the head's
+     * hash, then the run's time, rows (two per transfer, in book order:
+     * SELL from the payer, BUY by the payee) with their hashes, and hash */
+    unsigned char prev[SHA256_LEN];
+    char created_at[32], prev_hex[SHA256_HEX_LEN + 1],
+        run_hex[SHA256_HEX_LEN + 1];
+    size_t n_rows;
+    char (*row_hex)[SHA256_HEX_LEN + 1];
 } job;
 
 static void job_free(job *j)
@@ -219,6 +235,7 @@ static void job_free(job *j)
     free(j->price);
     free(j->used);
     free(j->books);
+    free(j->row_hex);
 }
 
 static int read_prices(job *j, const char *path)
@@ -317,6 +334,89 @@ static void plan(job *j)
     j->books[0].target = master;
 }
 
+/* The head's run_hash (hex) as prev: the bench's first run is capalloc's,
+ * so the head always carries one. */
+static int set_prev(job *j, const char *hex)
+{
+    if (hex == NULL || chain_from_hex(hex, j->prev) != 0) {
+        fprintf(stderr, "bench_floor: the ledger's latest run carries no "
+                        "hash ('%s')\n", hex ? hex : "(none)");
+        return -1;
+    }
+    return 0;
+}
+
+/* The payer and payee of book i's transfer. */
+static const char *payer(const job *j, size_t i)
+{
+    return j->books[i].transfer < 0 ? j->books[i].id : j->books[0].id;
+}
+
+static const char *payee(const job *j, size_t i)
+{
+    return j->books[i].transfer < 0 ? j->books[0].id : j->books[i].id;
+}
+
+static int cmp_balance_id(const void *x, const void *y)
+{
+    return strcmp(((const chain_balance *)x)->portfolio_id,
+                  ((const chain_balance *)y)->portfolio_id);
+}
+
+/* The run's hashes, as chain_write() computes them: each row linked to
+ * the one before, then the run over its fields, its last row and the
+ * balances of the portfolios its rows touched. */
+static void chain(job *j, const char *date)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(j->created_at, sizeof j->created_at,
+                        "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(j->created_at + n, sizeof j->created_at - n, ".%03uZ",
+             (unsigned)(ts.tv_nsec / 1000000) % 1000u);
+
+    size_t moved = 0;
+    for (size_t i = 1; i < j->n_books; i++)
+        moved += j->books[i].transfer != 0;
+    j->n_rows = 2 * moved;
+    j->row_hex = calloc(j->n_rows + 1, sizeof *j->row_hex);
+    chain_balance *bal = calloc(moved + 2, sizeof *bal);
+    if (j->row_hex == NULL || bal == NULL)
+        exit(2);
+    unsigned char link[SHA256_LEN];
+    memcpy(link, j->prev, sizeof link);
+    const capalloc_dec one = {1000000};
+    size_t r = 0, n_bal = 0;
+    for (size_t i = 1; i < j->n_books; i++) {
+        const book *b = &j->books[i];
+        if (b->transfer == 0)
+            continue;
+        capalloc_dec q = {b->transfer < 0 ? -b->transfer : b->transfer};
+        chain_row_hash(link, r, payer(j, i), "USD_CASH", CAPALLOC_SELL, q,
+                       one, one, link);
+        sha256_hex(link, j->row_hex[r++]);
+        chain_row_hash(link, r, payee(j, i), "USD_CASH", CAPALLOC_BUY, q,
+                       one, one, link);
+        sha256_hex(link, j->row_hex[r++]);
+        bal[n_bal].portfolio_id = b->id;
+        bal[n_bal++].cash = (capalloc_dec){b->cash + b->transfer};
+    }
+    if (moved > 0) {
+        bal[n_bal].portfolio_id = j->books[0].id;
+        bal[n_bal++].cash =
+            (capalloc_dec){j->books[0].cash + j->books[0].transfer};
+    }
+    qsort(bal, n_bal, sizeof *bal, cmp_balance_id);
+    chain_run run = {"ALLOCATE", date, 1, j->created_at, NULL, "RUN", 0};
+    unsigned char h[SHA256_LEN];
+    chain_run_hash(j->prev, &run, j->n_rows, link, bal, n_bal, h);
+    sha256_hex(j->prev, j->prev_hex);
+    sha256_hex(h, j->run_hex);
+    free(bal);
+}
+
 /* ---- postgres ---------------------------------------------------------- */
 
 #if TEST_WITH_LIBPQ
@@ -345,14 +445,20 @@ static int floor_pg(job *j, const char *schema, const char *date)
     char sql[4096];
     PGresult *r;
     int rc = -1;
-    /* the plugin's writer lock: same class, same key */
+    /* the plugin's writer lock: same class, same key; and the chain's
+     * head, in the same round trip (PQexec hands back the last result) */
     snprintf(sql, sizeof sql,
              "BEGIN ISOLATION LEVEL READ COMMITTED;"
-             " SELECT pg_advisory_xact_lock(1128353841, hashtext('%s'))",
+             " SELECT pg_advisory_xact_lock(1128353841, hashtext('%1$s'));"
+             " SELECT run_hash FROM %1$s.capalloc_runs"
+             " ORDER BY run_id DESC LIMIT 1",
              schema);
     j->trips++;
     r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    if (PQresultStatus(r) != PGRES_TUPLES_OK ||
+        set_prev(j, PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)
+                        ? PQgetvalue(r, 0, 0)
+                        : NULL) != 0) {
         fprintf(stderr, "bench_floor: %s", PQerrorMessage(c));
         PQclear(r);
         goto out;
@@ -386,21 +492,25 @@ static int floor_pg(job *j, const char *schema, const char *date)
         goto out;
 
     plan(j);
-    lit tp = {0}, ts = {0}, tq = {0}, cp = {0}, cc = {0}, vp = {0}, vm = {0},
-        vc = {0}, vpv = {0}, vn = {0}, vw = {0}, vt = {0}, vx = {0}, qk = {0},
-        qp = {0};
+    chain(j, date);
+    lit tp = {0}, ts = {0}, tq = {0}, th = {0}, cp = {0}, cc = {0}, vp = {0},
+        vm = {0}, vc = {0}, vpv = {0}, vn = {0}, vw = {0}, vt = {0}, vx = {0},
+        qk = {0}, qp = {0};
     char a[32], w[32];
+    size_t row = 0;
     fmt(900000 / (int64_t)(j->n_books - 1), w, sizeof w);
     for (size_t i = 0; i < j->n_books; i++) {
         const book *b = &j->books[i];
         if (i > 0 && b->transfer != 0) {
             fmt(b->transfer < 0 ? -b->transfer : b->transfer, a, sizeof a);
-            lit_add(&tp, b->transfer < 0 ? b->id : "0");
+            lit_add(&tp, payer(j, i));
             lit_add(&ts, "SELL");
             lit_add(&tq, a);
-            lit_add(&tp, b->transfer < 0 ? "0" : b->id);
+            lit_add(&th, j->row_hex[row++]);
+            lit_add(&tp, payee(j, i));
             lit_add(&ts, "BUY");
             lit_add(&tq, a);
+            lit_add(&th, j->row_hex[row++]);
         }
         lit_add(&cp, b->id);
         fmt(b->cash + b->transfer, a, sizeof a);
@@ -425,24 +535,26 @@ static int floor_pg(job *j, const char *schema, const char *date)
             fmt(j->price[t], a, sizeof a);
             lit_add(&qp, a);
         }
-    const char *v[16] = {date,          lit_done(&tp), lit_done(&ts),
+    const char *v[20] = {date,          lit_done(&tp), lit_done(&ts),
                          lit_done(&tq), lit_done(&cp), lit_done(&cc),
                          lit_done(&vp), lit_done(&vm), lit_done(&vc),
                          lit_done(&vpv), lit_done(&vn), lit_done(&vw),
                          lit_done(&vt), lit_done(&vx), lit_done(&qk),
-                         lit_done(&qp)};
+                         lit_done(&qp), j->created_at, j->prev_hex,
+                         j->run_hex, lit_done(&th)};
     snprintf(sql, sizeof sql,
         "WITH run AS ("
         "  INSERT INTO %1$s.capalloc_runs (action, run_date, forced,"
-        "   created_at, capalloc_version, detail)"
-        "  VALUES ('ALLOCATE', $1::date, 1, now(), 'floor', '{}')"
+        "   created_at, capalloc_version, detail, prev_hash, run_hash)"
+        "  VALUES ('ALLOCATE', $1::date, 1, $17::timestamptz, 'floor', '{}',"
+        "   $18, $19)"
         "  RETURNING run_id),"
         " tr AS ("
         "  INSERT INTO %1$s.trade_execution_logs (run_id, portfolio_id, ticker,"
-        "   side, quantity, arrival_price, exec_price, executed_at)"
-        "  SELECT run.run_id, t.p, 'USD_CASH', t.s, t.q, 1, 1, now()"
-        "  FROM run, unnest($2::text[], $3::text[], $4::numeric[])"
-        "   WITH ORDINALITY AS t(p, s, q, n) ORDER BY t.n),"
+        "   side, quantity, arrival_price, exec_price, executed_at, row_hash)"
+        "  SELECT run.run_id, t.p, 'USD_CASH', t.s, t.q, 1, 1, now(), t.h"
+        "  FROM run, unnest($2::text[], $3::text[], $4::numeric[],"
+        "   $20::text[]) WITH ORDINALITY AS t(p, s, q, h, n) ORDER BY t.n),"
         " ca AS ("
         "  UPDATE %1$s.cash_equity_book b SET cash = c.c, updated_at = now()"
         "  FROM unnest($5::text[], $6::numeric[]) AS c(p, c)"
@@ -463,9 +575,10 @@ static int floor_pg(job *j, const char *schema, const char *date)
         "  FROM run, unnest($15::text[], $16::numeric[]) AS q(k, p))"
         " SELECT run_id FROM run",
         schema);
-    r = pg(j, c, sql, 16, v);
+    r = pg(j, c, sql, 20, v);
     for (int k = 1; k < 16; k++)
         free((char *)v[k]);
+    free((char *)v[19]);
     if (r == NULL)
         goto out;
     PQclear(r);
@@ -489,14 +602,13 @@ static int sq_fail(sqlite3 *db, const char *what)
 }
 
 /* Bind the texts v[0..n) and step once. */
-static int sq_row(job *j, sqlite3 *db, sqlite3_stmt *st, int n,
+static int sq_row(sqlite3 *db, sqlite3_stmt *st, int n,
                   const char *const *v)
 {
     for (int k = 0; k < n; k++)
         if (sqlite3_bind_text(st, k + 1, v[k], -1, SQLITE_STATIC) !=
             SQLITE_OK)
             return sq_fail(db, "bind");
-    j->trips++;
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sq_fail(db, "step");
@@ -517,6 +629,20 @@ static int floor_sqlite(job *j, const char *path, const char *date)
     }
     j->trips++;
     sqlite3_stmt *q;
+    /* the chain's head */
+    if (sqlite3_prepare_v2(db, "SELECT run_hash FROM capalloc_runs"
+                               " ORDER BY run_id DESC LIMIT 1",
+                           -1, &q, NULL) != SQLITE_OK) {
+        sq_fail(db, "prepare");
+        goto out;
+    }
+    j->trips++;
+    int head = sqlite3_step(q) == SQLITE_ROW
+                   ? set_prev(j, (const char *)sqlite3_column_text(q, 0))
+                   : set_prev(j, NULL);
+    sqlite3_finalize(q);
+    if (head != 0)
+        goto out;
     if (sqlite3_prepare_v2(db, "SELECT portfolio_id, cash FROM cash_equity_book",
                            -1, &q, NULL) != SQLITE_OK) {
         sq_fail(db, "prepare");
@@ -541,14 +667,14 @@ static int floor_sqlite(job *j, const char *path, const char *date)
     sqlite3_finalize(q);
 
     plan(j);
+    chain(j, date);
     static const char *const sql[5] = {
         "INSERT INTO capalloc_runs (action, run_date, forced, created_at,"
-        " capalloc_version, detail)"
-        " VALUES ('ALLOCATE', ?1, 1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),"
-        " 'floor', '{}')",
+        " capalloc_version, detail, prev_hash, run_hash)"
+        " VALUES ('ALLOCATE', ?1, 1, ?2, 'floor', '{}', ?3, ?4)",
         "INSERT INTO trade_execution_logs (run_id, portfolio_id, ticker, side,"
-        " quantity, arrival_price, exec_price, executed_at)"
-        " VALUES (?1, ?2, 'USD_CASH', ?3, ?4, '1', '1', ?5)",
+        " quantity, arrival_price, exec_price, executed_at, row_hash)"
+        " VALUES (?1, ?2, 'USD_CASH', ?3, ?4, '1', '1', ?5, ?6)",
         "UPDATE cash_equity_book SET cash = ?2, updated_at = ?3"
         " WHERE portfolio_id = ?1",
         "INSERT INTO capalloc_valuations (run_id, valuation_date,"
@@ -562,23 +688,25 @@ static int floor_sqlite(job *j, const char *path, const char *date)
             sq_fail(db, "prepare");
             goto out;
         }
-    const char *d1[1] = {date};
-    if (sq_row(j, db, st[0], 1, d1) != 0)
+    const char *d1[4] = {date, j->created_at, j->prev_hex, j->run_hex};
+    if (sq_row(db, st[0], 4, d1) != 0)
         goto out;
     char run[32], a[32], c[32], pv[32], n[32], t[32], x[32], w[32];
     const char *ts = "2025-01-01T00:00:00.000Z";
     snprintf(run, sizeof run, "%lld", (long long)sqlite3_last_insert_rowid(db));
     fmt(900000 / (int64_t)(j->n_books - 1), w, sizeof w);
+    size_t row = 0;
     for (size_t i = 0; i < j->n_books; i++) {
         const book *b = &j->books[i];
         if (i > 0 && b->transfer != 0) {
             fmt(b->transfer < 0 ? -b->transfer : b->transfer, a, sizeof a);
-            const char *out1[5] = {run, b->transfer < 0 ? b->id : "0", "SELL",
-                                   a, ts};
-            const char *in1[5] = {run, b->transfer < 0 ? "0" : b->id, "BUY",
-                                  a, ts};
-            if (sq_row(j, db, st[1], 5, out1) != 0 ||
-                sq_row(j, db, st[1], 5, in1) != 0)
+            const char *out1[6] = {run, payer(j, i), "SELL", a, ts,
+                                   j->row_hex[row]};
+            const char *in1[6] = {run, payee(j, i), "BUY", a, ts,
+                                  j->row_hex[row + 1]};
+            row += 2;
+            if (sq_row(db, st[1], 6, out1) != 0 ||
+                sq_row(db, st[1], 6, in1) != 0)
                 goto out;
         }
         fmt(b->cash + b->transfer, a, sizeof a);
@@ -590,17 +718,22 @@ static int floor_sqlite(job *j, const char *path, const char *date)
         fmt(b->transfer, x, sizeof x);
         const char *va[10] = {run, date, b->id, i == 0 ? "1" : "0", c, pv,
                               n, i == 0 ? "0.1" : w, t, x};
-        if (sq_row(j, db, st[2], 3, cu) != 0 ||
-            sq_row(j, db, st[3], 10, va) != 0)
+        if (sq_row(db, st[2], 3, cu) != 0 ||
+            sq_row(db, st[3], 10, va) != 0)
             goto out;
     }
     for (size_t k = 0; k < j->n_prices; k++)
         if (j->used[k]) {
             fmt(j->price[k], a, sizeof a);
             const char *pr[3] = {run, j->ticker[k], a};
-            if (sq_row(j, db, st[4], 3, pr) != 0)
+            if (sq_row(db, st[4], 3, pr) != 0)
                 goto out;
         }
+    /* the writes as the plugin counts them (capalloc -vv): runs of each
+     * statement, SQLITE_STMTSTATUS_RUN, which counts the stamp's triggers
+     * (issue 14) each write fires as runs too */
+    for (int k = 0; k < 5; k++)
+        j->trips += sqlite3_stmt_status(st[k], SQLITE_STMTSTATUS_RUN, 0);
     j->trips++;
     if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         sq_fail(db, "commit");

@@ -667,8 +667,38 @@ static capalloc_status resolve_schema(pgp *s, capalloc_err *err)
     capalloc_status st = quote_schema(s, err);
     if (st != CAPALLOC_OK)
         return st;
+    /* The usual case first, in one round trip: the ledger is there and at
+     * a version. Planning pgp_sql_connect_state (query_to_xml, xpath, the
+     * pg_tables view) took 4-5 ms of a new backend's time; this takes
+     * 0.3. It fails when the schema or the version table is missing (a
+     * new ledger: the server logs that ERROR once), and an empty version
+     * table needs the full state (the tables' count): then the full
+     * query, which never fails on a missing schema, decides. */
+    char *fast = pgp_qualify(s, "SELECT coalesce(max(version), 0)"
+                                " FROM {S}.capalloc_schema_version");
+    if (fast == NULL) {
+        s->host->set_error(err, NULL, "out of memory");
+        return CAPALLOC_ERR_NOMEM;
+    }
+    res = pgp_exec(s, fast, 0, NULL);
+    free(fast);
+    if (pgp_ok(res) && PQntuples(res) == 1) {
+        long v = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+        PQclear(res);
+        if (v > 0) {
+            s->pre_version = v;
+            s->pre_tables = 0; /* read only for a ledger without version */
+            s->pre_state = 1;
+            return CAPALLOC_OK;
+        }
+    } else {
+        PQclear(res);
+        if (PQstatus(s->conn) != CONNECTION_OK)
+            return pgp_fail(s, NULL, err, "looking up schema '%s'",
+                            s->schema);
+    }
     const char *sv[1] = {s->schema};
-    /* with the ledger's schema version: one round trip to connect */
+    /* with the ledger's schema version */
     res = pgp_exec(s, pgp_sql_connect_state, 1, sv);
     if (!pgp_ok(res) || PQntuples(res) != 1)
         return pgp_fail(s, res, err, "looking up schema '%s'", s->schema);

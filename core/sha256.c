@@ -96,16 +96,23 @@ void sha256_update(sha256_ctx *c, const void *data, size_t len)
 
 void sha256_final(sha256_ctx *c, unsigned char out[SHA256_LEN])
 {
+    /* The padding is written straight into the buffer (0x80, zeros up to
+     * 56 mod 64, the big-endian bit length): feeding it through
+     * sha256_update a byte at a time cost more than a block. buf always has
+     * room for the 0x80, since update leaves at most 63 bytes waiting. */
     uint64_t bits = c->len * 8;
-    unsigned char pad = 0x80;
-    sha256_update(c, &pad, 1);
-    pad = 0;
-    while (c->n != 56)
-        sha256_update(c, &pad, 1);
-    unsigned char lenbe[8];
+    size_t n = c->n;
+    c->buf[n++] = 0x80;
+    if (n > 56) {
+        /* no room left for the length: it goes in a block of its own */
+        memset(c->buf + n, 0, 64 - n);
+        block(c->h, c->buf);
+        n = 0;
+    }
+    memset(c->buf + n, 0, 56 - n);
     for (int i = 0; i < 8; i++)
-        lenbe[i] = (unsigned char)(bits >> (56 - 8 * i));
-    sha256_update(c, lenbe, 8);
+        c->buf[56 + i] = (unsigned char)(bits >> (56 - 8 * i));
+    block(c->h, c->buf);
     for (int i = 0; i < 8; i++) {
         out[4 * i] = (unsigned char)(c->h[i] >> 24);
         out[4 * i + 1] = (unsigned char)(c->h[i] >> 16);

@@ -44,20 +44,32 @@ static void block(uint32_t h[8], const unsigned char *p)
     }
     uint32_t a = h[0], b = h[1], c = h[2], d = h[3];
     uint32_t e = h[4], f = h[5], g = h[6], k = h[7];
-    for (int i = 0; i < 64; i++) {
-        uint32_t t1 = k + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) +
-                      ((e & f) ^ (~e & g)) + K[i] + w[i];
-        uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) +
-                      ((a & b) ^ (a & c) ^ (b & c));
-        k = g;
-        g = f;
-        f = e;
-        e = d + t1;
-        d = c;
-        c = b;
-        b = a;
-        a = t1 + t2;
+    /* Eight rounds an iteration, each naming the working variables one
+     * place further on, so that the compiler need not move all eight
+     * between rounds as the FIPS text's "h = g; g = f; ..." does (its h
+     * is k here: h is the state). Ch and
+     * Maj are written in forms with one operation fewer than FIPS's, and
+     * equal to them bit for bit. */
+#define ROUND(a, b, c, d, e, f, g, k, i)                                   \
+    do {                                                                   \
+        uint32_t t1 = k + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) +       \
+                      (g ^ (e & (f ^ g))) + K[i] + w[i];                   \
+        uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) +           \
+                      ((a & b) | (c & (a | b)));                           \
+        d += t1;                                                           \
+        k = t1 + t2;                                                       \
+    } while (0)
+    for (int i = 0; i < 64; i += 8) {
+        ROUND(a, b, c, d, e, f, g, k, i);
+        ROUND(k, a, b, c, d, e, f, g, i + 1);
+        ROUND(g, k, a, b, c, d, e, f, i + 2);
+        ROUND(f, g, k, a, b, c, d, e, i + 3);
+        ROUND(e, f, g, k, a, b, c, d, i + 4);
+        ROUND(d, e, f, g, k, a, b, c, i + 5);
+        ROUND(c, d, e, f, g, k, a, b, i + 6);
+        ROUND(b, c, d, e, f, g, k, a, i + 7);
     }
+#undef ROUND
     h[0] += a;
     h[1] += b;
     h[2] += c;

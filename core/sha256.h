@@ -32,4 +32,14 @@ void sha256_hex(const unsigned char d[SHA256_LEN],
 void sha256_hex_of(const void *data, size_t len,
                    char out[SHA256_HEX_LEN + 1]);
 
+/*
+ * For tests, so that both block functions are checked on a machine that
+ * has the fast one: sha256_impl names the one in use ("sha-ni", the x86
+ * SHA extensions, or "portable"); sha256_force_portable(1) switches to the
+ * portable one, sha256_force_portable(0) back to the fastest the CPU has.
+ * Not for use while another thread hashes.
+ */
+const char *sha256_impl(void);
+void sha256_force_portable(int on);
+
 #endif

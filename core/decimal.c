@@ -20,8 +20,8 @@ capalloc_dec dec_from_int(int64_t units)
     return d;
 }
 
-capalloc_status dec_parse_places(const char *s, int max_places,
-                                 capalloc_dec *out)
+capalloc_status dec_parse_places_general(const char *s, int max_places,
+                                         capalloc_dec *out)
 {
     if (s == NULL)
         return CAPALLOC_ERR_INVALID;
@@ -73,6 +73,69 @@ capalloc_status dec_parse_places(const char *s, int max_places,
         return CAPALLOC_ERR_OVERFLOW;
     out->micros = (int64_t)scaled;
     return CAPALLOC_OK;
+}
+
+/*
+ * The shape nearly every caller sees (a quantity or price such as "17.5"):
+ * [+-]digits[.digits] with at most 18 digits, at most max_places decimals
+ * (plus zeros past the 6th, as the general parser allows) and a value that
+ * fits. Computed in one pass in 64 bits. Returns 1 with *out set, or 0 for
+ * anything else, which the general parser then decides: the fast path only
+ * ever accepts, so every refusal, status and message stays the general
+ * parser's.
+ */
+static int parse_common(const char *s, int max_places, capalloc_dec *out)
+{
+    const char *p = s;
+    int neg = *p == '-';
+    if (*p == '+' || *p == '-')
+        p++;
+    /* unsigned: a run of more than 18 digits wraps harmlessly before it is
+     * sent to the general parser */
+    uint64_t v = 0;
+    unsigned d;
+    const char *ip = p;
+    while ((d = (unsigned)(*p - '0')) < 10) {
+        v = v * 10 + d;
+        p++;
+    }
+    int n = (int)(p - ip);
+    if (n == 0) /* "", "-", ".5" */
+        return 0;
+    int places = 0;
+    if (*p == '.') {
+        p++;
+        while (places < CAPALLOC_DEC_PLACES &&
+               (d = (unsigned)(*p - '0')) < 10) {
+            v = v * 10 + d;
+            p++;
+            places++;
+        }
+        if (places == 0) /* "1." */
+            return 0;
+        n += places;
+        if (places == CAPALLOC_DEC_PLACES)
+            while (*p == '0')
+                p++;
+    }
+    /* 18 digits are below 10^18 < INT64_MAX; places over max_places may
+     * still be zeros, which the general parser accepts */
+    if (*p != '\0' || n > 18 || places > max_places)
+        return 0;
+    int64_t micros;
+    if (__builtin_mul_overflow(v, POW10[CAPALLOC_DEC_PLACES - places],
+                               &micros))
+        return 0;
+    out->micros = neg ? -micros : micros;
+    return 1;
+}
+
+capalloc_status dec_parse_places(const char *s, int max_places,
+                                 capalloc_dec *out)
+{
+    if (s != NULL && parse_common(s, max_places, out))
+        return CAPALLOC_OK;
+    return dec_parse_places_general(s, max_places, out);
 }
 
 capalloc_status dec_parse(const char *s, capalloc_dec *out)

@@ -77,12 +77,11 @@ capalloc_status dec_parse_places_general(const char *s, int max_places,
 
 /*
  * The shape nearly every caller sees (a quantity or price such as "17.5"):
- * [+-]digits[.digits] with at most 18 digits, at most max_places decimals
- * (plus zeros past the 6th, as the general parser allows) and a value that
- * fits. Computed in one pass in 64 bits. Returns 1 with *out set, or 0 for
- * anything else, which the general parser then decides: the fast path only
- * ever accepts, so every refusal, status and message stays the general
- * parser's.
+ * [+-]digits[.digits] with at most 18 digits, at most max_places (and 6)
+ * decimals and a value that fits, computed in one pass in 64 bits. Returns
+ * 1 with *out set, or 0 for anything else, which the general parser then
+ * decides: the fast path only ever accepts, so every refusal and status
+ * stays the general parser's.
  */
 static int parse_common(const char *s, int max_places, capalloc_dec *out)
 {
@@ -90,8 +89,8 @@ static int parse_common(const char *s, int max_places, capalloc_dec *out)
     int neg = *p == '-';
     if (*p == '+' || *p == '-')
         p++;
-    /* unsigned: a run of more than 18 digits wraps harmlessly before it is
-     * sent to the general parser */
+    /* unsigned: a run of more than 18 digits wraps harmlessly, as such a
+     * text goes to the general parser */
     uint64_t v = 0;
     unsigned d;
     const char *ip = p;
@@ -99,34 +98,27 @@ static int parse_common(const char *s, int max_places, capalloc_dec *out)
         v = v * 10 + d;
         p++;
     }
-    int n = (int)(p - ip);
-    if (n == 0) /* "", "-", ".5" */
-        return 0;
-    int places = 0;
+    int whole = (int)(p - ip), places = 0;
     if (*p == '.') {
-        p++;
-        while (places < CAPALLOC_DEC_PLACES &&
-               (d = (unsigned)(*p - '0')) < 10) {
+        const char *fp = ++p;
+        while ((d = (unsigned)(*p - '0')) < 10) {
             v = v * 10 + d;
             p++;
-            places++;
         }
+        places = (int)(p - fp);
         if (places == 0) /* "1." */
             return 0;
-        n += places;
-        if (places == CAPALLOC_DEC_PLACES)
-            while (*p == '0')
-                p++;
     }
-    /* 18 digits are below 10^18 < INT64_MAX; places over max_places may
-     * still be zeros, which the general parser accepts */
-    if (*p != '\0' || n > 18 || places > max_places)
+    /* whole == 0: "", "-", ".5". At most 18 digits keep v exact. Places
+     * over max_places or over 6 may still be trailing zeros, which the
+     * general parser accepts: rare enough to leave to it. */
+    if (*p != '\0' || whole == 0 || whole + places > 18 ||
+        places > max_places || places > CAPALLOC_DEC_PLACES)
         return 0;
-    int64_t micros;
-    if (__builtin_mul_overflow(v, POW10[CAPALLOC_DEC_PLACES - places],
-                               &micros))
+    uint64_t unit = (uint64_t)POW10[CAPALLOC_DEC_PLACES - places], micros;
+    if (__builtin_mul_overflow(v, unit, &micros) || micros > INT64_MAX)
         return 0;
-    out->micros = neg ? -micros : micros;
+    out->micros = neg ? -(int64_t)micros : (int64_t)micros;
     return 1;
 }
 

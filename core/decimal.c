@@ -20,8 +20,8 @@ capalloc_dec dec_from_int(int64_t units)
     return d;
 }
 
-capalloc_status dec_parse_places(const char *s, int max_places,
-                                 capalloc_dec *out)
+capalloc_status dec_parse_places_general(const char *s, int max_places,
+                                         capalloc_dec *out)
 {
     if (s == NULL)
         return CAPALLOC_ERR_INVALID;
@@ -73,6 +73,61 @@ capalloc_status dec_parse_places(const char *s, int max_places,
         return CAPALLOC_ERR_OVERFLOW;
     out->micros = (int64_t)scaled;
     return CAPALLOC_OK;
+}
+
+/*
+ * The shape nearly every caller sees (a quantity or price such as "17.5"):
+ * [+-]digits[.digits] with at most 18 digits, at most max_places (and 6)
+ * decimals and a value that fits, computed in one pass in 64 bits. Returns
+ * 1 with *out set, or 0 for anything else, which the general parser then
+ * decides: the fast path only ever accepts, so every refusal and status
+ * stays the general parser's.
+ */
+static int parse_common(const char *s, int max_places, capalloc_dec *out)
+{
+    const char *p = s;
+    int neg = *p == '-';
+    if (*p == '+' || *p == '-')
+        p++;
+    /* unsigned: a run of more than 18 digits wraps harmlessly, as such a
+     * text goes to the general parser */
+    uint64_t v = 0;
+    unsigned d;
+    const char *ip = p;
+    while ((d = (unsigned)(*p - '0')) < 10) {
+        v = v * 10 + d;
+        p++;
+    }
+    int whole = (int)(p - ip), places = 0;
+    if (*p == '.') {
+        const char *fp = ++p;
+        while ((d = (unsigned)(*p - '0')) < 10) {
+            v = v * 10 + d;
+            p++;
+        }
+        places = (int)(p - fp);
+        if (places == 0) /* "1." */
+            return 0;
+    }
+    /* whole == 0: "", "-", ".5". At most 18 digits keep v exact. Places
+     * over max_places or over 6 may still be trailing zeros, which the
+     * general parser accepts: rare enough to leave to it. */
+    if (*p != '\0' || whole == 0 || whole + places > 18 ||
+        places > max_places || places > CAPALLOC_DEC_PLACES)
+        return 0;
+    uint64_t unit = (uint64_t)POW10[CAPALLOC_DEC_PLACES - places], micros;
+    if (__builtin_mul_overflow(v, unit, &micros) || micros > INT64_MAX)
+        return 0;
+    out->micros = neg ? -(int64_t)micros : (int64_t)micros;
+    return 1;
+}
+
+capalloc_status dec_parse_places(const char *s, int max_places,
+                                 capalloc_dec *out)
+{
+    if (s != NULL && parse_common(s, max_places, out))
+        return CAPALLOC_OK;
+    return dec_parse_places_general(s, max_places, out);
 }
 
 capalloc_status dec_parse(const char *s, capalloc_dec *out)

@@ -26,6 +26,10 @@ capalloc_status dec_parse(const char *text, capalloc_dec *out);
 /* Parse like dec_parse but also refuse more than max_places decimals. */
 capalloc_status dec_parse_places(const char *text, int max_places,
                                  capalloc_dec *out);
+/* The parser dec_parse_places falls back on for every text outside its
+ * fast path; same contract. Declared for the tests that compare the two. */
+capalloc_status dec_parse_places_general(const char *text, int max_places,
+                                         capalloc_dec *out);
 char *dec_format(capalloc_dec d, int min_places, char *buf, size_t len);
 capalloc_status dec_add(capalloc_dec a, capalloc_dec b, capalloc_dec *out);
 capalloc_status dec_sub(capalloc_dec a, capalloc_dec b, capalloc_dec *out);

@@ -2,6 +2,7 @@
  * rounding and overflow (core/decimal.c). */
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "decimal.h"
 
@@ -63,6 +64,125 @@ START_TEST(parse_places)
     ck_assert_int_eq(dec_parse_places("1234.560", 2, &d), CAPALLOC_OK);
     ck_assert_int_eq(dec_parse_places("1234.567", 2, &d), CAPALLOC_ERR_INVALID);
     ck_assert_int_eq(dec_parse_places("5.5", 0, &d), CAPALLOC_ERR_INVALID);
+}
+END_TEST
+
+/* dec_parse_places tries a fast path first; on every text and every
+ * max_places it must give the general parser's status, value, and leave
+ * *out alone on a refusal, exactly as dec_parse_places_general does. */
+static int same_as_general(const char *s, int max_places)
+{
+    capalloc_dec a = {42}, b = {42};
+    capalloc_status sa = dec_parse_places(s, max_places, &a);
+    capalloc_status sb = dec_parse_places_general(s, max_places, &b);
+    ck_assert_msg(sa == sb && a.micros == b.micros,
+                  "'%s' at %d places: %d/%lld, general %d/%lld", s, max_places,
+                  (int)sa, (long long)a.micros, (int)sb, (long long)b.micros);
+    return sa == CAPALLOC_OK;
+}
+
+/* The places the callers ask for (minor units 0..6) and one beyond, which
+ * the general parser treats as 6. */
+static int same_at_every_places(const char *s)
+{
+    int ok = 0;
+    for (int mp = 0; mp <= CAPALLOC_DEC_PLACES + 1; mp++)
+        ok += same_as_general(s, mp);
+    return ok;
+}
+
+/* xorshift64: the same strings on every libc */
+static uint64_t next_rand(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+START_TEST(parse_fast_path_boundaries)
+{
+    static const char *t[] = {
+        "0", "-0", "+0", "1", "+1", "-1", "17.5", "123.45", "0.000001",
+        "-0.000001", "00012.3400", "1.0", "1.00", "1.000", "1.0000",
+        "1.00000", "1.000000", "1.0000000", "1.0000001", "1.1234567",
+        "1.123456", "1.1234560", "1.12345600000000000000",
+        /* 18 and 19 digits, with and without places */
+        "999999999999999999", "1000000000000000000", "999999999999.999999",
+        "9999999999999.99999", "99999999999999999.9", "0.00000000000000000",
+        "000000000000000001", "0000000000000000001", "00000000000000000001",
+        "0000000000000000000000000000000000000000000001.5",
+        "000000000000.000001", "0000000000000.000001",
+        /* the int64 edge, in micros */
+        "9223372036854", "9223372036855", "-9223372036855",
+        "9223372036854.775807", "-9223372036854.775807",
+        "9223372036854.775808", "-9223372036854.775808",
+        "9223372036854.7758070", "9223372036854.7758071",
+        "922337203685.4775807", "92233720368547.75807",
+        "99999999999999999999999", "99999999999999999999999x",
+        /* not the grammar */
+        "", "-", "+", ".", "-.", "+.", ".5", "-.5", "5.", "-5.", "1..2",
+        "1.2.3", "1e3", "1E3", "1e-3", " 1", "1 ", " ", "--1", "+-1", "-+1",
+        "1-", "1+", "0x10", "1,5", "1.5 ", "1.000000 ", "1.0000000.",
+        "1.000000.", "1.-5", "abc", "NaN", "inf",
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        same_at_every_places(t[i]);
+    char zeros[200];
+    memset(zeros, '0', sizeof zeros - 1);
+    zeros[sizeof zeros - 1] = '\0';
+    ck_assert_int_eq(same_at_every_places(zeros), CAPALLOC_DEC_PLACES + 2);
+    zeros[100] = '.';
+    ck_assert_int_eq(same_at_every_places(zeros), CAPALLOC_DEC_PLACES + 2);
+    zeros[100] = '1';
+    same_at_every_places(zeros);
+    /* the fast path's own values, in case both paths went wrong together */
+    capalloc_dec d;
+    ck_assert_int_eq(dec_parse("00012.3400", &d), CAPALLOC_OK);
+    ck_assert_int_eq(d.micros, 12340000);
+    ck_assert_int_eq(dec_parse("-999999999999.999999", &d), CAPALLOC_OK);
+    ck_assert_int_eq(d.micros, -999999999999999999);
+    ck_assert_int_eq(dec_parse("-0", &d), CAPALLOC_OK);
+    ck_assert_int_eq(d.micros, 0);
+}
+END_TEST
+
+START_TEST(parse_fast_path_random)
+{
+    uint64_t x = 0x9e3779b97f4a7c15u; /* fixed: a failure can be replayed */
+    static const char any[] = "0123456789.-+e ";
+    char s[32];
+    int accepted = 0;
+    /* any text over the grammar's alphabet and its neighbours */
+    for (int i = 0; i < 200000; i++) {
+        int len = (int)(next_rand(&x) % 26);
+        for (int k = 0; k < len; k++)
+            s[k] = any[next_rand(&x) % (sizeof any - 1)];
+        s[len] = '\0';
+        accepted += same_as_general(s, (int)(next_rand(&x) % 8));
+    }
+    /* texts shaped like numbers, most of them accepted: [+-]d*[.d*] with
+     * up to 21 whole digits and 9 places, to cross every limit */
+    for (int i = 0; i < 200000; i++) {
+        int len = 0;
+        uint64_t r = next_rand(&x);
+        if (r % 4 == 0)
+            s[len++] = (r / 4) % 2 ? '-' : '+';
+        int whole = (int)(next_rand(&x) % 22);
+        for (int k = 0; k < whole; k++)
+            s[len++] = (char)('0' + next_rand(&x) % 10);
+        if (next_rand(&x) % 3 != 0) {
+            s[len++] = '.';
+            int places = (int)(next_rand(&x) % 10);
+            for (int k = 0; k < places; k++) /* zeros often: the 7th+ place */
+                s[len++] = next_rand(&x) % 3 == 0 ? '0'
+                                : (char)('0' + next_rand(&x) % 10);
+        }
+        s[len] = '\0';
+        accepted += same_as_general(s, (int)(next_rand(&x) % 8));
+    }
+    ck_assert_msg(accepted > 50000, "only %d accepted: the fast path is "
+                  "hardly exercised", accepted);
 }
 END_TEST
 
@@ -171,6 +291,8 @@ int main(void)
     tcase_add_test(tc, parse_valid);
     tcase_add_test(tc, parse_invalid);
     tcase_add_test(tc, parse_places);
+    tcase_add_test(tc, parse_fast_path_boundaries);
+    tcase_add_test(tc, parse_fast_path_random);
     tcase_add_test(tc, format);
     tcase_add_test(tc, arithmetic_exact);
     tcase_add_test(tc, rounding);

@@ -219,6 +219,58 @@ START_TEST(arithmetic_exact)
 }
 END_TEST
 
+/* dec_mul against the rounding done here in 128 bits, for products on
+ * both sides of the 64-bit edge where dec_mul changes arithmetic: same
+ * status, same value, both rules. */
+static int64_t ref_mul(int64_t a, int64_t b, capalloc_round r, int *fits)
+{
+    __int128 p = (__int128)a * b, q = p / 1000000, rem = p % 1000000;
+    if (r == CAPALLOC_ROUND_HALF_EVEN && rem != 0) {
+        __int128 twice = (rem < 0 ? -rem : rem) * 2;
+        if (twice > 1000000 || (twice == 1000000 && q % 2 != 0))
+            q += p < 0 ? -1 : 1;
+    }
+    *fits = q >= INT64_MIN && q <= INT64_MAX;
+    return (int64_t)q;
+}
+
+START_TEST(mul_matches_128_bit_rounding)
+{
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    int wide = 0;
+    for (int i = 0; i < 400000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        /* magnitudes from 1 to 63 bits, so that some products fit in 64
+         * bits, some only in 128, some not even after the division */
+        int64_t a = (int64_t)(x >> (1 + (x & 63)));
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int64_t b = (int64_t)(x >> (1 + (x & 63)));
+        if (x & 64)
+            a = -a;
+        if (x & 128)
+            b = -b;
+        if ((x & 0x700) == 0) /* ties: an odd multiple of half a micro */
+            b = 500000 * (int64_t)(2 * (x >> 40 & 1023) + 1);
+        capalloc_round r = (x & 0x800) ? CAPALLOC_ROUND_HALF_EVEN
+                                       : CAPALLOC_ROUND_DOWN;
+        int fits;
+        int64_t want = ref_mul(a, b, r, &fits);
+        __int128 p = (__int128)a * b;
+        wide += p > INT64_MAX || p < INT64_MIN;
+        capalloc_dec got = {12345};
+        capalloc_status st =
+            dec_mul((capalloc_dec){a}, (capalloc_dec){b}, r, &got);
+        ck_assert_msg(fits ? st == CAPALLOC_OK && got.micros == want
+                           : st != CAPALLOC_OK,
+                      "%lld x %lld (rule %d): status %d value %lld, want "
+                      "%lld (fits %d)",
+                      (long long)a, (long long)b, (int)r, (int)st,
+                      (long long)got.micros, (long long)want, fits);
+    }
+    ck_assert_int_gt(wide, 10000); /* the 128-bit path was exercised too */
+}
+END_TEST
+
 START_TEST(rounding)
 {
     capalloc_dec r;
@@ -296,6 +348,7 @@ int main(void)
     tcase_add_test(tc, format);
     tcase_add_test(tc, arithmetic_exact);
     tcase_add_test(tc, rounding);
+    tcase_add_test(tc, mul_matches_128_bit_rounding);
     tcase_add_test(tc, overflow_detected);
     tcase_add_test(tc, places_and_cmp);
     suite_add_tcase(s, tc);

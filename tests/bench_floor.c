@@ -22,14 +22,14 @@
  * Values: every position at its price (exact integer micro-units), equal
  * weights of 0.9 / S as the bench's config gives, targets floored to
  * cents, transfers clamped to the cash a strategy holds. It writes what
- * capalloc writes for a run (two log rows per transfer, S + 1 cash rows
- * and valuations, one price row per ticker used) with the hash chain of
- * issue 11 (each row's hash, the run's prev_hash and run_hash, computed by
- * the core's own core/chain.c), so that the ledger a bench leaves, the
- * floor's runs between capalloc's, passes `capalloc verify`; not its JSON
- * explanation ('{}'), nor its report on stdout. It is a measuring stick,
- * not an allocator: no policy plugins, no checks beyond what the SQL
- * enforces.
+ * capalloc writes for a run (two log rows per transfer, the balances that
+ * change, S + 1 valuations, one price row per ticker used) with the hash
+ * chain of issue 11 (each row's hash, the run's prev_hash and run_hash,
+ * computed by the core's own core/chain.c), so that the ledger a bench
+ * leaves, the floor's runs between capalloc's, passes `capalloc verify`;
+ * not its JSON explanation ('{}'), nor its report on stdout. It is a
+ * measuring stick, not an allocator: no policy plugins, no checks beyond
+ * what the SQL enforces.
  */
 #define _DEFAULT_SOURCE
 /* Built as two programs, tests/bench_floor_sqlite and tests/bench_floor_pg
@@ -512,9 +512,11 @@ static int floor_pg(job *j, const char *schema, const char *date)
             lit_add(&tq, a);
             lit_add(&th, j->row_hex[row++]);
         }
-        lit_add(&cp, b->id);
-        fmt(b->cash + b->transfer, a, sizeof a);
-        lit_add(&cc, a);
+        if (b->transfer != 0) { /* the balances that change */
+            lit_add(&cp, b->id);
+            fmt(b->cash + b->transfer, a, sizeof a);
+            lit_add(&cc, a);
+        }
         lit_add(&vp, b->id);
         lit_add(&vm, i == 0 ? "1" : "0");
         fmt(b->cash, a, sizeof a);
@@ -718,7 +720,7 @@ static int floor_sqlite(job *j, const char *path, const char *date)
         fmt(b->transfer, x, sizeof x);
         const char *va[10] = {run, date, b->id, i == 0 ? "1" : "0", c, pv,
                               n, i == 0 ? "0.1" : w, t, x};
-        if (sq_row(db, st[2], 3, cu) != 0 ||
+        if ((b->transfer != 0 && sq_row(db, st[2], 3, cu) != 0) ||
             sq_row(db, st[3], 10, va) != 0)
             goto out;
     }

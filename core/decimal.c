@@ -23,7 +23,8 @@ capalloc_dec dec_from_int(int64_t units)
 capalloc_status dec_parse_places_general(const char *s, int max_places,
                                          capalloc_dec *out)
 {
-    if (s == NULL)
+    /* a negative limit would index the powers of ten below their table */
+    if (s == NULL || max_places < 0)
         return CAPALLOC_ERR_INVALID;
     int neg = 0;
     const char *p = s;

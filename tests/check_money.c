@@ -64,6 +64,7 @@ START_TEST(parse_places)
     ck_assert_int_eq(dec_parse_places("1234.560", 2, &d), CAPALLOC_OK);
     ck_assert_int_eq(dec_parse_places("1234.567", 2, &d), CAPALLOC_ERR_INVALID);
     ck_assert_int_eq(dec_parse_places("5.5", 0, &d), CAPALLOC_ERR_INVALID);
+    ck_assert_int_eq(dec_parse_places("5", -1, &d), CAPALLOC_ERR_INVALID);
 }
 END_TEST
 

@@ -152,7 +152,7 @@ START_TEST(parse_fast_path_random)
 {
     uint64_t x = 0x9e3779b97f4a7c15u; /* fixed: a failure can be replayed */
     static const char any[] = "0123456789.-+e ";
-    char s[32];
+    char s[40]; /* up to 1 + 21 + 1 + 9 characters and the NUL */
     int accepted = 0;
     /* any text over the grammar's alphabet and its neighbours */
     for (int i = 0; i < 200000; i++) {
@@ -243,9 +243,9 @@ START_TEST(mul_matches_128_bit_rounding)
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         /* magnitudes from 1 to 63 bits, so that some products fit in 64
          * bits, some only in 128, some not even after the division */
-        int64_t a = (int64_t)(x >> (1 + (x & 63)));
+        int64_t a = (int64_t)(x >> (1 + x % 63));
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        int64_t b = (int64_t)(x >> (1 + (x & 63)));
+        int64_t b = (int64_t)(x >> (1 + x % 63));
         if (x & 64)
             a = -a;
         if (x & 128)

@@ -268,8 +268,11 @@ capalloc_status dec_quantize(capalloc_dec a, int places, capalloc_round r,
 {
     if (places < 0 || places > CAPALLOC_DEC_PLACES)
         return CAPALLOC_ERR_INVALID;
-    i128 unit = POW10[CAPALLOC_DEC_PLACES - places];
-    return fit(div_round(a.micros, unit, r) * unit, out);
+    int64_t unit = POW10[CAPALLOC_DEC_PLACES - places];
+    /* the quotient in 64 bits (no 128-bit division: every amount a table
+     * or a report shows comes here); its product may pass the int64 edge
+     * by half a unit, which fit() refuses */
+    return fit((i128)div_round64(a.micros, unit, r) * unit, out);
 }
 
 int dec_cmp(capalloc_dec a, capalloc_dec b)

@@ -291,8 +291,12 @@ static int add_position_value(const pos_row *p, const ticker_price *tp,
                               capalloc_dec *sum)
 {
     capalloc_dec v;
-    return dec_mul(p->qty, tp->price, CAPALLOC_ROUND_HALF_EVEN, &v) ||
-           dec_add(*sum, v, sum);
+    int64_t t; /* an amount is any int64 of micros: dec_add's range */
+    if (dec_mul(p->qty, tp->price, CAPALLOC_ROUND_HALF_EVEN, &v) ||
+        __builtin_add_overflow(sum->micros, v.micros, &t))
+        return 1;
+    sum->micros = t;
+    return 0;
 }
 
 static int cmp_pos_ptr(const void *a, const void *b)
@@ -448,6 +452,11 @@ int value_fund(engine *en, const ledger *l, alloc_strategy *s, size_t n,
     ticker_set ts = {NULL, 0, NULL, 0, 0};
     const char *last_id = NULL;
     size_t last_owner = OWNER_NONE;
+    /* each position's ticker as its index in ts.held, found once here for
+     * the valuation below (SIZE_MAX: a zero quantity, not priced) */
+    size_t *tix = malloc((l->n_pos + 1) * sizeof *tix);
+    if (tix == NULL)
+        rc = eng_oom(e);
     for (size_t k = 0; k < l->n_pos && rc == 0; k++) {
         const pos_row *p = &l->pos[k];
         if (p->id != last_id) {
@@ -460,8 +469,10 @@ int value_fund(engine *en, const ledger *l, alloc_strategy *s, size_t n,
                              : OWNER_NONE;
         }
         owner[k] = last_owner;
-        if (!dec_is_zero(p->qty) &&
-            ticker_at(&ts, p->ticker, 1, owner[k] != OWNER_NONE) == SIZE_MAX)
+        tix[k] = dec_is_zero(p->qty)
+                     ? SIZE_MAX
+                     : ticker_at(&ts, p->ticker, 1, owner[k] != OWNER_NONE);
+        if (!dec_is_zero(p->qty) && tix[k] == SIZE_MAX)
             rc = eng_oom(e);
     }
     free(si);
@@ -492,8 +503,7 @@ int value_fund(engine *en, const ledger *l, alloc_strategy *s, size_t n,
                                 : &s[owner[k]].positions_value;
         if (owner[k] != OWNER_MASTER)
             s[owner[k]].holds_positions = 1;
-        size_t j = ticker_at(&ts, p->ticker, 0, 0);
-        const ticker_price *tp = j != SIZE_MAX ? tp_of[j] : NULL;
+        const ticker_price *tp = tp_of[tix[k]];
         if (tp == NULL) /* fetch_prices checked: a bug */
             rc = cap_fail(e, CAP_EXIT_INTERNAL, "no price for %s after "
                           "pricing it", p->ticker);
@@ -510,6 +520,7 @@ int value_fund(engine *en, const ledger *l, alloc_strategy *s, size_t n,
         }
     }
     free(tp_of);
+    free(tix);
     ticker_set_free(&ts);
     if (rc == 0)
         warn_unknown_positions(en, l, owner, pc);

@@ -272,6 +272,41 @@ START_TEST(mul_matches_128_bit_rounding)
 }
 END_TEST
 
+/* dec_quantize against rounding to 10^-places done here in 128 bits, over
+ * the whole int64 range, the edges included (where the rounded value no
+ * longer fits and the status must say so). */
+START_TEST(quantize_matches_128_bit_rounding)
+{
+    static const int64_t unit[7] = {1000000, 100000, 10000, 1000, 100, 10, 1};
+    uint64_t x = 0x2545f4914f6cdd1du;
+    for (int i = 0; i < 400000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int64_t a = i < 4 ? (i % 2 ? INT64_MAX : INT64_MIN + 1 + i / 2)
+                          : (int64_t)(x >> (x % 64));
+        if ((x & 64) && a != INT64_MIN)
+            a = -a;
+        int places = (int)(x >> 8 & 7) % 7;
+        capalloc_round r = (x & 0x800) ? CAPALLOC_ROUND_HALF_EVEN
+                                       : CAPALLOC_ROUND_DOWN;
+        __int128 u = unit[places], q = (__int128)a / u, rem = (__int128)a % u;
+        if (r == CAPALLOC_ROUND_HALF_EVEN && rem != 0) {
+            __int128 twice = (rem < 0 ? -rem : rem) * 2;
+            if (twice > u || (twice == u && q % 2 != 0))
+                q += a < 0 ? -1 : 1;
+        }
+        __int128 want = q * u;
+        int fits = want >= INT64_MIN && want <= INT64_MAX;
+        capalloc_dec got = {12345};
+        capalloc_status st = dec_quantize((capalloc_dec){a}, places, r, &got);
+        ck_assert_msg(fits ? st == CAPALLOC_OK && got.micros == (int64_t)want
+                           : st != CAPALLOC_OK,
+                      "%lld at %d places (rule %d): status %d value %lld",
+                      (long long)a, places, (int)r, (int)st,
+                      (long long)got.micros);
+    }
+}
+END_TEST
+
 START_TEST(rounding)
 {
     capalloc_dec r;
@@ -350,6 +385,7 @@ int main(void)
     tcase_add_test(tc, arithmetic_exact);
     tcase_add_test(tc, rounding);
     tcase_add_test(tc, mul_matches_128_bit_rounding);
+    tcase_add_test(tc, quantize_matches_128_bit_rounding);
     tcase_add_test(tc, overflow_detected);
     tcase_add_test(tc, places_and_cmp);
     suite_add_tcase(s, tc);

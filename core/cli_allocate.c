@@ -3,6 +3,7 @@
  * run, and `capalloc status`, the same valuation and plan without a write.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -110,6 +111,25 @@ static void print_report_json(const engine *en, const alloc_report *r,
 
 /* The table shows amounts rounded to the currency's minor unit (the JSON
  * output has them exactly: a position's value can have more places). */
+/* s padded with spaces to width, on the left (right-aligned) or, with
+ * left, on the right: printf's %*s and %-*s, which took 70% of printing a
+ * 10,000-strategy table. Returns the end. */
+static char *put_cell(char *w, const char *s, int width, int left)
+{
+    size_t n = strlen(s), pad = n < (size_t)width ? (size_t)width - n : 0;
+    if (!left) {
+        memset(w, ' ', pad);
+        w += pad;
+    }
+    memcpy(w, s, n);
+    w += n;
+    if (left) {
+        memset(w, ' ', pad);
+        w += pad;
+    }
+    return w;
+}
+
 static void print_table(const engine *en, const alloc_report *r, int with_transfers)
 {
     int mu = en->cfg->minor_units;
@@ -128,20 +148,40 @@ static void print_table(const engine *en, const alloc_report *r, int with_transf
         capalloc_dec drift;
         dec_sub(s->total, s->target, &drift);
         dec_sub(reserve, s->weight, &reserve);
-        printf("  %-14s %14s %14s %14s %8s %14s %14s", s->id,
-               fmt_money_table(s->cash, mu, a),
-               fmt_money_table(s->positions_value, mu, b),
-               fmt_money_table(s->total, mu, c3),
-               dec_format(s->weight, 2, d, sizeof d),
-               fmt_money_table(s->target, mu, f),
-               fmt_money_table(drift, mu, g));
-        if (with_transfers) {
-            char tr[72];
-            snprintf(tr, sizeof tr, "%s%s", s->transfer.micros > 0 ? "+" : "",
-                     fmt_money_table(s->transfer, mu, a));
-            printf(" %14s %14s", tr, fmt_money_table(s->cash_after, mu, b));
+        /* "  %-14s %14s %14s %14s %8s %14s %14s[ %14s %14s]\n", built in
+         * one buffer: the id is any length, each amount at most
+         * CAPALLOC_DEC_MAX_TEXT */
+        char *line = malloc(strlen(s->id) + 9 * (CAPALLOC_DEC_MAX_TEXT + 16));
+        if (line == NULL) {
+            fputs("  (out of memory printing this row)\n", stdout);
+            continue;
         }
-        printf("\n");
+        char *w = line;
+        *w++ = ' ';
+        *w++ = ' ';
+        w = put_cell(w, s->id, 14, 1);
+        const char *cells[6] = {fmt_money_table(s->cash, mu, a),
+                                fmt_money_table(s->positions_value, mu, b),
+                                fmt_money_table(s->total, mu, c3),
+                                dec_format(s->weight, 2, d, sizeof d),
+                                fmt_money_table(s->target, mu, f),
+                                fmt_money_table(drift, mu, g)};
+        for (int k = 0; k < 6; k++) {
+            *w++ = ' ';
+            w = put_cell(w, cells[k], k == 3 ? 8 : 14, 0);
+        }
+        if (with_transfers) {
+            char tr[CAPALLOC_DEC_MAX_TEXT + 2];
+            tr[0] = '+';
+            fmt_money_table(s->transfer, mu, tr + 1);
+            *w++ = ' ';
+            w = put_cell(w, s->transfer.micros > 0 ? tr : tr + 1, 14, 0);
+            *w++ = ' ';
+            w = put_cell(w, fmt_money_table(s->cash_after, mu, b), 14, 0);
+        }
+        *w++ = '\n';
+        fwrite(line, 1, (size_t)(w - line), stdout);
+        free(line);
     }
     /* The master holds what no strategy is meant to: the reserve. Its
      * weight is 1 - the strategies' weights. */

@@ -22,7 +22,9 @@ typedef struct json_out {
 } json_out;
 
 /* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs,
- * no surrogates, nothing above U+10FFFF, as jansson judges it), or 0. */
+ * no surrogates, nothing above U+10FFFF, as jansson judges it), or 0. The
+ * CLI's json_str and the report's html_str replace such a byte by U+FFFD
+ * too (each with its own escaping). */
 size_t json_utf8_len(const unsigned char *p);
 /* 1 when the whole of s is well-formed UTF-8 (json_string accepts it). */
 int json_utf8_valid(const char *s);

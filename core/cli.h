@@ -68,10 +68,6 @@ const char *cli_exit_kind(int code);
 /* The exit codes, one line each, as `--help` and the man page list them. */
 extern const char CLI_EXIT_CODES[];
 
-/* Length of the well-formed UTF-8 sequence at p (1 to 4), or 0 when it is
- * not one: what json_str and the report's html_str replace by U+FFFD. */
-size_t cli_utf8_len(const unsigned char *p);
-
 /* s as a JSON string (always valid UTF-8 out). */
 void json_str(FILE *f, const char *s);
 

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "json_out.h"
 #include "options.h"
 
 const char CLI_EXIT_CODES[] =
@@ -55,45 +56,13 @@ const char *cli_exit_kind(int code)
 /* JSON                                                                      */
 /* ------------------------------------------------------------------------ */
 
-/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs,
- * no surrogates, nothing above U+10FFFF), or 0. */
-size_t cli_utf8_len(const unsigned char *p)
-{
-    if (p[0] < 0x80)
-        return 1;
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (p[0] >= 0xC2 && p[0] <= 0xDF)
-        n = 2;
-    else if (p[0] >= 0xE0 && p[0] <= 0xEF) {
-        n = 3;
-        if (p[0] == 0xE0)
-            lo = 0xA0;
-        else if (p[0] == 0xED)
-            hi = 0x9F;
-    } else if (p[0] >= 0xF0 && p[0] <= 0xF4) {
-        n = 4;
-        if (p[0] == 0xF0)
-            lo = 0x90;
-        else if (p[0] == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if (p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (p[i] < 0x80 || p[i] > 0xBF)
-            return 0;
-    return n;
-}
-
 /* A byte that is not UTF-8 (a file name, a ticker from a file) becomes
  * U+FFFD so the output always parses. */
 void json_str(FILE *f, const char *s)
 {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        size_t n = cli_utf8_len(p);
+        size_t n = json_utf8_len(p);
         if (n == 0) {
             fputs("\\ufffd", f);
             p++;

@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "decimal.h"
+#include "json_out.h"
 
 /* ------------------------------------------------------------------------ */
 /* escaping                                                                  */
@@ -22,7 +23,7 @@
 void html_str(FILE *f, const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p;) {
-        size_t n = cli_utf8_len(p);
+        size_t n = json_utf8_len(p);
         if (n == 0) {
             fputs("&#xfffd;", f);
             p++;

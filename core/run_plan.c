@@ -14,6 +14,7 @@
 
 #include "decimal.h"
 #include "engine_int.h"
+#include "json_out.h"
 #include "options.h"
 #include "policy_stack.h"
 
@@ -91,61 +92,36 @@ int plan_transfers(const engine *en, const alloc_report *r, int master_new,
 /* the record                                                                */
 /* ------------------------------------------------------------------------ */
 
-/* A JSON string that is always valid UTF-8 (jansson refuses anything
- * else): invalid bytes become U+FFFD. */
-static json_t *jstr(const char *s)
-{
-    json_t *j = json_string(s ? s : "");
-    if (j != NULL)
-        return j;
-    size_t n = strlen(s);
-    char *c = malloc(3 * n + 1), *w = c;
-    if (c == NULL)
-        return NULL;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p < 0x80) {
-            *w++ = (char)*p;
-        } else {
-            memcpy(w, "\xef\xbf\xbd", 3);
-            w += 3;
-        }
-    *w = '\0';
-    j = json_string(c);
-    free(c);
-    return j;
-}
-
-static json_t *jdec(capalloc_dec d, int places)
+static void jdec(json_out *o, capalloc_dec d, int places)
 {
     char b[CAPALLOC_DEC_MAX_TEXT];
-    return json_string(dec_format(d, places, b, sizeof b));
+    json_out_string(o, dec_format(d, places, b, sizeof b));
 }
 
-/* The options as written in the YAML: scalars as their text. */
-static json_t *jnode(const cfg_node *n)
+/* The options as written in the YAML: scalars as their text. A map's keys
+ * are valid UTF-8 (libyaml refuses anything else) and unique (config.c
+ * refuses duplicates), so they are written as they are, in their order:
+ * what jansson's object held. */
+static void jnode(json_out *o, const cfg_node *n)
 {
-    if (n == NULL)
-        return json_object();
-    if (n->kind == CFG_SCALAR)
-        return jstr(n->value);
-    json_t *j = n->kind == CFG_MAP ? json_object() : json_array();
-    for (size_t i = 0; j != NULL && i < n->n; i++) {
-        json_t *c = jnode(n->items[i]);
-        int bad = c == NULL;
-        if (!bad && n->kind == CFG_MAP) {
-            json_t *k = jstr(n->keys[i]);
-            bad = k == NULL ||
-                  json_object_set_new(j, json_string_value(k), c) != 0;
-            json_decref(k);
-        } else if (!bad) {
-            bad = json_array_append_new(j, c) != 0;
+    if (n == NULL) {
+        json_out_begin_object(o);
+        json_out_end_object(o);
+    } else if (n->kind == CFG_SCALAR) {
+        json_out_text(o, n->value);
+    } else if (n->kind == CFG_MAP) {
+        json_out_begin_object(o);
+        for (size_t i = 0; !o->failed && i < n->n; i++) {
+            json_out_key(o, n->keys[i]);
+            jnode(o, n->items[i]);
         }
-        if (bad) {
-            json_decref(j);
-            return NULL;
-        }
+        json_out_end_object(o);
+    } else {
+        json_out_begin_array(o);
+        for (size_t i = 0; !o->failed && i < n->n; i++)
+            jnode(o, n->items[i]);
+        json_out_end_array(o);
     }
-    return j;
 }
 
 static const char *context_name(capalloc_call_context c)
@@ -156,127 +132,155 @@ static const char *context_name(capalloc_call_context c)
 }
 
 /* One entry per policy stage: its plugin, options as given, the weights
- * after it, and, when it had not enough history, its fallback and why. */
-static int stages_json(const engine *en, const alloc_report *r,
-                       json_t *stages)
+ * after it, and, when it had not enough history, its fallback and why.
+ * A weight's key is the strategy id as it is: one that is not UTF-8 fails
+ * the explanation, as jansson's json_object_set_new did. */
+static void stages_json(json_out *o, const engine *en, const alloc_report *r)
 {
     const policy_stack *ps = en->stack;
+    json_out_begin_array(o);
     for (size_t k = 0; k < r->n_stages && k < ps->n; k++) {
         const loaded_plugin *p = ps->st[k].p;
         const stage_result *sr = &r->stages[k];
-        json_t *weights = json_object();
-        int bad = weights == NULL;
-        for (size_t i = 0; !bad && sr->weights != NULL && i < r->n; i++)
-            bad = json_object_set_new(weights, r->strategies[i].id,
-                                      jdec(sr->weights[i], 0)) != 0;
-        json_t *stage = bad ? NULL : json_object();
-        if (stage == NULL) {
-            json_decref(weights);
-            return -1;
+        json_out_begin_object(o);
+        json_out_key(o, "plugin");
+        json_out_text(o, p->hdr->name);
+        json_out_key(o, "version");
+        json_out_text(o, p->hdr->version);
+        json_out_key(o, "options");
+        jnode(o, p->pc->options);
+        json_out_key(o, "weights");
+        json_out_begin_object(o);
+        for (size_t i = 0; !o->failed && sr->weights != NULL && i < r->n; i++) {
+            json_out_key(o, r->strategies[i].id);
+            jdec(o, sr->weights[i], 0);
         }
-        /* set_new steals its value even when it fails */
-        bad = json_object_set_new(stage, "plugin", jstr(p->hdr->name)) ||
-              json_object_set_new(stage, "version", jstr(p->hdr->version)) ||
-              json_object_set_new(stage, "options", jnode(p->pc->options)) ||
-              json_object_set_new(stage, "weights", weights);
-        if (!bad && sr->note != NULL && sr->note[0] != '\0')
-            bad = json_object_set_new(stage, "note", jstr(sr->note));
-        if (!bad && sr->why != NULL) {
-            json_t *fb = json_object();
-            bad = fb == NULL ||
-                  json_object_set_new(fb, "to", jstr(sr->fallback)) ||
-                  json_object_set_new(fb, "why", jstr(sr->why)) ||
-                  json_object_set_new(stage, "fallback", fb);
+        json_out_end_object(o);
+        if (sr->note != NULL && sr->note[0] != '\0') {
+            json_out_key(o, "note");
+            json_out_text(o, sr->note);
         }
-        if (bad) {
-            json_decref(stage);
-            return -1;
+        if (sr->why != NULL) {
+            json_out_key(o, "fallback");
+            json_out_begin_object(o);
+            json_out_key(o, "to");
+            json_out_text(o, sr->fallback);
+            json_out_key(o, "why");
+            json_out_text(o, sr->why);
+            json_out_end_object(o);
         }
-        if (json_array_append_new(stages, stage))
-            return -1;
+        json_out_end_object(o);
     }
-    return 0;
+    json_out_end_array(o);
 }
 
-/* The explanation of r: what an auditor reads with `capalloc explain`. */
+/* A section built elsewhere as a jansson value (small, and only there when
+ * configured): its compact text, spliced in. Takes sub. */
+static void jsub(json_out *o, const char *key, json_t *sub)
+{
+    char *text = sub ? json_dumps(sub, JSON_PRESERVE_ORDER | JSON_COMPACT)
+                     : NULL;
+    json_decref(sub);
+    if (text == NULL) {
+        o->failed = 1;
+        return;
+    }
+    json_out_key(o, key);
+    json_out_raw(o, text);
+    free(text);
+}
+
+/* The explanation of r: what an auditor reads with `capalloc explain`.
+ * Written as text, not built as jansson objects: at 10,000 strategies the
+ * objects cost more than the database reads. */
 static char *explain_json(const engine *en, const alloc_report *r)
 {
     const capalloc_config *cfg = en->cfg;
     const loaded_plugin *pol = en->policy;
+    const alloc_totals *t = &r->totals;
     int mu = cfg->minor_units;
-    json_t *root = json_object(), *policy = json_object(),
-           *stages = json_array(), *totals = json_object(),
-           *books = json_array(), *hist = json_object(),
-           *accepted = json_array();
-    int bad = root == NULL || policy == NULL || stages == NULL ||
-              totals == NULL || books == NULL || hist == NULL ||
-              accepted == NULL;
-    const cfg_node *opts = pol->pc->options; /* the first stage's */
+    json_out o;
+    json_out_init(&o);
+    json_out_begin_object(&o);
+    json_out_key(&o, "capalloc_version");
+    json_out_string(&o, PACKAGE_VERSION);
+    json_out_key(&o, "run_date");
+    json_out_text(&o, r->run_date);
+    json_out_key(&o, "forced");
+    json_out_bool(&o, r->forced);
+    json_out_key(&o, "context");
+    json_out_string(&o, context_name(r->context));
+    json_out_key(&o, "currency");
+    json_out_text(&o, cfg->currency);
+    json_out_key(&o, "master");
+    json_out_text(&o, cfg->master_id);
+    json_out_key(&o, "policy");
+    json_out_begin_object(&o);
+    json_out_key(&o, "plugin");
+    json_out_text(&o, pol->hdr->name);
+    json_out_key(&o, "version");
+    json_out_text(&o, pol->hdr->version);
+    json_out_key(&o, "path");
+    json_out_text(&o, pol->path);
+    json_out_key(&o, "options");
+    jnode(&o, pol->pc->options); /* the first stage's */
+    json_out_end_object(&o);
     /* every stage's weights: the last stage's are the policy's own, before
      * the rebalance rules (their effects: the "rebalance" section) */
-    bad = bad || stages_json(en, r, stages) != 0;
-    for (size_t i = 0; !bad && i < r->n_new_books; i++)
-        bad = json_array_append_new(books, jstr(r->new_books[i])) != 0;
+    json_out_key(&o, "stages");
+    stages_json(&o, en, r);
+    json_out_key(&o, "history");
+    json_out_begin_object(&o);
+    json_out_key(&o, "points_wanted");
+    json_out_int(&o, (long long)en->history_points);
+    json_out_key(&o, "points_given");
+    json_out_int(&o, (long long)r->history_points);
+    json_out_key(&o, "recorded");
+    json_out_bool(&o, en->memory);
+    json_out_end_object(&o);
+    json_out_key(&o, "totals");
+    json_out_begin_object(&o);
+    json_out_key(&o, "total_equity");
+    jdec(&o, t->total_equity, mu);
+    json_out_key(&o, "master_positions");
+    jdec(&o, t->master_positions, mu);
+    json_out_key(&o, "master_before");
+    jdec(&o, t->master_before, mu);
+    json_out_key(&o, "master_after");
+    jdec(&o, t->master_after, mu);
+    json_out_key(&o, "returned");
+    jdec(&o, t->returned, mu);
+    json_out_key(&o, "funded");
+    jdec(&o, t->funded, mu);
+    json_out_key(&o, "wanted");
+    jdec(&o, t->wanted, mu);
+    json_out_key(&o, "scaled");
+    json_out_bool(&o, t->scaled);
+    json_out_key(&o, "transfers");
+    json_out_int(&o, (long long)t->n_transfers);
+    json_out_end_object(&o);
+    json_out_key(&o, "new_books");
+    json_out_begin_array(&o);
+    for (size_t i = 0; i < r->n_new_books; i++)
+        json_out_text(&o, r->new_books[i]);
+    json_out_end_array(&o);
     /* the --accept-nav the run's NAVs needed (alloc.h rule 6) */
-    for (size_t i = 0; !bad && i < r->n; i++) {
+    json_out_key(&o, "accepted_nav");
+    json_out_begin_array(&o);
+    for (size_t i = 0; i < r->n; i++) {
         const alloc_strategy *s = &r->strategies[i];
         if (s->nav_accepted && alloc_nav_needs_accept(s))
-            bad = json_array_append_new(accepted, jstr(s->id)) != 0;
+            json_out_text(&o, s->id);
     }
-    const alloc_totals *t = &r->totals;
-    bad = bad ||
-          json_object_set_new(policy, "plugin", jstr(pol->hdr->name)) ||
-          json_object_set_new(policy, "version", jstr(pol->hdr->version)) ||
-          json_object_set_new(policy, "path", jstr(pol->path)) ||
-          json_object_set_new(policy, "options", jnode(opts)) ||
-          json_object_set_new(hist, "points_wanted",
-                              json_integer(en->history_points)) ||
-          json_object_set_new(hist, "points_given",
-                              json_integer((json_int_t)r->history_points)) ||
-          json_object_set_new(hist, "recorded", json_boolean(en->memory)) ||
-          json_object_set_new(totals, "total_equity",
-                              jdec(t->total_equity, mu)) ||
-          json_object_set_new(totals, "master_positions",
-                              jdec(t->master_positions, mu)) ||
-          json_object_set_new(totals, "master_before",
-                              jdec(t->master_before, mu)) ||
-          json_object_set_new(totals, "master_after",
-                              jdec(t->master_after, mu)) ||
-          json_object_set_new(totals, "returned", jdec(t->returned, mu)) ||
-          json_object_set_new(totals, "funded", jdec(t->funded, mu)) ||
-          json_object_set_new(totals, "wanted", jdec(t->wanted, mu)) ||
-          json_object_set_new(totals, "scaled", json_boolean(t->scaled)) ||
-          json_object_set_new(totals, "transfers",
-                              json_integer((json_int_t)t->n_transfers)) ||
-          json_object_set_new(root, "capalloc_version",
-                              json_string(PACKAGE_VERSION)) ||
-          json_object_set_new(root, "run_date", jstr(r->run_date)) ||
-          json_object_set_new(root, "forced", json_boolean(r->forced)) ||
-          json_object_set_new(root, "context",
-                              json_string(context_name(r->context))) ||
-          json_object_set_new(root, "currency", jstr(cfg->currency)) ||
-          json_object_set_new(root, "master", jstr(cfg->master_id)) ||
-          json_object_set_new(root, "policy", policy) ||
-          json_object_set_new(root, "stages", stages) ||
-          json_object_set_new(root, "history", hist) ||
-          json_object_set_new(root, "totals", totals) ||
-          json_object_set_new(root, "new_books", books) ||
-          json_object_set_new(root, "accepted_nav", accepted) ||
-          (r->rules_on &&
-           json_object_set_new(root, "rebalance", run_rules_json(en, r))) ||
-          (r->n_reds > 0 &&
-           json_object_set_new(root, "redemptions", run_redemptions_json(en, r))) ||
-          (r->n_accepted > 0 &&
-           json_object_set_new(root, "accepted_moves", run_guard_json(en, r)));
-    char *out = bad ? NULL
-                    : json_dumps(root, JSON_PRESERVE_ORDER | JSON_COMPACT);
-    if (bad) {
-        /* set_new steals even on failure; free what was never attached */
-        json_decref(root);
-        return NULL;
-    }
-    json_decref(root);
-    return out;
+    json_out_end_array(&o);
+    if (!o.failed && r->rules_on)
+        jsub(&o, "rebalance", run_rules_json(en, r));
+    if (!o.failed && r->n_reds > 0)
+        jsub(&o, "redemptions", run_redemptions_json(en, r));
+    if (!o.failed && r->n_accepted > 0)
+        jsub(&o, "accepted_moves", run_guard_json(en, r));
+    json_out_end_object(&o);
+    return json_out_finish(&o);
 }
 
 void record_buf_free(record_buf *rb)

@@ -163,49 +163,32 @@ static void write_fund(const char *backend, int strategies, int per, int tickers
     fclose(f);
 }
 
-/* The last "transaction committed: N <unit>" line of dir/err. */
-static long trips(char *unit, size_t len)
+/* What the last command's -vv log (dir/err) says: its last "transaction
+ * committed: N <unit>" line (*trips, -1 when none) and, for an allocation,
+ * its progress line "...; N transfers committed" (*moved: the strategies
+ * it moved cash for, -1 when none). */
+static void read_log(char *unit, size_t len, long *trips, long *moved)
 {
     char path[300], line[1024];
     snprintf(path, sizeof path, "%s/err", dir);
+    *trips = *moved = -1;
     FILE *f = fopen(path, "r");
-    long n = -1;
     if (!f)
-        return -1;
+        return;
     while (fgets(line, sizeof line, f)) {
         const char *p = strstr(line, "transaction committed: ");
         char u[32];
         long v;
         if (p && sscanf(p, "transaction committed: %ld %31s", &v, u) == 2) {
-            n = v;
+            *trips = v;
             snprintf(unit, len, "%s",
                      strcmp(u, "round") == 0 ? "round-trips" : u);
         }
+        if (strstr(line, " committed") && (p = strrchr(line, ';')) &&
+            sscanf(p, "; %ld transfer", &v) == 1)
+            *moved = v;
     }
     fclose(f);
-    return n;
-}
-
-/* The strategies the last allocation in dir/err moved cash for (its
- * progress line "...; N transfers committed"), or -1. */
-static long moved_of(void)
-{
-    char path[300], line[1024];
-    snprintf(path, sizeof path, "%s/err", dir);
-    FILE *f = fopen(path, "r");
-    long n = -1;
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof line, f)) {
-        const char *p = strstr(line, " in 1 request; ");
-        long v;
-        if (p == NULL)
-            p = strstr(line, " requests; ");
-        if (p && (p = strchr(p, ';')) && sscanf(p, "; %ld transfer", &v) == 1)
-            n = v;
-    }
-    fclose(f);
-    return n;
 }
 
 static void show_err(void)
@@ -426,8 +409,8 @@ static int bench_in(const char *backend, int strategies, int per,
                 }
                 if (rss1 > rss)
                     rss = rss1;
-                n = trips(unit, sizeof unit);
-                long m = moved_of();
+                long m;
+                read_log(unit, sizeof unit, &n, &m);
                 if (cmoved < 0 || m < cmoved)
                     cmoved = m;
             } else {
@@ -472,7 +455,8 @@ static int bench_in(const char *backend, int strategies, int per,
             return 1;
         }
     char aunit[32] = "?";
-    long an = trips(aunit, sizeof aunit);
+    long an, unused;
+    read_log(aunit, sizeof aunit, &an, &unused);
     double ma = median(at, 5);
     add_seen *as = &adds[strcmp(backend, "postgres") == 0];
     if (as->s_small == 0 || strategies < as->s_small)
@@ -866,7 +850,8 @@ static void measure_child(int what, int strategies, int tickers)
     }
     fflush(stderr);
     char unit[32] = "?";
-    long n = trips(unit, sizeof unit);
+    long n, unused;
+    read_log(unit, sizeof unit, &n, &unused);
     plugin_close(pl);
     config_free(cfg);
     snprintf(path, sizeof path, "%s/measure", dir);
@@ -995,7 +980,8 @@ static int year_in(const char *backend, int strategies, int per, int tickers,
         return 1;
     }
     char unit[32] = "?";
-    long n = trips(unit, sizeof unit);
+    long n, unused;
+    read_log(unit, sizeof unit, &n, &unused);
     printf("  %-27s %9.3f s %6ld %-11s %8s      %9ld kB peak\n",
            "capalloc allocate (binary)", wall, n, unit, "", rss);
     long long size = ledger_size(backend, schema);
